@@ -1,0 +1,44 @@
+# One command to run, one to test. Each bootstraps .venv (and node_modules when needed) on a
+# fresh machine that has only python3 (and node/npm for the AWS test servers).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: run test lint typecheck unit bench lock clean
+
+run: $(STAMP)
+	$(VENV)/bin/taxi-stream run $(ARGS)
+
+test: $(STAMP) node_modules/.installed
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(PY) -m pytest $(ARGS)
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit $(ARGS)
+
+bench: $(STAMP) node_modules/.installed
+	$(PY) bench/run.py $(ARGS)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Re-resolve the pins after editing pyproject.toml or requirements-dev.in.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements-dev.in -e .
+	.lock-venv/bin/pip freeze --exclude-editable --exclude taxi-stream > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) node_modules build

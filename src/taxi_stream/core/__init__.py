@@ -1,0 +1,1 @@
+"""The pure core: trips and their parsing, window math, exact totals, errors (stdlib only)."""

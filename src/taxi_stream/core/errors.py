@@ -1,0 +1,51 @@
+"""One exception root for taxi-stream; every error the project raises descends from it.
+
+TaxiStreamError
+├── ConfigError            a setting or flag value is out of range or malformed
+├── RecordError            one record cannot be understood; it is dead-lettered, never raised
+│                          past the handler (carries a reason code and a message)
+├── StreamError            reading or writing a stream failed (infrastructure: the batch retries)
+│   └── RecordTooLargeError  one record exceeds the stream's size limit (that record only)
+├── StoreError             reading or writing a store failed (infrastructure: the batch retries)
+│   └── StoreUnavailableError  the store cannot be opened (locked, corrupt, not a database)
+└── HandlerContractError   a handler broke the Lambda contract (e.g. returned no state)
+"""
+
+from __future__ import annotations
+
+
+class TaxiStreamError(Exception):
+    """Root of every error raised by taxi-stream."""
+
+
+class ConfigError(TaxiStreamError):
+    """A configuration value or command-line flag is invalid."""
+
+
+class RecordError(TaxiStreamError):
+    """A record that cannot be understood, with a machine-readable reason code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+class StreamError(TaxiStreamError):
+    """A stream operation failed; the caller retries the batch."""
+
+
+class RecordTooLargeError(StreamError):
+    """One record is larger than the stream accepts."""
+
+
+class StoreError(TaxiStreamError):
+    """A store operation failed; the caller retries the batch."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be opened: locked by another process, corrupt, or not a database."""
+
+
+class HandlerContractError(TaxiStreamError):
+    """A handler's response broke the Lambda Kinesis tumbling-window contract."""

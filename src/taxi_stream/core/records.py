@@ -1,0 +1,80 @@
+"""What flows between the stages: stream records, window contributions, dead letters, windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taxi_stream.core.totals import Totals
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One record as a stream delivers it (Kinesis GetRecords or the embedded log)."""
+
+    sequence_number: str  # decimal digits, increasing within a shard
+    arrival_ms: int  # ApproximateArrivalTimestamp, epoch ms
+    partition_key: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record came from; identifies it uniquely within a stream."""
+
+    stream: str
+    shard_id: str
+    sequence_number: str
+    sub_sequence: int | None = None  # position inside a KPL aggregate
+    arrival_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that could not be understood, with the reason and its raw bytes."""
+
+    origin: Origin
+    reason: str
+    message: str
+    raw: bytes
+
+    @property
+    def letter_id(self) -> str:
+        """Deterministic id: the same record dead-lettered twice is stored once."""
+        o = self.origin
+        sub = "" if o.sub_sequence is None else f"#{o.sub_sequence}"
+        return f"{o.stream}|{o.shard_id}|{o.sequence_number}{sub}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One part's totals for one (vendor, window), applied to a store at most once.
+
+    ``contribution_id`` is derived from where the records came from (stream, shard, window,
+    first sequence number of the part), so a redelivered part carries the same id.
+    """
+
+    contribution_id: str
+    vendor_id: str
+    window_start_ms: int
+    window_end_ms: int
+    totals: Totals
+    clock: str  # "arrival" or "event"
+    late: bool = False  # an event-time contribution that arrived after its window closed
+
+
+@dataclass(frozen=True, slots=True)
+class WindowTotals:
+    """The stored totals of one (vendor, window), as the read side sees them."""
+
+    vendor_id: str
+    window_start_ms: int
+    window_end_ms: int
+    totals: Totals
+    contributions: int
+    clock: str
+    updated_ms: int
+
+
+def contribution_id(stream: str, shard_id: str, window_start_ms: int, first_sequence: str) -> str:
+    """The id of a part's contribution to a window (same inputs, same id)."""
+    return f"{stream}|{shard_id}|{window_start_ms}|{first_sequence}"

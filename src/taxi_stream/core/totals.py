@@ -1,0 +1,88 @@
+"""Exact, mergeable window totals: integers only, so merge is associative and commutative."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from taxi_stream.core.trip import Trip
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums over the trips of one (vendor, window): counts, thousandths of a mile, seconds."""
+
+    trip_count: int = 0
+    distance_milli: int = 0
+    duration_s: int = 0
+    passenger_count: int = 0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            self.trip_count + other.trip_count,
+            self.distance_milli + other.distance_milli,
+            self.duration_s + other.duration_s,
+            self.passenger_count + other.passenger_count,
+        )
+
+    @classmethod
+    def of(cls, trip: Trip) -> Totals:
+        """The totals of a single trip."""
+        return cls(1, trip.distance_milli, trip.duration_s, trip.passenger_count)
+
+    def as_list(self) -> list[int]:
+        """Compact form for Lambda state: [trips, distance_milli, duration_s, passengers]."""
+        return [self.trip_count, self.distance_milli, self.duration_s, self.passenger_count]
+
+    @property
+    def distance_miles(self) -> float:
+        """Total distance in miles (for display; the stored value is the exact integer)."""
+        return self.distance_milli / 1000
+
+    @property
+    def avg_distance_miles(self) -> float | None:
+        """Mean trip distance in miles, or None for an empty window."""
+        return self.distance_milli / 1000 / self.trip_count if self.trip_count else None
+
+    @property
+    def avg_duration_s(self) -> float | None:
+        """Mean trip duration in seconds, or None for an empty window."""
+        return self.duration_s / self.trip_count if self.trip_count else None
+
+    @property
+    def avg_passengers(self) -> float | None:
+        """Mean passengers per trip, or None for an empty window."""
+        return self.passenger_count / self.trip_count if self.trip_count else None
+
+
+ZERO: Final = Totals()
+
+WindowKey = tuple[str, int]
+"""(vendor id, window start in epoch ms)."""
+
+
+def add_into(acc: dict[WindowKey, list[int]], key: WindowKey, trip: Trip) -> None:
+    """Add one trip to a mutable accumulator (the hot path: no allocation once the key exists)."""
+    cell = acc.get(key)
+    if cell is None:
+        acc[key] = [1, trip.distance_milli, trip.duration_s, trip.passenger_count]
+    else:
+        cell[0] += 1
+        cell[1] += trip.distance_milli
+        cell[2] += trip.duration_s
+        cell[3] += trip.passenger_count
+
+
+def merge(parts: Iterable[Mapping[WindowKey, Totals]]) -> dict[WindowKey, Totals]:
+    """Merge keyed totals; the result does not depend on the order or grouping of the parts."""
+    out: dict[WindowKey, Totals] = {}
+    for part in parts:
+        for key, totals in part.items():
+            out[key] = out.get(key, ZERO) + totals
+    return out
+
+
+def frozen(acc: Mapping[WindowKey, list[int]]) -> dict[WindowKey, Totals]:
+    """Turn a mutable accumulator into immutable Totals."""
+    return {key: Totals(*cell) for key, cell in acc.items()}

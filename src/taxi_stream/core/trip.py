@@ -1,0 +1,224 @@
+"""The canonical trip, validated from the camelCase wire record: liberal form, strict meaning.
+
+Units: distance in thousandths of a mile (``distance_milli``), duration in whole seconds,
+timestamps in epoch milliseconds UTC. Field rules (DESIGN section 3):
+
+- distance = ``googleDistance``, else ``gcDistance`` (miles);
+- duration = ``tripDuration``, else ``googleDuration``, else dropoff minus pickup (seconds);
+- a field that is present but malformed rejects the record with a reason code; an absent (or
+  null) optional field is simply absent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final
+
+from taxi_stream.core.errors import RecordError
+from taxi_stream.core.windows import to_epoch_ms
+
+MAX_DISTANCE_MILES: Final = 500  # longer is not a taxi trip in NYC
+MAX_DURATION_S: Final = 86_400  # a trip over a day is a meter left running
+MAX_PASSENGERS: Final = 9
+MAX_VENDOR_LEN: Final = 64
+
+
+class Reason:
+    """Reason codes of rejected records (stable strings: they are stored with dead letters)."""
+
+    NOT_UTF8: Final = "not_utf8"
+    NOT_JSON: Final = "not_json"
+    NOT_OBJECT: Final = "not_object"
+    TOO_LARGE: Final = "too_large"
+    MISSING_VENDOR: Final = "missing_vendor"
+    BAD_VENDOR: Final = "bad_vendor"
+    MISSING_FIELD: Final = "missing_field"
+    BAD_NUMBER: Final = "bad_number"
+    BAD_DISTANCE: Final = "bad_distance"
+    BAD_DURATION: Final = "bad_duration"
+    BAD_PASSENGERS: Final = "bad_passenger_count"
+    BAD_TIMESTAMP: Final = "bad_timestamp"
+    BAD_COORDINATE: Final = "bad_coordinate"
+    BAD_FLAG: Final = "bad_store_and_fwd_flag"
+    BAD_AGGREGATE: Final = "bad_kpl_aggregate"
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """One taxi trip, validated and in exact units."""
+
+    vendor_id: str
+    pickup_ms: int
+    distance_milli: int
+    duration_s: int
+    passenger_count: int
+    dropoff_ms: int | None = None
+
+
+def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
+    """Validate one decoded wire record into a Trip, or raise RecordError with its reason.
+
+    ``naive_tz`` is the zone of timestamps written without an offset (the original generator's
+    ``datetime.now().isoformat()``, which ran on UTC hosts).
+    """
+    pickup_ms = _timestamp(fields, "pickupDate", naive_tz, required=True)
+    dropoff_ms = _timestamp(fields, "dropoffDate", naive_tz, required=False)
+    for name, limit in _COORDINATES:
+        _coordinate(fields, name, limit)
+    _flag(fields.get("storeAndFwdFlag"))
+    return Trip(
+        vendor_id=vendor_key(fields.get("vendorId")),
+        pickup_ms=pickup_ms,  # type: ignore[arg-type]  # required=True never returns None
+        distance_milli=_distance_milli(fields),
+        duration_s=_duration_s(fields, pickup_ms, dropoff_ms),
+        passenger_count=_passengers(fields.get("passengerCount")),
+        dropoff_ms=dropoff_ms,
+    )
+
+
+def vendor_key(value: Any) -> str:
+    """Normalise a vendor id (number or string, surrounding blanks ignored) to its string key."""
+    if value is None:
+        raise RecordError(Reason.MISSING_VENDOR, "vendorId is missing")
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise RecordError(Reason.BAD_VENDOR, f"vendorId must be a number or a string: {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise RecordError(Reason.BAD_VENDOR, f"vendorId is not a whole number: {value!r}")
+        value = int(value)
+    key = str(value).strip()
+    if not key:
+        raise RecordError(Reason.MISSING_VENDOR, "vendorId is empty")
+    if len(key) > MAX_VENDOR_LEN or not key.isprintable():
+        raise RecordError(Reason.BAD_VENDOR, f"vendorId is not a short printable id: {key[:80]!r}")
+    return key
+
+
+def number(value: Any, name: str) -> float | int:
+    """A JSON number, or a string holding one (blanks around it allowed); finite only."""
+    if isinstance(value, bool):
+        raise RecordError(Reason.BAD_NUMBER, f"{name} is a boolean, not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        result: float | int = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            result = int(text) if text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value!r}") from None
+    else:
+        raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value!r}")
+    if isinstance(result, float) and not math.isfinite(result):
+        raise RecordError(Reason.BAD_NUMBER, f"{name} is not finite: {value!r}")
+    return result
+
+
+def _present(fields: Mapping[str, Any], name: str) -> Any:
+    value = fields.get(name)
+    if isinstance(value, str) and not value.strip():
+        return None  # an empty CSV cell is an absent value
+    return value
+
+
+def _distance_milli(fields: Mapping[str, Any]) -> int:
+    for name in ("googleDistance", "gcDistance"):
+        value = _present(fields, name)
+        if value is not None:
+            miles = number(value, name)
+            if not 0 <= miles <= MAX_DISTANCE_MILES:
+                raise RecordError(
+                    Reason.BAD_DISTANCE, f"{name} {miles} is outside 0..{MAX_DISTANCE_MILES} miles"
+                )
+            return round(miles * 1000)
+    raise RecordError(Reason.MISSING_FIELD, "neither googleDistance nor gcDistance is present")
+
+
+def _duration_s(fields: Mapping[str, Any], pickup_ms: int | None, dropoff_ms: int | None) -> int:
+    for name in ("tripDuration", "googleDuration"):
+        value = _present(fields, name)
+        if value is not None:
+            return _check_duration(number(value, name), name)
+    if pickup_ms is not None and dropoff_ms is not None:
+        return _check_duration((dropoff_ms - pickup_ms) / 1000, "dropoffDate - pickupDate")
+    raise RecordError(
+        Reason.MISSING_FIELD,
+        "no tripDuration, googleDuration or dropoffDate to take a duration from",
+    )
+
+
+def _check_duration(seconds: float, name: str) -> int:
+    if not 0 <= seconds <= MAX_DURATION_S:
+        raise RecordError(
+            Reason.BAD_DURATION, f"{name} {seconds} s is outside 0..{MAX_DURATION_S} s"
+        )
+    return round(seconds)
+
+
+def _passengers(value: Any) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0  # TLC leaves the count empty for some trips; it counts as no passenger data
+    count = number(value, "passengerCount")
+    if isinstance(count, float):
+        if not count.is_integer():
+            raise RecordError(Reason.BAD_PASSENGERS, f"passengerCount is fractional: {value!r}")
+        count = int(count)
+    if not 0 <= count <= MAX_PASSENGERS:
+        raise RecordError(
+            Reason.BAD_PASSENGERS, f"passengerCount {count} is outside 0..{MAX_PASSENGERS}"
+        )
+    return count
+
+
+def _timestamp(
+    fields: Mapping[str, Any], name: str, naive_tz: tzinfo, *, required: bool
+) -> int | None:
+    value = _present(fields, name)
+    if value is None:
+        if required:
+            raise RecordError(Reason.MISSING_FIELD, f"{name} is missing")
+        return None
+    if not isinstance(value, str):
+        raise RecordError(Reason.BAD_TIMESTAMP, f"{name} is not an ISO-8601 string: {value!r}")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise RecordError(Reason.BAD_TIMESTAMP, f"{name} is not ISO-8601: {value[:80]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=naive_tz)
+    return to_epoch_ms(moment)
+
+
+_COORDINATES: Final = (
+    ("pickupLongitude", 180),
+    ("pickupLatitude", 90),
+    ("dropoffLongitude", 180),
+    ("dropoffLatitude", 90),
+)
+
+
+def _coordinate(fields: Mapping[str, Any], name: str, limit: int) -> None:
+    value = _present(fields, name)
+    if value is None:
+        return
+    try:
+        degrees = number(value, name)
+    except RecordError as exc:
+        raise RecordError(Reason.BAD_COORDINATE, exc.message) from None
+    if not -limit <= degrees <= limit:
+        raise RecordError(Reason.BAD_COORDINATE, f"{name} {degrees} is outside ±{limit}")
+
+
+_FLAGS: Final = {"Y": True, "N": False, "1": True, "0": False}
+
+
+def _flag(value: Any) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    key = str(value).strip().upper() if isinstance(value, str | int) else None
+    if key not in _FLAGS and key != "":
+        raise RecordError(Reason.BAD_FLAG, f"storeAndFwdFlag must be Y/N or 1/0: {value!r}")

@@ -1,0 +1,1 @@
+"""Where trips come from: the seeded simulator and replays of real TLC files."""

@@ -1,0 +1,233 @@
+"""The local store: window totals, dead letters and consumer checkpoints in one SQLite file.
+
+A contribution is applied at most once: its id is inserted under a unique key in the same
+transaction that adds its totals. ``transaction()`` opens a unit of work that the runner shares
+with an in-process handler, so a checkpoint commits in the same transaction as the
+contributions and dead letters of the batch it covers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from taxi_stream.core.errors import StoreError
+from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
+from taxi_stream.core.totals import Totals
+from taxi_stream.sqlitedb import connect, errors
+
+log = logging.getLogger(__name__)
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS windows (
+    vendor_id TEXT NOT NULL,
+    window_start_ms INTEGER NOT NULL,
+    window_end_ms INTEGER NOT NULL,
+    trip_count INTEGER NOT NULL,
+    distance_milli INTEGER NOT NULL,
+    duration_s INTEGER NOT NULL,
+    passenger_count INTEGER NOT NULL,
+    contributions INTEGER NOT NULL,
+    late_contributions INTEGER NOT NULL DEFAULT 0,
+    clock TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (vendor_id, window_start_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS windows_by_start ON windows (window_start_ms);
+CREATE TABLE IF NOT EXISTS contributions (
+    vendor_id TEXT NOT NULL,
+    window_start_ms INTEGER NOT NULL,
+    contribution_id TEXT NOT NULL,
+    PRIMARY KEY (vendor_id, window_start_ms, contribution_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    letter_id TEXT PRIMARY KEY,
+    stream TEXT NOT NULL,
+    shard_id TEXT NOT NULL,
+    sequence_number TEXT NOT NULL,
+    sub_sequence INTEGER,
+    arrival_ms INTEGER,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    stored_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    consumer TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    shard_id TEXT NOT NULL,
+    sequence_number TEXT,
+    state TEXT,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (consumer, stream, shard_id)
+) WITHOUT ROWID;
+"""
+
+_ADD_WINDOW: Final = """
+INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
+    trip_count = trip_count + excluded.trip_count,
+    distance_milli = distance_milli + excluded.distance_milli,
+    duration_s = duration_s + excluded.duration_s,
+    passenger_count = passenger_count + excluded.passenger_count,
+    contributions = contributions + 1,
+    late_contributions = late_contributions + excluded.late_contributions,
+    window_end_ms = MAX(window_end_ms, excluded.window_end_ms),
+    updated_ms = excluded.updated_ms
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A consumer's position in one shard and the window state it carries."""
+
+    sequence_number: str | None
+    state: dict[str, Any] | None
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SQLiteStore:
+    """Totals, dead letters and checkpoints in SQLite; implements TotalsStore and TotalsQuery."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], int] = _now_ms) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._depth = 0
+        self._db = connect(self.path, _SCHEMA, StoreError)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A unit of work: everything written inside commits together or not at all."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with errors("store begin", StoreError):
+            self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._db.rollback()
+            raise
+        self._depth = 0
+        with errors("store commit", StoreError):
+            self._db.commit()
+
+    def apply(self, contributions: Sequence[Contribution]) -> int:
+        """Apply contributions not applied before; return how many were new."""
+        new = 0
+        now = self._clock()
+        with self.transaction(), errors("store apply", StoreError):
+            for c in contributions:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO contributions VALUES (?, ?, ?)",
+                    (c.vendor_id, c.window_start_ms, c.contribution_id),
+                )
+                if cursor.rowcount != 1:
+                    continue
+                t = c.totals
+                self._db.execute(
+                    _ADD_WINDOW,
+                    (c.vendor_id, c.window_start_ms, c.window_end_ms, t.trip_count,
+                     t.distance_milli, t.duration_s, t.passenger_count, int(c.late),
+                     c.clock, now),
+                )  # fmt: skip
+                new += 1
+        return new
+
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Store dead letters once each, by letter id; return how many were new."""
+        now = self._clock()
+        rows = [
+            (d.letter_id, d.origin.stream, d.origin.shard_id, d.origin.sequence_number,
+             d.origin.sub_sequence, d.origin.arrival_ms, d.reason, d.message, d.raw, now)
+            for d in letters
+        ]  # fmt: skip
+        with self.transaction(), errors("store dead-letter write", StoreError):
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            return self._db.total_changes - before
+
+    def windows(
+        self,
+        vendor_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[WindowTotals]:
+        """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
+        sql = (
+            "SELECT vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,"
+            " duration_s, passenger_count, contributions, clock, updated_ms FROM windows"
+            " WHERE (?1 IS NULL OR vendor_id = ?1) AND (?2 IS NULL OR window_start_ms >= ?2)"
+            " AND (?3 IS NULL OR window_start_ms < ?3) ORDER BY vendor_id, window_start_ms"
+        )
+        with errors("store query", StoreError):
+            rows = self._db.execute(sql, (vendor_id, start_ms, end_ms)).fetchall()
+        return [
+            WindowTotals(v, s, e, Totals(n, d, t, p), c, clock, u)
+            for v, s, e, n, d, t, p, c, clock, u in rows
+        ]
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first."""
+        sql = (
+            "SELECT stream, shard_id, sequence_number, sub_sequence, arrival_ms, reason, message,"
+            " raw FROM dead_letters ORDER BY stored_ms, stream, shard_id,"
+            " CAST(sequence_number AS INTEGER), sub_sequence LIMIT ?"
+        )
+        with errors("store query", StoreError):
+            rows = self._db.execute(sql, (-1 if limit is None else limit,)).fetchall()
+        return [
+            DeadLetter(Origin(st, sh, seq, sub, arr), reason, msg, bytes(raw))
+            for st, sh, seq, sub, arr, reason, msg, raw in rows
+        ]
+
+    def counts(self) -> tuple[int, int]:
+        """(trips counted in windows, dead letters): the two sides of the accounting line."""
+        with errors("store query", StoreError):
+            trips = self._db.execute("SELECT COALESCE(SUM(trip_count), 0) FROM windows")
+            letters = self._db.execute("SELECT COUNT(*) FROM dead_letters")
+            return int(trips.fetchone()[0]), int(letters.fetchone()[0])
+
+    def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
+        """The saved position and state of a consumer in a shard, if any."""
+        with errors("store checkpoint read", StoreError):
+            row = self._db.execute(
+                "SELECT sequence_number, state FROM checkpoints"
+                " WHERE consumer = ? AND stream = ? AND shard_id = ?",
+                (consumer, stream, shard_id),
+            ).fetchone()
+        if row is None:
+            return None
+        return Checkpoint(row[0], json.loads(row[1]) if row[1] else None)
+
+    def save_checkpoint(
+        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
+    ) -> None:
+        """Save a position and state (inside the caller's transaction when one is open)."""
+        state = json.dumps(checkpoint.state, separators=(",", ":")) if checkpoint.state else None
+        with self.transaction(), errors("store checkpoint write", StoreError):
+            self._db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)",
+                (consumer, stream, shard_id, checkpoint.sequence_number, state, self._clock()),
+            )

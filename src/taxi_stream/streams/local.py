@@ -1,0 +1,176 @@
+"""The embedded stream: a durable, sharded, Kinesis-like log in one SQLite file (WAL mode).
+
+Shards cover the 128-bit hash-key range evenly; a record goes to the shard holding the MD5 of its
+partition key, as in Kinesis. Sequence numbers increase per shard. Each record keeps its arrival
+time. Producers and consumers may be separate processes: every write is one IMMEDIATE
+transaction, readers see committed records only. Records older than the retention are trimmed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final
+
+from taxi_stream.core.errors import ConfigError, StreamError
+from taxi_stream.core.records import StreamRecord
+from taxi_stream.sqlitedb import connect, errors
+from taxi_stream.streams import PutResult, ReadResult, ShardInfo
+
+log = logging.getLogger(__name__)
+
+MAX_SHARDS: Final = 64
+MAX_RECORD_BYTES: Final = 1_048_576
+MAX_KEY_CHARS: Final = 256
+DEFAULT_RETENTION_H: Final = 24
+_TRIM_EVERY: Final = 1_000  # put calls between retention trims
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS stream_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (shard INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    shard INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    arrival_ms INTEGER NOT NULL,
+    partition_key TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (shard, seq)
+) WITHOUT ROWID;
+"""
+
+
+def shard_id(index: int) -> str:
+    """Kinesis-style shard id for a shard index."""
+    return f"shardId-{index:012d}"
+
+
+def shard_for_key(partition_key: str, shard_count: int) -> int:
+    """The index of the shard whose even slice of the 128-bit hash range holds MD5(key)."""
+    digest = int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")  # noqa: S324
+    return (digest * shard_count) >> 128
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class LocalStream:
+    """A sharded log in SQLite, implementing StreamWriter and StreamReader."""
+
+    def __init__(
+        self,
+        path: Path,
+        shard_count: int | None = None,
+        *,
+        retention_hours: int = DEFAULT_RETENTION_H,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self._retention_ms = retention_hours * 3_600_000
+        self._puts = 0
+        self._db = connect(self._path, _SCHEMA, StreamError)
+        self.shard_count = self._init_shards(shard_count)
+
+    @property
+    def name(self) -> str:
+        """The stream's name: the database file's stem."""
+        return self._path.stem
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    def _init_shards(self, requested: int | None) -> int:
+        if requested is not None and not 1 <= requested <= MAX_SHARDS:
+            raise ConfigError(f"shard count must be 1..{MAX_SHARDS}, got {requested}")
+        with errors("embedded stream open", StreamError), self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT value FROM stream_meta WHERE key='shards'").fetchone()
+            if row is None:
+                count = requested or 4
+                self._db.execute("INSERT INTO stream_meta VALUES ('shards', ?)", (str(count),))
+                return count
+        existing = int(row[0])
+        if requested is not None and requested != existing:
+            raise ConfigError(
+                f"stream {self._path} already has {existing} shards; it cannot be reopened with "
+                f"{requested} (use another --data-dir, or drop the shard option)"
+            )
+        return existing
+
+    def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
+        """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
+        rows, failed = self._rows(entries)
+        with errors("embedded stream write", StreamError), self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            last = dict(self._db.execute("SELECT shard, last_seq FROM shards"))
+            arrival_ms = self._clock()
+            out = []
+            for shard, key, data in rows:
+                seq = last.get(shard, 0) + 1
+                last[shard] = seq
+                out.append((shard, seq, arrival_ms, key, data))
+            self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", out)
+            self._db.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?)", last.items())
+            self._maybe_trim()
+        return PutResult(sent=len(rows), failed=failed)
+
+    def _rows(
+        self, entries: Sequence[tuple[str, bytes]]
+    ) -> tuple[list[tuple[int, str, bytes]], list[tuple[int, str]]]:
+        rows, failed = [], []
+        count = self.shard_count
+        for index, (key, data) in enumerate(entries):
+            if not 1 <= len(key) <= MAX_KEY_CHARS:
+                failed.append((index, f"partition key must be 1..{MAX_KEY_CHARS} characters"))
+            elif len(data) > MAX_RECORD_BYTES:
+                failed.append((index, f"record of {len(data)} bytes is over 1 MiB"))
+            else:
+                rows.append((shard_for_key(key, count), key, bytes(data)))
+        return rows, failed
+
+    def _maybe_trim(self) -> None:
+        self._puts += 1
+        if self._puts % _TRIM_EVERY == 0:
+            cutoff = self._clock() - self._retention_ms
+            self._db.execute("DELETE FROM records WHERE arrival_ms < ?", (cutoff,))
+
+    def list_shards(self) -> list[ShardInfo]:
+        """Every shard (the embedded stream never reshards, so all are open)."""
+        return [ShardInfo(shard_id(i)) for i in range(self.shard_count)]
+
+    def read(self, shard_id: str, after: str | None, limit: int) -> ReadResult:
+        """Up to ``limit`` records of a shard after sequence number ``after``."""
+        index = self._index(shard_id)
+        start = int(after) if after is not None else 0
+        with errors("embedded stream read", StreamError):
+            rows = self._db.execute(
+                "SELECT seq, arrival_ms, partition_key, data FROM records "
+                "WHERE shard = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (index, start, limit),
+            ).fetchall()
+            tip = self._db.execute(
+                "SELECT arrival_ms FROM records WHERE shard = ? ORDER BY seq DESC LIMIT 1",
+                (index,),
+            ).fetchone()
+        records = [StreamRecord(str(seq), arr, key, data) for seq, arr, key, data in rows]
+        behind = tip[0] - records[-1].arrival_ms if records and tip else 0
+        return ReadResult(records=records, behind_ms=behind)
+
+    def _index(self, sid: str) -> int:
+        prefix = "shardId-"
+        if not sid.startswith(prefix) or not sid[len(prefix) :].isdigit():
+            raise ConfigError(f"not a shard id of this stream: {sid!r}")
+        index = int(sid[len(prefix) :])
+        if index >= self.shard_count:
+            raise ConfigError(f"stream has {self.shard_count} shards; no {sid}")
+        return index
+
+    def count(self) -> int:
+        """How many records the stream holds."""
+        with errors("embedded stream read", StreamError):
+            return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
