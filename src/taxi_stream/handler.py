@@ -1,0 +1,232 @@
+"""The Kinesis tumbling-window handler: aggregate a window's trips, write them once at its end.
+
+Contract (AWS Lambda, Kinesis event source with TumblingWindowInSeconds): each invocation gets
+``Records``, ``window``, ``state``, ``shardId``, ``eventSourceARN``, ``isFinalInvokeForWindow``
+and ``isWindowTerminatedEarly``; it returns ``{"state": ..., "batchItemFailures": [...]}``.
+Records are aggregated into the state; on the final invoke (or an early termination) the
+window's totals are written as contributions whose ids come from the stream, shard, window and
+the first sequence number of the part, so a redelivered invoke writes nothing twice. Bad records
+are dead-lettered at once (idempotently, by origin) and never fail the batch; store failures
+raise, so Lambda retries the batch. Without a ``window`` (tumbling windows off) every
+invocation writes its own contributions.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pybase64
+
+from taxi_stream.codec import decode_trip
+from taxi_stream.core.errors import ConfigError, RecordError
+from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
+from taxi_stream.core.totals import Totals
+from taxi_stream.core.trip import Reason
+from taxi_stream.core.windows import check_window_seconds, parse_iso_ms, window_start_ms
+from taxi_stream.stores import TotalsStore
+from taxi_stream.streams.kpl import deaggregate, is_aggregated
+
+log = logging.getLogger(__name__)
+
+CLOCKS: Final = ("arrival", "event")
+STATE_VERSION: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerConfig:
+    """How the handler windows trips; checks its own values."""
+
+    clock: str = "arrival"
+    window_seconds: int = 60  # event clock, or arrival clock when the event has no window
+    naive_timezone: str = "UTC"  # zone of wire timestamps written without an offset
+
+    def __post_init__(self) -> None:
+        if self.clock not in CLOCKS:
+            raise ConfigError(f"window clock must be one of {', '.join(CLOCKS)}: {self.clock!r}")
+        check_window_seconds(self.window_seconds)
+        self.tz()
+
+    def tz(self) -> tzinfo:
+        """The zone for naive timestamps."""
+        if self.naive_timezone.upper() == "UTC":
+            return UTC
+        try:
+            return ZoneInfo(self.naive_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"unknown time zone: {self.naive_timezone!r}") from None
+
+
+@dataclass(slots=True)
+class _Part:
+    """The running totals of one shard's part of a window (Lambda carries it as ``state``)."""
+
+    first_sequence: str | None
+    records: int
+    totals: dict[tuple[str, int], list[int]]
+
+    def to_state(self) -> dict[str, Any]:
+        nested: dict[str, dict[str, list[int]]] = {}
+        for (vendor, start), cell in self.totals.items():
+            nested.setdefault(str(start), {})[vendor] = cell
+        return {
+            "taxiStream": STATE_VERSION,
+            "firstSequenceNumber": self.first_sequence,
+            "records": self.records,
+            "totals": nested,
+        }
+
+
+def part_from_state(state: Any) -> _Part:
+    """Rebuild a part from Lambda state; empty or foreign state starts a fresh part."""
+    if not isinstance(state, Mapping) or state.get("taxiStream") != STATE_VERSION:
+        if state:
+            log.warning("ignoring state not written by this handler: keys %s", sorted(state)[:5])
+        return _Part(None, 0, {})
+    totals = {
+        (vendor, int(start)): [int(x) for x in cell]
+        for start, vendors in state["totals"].items()
+        for vendor, cell in vendors.items()
+    }
+    return _Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), totals)
+
+
+class TumblingWindowHandler:
+    """A Lambda handler (``handler(event, context)``) writing to an injected store."""
+
+    def __init__(self, store: TotalsStore, config: HandlerConfig | None = None) -> None:
+        self._store = store
+        self._config = config or HandlerConfig()
+        self._tz = self._config.tz()
+
+    def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        """Handle one invocation; raise on infrastructure failure so the batch is retried."""
+        shard = str(event.get("shardId") or _first(event, "eventID", "").split(":")[0])
+        stream = _stream_name(event)
+        window = event.get("window")
+        fixed_start = parse_iso_ms(window["start"]) if window else None
+        part = part_from_state(event.get("state"))
+        dead = self._aggregate(event.get("Records") or [], part, stream, shard, fixed_start)
+        if dead:
+            self._store.put_dead_letters(dead)
+        closing = bool(event.get("isFinalInvokeForWindow") or event.get("isWindowTerminatedEarly"))
+        if window is None or closing:
+            end = parse_iso_ms(window["end"]) if window else None
+            written = self._store.apply(self._contributions(part, stream, shard, end))
+            log.info(
+                "window part written: shard=%s records=%d contributions_new=%d dead_letters=%d",
+                shard, part.records, written, len(dead),
+            )  # fmt: skip
+            return {"state": {}, "batchItemFailures": []}
+        return {"state": part.to_state(), "batchItemFailures": []}
+
+    def _aggregate(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        part: _Part,
+        stream: str,
+        shard: str,
+        fixed_start: int | None,
+    ) -> list[DeadLetter]:
+        dead: list[DeadLetter] = []
+        acc = part.totals
+        size = self._config.window_seconds
+        by_event = self._config.clock == "event"
+        tz = self._tz
+        for record in records:
+            kinesis = record["kinesis"]
+            if part.first_sequence is None:
+                part.first_sequence = str(kinesis["sequenceNumber"])
+            part.records += 1
+            for sub, payload in _payloads(kinesis, stream, shard, dead):
+                try:
+                    trip = decode_trip(payload, tz)
+                except RecordError as exc:
+                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=str(exc)))
+                    continue
+                if by_event:
+                    start = window_start_ms(trip.pickup_ms, size)
+                elif fixed_start is not None:
+                    start = fixed_start
+                else:
+                    start = window_start_ms(_arrival_ms(kinesis), size)
+                key = (trip.vendor_id, start)
+                cell = acc.get(key)
+                if cell is None:
+                    acc[key] = [1, trip.distance_milli, trip.duration_s, trip.passenger_count]
+                else:
+                    cell[0] += 1
+                    cell[1] += trip.distance_milli
+                    cell[2] += trip.duration_s
+                    cell[3] += trip.passenger_count
+        return dead
+
+    def _contributions(
+        self, part: _Part, stream: str, shard: str, fixed_end: int | None
+    ) -> list[Contribution]:
+        if part.first_sequence is None:
+            return []
+        size_ms = self._config.window_seconds * 1000
+        out = []
+        for (vendor, start), cell in sorted(part.totals.items()):
+            end = fixed_end if fixed_end is not None and self._config.clock == "arrival" else None
+            out.append(
+                Contribution(
+                    contribution_id=contribution_id(stream, shard, start, part.first_sequence),
+                    vendor_id=vendor,
+                    window_start_ms=start,
+                    window_end_ms=end if end is not None else start + size_ms,
+                    totals=Totals(*cell),
+                    clock=self._config.clock,
+                )
+            )
+        return out
+
+
+def _payloads(
+    kinesis: Mapping[str, Any], stream: str, shard: str, dead: list[DeadLetter]
+) -> list[tuple[int | None, bytes]]:
+    """The user records in one Kinesis record (itself, or a KPL aggregate's members).
+
+    A record that is not base64 or a corrupt aggregate becomes a dead letter and yields nothing.
+    """
+    try:
+        data = pybase64.b64decode(kinesis["data"], validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        dead.append(_dead(stream, shard, kinesis, None, b"", why=f"{Reason.NOT_BASE64}: {exc}"))
+        return []
+    if not is_aggregated(data):
+        return [(None, data)]
+    try:
+        members = deaggregate(data)
+    except RecordError as exc:
+        dead.append(_dead(stream, shard, kinesis, None, data, why=str(exc)))
+        return []
+    return [(index, payload) for index, (_key, payload) in enumerate(members)]
+
+
+def _dead(
+    stream: str, shard: str, kinesis: Mapping[str, Any], sub: int | None, raw: bytes, *, why: str
+) -> DeadLetter:
+    origin = Origin(stream, shard, str(kinesis.get("sequenceNumber")), sub, _arrival_ms(kinesis))
+    reason, _, message = why.partition(": ")
+    return DeadLetter(origin, reason, message, raw)
+
+
+def _arrival_ms(kinesis: Mapping[str, Any]) -> int:
+    return round(float(kinesis.get("approximateArrivalTimestamp") or 0) * 1000)
+
+
+def _stream_name(event: Mapping[str, Any]) -> str:
+    arn = str(event.get("eventSourceARN") or _first(event, "eventSourceARN", "stream/unknown"))
+    return arn.rsplit("/", 1)[-1]
+
+
+def _first(event: Mapping[str, Any], key: str, default: str) -> str:
+    records = event.get("Records") or []
+    return str(records[0].get(key, default)) if records else default

@@ -1,0 +1,89 @@
+"""Build the exact Lambda Kinesis event (tumbling-window shape) from stream records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import pybase64
+
+from taxi_stream.core.records import StreamRecord
+from taxi_stream.core.windows import iso_utc
+
+MAX_PAYLOAD_BYTES: Final = 6_291_456  # Lambda's synchronous invocation payload limit (6 MB)
+RECORD_OVERHEAD_BYTES: Final = 420  # the JSON envelope of one record, without data and ids
+DEFAULT_REGION: Final = "us-east-1"
+DEFAULT_ACCOUNT: Final = "000000000000"
+
+
+def stream_arn(stream: str, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT) -> str:
+    """The ARN of a stream, as Lambda puts it in ``eventSourceARN``."""
+    return f"arn:aws:kinesis:{region}:{account}:stream/{stream}"
+
+
+def record_size(record: StreamRecord) -> int:
+    """The bytes one record adds to an event's JSON payload."""
+    data = (len(record.data) + 2) // 3 * 4
+    return (
+        RECORD_OVERHEAD_BYTES + data + len(record.partition_key) + 3 * len(record.sequence_number)
+    )
+
+
+def fit_payload(records: Sequence[StreamRecord], limit: int = MAX_PAYLOAD_BYTES) -> int:
+    """How many leading records fit in one invocation payload (at least one)."""
+    total = 0
+    for count, record in enumerate(records):
+        total += record_size(record)
+        if total > limit:
+            return max(count, 1)
+    return len(records)
+
+
+def kinesis_records(
+    records: Sequence[StreamRecord], shard_id: str, arn: str, region: str = DEFAULT_REGION
+) -> list[dict[str, Any]]:
+    """The ``Records`` list of a Lambda Kinesis event."""
+    role = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/taxi-stream-local"
+    encode = pybase64.b64encode
+    return [
+        {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": r.partition_key,
+                "sequenceNumber": r.sequence_number,
+                "data": encode(r.data).decode("ascii"),
+                "approximateArrivalTimestamp": r.arrival_ms / 1000,
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{shard_id}:{r.sequence_number}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": role,
+            "awsRegion": region,
+            "eventSourceARN": arn,
+        }
+        for r in records
+    ]
+
+
+def window_event(
+    records: list[dict[str, Any]],
+    *,
+    shard_id: str,
+    arn: str,
+    window_start_ms: int,
+    window_end_ms: int,
+    state: dict[str, Any] | None,
+    final: bool = False,
+    terminated_early: bool = False,
+) -> dict[str, Any]:
+    """A tumbling-window invocation event, as the Kinesis event source mapping sends it."""
+    return {
+        "Records": records,
+        "window": {"start": iso_utc(window_start_ms), "end": iso_utc(window_end_ms)},
+        "state": state or {},
+        "shardId": shard_id,
+        "eventSourceARN": arn,
+        "isFinalInvokeForWindow": final,
+        "isWindowTerminatedEarly": terminated_early,
+    }

@@ -1,0 +1,82 @@
+"""The one place that wires adapters together: stream and store URLs to objects, the handler."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlparse
+
+from taxi_stream.core.errors import ConfigError
+from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.runner.mapping import Handler
+from taxi_stream.stores import TotalsStore
+from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.streams.local import LocalStream
+
+DEFAULT_HANDLER: Final = "taxi_stream.lambda_handler:lambda_handler"
+STREAM_FILE: Final = "stream.db"
+STORE_FILE: Final = "store.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where things live; resolved by the CLI (flag > environment > default)."""
+
+    data_dir: Path
+    stream_url: str = "local"
+    store_url: str = "local"
+    endpoint_url: str | None = None
+    region: str | None = None
+    shards: int | None = None
+
+
+def open_stream(settings: Settings) -> Any:
+    """The stream named by ``stream_url``: ``local`` (embedded) or ``kinesis://NAME``."""
+    url = urlparse(settings.stream_url)
+    if settings.stream_url == "local":
+        return LocalStream(settings.data_dir / STREAM_FILE, settings.shards)
+    if url.scheme == "kinesis" and url.netloc:
+        from taxi_stream.streams.kinesis import KinesisStream  # noqa: PLC0415 - AWS only
+
+        return KinesisStream(url.netloc, region=settings.region, endpoint_url=settings.endpoint_url)
+    raise ConfigError(f"unknown stream {settings.stream_url!r}: use 'local' or kinesis://NAME")
+
+
+def open_checkpoints(settings: Settings) -> SQLiteStore:
+    """The local SQLite file holding checkpoints (and totals, for the local store)."""
+    return SQLiteStore(settings.data_dir / STORE_FILE)
+
+
+def open_store(settings: Settings, checkpoints: SQLiteStore | None = None) -> Any:
+    """The store named by ``store_url``: ``local`` (SQLite in the data dir) or dynamodb://TABLE."""
+    url = urlparse(settings.store_url)
+    if settings.store_url == "local":
+        return checkpoints or open_checkpoints(settings)
+    if url.scheme == "sqlite" and url.path:
+        return SQLiteStore(Path(url.path))
+    if url.scheme == "dynamodb" and url.netloc:
+        from taxi_stream.stores.dynamodb import DynamoDBStore  # noqa: PLC0415 - AWS only
+
+        return DynamoDBStore(url.netloc, region=settings.region, endpoint_url=settings.endpoint_url)
+    raise ConfigError(
+        f"unknown store {settings.store_url!r}: use 'local', sqlite:///PATH or dynamodb://TABLE"
+    )
+
+
+def load_handler(spec: str, store: TotalsStore, config: HandlerConfig) -> Handler:
+    """Our handler bound to ``store`` for the default spec, else ``module:function`` imported."""
+    if spec == DEFAULT_HANDLER:
+        return TumblingWindowHandler(store, config)
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"handler must be module:function, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import handler module {module_name!r}: {exc}") from None
+    handler = getattr(module, attr, None)
+    if not callable(handler):
+        raise ConfigError(f"{module_name} has no callable {attr!r}")
+    return handler  # type: ignore[no-any-return]
