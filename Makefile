@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-ARGS ?=
+ARGS ?= --duration 20 --rate 10000 --window-seconds 5
 
 .PHONY: run test lint typecheck unit bench lock clean
 
@@ -15,13 +15,13 @@ test: $(STAMP) node_modules/.installed
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
-	$(PY) -m pytest tests/unit $(ARGS)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: $(STAMP) node_modules/.installed
-	$(PY) bench/run.py $(ARGS)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)

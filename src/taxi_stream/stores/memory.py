@@ -1,0 +1,69 @@
+"""An in-memory store for unit tests and experiments: the TotalsStore contract, no durability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from taxi_stream.core.records import Contribution, DeadLetter, WindowTotals
+from taxi_stream.core.totals import ZERO
+
+
+class MemoryStore:
+    """Totals and dead letters in dictionaries; implements TotalsStore and TotalsQuery."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, int], WindowTotals] = {}
+        self._applied: set[tuple[str, int, str]] = set()
+        self._letters: dict[str, DeadLetter] = {}
+
+    def apply(self, contributions: Sequence[Contribution]) -> int:
+        """Apply contributions not applied before; return how many were new."""
+        new = 0
+        for c in contributions:
+            key = (c.vendor_id, c.window_start_ms, c.contribution_id)
+            if key in self._applied:
+                continue
+            self._applied.add(key)
+            old = self._windows.get((c.vendor_id, c.window_start_ms))
+            self._windows[(c.vendor_id, c.window_start_ms)] = WindowTotals(
+                c.vendor_id,
+                c.window_start_ms,
+                max(c.window_end_ms, old.window_end_ms if old else 0),
+                (old.totals if old else ZERO) + c.totals,
+                (old.contributions if old else 0) + 1,
+                c.clock,
+                0,
+            )
+            new += 1
+        return new
+
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep dead letters once each, by letter id."""
+        before = len(self._letters)
+        for letter in letters:
+            self._letters.setdefault(letter.letter_id, letter)
+        return len(self._letters) - before
+
+    def windows(
+        self,
+        vendor_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[WindowTotals]:
+        """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
+        return [
+            w
+            for (vendor, start), w in sorted(self._windows.items())
+            if (vendor_id is None or vendor == vendor_id)
+            and (start_ms is None or start >= start_ms)
+            and (end_ms is None or start < end_ms)
+        ]
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        """Dead letters in the order they were first stored."""
+        letters = list(self._letters.values())
+        return letters if limit is None else letters[:limit]
+
+    def counts(self) -> tuple[int, int]:
+        """(trips counted in windows, dead letters)."""
+        return sum(w.totals.trip_count for w in self._windows.values()), len(self._letters)

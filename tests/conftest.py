@@ -1,0 +1,47 @@
+"""Shared test helpers: real event payloads, an independent reference aggregation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EVENTS = Path(__file__).parent / "events"
+
+
+@pytest.fixture
+def load_event() -> Any:
+    """Load a Lambda event payload kept under tests/events/."""
+
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((EVENTS / name).read_text())
+
+    return load
+
+
+def reference_totals(trips: list[dict[str, Any]]) -> dict[str, tuple[int, int, int, int]]:
+    """Per-vendor (trips, distance in thousandths of a mile, seconds, passengers), by the
+    DESIGN rules, written independently of the code under test."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for trip in trips:
+        miles = trip.get("googleDistance")
+        if miles is None:
+            miles = trip["gcDistance"]
+        seconds = trip.get("tripDuration")
+        if seconds is None:
+            seconds = trip["googleDuration"]
+        cell = out[str(trip["vendorId"]).strip()]
+        cell[0] += 1
+        cell[1] += round(float(miles) * 1000)
+        cell[2] += round(float(seconds))
+        cell[3] += int(float(trip.get("passengerCount") or 0))
+    return {vendor: (c[0], c[1], c[2], c[3]) for vendor, c in out.items()}
+
+
+def event_trips(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JSON objects carried by an event's records (non-aggregated records only)."""
+    return [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]]
