@@ -69,8 +69,11 @@ def test_fast_decoder_matches_core_rules(record: dict[str, Any]) -> None:
 
 
 def test_clean_record_takes_the_typed_path() -> None:
-    """A clean record decodes in one typed call (it would be rejected by nothing else)."""
-    data = b'{"vendorId":2,"pickupDate":"2024-11-25T08:00:00+00:00","passengerCount":1,"googleDistance":1.5,"tripDuration":60}'
+    """A clean record decodes to exact units (miles to thousandths, epoch milliseconds)."""
+    data = (
+        b'{"vendorId":2,"pickupDate":"2024-11-25T08:00:00+00:00","passengerCount":1,'
+        b'"googleDistance":1.5,"tripDuration":60}'
+    )
     assert decode_trip(data) == Trip("2", 1_732_521_600_000, 1500, 60, 1, None)
 
 
