@@ -23,14 +23,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pybase64
 
-from taxi_stream.codec import decode_trip
+from taxi_stream.codec import decode_values
 from taxi_stream.core.errors import ConfigError, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.trip import Reason
 from taxi_stream.core.windows import check_window_seconds, parse_iso_ms, window_start_ms
 from taxi_stream.stores import TotalsStore
-from taxi_stream.streams.kpl import deaggregate, is_aggregated
+from taxi_stream.streams.kpl import MAGIC, deaggregate
 
 log = logging.getLogger(__name__)
 
@@ -138,32 +138,46 @@ class TumblingWindowHandler:
         size = self._config.window_seconds
         by_event = self._config.clock == "event"
         tz = self._tz
+        b64decode = _strict_b64decode
+        decode = decode_values
+        start = fixed_start or 0
         for record in records:
             kinesis = record["kinesis"]
             if part.first_sequence is None:
                 part.first_sequence = str(kinesis["sequenceNumber"])
             part.records += 1
-            for sub, payload in _payloads(kinesis, stream, shard, dead):
+            try:
+                data = b64decode(kinesis["data"])
+            except (binascii.Error, ValueError, TypeError) as exc:
+                why = f"{Reason.NOT_BASE64}: {exc}"
+                dead.append(_dead(stream, shard, kinesis, None, b"", why=why))
+                continue
+            payloads = (
+                [(None, data)]
+                if data[:4] != MAGIC
+                else _members(kinesis, data, dead, stream=stream, shard=shard)
+            )
+            for sub, payload in payloads:
                 try:
-                    trip = decode_trip(payload, tz)
+                    vendor, pickup_ms, distance, duration, passengers = decode(
+                        payload, tz, with_pickup=by_event
+                    )
                 except RecordError as exc:
                     dead.append(_dead(stream, shard, kinesis, sub, payload, why=str(exc)))
                     continue
                 if by_event:
-                    start = window_start_ms(trip.pickup_ms, size)
-                elif fixed_start is not None:
-                    start = fixed_start
-                else:
+                    start = window_start_ms(pickup_ms, size)
+                elif fixed_start is None:
                     start = window_start_ms(_arrival_ms(kinesis), size)
-                key = (trip.vendor_id, start)
+                key = (vendor, start)
                 cell = acc.get(key)
                 if cell is None:
-                    acc[key] = [1, trip.distance_milli, trip.duration_s, trip.passenger_count]
+                    acc[key] = [1, distance, duration, passengers]
                 else:
                     cell[0] += 1
-                    cell[1] += trip.distance_milli
-                    cell[2] += trip.duration_s
-                    cell[3] += trip.passenger_count
+                    cell[1] += distance
+                    cell[2] += duration
+                    cell[3] += passengers
         return dead
 
     def _contributions(
@@ -188,20 +202,14 @@ class TumblingWindowHandler:
         return out
 
 
-def _payloads(
-    kinesis: Mapping[str, Any], stream: str, shard: str, dead: list[DeadLetter]
-) -> list[tuple[int | None, bytes]]:
-    """The user records in one Kinesis record (itself, or a KPL aggregate's members).
+def _strict_b64decode(text: str) -> bytes:
+    return pybase64.b64decode(text, validate=True)
 
-    A record that is not base64 or a corrupt aggregate becomes a dead letter and yields nothing.
-    """
-    try:
-        data = pybase64.b64decode(kinesis["data"], validate=True)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        dead.append(_dead(stream, shard, kinesis, None, b"", why=f"{Reason.NOT_BASE64}: {exc}"))
-        return []
-    if not is_aggregated(data):
-        return [(None, data)]
+
+def _members(
+    kinesis: Mapping[str, Any], data: bytes, dead: list[DeadLetter], *, stream: str, shard: str
+) -> list[tuple[int | None, bytes]]:
+    """The user records of a KPL aggregate; a corrupt one becomes a dead letter."""
     try:
         members = deaggregate(data)
     except RecordError as exc:

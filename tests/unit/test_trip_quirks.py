@@ -120,6 +120,7 @@ def test_fractional_passenger_count_written_as_float() -> None:
 
 REJECTIONS = [
     (b"\xff\xfe", Reason.NOT_UTF8),
+    (json.dumps(wire(id="@")).encode().replace(b"@", b"\xff"), Reason.NOT_UTF8),
     (b"{not json", Reason.NOT_JSON),
     (b"[1, 2]", Reason.NOT_OBJECT),
     (wire(vendorId=None), Reason.MISSING_VENDOR),
