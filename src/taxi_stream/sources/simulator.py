@@ -1,0 +1,426 @@
+"""A seeded, vectorised simulator of NYC taxi trips as clean wire records, with optional faults."""
+
+from __future__ import annotations
+
+import math
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from taxi_stream.core.errors import ConfigError, RecordError
+from taxi_stream.core.trip import Reason, vendor_key
+
+DEFAULT_START_MS: Final = 1_730_419_200_000  # 2024-11-01T00:00:00Z, the month of the TLC sample
+NOMINAL_TRIPS_PER_SECOND: Final = 100.0  # how fast simulated time runs when the stream is unpaced
+NYC_BOUNDS: Final = (-74.2591, 40.4774, -73.7004, 40.9176)  # west, south, east, north: 5 boroughs
+BLOCK_SIZE: Final = 2048  # trips drawn per generator; output never depends on how it is pulled
+
+# Trips with 1..6 passengers in the first 10,000 rows of the TLC yellow-taxi file of November
+# 2024 (yellow_tripdata_2024-11; the 63 rows with 0 passengers are left out).
+_PASSENGER_COUNTS: Final = (7298, 1722, 473, 320, 78, 46)
+_STORE_AND_FWD_FRACTION: Final = 33 / 10_000  # "Y" flags in the same 10,000 rows
+
+# Road speed (mph) by hour of day in New York: 8-12 mph from the morning rush to the evening,
+# 15-20 mph at night. Shaped after the Kaggle NYC trip-duration sample (crow-flies speed times
+# the road/crow-flies ratio of about 1.3 seen in the 2015 TLC sample).
+_MPH_BY_HOUR: Final = np.array(
+    [
+        (14, 15, 16, 17, 19, 20, 16, 12, 10, 9.5, 9, 9),  # from midnight
+        (8.5, 8.5, 8.5, 9, 9, 8.5, 9, 10, 11, 12, 13, 13.5),  # from noon
+    ]
+).ravel()
+_NEW_YORK_OFFSET_S: Final = -5 * 3600  # Eastern Standard Time; daylight saving is ignored
+
+# Pickup hot spots: longitude, latitude, spread (degrees), share. Manhattan has about 80%.
+_HOTSPOTS: Final = np.array(
+    [
+        (-73.982, 40.755, 0.012, 0.42),  # Midtown
+        (-74.004, 40.722, 0.010, 0.20),  # Lower Manhattan
+        (-73.960, 40.782, 0.012, 0.18),  # Upper East and West Sides
+        (-73.960, 40.690, 0.020, 0.08),  # Brooklyn
+        (-73.925, 40.752, 0.018, 0.05),  # Long Island City, Astoria
+        (-73.874, 40.774, 0.003, 0.03),  # LaGuardia
+        (-73.782, 40.644, 0.004, 0.04),  # JFK
+    ]
+)
+_EARTH_RADIUS_MILES: Final = 3958.8
+_MILES_PER_DEGREE_LAT: Final = 69.05
+_MIN_ROAD_MILES: Final = 0.05
+_MIN_TRIP_S: Final = 60
+
+_Floats = NDArray[np.float64]
+_Ints = NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """What to simulate. The same config gives the same records, byte for byte.
+
+    ``start_ms`` is the first pickup (epoch ms); pickups advance at ``trips_per_second`` (or at
+    NOMINAL_TRIPS_PER_SECOND when unpaced). Faults: a fraction of trips picked up up to
+    ``max_out_of_order_s`` seconds early (out of order), a fraction ``late_by_s`` seconds early
+    (late), and a fraction of records the consumer must reject (malformed).
+    """
+
+    seed: int = 0
+    vendors: tuple[str, ...] = ("1", "2")
+    vendor_weights: tuple[float, ...] | None = None  # None: every vendor equally often
+    start_ms: int = DEFAULT_START_MS
+    trips_per_second: float | None = None  # None: as fast as possible
+    malformed_fraction: float = 0.0
+    out_of_order_fraction: float = 0.0
+    max_out_of_order_s: int = 30
+    late_fraction: float = 0.0
+    late_by_s: int = 600
+
+    def __post_init__(self) -> None:
+        _whole(self.seed, "seed", 0)
+        _whole(self.start_ms, "start_ms", 0)
+        _whole(self.max_out_of_order_s, "max_out_of_order_s", 1)
+        _whole(self.late_by_s, "late_by_s", 1)
+        object.__setattr__(self, "vendors", _vendors(self.vendors))
+        object.__setattr__(self, "vendor_weights", _weights(self.vendor_weights, self.vendors))
+        rate = self.trips_per_second
+        if rate is not None and (not _non_negative(rate) or rate == 0):
+            raise ConfigError(f"trips_per_second must be > 0 or None: {self.trips_per_second!r}")
+        for name in ("malformed_fraction", "out_of_order_fraction", "late_fraction"):
+            _fraction(getattr(self, name), name)
+        if self.out_of_order_fraction + self.late_fraction > 1:
+            raise ConfigError("out_of_order_fraction + late_fraction must not exceed 1")
+        if self.late_fraction and self.late_by_s <= self.max_out_of_order_s:
+            raise ConfigError("late_by_s must exceed max_out_of_order_s (else late is not late)")
+
+
+@dataclass(frozen=True, slots=True)
+class SimBatch:
+    """Consecutive simulated records, and which of them are faulty."""
+
+    entries: list[tuple[str, bytes]]  # (partition key = trip id, JSON record)
+    malformed: dict[int, str]  # index in entries -> the Reason code a consumer must give
+    late: list[int]  # indices of clean trips picked up late_by_s seconds early
+
+
+class Simulator:
+    """The stream of simulated trips, pulled in batches of any size.
+
+    Trips are drawn in blocks of BLOCK_SIZE, block b from PCG64 seeded by (seed, b), so the
+    bytes never depend on how the stream is pulled.
+    """
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        self._id = f"s{self.config.seed}-%010d"  # unique: the seed, then a counter
+        self._vendor_ids = np.array([_vendor_json(v) for v in self.config.vendors], object)
+        weights = np.asarray(self.config.vendor_weights or [1.0] * len(self.config.vendors))
+        self._vendor_p = weights / weights.sum()
+        self._next_block = 0
+        self._block = _Block([], [], [], [])
+        self._offset = 0
+
+    def batch(self, n: int) -> SimBatch:
+        """The next ``n`` records of the stream."""
+        _whole(n, "batch size", 0)
+        out = SimBatch([], {}, [])
+        while len(out.entries) < n:
+            if self._offset == len(self._block.entries):
+                self._block, self._offset = self._render(self._next_block), 0
+                self._next_block += 1
+            stop = min(self._offset + n - len(out.entries), len(self._block.entries))
+            self._block.copy_into(out, self._offset, stop)
+            self._offset = stop
+        return out
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        count: int | None = None,
+        duration_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[SimBatch]:
+        """Batches of at most ``batch_size``, paced to ``trips_per_second``, until a bound.
+
+        Paced, a batch holds the trips already due (trip k is due k/rate s after the start) and
+        ``duration_s`` bounds the trips due before it ends; unpaced, batches are full and
+        ``duration_s`` stops the stream once that much clock time has passed.
+        """
+        _whole(batch_size, "batch_size", 1)
+        rate = self.config.trips_per_second
+        limit = _limit(count, duration_s, rate)
+        started, sent = clock(), 0
+        while limit is None or sent < limit:
+            elapsed = clock() - started
+            if rate is None and duration_s is not None and elapsed >= duration_s:
+                return
+            n = batch_size if limit is None else min(batch_size, limit - sent)
+            if rate is not None:
+                due = math.floor(elapsed * rate) + 1 - sent
+                if due <= 0:
+                    sleep((sent - elapsed * rate) / rate)  # until trip `sent` is due
+                    continue
+                n = min(n, due)
+            yield self.batch(n)
+            sent += n
+
+    def _render(self, block: int) -> _Block:
+        first = block * BLOCK_SIZE
+        seed = np.random.SeedSequence(self.config.seed, spawn_key=(block,))
+        rng = np.random.Generator(np.random.PCG64(seed))
+        columns, late = self._columns(rng, first, BLOCK_SIZE)
+        ids = [self._id % i for i in range(first, first + BLOCK_SIZE)]
+        records = [_encode(_WireTrip(*row)) for row in zip(ids, *columns, strict=True)]
+        at, reasons = _inject_faults(rng, self.config.malformed_fraction, records)
+        late[at] = False
+        entries = list(zip(ids, records, strict=True))
+        return _Block(entries, at, reasons, np.flatnonzero(late).tolist())
+
+    def _columns(
+        self, rng: np.random.Generator, first: int, n: int
+    ) -> tuple[list[list[Any]], NDArray[np.bool_]]:
+        """The record fields after the id, for trips first..first+n-1; and which are late."""
+        vendor = rng.choice(len(self._vendor_p), size=n, p=self._vendor_p)
+        passengers = rng.choice(len(_PASSENGER_P), size=n, p=_PASSENGER_P) + 1
+        plon, plat = _pickups(rng, n)
+        dlon, dlat, crow, road = _dropoffs(rng, plon, plat)
+        pickup_s, late = _pickup_seconds(self.config, rng, first, n)
+        duration = _durations(rng, road, pickup_s)
+        google = _google_durations(rng, duration)
+        flags = np.where(rng.random(n) < _STORE_AND_FWD_FRACTION, "Y", "N")
+        numbers = (passengers, plon, plat, dlon, dlat, flags, crow, duration, road, google)
+        vendors: list[Any] = self._vendor_ids[vendor].tolist()
+        times = [_iso(pickup_s), _iso(pickup_s + duration)]
+        return [vendors, *times, *(c.tolist() for c in numbers)], late
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    entries: list[tuple[str, bytes]]
+    malformed_at: list[int]  # ascending
+    reasons: list[str]
+    late: list[int]  # ascending
+
+    def copy_into(self, out: SimBatch, start: int, stop: int) -> None:
+        """Append entries start..stop-1 to ``out``, with their faults."""
+        base = len(out.entries) - start
+        out.entries.extend(self.entries[start:stop])
+        lo, hi = bisect_left(self.malformed_at, start), bisect_left(self.malformed_at, stop)
+        for i, reason in zip(self.malformed_at[lo:hi], self.reasons[lo:hi], strict=True):
+            out.malformed[base + i] = reason
+        late = self.late[bisect_left(self.late, start) : bisect_left(self.late, stop)]
+        out.late.extend(base + i for i in late)
+
+
+class _WireTrip(msgspec.Struct, gc=False):
+    """The clean wire record (DESIGN section 3), field for field in the order written."""
+
+    id: str
+    vendorId: int | str
+    pickupDate: str
+    dropoffDate: str
+    passengerCount: int
+    pickupLongitude: float
+    pickupLatitude: float
+    dropoffLongitude: float
+    dropoffLatitude: float
+    storeAndFwdFlag: str
+    gcDistance: float
+    tripDuration: int
+    googleDistance: float
+    googleDuration: int
+
+
+_PASSENGER_P: Final = np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS))
+_encode: Final = msgspec.json.Encoder().encode
+
+
+def _pickups(rng: np.random.Generator, n: int) -> tuple[_Floats, _Floats]:
+    """Pickup points around the hot spots, inside NYC."""
+    spot = rng.choice(len(_HOTSPOTS), size=n, p=_HOTSPOTS[:, 3])
+    spread = _HOTSPOTS[spot, 2]
+    lon = _HOTSPOTS[spot, 0] + rng.standard_normal(n) * spread
+    lat = _HOTSPOTS[spot, 1] + rng.standard_normal(n) * spread
+    return _inside_nyc(lon, lat)
+
+
+def _dropoffs(
+    rng: np.random.Generator, plon: _Floats, plat: _Floats
+) -> tuple[_Floats, _Floats, _Floats, _Floats]:
+    """Dropoff points, then crow-flies and road miles (3 decimals, crow-flies <= road)."""
+    n = len(plon)
+    road = np.clip(rng.lognormal(math.log(1.8), 0.9, n), 0.2, 25.0)  # TLC median 1.7 mi
+    detour = np.clip(1 + 0.3 * rng.lognormal(0.0, 0.55, n), 1.0, 2.5)  # road / crow-flies
+    heading = rng.uniform(0.0, 2 * math.pi, n)
+    reach = road / detour / _MILES_PER_DEGREE_LAT  # degrees of latitude
+    east = reach * np.sin(heading) / np.cos(np.radians(plat))
+    dlon, dlat = _inside_nyc(plon + east, plat + reach * np.cos(heading))
+    crow = _haversine_miles(plon, plat, dlon, dlat)
+    road = np.maximum(crow * detour, _MIN_ROAD_MILES)
+    return dlon, dlat, np.round(crow, 3), np.round(road, 3)
+
+
+def _inside_nyc(lon: _Floats, lat: _Floats) -> tuple[_Floats, _Floats]:
+    west, south, east, north = NYC_BOUNDS
+    return lon.clip(west, east).round(6), lat.clip(south, north).round(6)
+
+
+def _haversine_miles(lon1: _Floats, lat1: _Floats, lon2: _Floats, lat2: _Floats) -> _Floats:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    half_lon = np.radians(lon2 - lon1) / 2
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(half_lon) ** 2
+    miles: _Floats = 2 * _EARTH_RADIUS_MILES * np.arcsin(np.sqrt(a))
+    return miles
+
+
+def _pickup_seconds(
+    config: SimulatorConfig, rng: np.random.Generator, first: int, n: int
+) -> tuple[_Ints, NDArray[np.bool_]]:
+    """Pickups (epoch s) advancing at the rate, some moved early; and which were made late."""
+    rate = config.trips_per_second or NOMINAL_TRIPS_PER_SECOND
+    index = np.arange(first, first + n, dtype=np.int64)
+    due_ms = config.start_ms + np.floor(index * (1000.0 / rate)).astype(np.int64)
+    u = rng.random(n)
+    early = rng.integers(1, config.max_out_of_order_s, size=n, endpoint=True)
+    out_of_order = u < config.out_of_order_fraction
+    late = ~out_of_order & (u < config.out_of_order_fraction + config.late_fraction)
+    shift = np.where(out_of_order, early, 0) + np.where(late, config.late_by_s, 0)
+    return due_ms // 1000 - shift, late
+
+
+def _durations(rng: np.random.Generator, road: _Floats, pickup_s: _Ints) -> _Ints:
+    """Whole seconds to drive ``road`` miles at a speed typical of the pickup hour."""
+    hour = (pickup_s + _NEW_YORK_OFFSET_S) // 3600 % 24
+    mph = np.clip(_MPH_BY_HOUR[hour] * rng.lognormal(0.0, 0.25, len(road)), 4.0, 40.0)
+    return np.maximum(np.rint(road / mph * 3600), _MIN_TRIP_S).astype(np.int64)
+
+
+def _google_durations(rng: np.random.Generator, duration: _Ints) -> _Ints:
+    """A route estimate within 15% of the metered time, never exactly equal to it."""
+    google = np.rint(duration * rng.uniform(0.85, 1.15, len(duration))).astype(np.int64)
+    google[google == duration] += 1
+    return google
+
+
+def _iso(seconds: _Ints) -> list[str]:
+    """ISO-8601 text of epoch seconds with a UTC offset: date, then table look-ups for the time."""
+    days, minute_seconds = np.divmod(seconds, 86_400)
+    unique_days, which = np.unique(days, return_inverse=True)
+    dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).astype(object)[which]
+    minutes, secs = np.divmod(minute_seconds, 60)
+    return (dates + _HOUR_MINUTES[minutes] + _SECONDS_UTC[secs]).tolist()  # type: ignore[no-any-return]
+
+
+_HOUR_MINUTES: Final = np.array(
+    [f"T{h:02d}:{m:02d}:" for h in range(24) for m in range(60)], object
+)
+_SECONDS_UTC: Final = np.array([f"{s:02d}+00:00" for s in range(60)], object)
+
+
+def _inject_faults(
+    rng: np.random.Generator, fraction: float, records: list[bytes]
+) -> tuple[list[int], list[str]]:
+    """Replace a fraction of records by malformed ones; their indices and expected reasons."""
+    n = len(records)
+    at = np.flatnonzero(rng.random(n) < fraction).tolist()
+    kinds = rng.integers(len(_FAULTS), size=n)
+    reasons = []
+    for i in at:
+        reason, fault = _FAULTS[kinds[i]]
+        records[i] = fault(records[i])
+        reasons.append(reason)
+    return at, reasons
+
+
+def _edit(name: str, change: Callable[[Any], Any]) -> Callable[[bytes], bytes]:
+    """A fault that changes one field of a record (a change to None removes the field)."""
+
+    def fault(raw: bytes) -> bytes:
+        fields = msgspec.json.decode(raw)
+        fields[name] = change(fields[name])
+        if fields[name] is None:
+            del fields[name]
+        return msgspec.json.encode(fields)
+
+    return fault
+
+
+_FAULTS: Final[tuple[tuple[str, Callable[[bytes], bytes]], ...]] = (
+    (Reason.NOT_UTF8, lambda raw: raw.replace(b'"id":"', b'"id":"\xff', 1)),
+    (Reason.NOT_JSON, lambda raw: raw[: len(raw) // 2]),
+    (Reason.NOT_OBJECT, lambda raw: b"[" + raw + b"]"),
+    (Reason.MISSING_VENDOR, _edit("vendorId", lambda _: None)),
+    (Reason.BAD_VENDOR, _edit("vendorId", lambda vendor: [vendor])),
+    (Reason.BAD_TIMESTAMP, _edit("pickupDate", lambda t: f"{t[5:7]}/{t[8:10]}/{t[:4]} {t[11:19]}")),
+    (Reason.BAD_COORDINATE, _edit("pickupLatitude", lambda lat: lat * 10)),
+    (Reason.BAD_FLAG, _edit("storeAndFwdFlag", lambda _: "maybe")),
+    (Reason.BAD_DISTANCE, _edit("googleDistance", lambda miles: -miles)),
+    (Reason.BAD_DURATION, _edit("tripDuration", lambda seconds: -seconds)),
+    (Reason.BAD_NUMBER, _edit("passengerCount", lambda count: f"{count} passengers")),
+    (Reason.BAD_PASSENGERS, _edit("passengerCount", lambda count: count + 10)),
+)
+
+
+def _vendor_json(vendor: str) -> int | str:
+    """A vendor id as written: a number when it reads back as the same id, else a string."""
+    if vendor.isascii() and vendor.isdigit() and len(vendor) < 19 and str(int(vendor)) == vendor:
+        return int(vendor)
+    return vendor
+
+
+def _limit(count: int | None, duration_s: float | None, rate: float | None) -> int | None:
+    """How many trips a bounded stream sends at most (None: no bound by number)."""
+    if count is not None:
+        _whole(count, "count", 0)
+    if duration_s is not None and not _non_negative(duration_s):
+        raise ConfigError(f"duration_s must be >= 0 or None, got {duration_s!r}")
+    by_time = None if duration_s is None or rate is None else math.ceil(round(duration_s * rate, 6))
+    bounds = [b for b in (count, by_time) if b is not None]
+    return min(bounds) if bounds else None
+
+
+def _whole(value: object, name: str, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{name} must be a whole number >= {least}, got {value!r}")
+
+
+def _non_negative(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and value >= 0
+
+
+def _fraction(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {value!r}")
+
+
+def _vendors(vendors: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(vendors, str) or not vendors:
+        raise ConfigError(f"vendors must be a non-empty sequence of vendor ids, got {vendors!r}")
+    for vendor in vendors:
+        try:
+            valid = isinstance(vendor, str) and vendor_key(vendor) == vendor
+        except RecordError:
+            valid = False
+        if not valid:
+            raise ConfigError(f"vendor id {vendor!r} is not a short printable id without blanks")
+    if len(set(vendors)) != len(vendors):
+        raise ConfigError(f"vendor ids must be unique, got {vendors!r}")
+    return tuple(vendors)
+
+
+def _weights(weights: Sequence[float] | None, vendors: Sequence[str]) -> tuple[float, ...] | None:
+    if weights is None:
+        return None
+    valid = len(weights) == len(vendors) and all(_non_negative(w) for w in weights)
+    if not valid or not any(weights):
+        raise ConfigError(
+            f"vendor_weights must be {len(vendors)} finite numbers >= 0, not all 0: {weights!r}"
+        )
+    return tuple(float(w) for w in weights)
