@@ -1,0 +1,487 @@
+"""Kinesis Data Streams via boto3: a batching, retrying producer and a shard-by-shard consumer.
+
+Producer guarantees: PutRecords calls stay within 500 records and 5 MiB (data + partition keys);
+a record over 1 MiB (data + partition key) or with a partition key outside 1..256 characters is
+reported failed, never sent; failed entries of a partial failure and throttled or 5xx calls are
+retried with exponential backoff and full jitter, for a bounded number of attempts; an entry is
+counted as sent only when Kinesis returned a sequence number for it. Entries retried after a
+partial failure may land after later entries of the same key (as with any PutRecords producer).
+Errors that retrying cannot fix (no such stream, access denied) raise ``StreamError``.
+
+With ``aggregate=True`` user records are packed, per destination shard, into KPL aggregated
+records (see ``kpl``) of at most ``AGGREGATE_MAX_BYTES``; counts stay in user records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from taxi_stream.core.errors import ConfigError, StreamError
+from taxi_stream.core.records import StreamRecord
+from taxi_stream.streams import PutResult, ReadResult, ShardInfo, kpl
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis import KinesisClient
+    from mypy_boto3_kinesis.type_defs import (
+        GetRecordsOutputTypeDef,
+        GetShardIteratorInputTypeDef,
+        PutRecordsRequestEntryTypeDef,
+        RecordTypeDef,
+        ShardTypeDef,
+    )
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_BATCH_RECORDS: Final = 500
+MAX_BATCH_BYTES: Final = 5 * 1024 * 1024
+MAX_RECORD_BYTES: Final = 1024 * 1024
+MAX_KEY_CHARS: Final = 256
+MAX_READ_LIMIT: Final = 10_000
+AGGREGATE_MAX_BYTES: Final = 51_200  # the KPL's default AggregationMaxSize
+SHARD_MAP_TTL_S: Final = 30.0  # how long the producer trusts its map of open shards
+STARTING_POSITIONS: Final = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+RETRYABLE_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "KMSThrottlingException",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_TRANSIENT: Final = (ConnectionError, HTTPClientError)  # no answer: retry the whole call
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter: wait n is uniform(0, min(cap, base * 2**n))."""
+
+    max_attempts: int = 8
+    base_delay_s: float = 0.05
+    max_delay_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if not 0 <= self.base_delay_s <= self.max_delay_s:
+            raise ConfigError(
+                f"need 0 <= base_delay_s <= max_delay_s, got {self.base_delay_s}, "
+                f"{self.max_delay_s}"
+            )
+
+    def delay_s(self, retry: int, rng: random.Random) -> float:
+        """The wait before retry number ``retry`` (0-based)."""
+        return rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2.0**retry))
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One Kinesis record to send and the indices of the entries it carries."""
+
+    key: str
+    data: bytes
+    indices: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.key.encode())  # what the 5 MiB call limit counts
+
+    def entry(self) -> PutRecordsRequestEntryTypeDef:
+        return {"PartitionKey": self.key, "Data": self.data}
+
+
+class _IteratorExpiredError(StreamError):
+    """A shard iterator is older than five minutes; get a new one."""
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _is_retryable(exc: ClientError) -> bool:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return _error_code(exc) in RETRYABLE_CODES or status >= 500
+
+
+def hash_key(partition_key: str) -> int:
+    """Kinesis's 128-bit hash key of a partition key (MD5, big-endian)."""
+    return int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")  # noqa: S324
+
+
+def _problem(key: str, data: bytes) -> str | None:
+    """Why Kinesis would reject this entry, or None (key length in UTF-16 units, as Kinesis)."""
+    try:
+        key_bytes = len(key.encode())
+        units = len(key) if key.isascii() else len(key.encode("utf-16-le")) // 2
+    except UnicodeEncodeError:
+        return "bad_partition_key: not encodable as UTF-8 (a lone surrogate)"
+    if not 1 <= units <= MAX_KEY_CHARS:
+        return f"bad_partition_key: must be 1..{MAX_KEY_CHARS} characters, got {units}"
+    if len(data) + key_bytes > MAX_RECORD_BYTES:
+        size = len(data) + key_bytes
+        return f"too_large: {size} bytes (data + partition key) is over the 1 MiB record limit"
+    return None
+
+
+def _batches(items: Sequence[_Item]) -> Iterator[list[_Item]]:
+    """Consecutive runs of items within one PutRecords call's limits."""
+    batch: list[_Item] = []
+    size = 0
+    for item in items:
+        if batch and (len(batch) == MAX_BATCH_RECORDS or size + item.size > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+    if batch:
+        yield batch
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _stream_record(record: RecordTypeDef) -> StreamRecord:
+    arrival = record.get("ApproximateArrivalTimestamp")
+    return StreamRecord(
+        sequence_number=record["SequenceNumber"],
+        arrival_ms=_epoch_ms(arrival) if arrival is not None else time.time_ns() // 1_000_000,
+        partition_key=record["PartitionKey"],
+        data=bytes(record["Data"]),
+    )
+
+
+def _shard_info(shard: ShardTypeDef) -> ShardInfo:
+    parents = (shard.get("ParentShardId"), shard.get("AdjacentParentShardId"))
+    return ShardInfo(
+        shard_id=shard["ShardId"],
+        parent_shard_ids=tuple(p for p in parents if p),
+        closed="EndingSequenceNumber" in shard["SequenceNumberRange"],
+    )
+
+
+class KinesisStream:
+    """A Kinesis data stream, implementing StreamWriter and StreamReader.
+
+    ``client`` is injected, or built on first use from ``region`` and ``endpoint_url`` (boto3
+    also honours AWS_ENDPOINT_URL_KINESIS and the other standard variables) with botocore's own
+    retries off, so the retries counted here are all there are. ``partition_key`` maps an entry
+    (key, data) to the key sent (None: the entry's own). ``starting_position`` (TRIM_HORIZON,
+    LATEST, or AT_TIMESTAMP with ``start_timestamp_ms``) applies to reads without a checkpoint.
+    """
+
+    def __init__(
+        self,
+        stream_name: str,
+        client: KinesisClient | None = None,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        partition_key: Callable[[str, bytes], str] | None = None,
+        aggregate: bool = False,
+        starting_position: str = "TRIM_HORIZON",
+        start_timestamp_ms: int | None = None,
+        max_attempts: int = 8,
+        base_delay_s: float = 0.05,
+        max_delay_s: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if starting_position not in STARTING_POSITIONS:
+            raise ConfigError(f"starting_position must be one of {STARTING_POSITIONS}")
+        if (starting_position == "AT_TIMESTAMP") != (start_timestamp_ms is not None):
+            raise ConfigError("start_timestamp_ms is required by, and only by, AT_TIMESTAMP")
+        self._name = stream_name
+        self._kinesis = client
+        self._owns_client = client is None
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._partition_key = partition_key
+        self._aggregate = aggregate
+        self._position = starting_position
+        self._start_ms = start_timestamp_ms
+        self._retry = RetryPolicy(max_attempts, base_delay_s, max_delay_s)
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
+        self._iterators: dict[str, tuple[str | None, str]] = {}  # shard -> (after, iterator)
+        self._shard_map: tuple[float, list[int]] | None = None  # (expiry, open shards' starts)
+
+    @property
+    def name(self) -> str:
+        """The stream's name."""
+        return self._name
+
+    @property
+    def client(self) -> KinesisClient:
+        """The boto3 Kinesis client (built on first use unless one was injected)."""
+        if self._kinesis is None:
+            try:
+                self._kinesis = boto3.client(
+                    "kinesis",
+                    region_name=self._region,
+                    endpoint_url=self._endpoint_url,
+                    config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+                )
+            except BotoCoreError as exc:
+                raise ConfigError(f"cannot create a Kinesis client: {exc}") from exc
+        return self._kinesis
+
+    def close(self) -> None:
+        """Close the HTTP connections of a client this stream built itself."""
+        if self._owns_client and self._kinesis is not None:
+            self._kinesis.close()
+            self._kinesis = None
+
+    # -- producer --------------------------------------------------------------------------------
+
+    def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
+        """Send entries in PutRecords calls; report every entry as sent or failed, with retries."""
+        items, failed = self._items(entries)
+        if self._aggregate:
+            items = self._aggregated(items)
+        sent = retried = 0
+        for batch in _batches(items):
+            batch_sent, batch_retried, batch_failed = self._send(batch)
+            sent += batch_sent
+            retried += batch_retried
+            failed.extend(batch_failed)
+        failed.sort()
+        return PutResult(sent=sent, retried=retried, failed=failed)
+
+    def _items(
+        self, entries: Sequence[tuple[str, bytes]]
+    ) -> tuple[list[_Item], list[tuple[int, str]]]:
+        items: list[_Item] = []
+        failed: list[tuple[int, str]] = []
+        rekey = self._partition_key
+        for index, (entry_key, data) in enumerate(entries):
+            key = entry_key if rekey is None else rekey(entry_key, data)
+            problem = _problem(key, data)
+            if problem is None:
+                items.append(_Item(key, bytes(data), (index,)))
+            else:
+                failed.append((index, problem))
+        return items, failed
+
+    def _aggregated(self, items: list[_Item]) -> list[_Item]:
+        """Group items by the open shard their key hashes to, then pack each group."""
+        starts = self._open_shard_starts()
+        groups: dict[int, list[_Item]] = {}
+        for item in items:
+            groups.setdefault(bisect_right(starts, hash_key(item.key)), []).append(item)
+        packed: list[_Item] = []
+        for group in groups.values():
+            runs = kpl.pack([(item.key, item.data) for item in group], AGGREGATE_MAX_BYTES)
+            for run, data in runs:
+                members = group[run.start : run.stop]
+                indices = tuple(i for member in members for i in member.indices)
+                packed.append(_Item(members[0].key, data, indices))
+        return packed
+
+    def _open_shard_starts(self) -> list[int]:
+        """Sorted starting hash keys of the open shards (cached for SHARD_MAP_TTL_S)."""
+        now = time.monotonic()
+        if self._shard_map is None or self._shard_map[0] < now:
+            starts = sorted(
+                int(shard["HashKeyRange"]["StartingHashKey"])
+                for shard in self._shards()
+                if "EndingSequenceNumber" not in shard["SequenceNumberRange"]
+            )
+            self._shard_map = (now + SHARD_MAP_TTL_S, starts)
+        return self._shard_map[1]
+
+    def _send(self, batch: list[_Item]) -> tuple[int, int, list[tuple[int, str]]]:
+        """One batch to its end: (entries sent, entry retries, failed entries with reasons)."""
+        total = sum(len(item.indices) for item in batch)
+        pending, retried = batch, 0
+        failures: list[tuple[_Item, str]] = []
+        for attempt in range(self._retry.max_attempts):
+            if attempt:
+                self._sleep(self._retry.delay_s(attempt - 1, self._rng))
+                retried += sum(len(item.indices) for item in pending)
+            failures = self._attempt(pending)
+            if not failures:
+                return total, retried, []
+            pending = [item for item, _ in failures]
+            log.debug("PutRecords to %s: %d records to retry", self._name, len(pending))
+        attempts = self._retry.max_attempts
+        failed = [
+            (i, f"{why} (after {attempts} attempts)") for it, why in failures for i in it.indices
+        ]
+        log.warning("PutRecords to %s: %d entries failed for good", self._name, len(failed))
+        return total - len(failed), retried, failed
+
+    def _attempt(self, pending: list[_Item]) -> list[tuple[_Item, str]]:
+        """One PutRecords call: the items not accepted, each with its error code and message."""
+        try:
+            response = self.client.put_records(
+                StreamName=self._name, Records=[item.entry() for item in pending]
+            )
+        except ClientError as exc:
+            if not _is_retryable(exc):
+                raise StreamError(f"PutRecords to {self._name} failed: {exc}") from exc
+            return [(item, _error_code(exc)) for item in pending]
+        except _TRANSIENT as exc:
+            return [(item, type(exc).__name__) for item in pending]
+        except BotoCoreError as exc:
+            raise StreamError(f"PutRecords to {self._name} failed: {exc}") from exc
+        results = response["Records"]
+        if len(results) != len(pending):
+            raise StreamError(f"PutRecords answered {len(results)} results for {len(pending)}")
+        return [
+            (item, f"{result.get('ErrorCode', 'Unknown')}: {result.get('ErrorMessage', '')}")
+            for item, result in zip(pending, results, strict=True)
+            if "ErrorCode" in result or not result.get("SequenceNumber")
+        ]
+
+    # -- consumer --------------------------------------------------------------------------------
+
+    def list_shards(self) -> list[ShardInfo]:
+        """Every shard of the stream, open and closed, with its parents (ListShards, paginated)."""
+        return [_shard_info(shard) for shard in self._shards()]
+
+    def _shards(self) -> list[ShardTypeDef]:
+        client = self.client
+        page = self._call("ListShards", lambda: client.list_shards(StreamName=self._name))
+        shards = list(page["Shards"])
+        while token := page.get("NextToken"):
+            page = self._call("ListShards", lambda: client.list_shards(NextToken=token))
+            shards.extend(page["Shards"])
+        return shards
+
+    def read(self, shard_id: str, after: str | None, limit: int) -> ReadResult:
+        """Up to ``limit`` records of a shard after sequence number ``after`` (None: the start)."""
+        if limit < 1:
+            raise ConfigError(f"read limit must be at least 1, got {limit}")
+        response = self._get_records(shard_id, after, min(limit, MAX_READ_LIMIT))
+        records = [_stream_record(record) for record in response["Records"]]
+        next_iterator = response.get("NextShardIterator")
+        if next_iterator:
+            position = records[-1].sequence_number if records else after
+            self._iterators[shard_id] = (position, next_iterator)
+        else:
+            self._iterators.pop(shard_id, None)
+        return ReadResult(
+            records=records,
+            behind_ms=response.get("MillisBehindLatest"),
+            end_of_shard=not next_iterator,
+        )
+
+    def _get_records(self, shard_id: str, after: str | None, limit: int) -> GetRecordsOutputTypeDef:
+        cached = self._iterators.pop(shard_id, None)
+        if cached is not None and cached[0] == after:
+            iterator = cached[1]
+        else:
+            iterator = self._new_iterator(shard_id, after)
+        client = self.client
+        try:
+            return self._call(
+                "GetRecords", lambda: client.get_records(ShardIterator=iterator, Limit=limit)
+            )
+        except _IteratorExpiredError:
+            log.info("shard iterator of %s/%s expired; renewing it", self._name, shard_id)
+            renewed = self._new_iterator(shard_id, after)
+            return self._call(
+                "GetRecords", lambda: client.get_records(ShardIterator=renewed, Limit=limit)
+            )
+
+    def _new_iterator(self, shard_id: str, after: str | None) -> str:
+        request: GetShardIteratorInputTypeDef = {
+            "StreamName": self._name,
+            "ShardId": shard_id,
+            "ShardIteratorType": "LATEST" if self._position == "LATEST" else "TRIM_HORIZON",
+        }
+        if after is not None:
+            request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            request["StartingSequenceNumber"] = after
+        elif self._start_ms is not None:
+            request["ShardIteratorType"] = "AT_TIMESTAMP"
+            request["Timestamp"] = _EPOCH + timedelta(milliseconds=self._start_ms)
+        client = self.client
+        return self._call("GetShardIterator", lambda: client.get_shard_iterator(**request))[
+            "ShardIterator"
+        ]
+
+    def _call(self, operation: str, call: Callable[[], T]) -> T:
+        """Run one consumer call, backing off on throttling and transient errors (bounded)."""
+        for attempt in range(self._retry.max_attempts):
+            if attempt:
+                self._sleep(self._retry.delay_s(attempt - 1, self._rng))
+            try:
+                return call()
+            except ClientError as exc:
+                if _error_code(exc) == "ExpiredIteratorException":
+                    raise _IteratorExpiredError(str(exc)) from exc
+                if not _is_retryable(exc) or attempt + 1 == self._retry.max_attempts:
+                    raise StreamError(f"{operation} on {self._name} failed: {exc}") from exc
+            except _TRANSIENT as exc:
+                if attempt + 1 == self._retry.max_attempts:
+                    raise StreamError(f"{operation} on {self._name} failed: {exc}") from exc
+            except BotoCoreError as exc:
+                raise StreamError(f"{operation} on {self._name} failed: {exc}") from exc
+            log.debug("%s on %s throttled; retry %d", operation, self._name, attempt + 1)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def create_stream(
+    client: KinesisClient,
+    name: str,
+    shard_count: int,
+    *,
+    timeout_s: float = 30.0,
+    poll_s: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Create a stream (an existing one is fine) and wait, bounded, until it is ACTIVE."""
+    if shard_count < 1:
+        raise ConfigError(f"shard count must be at least 1, got {shard_count}")
+    try:
+        client.create_stream(StreamName=name, ShardCount=shard_count)
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceInUseException":
+            raise StreamError(f"cannot create stream {name}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StreamError(f"cannot create stream {name}: {exc}") from exc
+    wait_active(client, name, timeout_s=timeout_s, poll_s=poll_s, sleep=sleep)
+
+
+def wait_active(
+    client: KinesisClient,
+    name: str,
+    *,
+    timeout_s: float = 30.0,
+    poll_s: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait, bounded, until a stream is ACTIVE (after creating or resharding it)."""
+    deadline = time.monotonic() + timeout_s
+    while (status := _stream_status(client, name)) != "ACTIVE":
+        if time.monotonic() >= deadline:
+            raise StreamError(f"stream {name} still {status} after {timeout_s:.0f} s")
+        sleep(poll_s)
+
+
+def _stream_status(client: KinesisClient, name: str) -> str:
+    try:
+        return client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+            "StreamStatus"
+        ]
+    except (ClientError, BotoCoreError) as exc:
+        raise StreamError(f"cannot describe stream {name}: {exc}") from exc
