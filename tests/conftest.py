@@ -1,14 +1,18 @@
-"""Shared test helpers: real event payloads, an independent reference aggregation."""
+"""Shared test helpers: local AWS servers, real event payloads, an independent reference sum."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.servers.kinesalite import kinesalite_server
+from tests.servers.moto import fake_aws_credentials, moto_server
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -45,3 +49,24 @@ def reference_totals(trips: list[dict[str, Any]]) -> dict[str, tuple[int, int, i
 def event_trips(event: dict[str, Any]) -> list[dict[str, Any]]:
     """The JSON objects carried by an event's records (non-aggregated records only)."""
     return [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]]
+
+
+@pytest.fixture(scope="session")
+def aws_credentials() -> Iterator[dict[str, str]]:
+    """Fake credentials and region for the whole session (never real ones)."""
+    with fake_aws_credentials() as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def kinesalite_url(aws_credentials: dict[str, str]) -> Iterator[str]:
+    """kinesalite on 127.0.0.1, once per session."""
+    with kinesalite_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def moto_url(aws_credentials: dict[str, str]) -> Iterator[str]:
+    """moto's server on 127.0.0.1, once per session."""
+    with moto_server() as url:
+        yield url
