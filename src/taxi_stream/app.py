@@ -79,9 +79,19 @@ class Processor:
         self.stream = open_stream(settings)
         self.checkpoints = open_checkpoints(settings)
         self.store = open_store(settings, self.checkpoints)
+        from taxi_stream.runner.destinations import open_destination  # noqa: PLC0415 - process only
+
         handler = load_handler(options.handler, self.store, options.handler_config)
+        destination = open_destination(
+            options.mapping.on_failure, endpoint_url=settings.endpoint_url, region=settings.region
+        )
         self.mapping = EventSourceMapping(
-            self.stream, handler, self.checkpoints, options.mapping, now_ms=now_ms
+            self.stream,
+            handler,
+            self.checkpoints,
+            options.mapping,
+            now_ms=now_ms,
+            destination=destination,
         )
         self.delivered = 0
 
@@ -91,10 +101,16 @@ class Processor:
         stop: Callable[[], bool],
         tick: Callable[[], None] = lambda: None,
         tick_every_s: float = 0.25,
+        give_up_after_s: float | None = None,
     ) -> None:
-        """Poll until ``stop()`` says so, then drain: consume the rest, close open windows."""
+        """Poll until ``stop()`` says so, then drain: consume the rest, close open windows.
+
+        While draining, ``give_up_after_s`` ends the loop once all the work left has kept
+        failing that long (a shard suspended on a failing final invoke never drains).
+        """
         next_tick = 0.0
         draining = False
+        give_up_ms = None if give_up_after_s is None else give_up_after_s * 1000
         while True:
             draining = draining or stop()
             delivered = self.mapping.poll(drain=draining)
@@ -103,6 +119,8 @@ class Processor:
                 tick()
                 next_tick = time.monotonic() + tick_every_s
             if draining and delivered == 0 and self.mapping.idle():
+                return
+            if draining and give_up_ms is not None and self.mapping.blocked_ms() >= give_up_ms:
                 return
             if delivered == 0:
                 time.sleep(POLL_IDLE_S)

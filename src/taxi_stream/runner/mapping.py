@@ -1,43 +1,55 @@
-"""The local Kinesis event source mapping: read shards, build Lambda events, invoke, checkpoint.
-
-Per shard, as Lambda does with TumblingWindowInSeconds: records are grouped into windows by
-their arrival time (windows aligned to the epoch); an invocation carries records of one window
-only, with the ``state`` the previous invocation of that window returned; when a record of a
-later window arrives (or the window has been idle past its end, or the runner drains) the
-window gets a final invoke with ``isFinalInvokeForWindow`` and no records. After each
-successful invocation the shard's position and window state are checkpointed durably, in the
-same transaction as what an in-process handler wrote to the same SQLite store.
-"""
+"""The local Kinesis event source mapping: read shards, build Lambda events, invoke, checkpoint."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from itertools import takewhile
 from typing import Any, Final, Protocol
 
-import msgspec
-
-from taxi_stream.core.errors import ConfigError, HandlerContractError
+from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.records import StreamRecord
-from taxi_stream.core.windows import MAX_WINDOW_S, window_start_ms
+from taxi_stream.runner.batching import Batcher
+from taxi_stream.runner.config import MAX_BATCH_SIZE, MappingConfig
+from taxi_stream.runner.cursor import Pending, ShardCursor
+from taxi_stream.runner.destinations import (
+    RECORD_AGE_EXCEEDED,
+    FailureDestination,
+)
 from taxi_stream.runner.events import (
-    fit_payload,
     kinesis_records,
     stream_arn,
     window_event,
 )
+from taxi_stream.runner.failures import MAX_BACKOFF_MS, FailurePolicy
+from taxi_stream.runner.invoke import (
+    DEFAULT_FUNCTION,
+    MAX_STATE_BYTES,
+    Attempt,
+    Handler,
+    LocalContext,
+    Response,
+    function_arn,
+    state_bytes,
+)
 from taxi_stream.stores.sqlite import Checkpoint
-from taxi_stream.streams import StreamReader
+from taxi_stream.streams import ShardInfo, StreamReader
+
+__all__ = [
+    "MAX_BACKOFF_MS",
+    "MAX_BATCH_SIZE",
+    "CheckpointStore",
+    "EventSourceMapping",
+    "Handler",
+    "LocalContext",
+    "MappingConfig",
+    "ShardCursor",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_SIZE: Final = 10_000
-MAX_BACKOFF_MS: Final = 30_000
-
-Handler = Callable[[dict[str, Any], Any], Any]
+LIST_SHARDS_EVERY_MS: Final = 5_000  # how often new (child) shards are looked for
 
 
 class CheckpointStore(Protocol):
@@ -58,59 +70,23 @@ class CheckpointStore(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class MappingConfig:
-    """Event source mapping settings, named after their AWS counterparts; checks its values."""
-
-    batch_size: int = MAX_BATCH_SIZE  # BatchSize
-    window_seconds: int = 60  # TumblingWindowInSeconds (0: windows off)
-    idle_close_s: float = 1.0  # close an idle window this long after its end
-    consumer: str = "taxi-stream"
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
-            raise ConfigError(f"batch size must be 1..{MAX_BATCH_SIZE}, got {self.batch_size}")
-        if not 0 <= self.window_seconds <= MAX_WINDOW_S:
-            raise ConfigError(
-                f"tumbling window must be 0 (off) or 1..{MAX_WINDOW_S} s, got {self.window_seconds}"
-            )
-        if self.idle_close_s < 0:
-            raise ConfigError(f"idle close wait must be >= 0 s, got {self.idle_close_s}")
-
-
-@dataclass(slots=True)
-class ShardCursor:
-    """Where one shard stands: position, open window, its state, records read ahead."""
-
-    shard_id: str
-    position: str | None = None
-    window_start_ms: int | None = None
-    state: dict[str, Any] = field(default_factory=dict)
-    buffer: list[StreamRecord] = field(default_factory=list)
-    behind_ms: int = 0
-    invocations: int = 0
-    records: int = 0
-    failures: int = 0
-    consecutive_failures: int = 0
-    retry_at_ms: int = 0
-    last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LocalContext:
-    """The parts of the Lambda context object a handler may read."""
-
-    aws_request_id: str
-    function_name: str = "taxi-stream-local"
-    memory_limit_in_mb: int = 1024
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Time left in the invocation (the local runner sets no deadline)."""
-        return 900_000
-
-
 class EventSourceMapping:
-    """Lambda's Kinesis event source mapping with tumbling windows, on one machine."""
+    """Lambda's Kinesis event source mapping with tumbling windows, on one machine.
+
+    Per shard, as Lambda does with TumblingWindowInSeconds: records are grouped into windows by
+    their arrival time (aligned to the epoch); an invocation carries records of one window only,
+    with the ``state`` the previous invocation of that window returned; when a record of a later
+    window arrives (or the window is idle past its end, the shard ends, or the runner drains)
+    the window gets a final invoke with ``isFinalInvokeForWindow`` and no records. A successful
+    invocation's position and window state are checkpointed in the same transaction as what an
+    in-process handler wrote to the same SQLite store.
+
+    Failures follow the AWS documentation: a failed batch is retried (MaximumRetryAttempts,
+    MaximumRecordAgeInSeconds), split in two first when BisectBatchOnFunctionError is on, and
+    its metadata sent to the on-failure destination when it is discarded; a partial batch
+    response checkpoints before its lowest failed record; a failing final invoke suspends the
+    shard until it succeeds. Closed shards are read to their end before their children start.
+    """
 
     def __init__(
         self,
@@ -120,123 +96,214 @@ class EventSourceMapping:
         config: MappingConfig | None = None,
         *,
         now_ms: Callable[[], int],
+        destination: FailureDestination | None = None,
+        function_name: str = DEFAULT_FUNCTION,
     ) -> None:
         self._reader = reader
         self._handler = handler
         self._checkpoints = checkpoints
-        self._config = config or MappingConfig()
+        self._config = config = config or MappingConfig()
         self._now_ms = now_ms
+        self._function_name = function_name
         self._arn = stream_arn(reader.name)
-        self.cursors = [self._resume(s.shard_id) for s in reader.list_shards()]
+        self._batcher = Batcher(reader, config, now_ms)
+        self._failures = FailurePolicy(
+            config,
+            now_ms,
+            self._save,
+            destination=destination,
+            stream_arn=self._arn,
+            function_arn=function_arn(function_name),
+        )
+        self._start_ms = self._starting_point()
+        self._listed_ms = now_ms()
+        self.cursors: list[ShardCursor] = []
+        self._list_shards()
 
     @property
     def window_seconds(self) -> int:
         """TumblingWindowInSeconds of this mapping (0: off)."""
         return self._config.window_seconds
 
-    def _resume(self, shard_id: str) -> ShardCursor:
+    @property
+    def config(self) -> MappingConfig:
+        """The mapping's settings."""
+        return self._config
+
+    @property
+    def destination(self) -> FailureDestination | None:
+        """Where discarded batches' metadata goes."""
+        return self._failures.destination
+
+    def _starting_point(self) -> int | None:
+        """Arrival time before which records are skipped on shards without a checkpoint."""
+        position = self._config.starting_position
+        if position == "LATEST":
+            return self._now_ms()
+        stamp = self._config.starting_position_timestamp_ms
+        if position == "AT_TIMESTAMP" and stamp is not None:
+            if stamp > self._now_ms():
+                raise ConfigError("StartingPositionTimestamp cannot be in the future")
+            return stamp
+        return None
+
+    def _list_shards(self) -> None:
+        known = {cursor.shard_id for cursor in self.cursors}
+        for info in self._reader.list_shards():
+            if info.shard_id not in known:
+                self.cursors.append(self._resume(info))
+        self._by_id = {cursor.shard_id: cursor for cursor in self.cursors}
+        self._listed_ms = self._now_ms()
+
+    def _resume(self, info: ShardInfo) -> ShardCursor:
+        cursor = ShardCursor(info.shard_id, parents=info.parent_shard_ids)
+        cursor.gather_since_ms = self._now_ms()
         saved = self._checkpoints.load_checkpoint(
-            self._config.consumer, self._reader.name, shard_id
+            self._config.consumer, self._reader.name, info.shard_id
         )
-        cursor = ShardCursor(shard_id)
         if saved is not None:
-            cursor.position = saved.sequence_number
-            window = (saved.state or {}).get("window")
-            cursor.window_start_ms = None if window is None else int(window)
-            cursor.state = (saved.state or {}).get("state") or {}
+            cursor.resume(saved)
+        elif self._start_ms is not None:
+            cursor.start_ms = self._start_ms
+            self._save(cursor, cursor.current())  # a restart keeps the same starting point
+        if cursor.window_start_ms is not None:
+            cursor.terminate_early = state_bytes(cursor.state) > MAX_STATE_BYTES
         return cursor
+
+    # -- the loop ---------------------------------------------------------------------------
 
     def poll(self, *, drain: bool = False) -> int:
         """One round over every shard; return how many records were delivered."""
+        if self._now_ms() - self._listed_ms >= LIST_SHARDS_EVERY_MS:
+            self._list_shards()
         delivered = 0
-        for cursor in self.cursors:
-            if cursor.retry_at_ms > self._now_ms():
+        for cursor in list(self.cursors):
+            if cursor.ended or cursor.retry_at_ms > self._now_ms() or not self.ready(cursor):
                 continue
             try:
                 delivered += self._step(cursor, drain=drain)
-            except Exception as exc:  # noqa: BLE001 - a failed invocation is retried, as on AWS
-                self._failed(cursor, exc)
+            except Exception as exc:  # noqa: BLE001 - stream, store or destination: retried
+                self._service_failed(cursor, exc)
         return delivered
 
-    def _failed(self, cursor: ShardCursor, exc: Exception) -> None:
-        cursor.failures += 1
-        cursor.consecutive_failures += 1
-        cursor.last_error = f"{type(exc).__name__}: {exc}"
-        backoff_ms = min(100 * 2 ** min(cursor.consecutive_failures, 10), MAX_BACKOFF_MS)
-        cursor.retry_at_ms = self._now_ms() + backoff_ms
-        log.warning(
-            "shard %s: invocation failed (%d in a row), retrying in %d ms: %s",
-            cursor.shard_id, cursor.consecutive_failures, backoff_ms, cursor.last_error,
-        )  # fmt: skip
+    def ready(self, cursor: ShardCursor) -> bool:
+        """True when every parent of the shard is read to its end (or gone from the stream)."""
+        parents = (self._by_id.get(parent) for parent in cursor.parents)
+        return all(parent is None or parent.ended for parent in parents)
 
     def idle(self) -> bool:
         """True when every shard is consumed and no window is open."""
-        return all(not c.buffer and c.window_start_ms is None for c in self.cursors)
+        return all(cursor.ended or self._settled(cursor) for cursor in self.cursors)
+
+    def _settled(self, cursor: ShardCursor) -> bool:
+        return cursor.caught_up and not cursor.busy
+
+    def blocked_ms(self) -> int:
+        """How long all the work left has been failing (0 while any of it makes progress)."""
+        left = [c for c in self.cursors if not c.ended and not self._settled(c) and self.ready(c)]
+        if not left or any(c.failing_since_ms is None for c in left):
+            return 0
+        return min(self._now_ms() - (c.failing_since_ms or 0) for c in left)
 
     def _step(self, cursor: ShardCursor, *, drain: bool) -> int:
-        if not cursor.buffer:
-            result = self._reader.read(cursor.shard_id, cursor.position, self._config.batch_size)
-            cursor.buffer = result.records
-            cursor.behind_ms = result.behind_ms or 0
-        size = self._config.window_seconds
-        if not cursor.buffer:
-            if cursor.window_start_ms is not None and (drain or self._window_idle(cursor)):
-                self._final(cursor)
+        if cursor.terminate_early:
+            self._close_window(cursor, early=True)
             return 0
-        if size == 0:
-            return self._invoke_plain(cursor)
-        window = max(
-            window_start_ms(cursor.buffer[0].arrival_ms, size), cursor.window_start_ms or 0
-        )
-        if cursor.window_start_ms is not None and window != cursor.window_start_ms:
-            self._final(cursor)
+        if cursor.inflight is None:
+            self._batcher.read_ahead(cursor)
+            batch = self._batcher.take(cursor, drain=drain)
+            if batch is None:
+                self._no_batch(cursor, drain=drain)
+                return 0
+            cursor.inflight = Pending(batch)
+        return self._deliver(cursor, cursor.inflight)
+
+    def _no_batch(self, cursor: ShardCursor, *, drain: bool) -> None:
+        if cursor.window_start_ms is not None and self._batcher.window_due(cursor, drain=drain):
+            self._close_window(cursor, early=False)
+        elif cursor.at_end and not cursor.busy:
+            self._end(cursor)
+
+    def _end(self, cursor: ShardCursor) -> None:
+        """A closed shard is read to its end and its window is closed: children may start."""
+        cursor.ended = True
+        self._save(cursor, cursor.current())
+        log.info("shard %s ended; its child shards may start", cursor.shard_id)
+        self._list_shards()
+
+    # -- invocations ------------------------------------------------------------------------
+
+    def _deliver(self, cursor: ShardCursor, pending: Pending) -> int:
+        if pending.discard is not None:  # the destination failed last time: try it again
+            self._failures.discard(cursor, pending, pending.records, pending.discard)
+            cursor.next_pending()
             return 0
-        return self._invoke_window(cursor, window)
+        expired = self._failures.expired(pending.records)
+        if expired:
+            self._failures.discard(cursor, pending, pending.records[:expired], RECORD_AGE_EXCEEDED)
+            del pending.records[:expired]
+            if not pending.records:
+                cursor.next_pending()
+                return 0
+        records = pending.records
+        window = self._batcher.window_of(cursor, records[0]) if self._config.windowed else None
+        pending.invokes += 1
+        sequences = [record.sequence_number for record in records]
 
-    def _window_idle(self, cursor: ShardCursor) -> bool:
-        assert cursor.window_start_ms is not None
-        end = cursor.window_start_ms + self._config.window_seconds * 1000
-        return self._now_ms() >= end + self._config.idle_close_s * 1000
+        def settle(response: Response) -> Checkpoint:
+            done = records[: response.failed_from]
+            position = done[-1].sequence_number if done else cursor.position
+            return cursor.checkpoint(position, window, response.state)
 
-    def _batch(self, cursor: ShardCursor, window: int | None) -> list[StreamRecord]:
-        records = cursor.buffer[: self._config.batch_size]
+        event = self._event(cursor, records, window)
+        response, error = self._invoke(cursor, event, sequences, settle)
+        if response is None:
+            pending.function_error = True
+            self._failures.batch_failed(cursor, pending, _describe(error), split=True)
+            return 0
+        return self._delivered(cursor, pending, response, window)
+
+    def _delivered(
+        self, cursor: ShardCursor, pending: Pending, response: Response, window: int | None
+    ) -> int:
+        done = pending.records[: response.failed_from]
+        if done:
+            cursor.position = done[-1].sequence_number
+            cursor.records += len(done)
+            cursor.iterator_age_ms = self._now_ms() - done[-1].arrival_ms
         if window is not None:
-            size = self._config.window_seconds
-            end = window + size * 1000
-            records = list(takewhile(lambda r: r.arrival_ms < end, records))
-        return records[: fit_payload(records)]
+            cursor.window_start_ms, cursor.state = window, response.state
+            cursor.terminate_early = state_bytes(response.state) > MAX_STATE_BYTES
+        if response.failed_from is None:
+            cursor.succeeded(self._now_ms())
+            cursor.next_pending()
+        else:
+            failed = pending.records[response.failed_from]
+            del pending.records[: response.failed_from]
+            pending.function_error = False
+            why = f"partial batch failure from sequence number {failed.sequence_number}"
+            self._failures.batch_failed(cursor, pending, why, split=False)
+        return len(done)
 
-    def _invoke_window(self, cursor: ShardCursor, window: int) -> int:
-        batch = self._batch(cursor, window)
-        records = kinesis_records(batch, cursor.shard_id, self._arn)
-        event = window_event(
-            records,
+    def _event(
+        self, cursor: ShardCursor, records: list[StreamRecord], window: int | None
+    ) -> dict[str, Any]:
+        kinesis = kinesis_records(records, cursor.shard_id, self._arn)
+        if window is None:
+            return {"Records": kinesis}
+        return window_event(
+            kinesis,
             shard_id=cursor.shard_id,
             arn=self._arn,
             window_start_ms=window,
             window_end_ms=window + self._config.window_seconds * 1000,
             state=cursor.state,
         )
-        state = self._invoke(cursor, event, batch[-1].sequence_number, window)
-        cursor.window_start_ms, cursor.state = window, state
-        cursor.position = batch[-1].sequence_number
-        del cursor.buffer[: len(batch)]
-        cursor.records += len(batch)
-        return len(batch)
 
-    def _invoke_plain(self, cursor: ShardCursor) -> int:
-        batch = cursor.buffer[: self._config.batch_size]
-        batch = batch[: fit_payload(batch)]
-        event = {"Records": kinesis_records(batch, cursor.shard_id, self._arn)}
-        self._invoke(cursor, event, batch[-1].sequence_number, None)
-        cursor.position = batch[-1].sequence_number
-        del cursor.buffer[: len(batch)]
-        cursor.records += len(batch)
-        return len(batch)
-
-    def _final(self, cursor: ShardCursor) -> None:
-        assert cursor.window_start_ms is not None
+    def _close_window(self, cursor: ShardCursor, *, early: bool) -> None:
+        """The final invoke (or the early termination) of the open window."""
         start = cursor.window_start_ms
+        assert start is not None
         event = window_event(
             [],
             shard_id=cursor.shard_id,
@@ -244,42 +311,63 @@ class EventSourceMapping:
             window_start_ms=start,
             window_end_ms=start + self._config.window_seconds * 1000,
             state=cursor.state,
-            final=True,
+            final=not early,
+            terminated_early=early,
         )
-        self._invoke(cursor, event, cursor.position, None)
-        cursor.window_start_ms, cursor.state = None, {}
+        after = start if early else None
+        response, error = self._invoke(
+            cursor, event, [], lambda _: cursor.checkpoint(cursor.position, after, {})
+        )
+        if response is None:
+            cursor.stuck = True
+            kind = "early termination" if early else "final invoke"
+            self._failures.failed(cursor, f"{kind} failed, shard suspended: {_describe(error)}")
+            return
+        cursor.window_start_ms, cursor.state, cursor.terminate_early = after, {}, False
+        cursor.succeeded(self._now_ms())
 
     def _invoke(
-        self, cursor: ShardCursor, event: dict[str, Any], position: str | None, window: int | None
-    ) -> dict[str, Any]:
-        """Invoke and checkpoint in one unit of work; return the state to carry."""
+        self,
+        cursor: ShardCursor,
+        event: dict[str, Any],
+        sequences: Sequence[str],
+        settle: Callable[[Response], Checkpoint],
+    ) -> tuple[Response | None, Exception | None]:
+        """Invoke and checkpoint in one unit of work; a function error rolls both back."""
         cursor.invocations += 1
-        context = LocalContext(f"{cursor.shard_id}-{cursor.invocations}")
-        with self._checkpoints.transaction():
-            response = self._handler(event, context)
-            state = _state_of(response, windowed="window" in event)
-            saved = {"window": window, "state": state} if window is not None else None
-            self._checkpoints.save_checkpoint(
-                self._config.consumer,
-                self._reader.name,
-                cursor.shard_id,
-                Checkpoint(position, saved),
-            )
-        cursor.last_error = None
-        cursor.consecutive_failures = 0
-        return state
+        config = self._config
+        deadline = time.monotonic() + config.function_timeout_s  # a real deadline
+        request = f"{cursor.shard_id}-{cursor.invocations}"
+        context = LocalContext(request, deadline, self._function_name)
+        attempt = Attempt()
+        try:
+            with self._checkpoints.transaction():
+                raw = attempt.call(self._handler, event, context)
+                response = attempt.read(
+                    raw,
+                    windowed=config.windowed,
+                    sequences=sequences,
+                    item_failures=config.report_batch_item_failures,
+                )
+                self._save(cursor, settle(response))
+        except Exception as exc:
+            if not attempt.function_error:
+                raise
+            cursor.timeouts += attempt.timed_out
+            return None, exc
+        finally:
+            cursor.gather_since_ms = self._now_ms()  # the next batching window begins
+        return response, None
 
-
-def _state_of(response: Any, *, windowed: bool) -> dict[str, Any]:
-    """The state a windowed response carries, round-tripped through JSON as Lambda does."""
-    if not windowed:
-        return {}
-    if not isinstance(response, Mapping) or "state" not in response:
-        raise HandlerContractError(
-            "with tumbling windows a handler must return a dict with 'state' "
-            f"(got {type(response).__name__})"
+    def _save(self, cursor: ShardCursor, checkpoint: Checkpoint) -> None:
+        self._checkpoints.save_checkpoint(
+            self._config.consumer, self._reader.name, cursor.shard_id, checkpoint
         )
-    state = msgspec.json.decode(msgspec.json.encode(response["state"] or {}))
-    if not isinstance(state, dict):
-        raise HandlerContractError(f"'state' must be a JSON object, got {type(state).__name__}")
-    return state
+
+    def _service_failed(self, cursor: ShardCursor, exc: Exception) -> None:
+        """The stream, the store or the destination failed (not the function): retry later."""
+        self._failures.failed(cursor, _describe(exc))
+
+
+def _describe(error: Exception | None) -> str:
+    return f"{type(error).__name__}: {error}"

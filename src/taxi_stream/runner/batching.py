@@ -1,0 +1,89 @@
+"""Batches as the event source mapping cuts them: BatchSize, window, payload, batching window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import takewhile
+from typing import Final
+
+from taxi_stream.core.records import StreamRecord
+from taxi_stream.core.windows import window_start_ms
+from taxi_stream.runner.config import MappingConfig
+from taxi_stream.runner.cursor import ShardCursor
+from taxi_stream.runner.events import MAX_PAYLOAD_BYTES, fit_payload
+from taxi_stream.runner.invoke import state_bytes
+from taxi_stream.streams import StreamReader
+
+EVENT_OVERHEAD_BYTES: Final = 1_024  # window, shard and flags around the records and state
+
+
+class Batcher:
+    """Reads a shard ahead and cuts its next batch, or says why there is none yet."""
+
+    def __init__(
+        self, reader: StreamReader, config: MappingConfig, now_ms: Callable[[], int]
+    ) -> None:
+        self._reader = reader
+        self._config = config
+        self._now_ms = now_ms
+
+    def read_ahead(self, cursor: ShardCursor) -> None:
+        """Read more records when the buffer is empty, or while a batching window gathers."""
+        size = self._config.batch_size
+        gathering = self._config.maximum_batching_window_s > 0
+        if cursor.at_end or len(cursor.buffer) >= size or (cursor.buffer and not gathering):
+            return
+        result = self._reader.read(cursor.shard_id, cursor.read_after, size - len(cursor.buffer))
+        records = result.records
+        if records:
+            cursor.read_after = records[-1].sequence_number
+        if cursor.start_ms is not None:
+            start = cursor.start_ms
+            records = [record for record in records if record.arrival_ms >= start]
+        cursor.buffer.extend(records)
+        cursor.behind_ms = result.behind_ms or 0
+        cursor.caught_up = not result.records
+        cursor.at_end = result.end_of_shard
+
+    def window_of(self, cursor: ShardCursor, record: StreamRecord) -> int:
+        """The window a record joins: by its arrival time, never before the open window."""
+        start = window_start_ms(record.arrival_ms, self._config.window_seconds)
+        return start if cursor.window_start_ms is None else max(start, cursor.window_start_ms)
+
+    def take(self, cursor: ShardCursor, *, drain: bool) -> list[StreamRecord] | None:
+        """The next batch from the records read ahead, or None (nothing, or not yet)."""
+        buffer, config = cursor.buffer, self._config
+        if not buffer:
+            return None
+        records = buffer[: config.batch_size]
+        limit = MAX_PAYLOAD_BYTES
+        if config.windowed:
+            window = self.window_of(cursor, buffer[0])
+            if cursor.window_start_ms is not None and window != cursor.window_start_ms:
+                return None  # the next record opens a later window: this one closes first
+            end = window + config.window_seconds * 1000
+            records = list(takewhile(lambda r: r.arrival_ms < end, records))
+            limit -= state_bytes(cursor.state) + EVENT_OVERHEAD_BYTES
+        records = records[: fit_payload(records, limit)]
+        complete = len(records) == config.batch_size or len(records) < len(buffer)
+        if not complete and self._gathering(cursor, drain=drain):
+            return None
+        del buffer[: len(records)]
+        return records
+
+    def _gathering(self, cursor: ShardCursor, *, drain: bool) -> bool:
+        """True while the batching window, begun when the last invocation ended, is open."""
+        window_ms = self._config.maximum_batching_window_s * 1000
+        if not window_ms or drain or cursor.at_end:
+            return False
+        return self._now_ms() < cursor.gather_since_ms + window_ms
+
+    def window_due(self, cursor: ShardCursor, *, drain: bool) -> bool:
+        """True when the open window must close: a later record, an ended shard, idleness."""
+        if cursor.buffer:
+            return self.window_of(cursor, cursor.buffer[0]) != cursor.window_start_ms
+        if drain or cursor.at_end:
+            return True
+        assert cursor.window_start_ms is not None
+        end = cursor.window_start_ms + self._config.window_seconds * 1000
+        return self._now_ms() >= end + self._config.idle_close_s * 1000

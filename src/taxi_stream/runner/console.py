@@ -1,0 +1,143 @@
+"""The `taxi-stream process` driver: settings from flags, live view or quiet notices, exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from rich.console import Console
+from rich.live import Live
+
+from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.runner.config import MappingConfig
+from taxi_stream.runner.cursor import ShardCursor
+from taxi_stream.runner.mapping import EventSourceMapping
+from taxi_stream.runner.view import ShardView, failed_batches, status
+
+if TYPE_CHECKING:
+    from taxi_stream.app import Processor
+
+EXIT_INTERRUPTED: Final = 130
+EXIT_STUCK: Final = 3  # with --until-idle: work is left that keeps failing
+
+
+def parse_timestamp(text: str | None) -> int | None:
+    """StartingPositionTimestamp as epoch ms, from ISO-8601 or Unix seconds."""
+    if text is None:
+        return None
+    try:
+        return round(float(text) * 1000)
+    except ValueError:
+        pass
+    try:
+        return parse_iso_ms(text)
+    except ValueError:
+        raise ConfigError(f"not an ISO-8601 time or Unix seconds: {text!r}") from None
+
+
+def mapping_config(batch_size: int, window_seconds: int, kw: dict[str, Any]) -> MappingConfig:
+    """The mapping settings named by the `process` flags (popped from ``kw``)."""
+    return MappingConfig(
+        batch_size=batch_size,
+        window_seconds=window_seconds,
+        idle_close_s=kw.pop("idle_window_close"),
+        maximum_batching_window_s=kw.pop("maximum_batching_window_in_seconds"),
+        starting_position=kw.pop("starting_position"),
+        starting_position_timestamp_ms=parse_timestamp(kw.pop("starting_position_timestamp")),
+        maximum_retry_attempts=kw.pop("maximum_retry_attempts"),
+        maximum_record_age_s=kw.pop("maximum_record_age_in_seconds"),
+        bisect_batch_on_function_error=kw.pop("bisect_batch_on_function_error"),
+        report_batch_item_failures=kw.pop("report_batch_item_failures"),
+        parallelization_factor=kw.pop("parallelization_factor"),
+        function_timeout_s=kw.pop("function_timeout"),
+        on_failure=kw.pop("on_failure"),
+    )
+
+
+@dataclass(slots=True)
+class Notices:
+    """One line per new event worth a person's attention, for output that is not a terminal."""
+
+    mapping: EventSourceMapping
+    say: Callable[[str], None]
+    _seen: dict[str, tuple[int, bool, int]] = field(default_factory=dict)
+
+    def __call__(self) -> None:
+        """Report failure streaks that begin, shards that become stuck, batches discarded."""
+        for cursor in self.mapping.cursors:
+            failing, stuck, discarded = self._seen.get(cursor.shard_id, (0, False, 0))
+            if cursor.stuck and not stuck:
+                self.say(f"shard {cursor.shard_id} STUCK: {cursor.last_error}")
+            elif cursor.consecutive_failures and not failing and not cursor.stuck:
+                self.say(f"shard {cursor.shard_id} retrying: {cursor.last_error}")
+            if cursor.discarded_batches > discarded:
+                self.say(f"shard {cursor.shard_id}: discarded {failed_batches(cursor)}")
+            self._seen[cursor.shard_id] = (
+                cursor.consecutive_failures,
+                cursor.stuck,
+                cursor.discarded_batches,
+            )
+
+
+def summary(mapping: EventSourceMapping) -> list[str]:
+    """Lines for the shards that failed, were stuck or discarded batches."""
+    lines = []
+    for cursor in mapping.cursors:
+        if cursor.failures or cursor.discarded_batches:
+            lines.append(_shard_line(mapping, cursor))
+    return lines
+
+
+def _shard_line(mapping: EventSourceMapping, cursor: ShardCursor) -> str:
+    line = f"shard {cursor.shard_id}: {status(mapping, cursor)}, {cursor.failures:,} failures"
+    if cursor.discarded_batches:
+        line += f", discarded {failed_batches(cursor)}"
+    if cursor.last_error:
+        line += f"; last error: {cursor.last_error}"
+    return line
+
+
+def run_processor(
+    processor: Processor,
+    *,
+    until_idle: bool,
+    quiet: bool,
+    give_up_after_s: float,
+    err: Console,
+) -> int:
+    """Run the processor loop with a live per-shard view (or quiet notices); the exit code."""
+    mapping = processor.mapping
+    live = not quiet and err.is_terminal
+    try:
+        if live:
+            _run_live(processor, until_idle=until_idle, give_up_after_s=give_up_after_s, err=err)
+        else:
+            notices = Notices(
+                mapping, lambda line: err.print(line, highlight=False, soft_wrap=True)
+            )
+            processor.loop(stop=lambda: until_idle, tick=notices, give_up_after_s=give_up_after_s)
+            notices()
+    except KeyboardInterrupt:
+        err.print("interrupted; the next run resumes from the last checkpoint")
+        return EXIT_INTERRUPTED
+    for line in summary(mapping):
+        err.print(line, highlight=False, soft_wrap=True)
+    if mapping.idle():
+        return 0
+    err.print(f"[red]gave up: work left has kept failing for {give_up_after_s:g} s")
+    return EXIT_STUCK
+
+
+def _run_live(
+    processor: Processor, *, until_idle: bool, give_up_after_s: float, err: Console
+) -> None:
+    view = ShardView(processor.mapping)
+    with Live(view.render(0), console=err, refresh_per_second=4, transient=False) as screen:
+        processor.loop(
+            stop=lambda: until_idle,
+            tick=lambda: screen.update(view.render(processor.delivered)),
+            give_up_after_s=give_up_after_s,
+        )
+        screen.update(view.render(processor.delivered))

@@ -1,0 +1,192 @@
+"""On-failure destinations: where the metadata of a discarded batch goes (JSON lines, or SQS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol
+from urllib.parse import urlsplit
+
+from taxi_stream.core.errors import ConfigError, StoreError
+from taxi_stream.core.records import StreamRecord
+from taxi_stream.runner.config import check_destination
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+RETRY_ATTEMPTS_EXHAUSTED: Final = "RetryAttemptsExhausted"
+RECORD_AGE_EXCEEDED: Final = "RecordAgeExceeded"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class FailureDestination(Protocol):
+    """Receives one invocation record per discarded batch."""
+
+    @property
+    def description(self) -> str:
+        """Where the records go, for people."""
+        ...
+
+    def send(self, record: dict[str, Any]) -> None:
+        """Deliver one record durably; raise StoreError when that is not possible."""
+        ...
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """ISO-8601 UTC with milliseconds, as Lambda writes ``timestamp`` and arrival times."""
+    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def invocation_record(
+    records: Sequence[StreamRecord],
+    *,
+    shard_id: str,
+    stream_arn: str,
+    function_arn: str,
+    condition: str,
+    invoke_count: int,
+    function_error: bool,
+    now_ms: int,
+) -> dict[str, Any]:
+    """The on-failure invocation record of a discarded batch (its metadata, not its records).
+
+    The shape Lambda sends to an SQS queue or SNS topic for a Kinesis event source:
+    ``requestContext`` (``condition`` RetryAttemptsExhausted or RecordAgeExceeded),
+    ``responseContext`` (only when the function was invoked), ``version``, ``timestamp`` and
+    ``KinesisBatchInfo``. ``requestId`` is derived from the batch, so a record sent again after
+    a crash (it is sent before the checkpoint moves past the batch) carries the same id.
+    """
+    first, last = records[0], records[-1]
+    key = f"{stream_arn}/{shard_id}/{first.sequence_number}/{last.sequence_number}/{condition}"
+    record: dict[str, Any] = {
+        "requestContext": {
+            "requestId": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+    }
+    if invoke_count:
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if function_error:
+            response["functionError"] = "Unhandled"
+        record["responseContext"] = response
+    record["version"] = "1.0"
+    record["timestamp"] = iso_ms(now_ms)
+    record["KinesisBatchInfo"] = {
+        "shardId": shard_id,
+        "startSequenceNumber": first.sequence_number,
+        "endSequenceNumber": last.sequence_number,
+        "approximateArrivalOfFirstRecord": iso_ms(first.arrival_ms),
+        "approximateArrivalOfLastRecord": iso_ms(last.arrival_ms),
+        "batchSize": len(records),
+        "streamArn": stream_arn,
+    }
+    return record
+
+
+class FileDestination:
+    """Appends each record as one JSON line to a file, flushed and synced to disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def description(self) -> str:
+        """``file://PATH``."""
+        return f"file://{self.path}"
+
+    def send(self, record: dict[str, Any]) -> None:
+        """Append one line and sync it."""
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            raise StoreError(f"on-failure destination {self.description}: {exc}") from exc
+
+
+class SQSDestination:
+    """Sends each record as one SQS message (``sqs:SendMessage``, as Lambda does)."""
+
+    def __init__(
+        self,
+        queue: str,
+        client: SQSClient | None = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self._queue = queue
+        self._client = client
+        self._endpoint_url = endpoint_url or _endpoint_of(queue)
+        self._region = region
+        self._url = queue if _is_url(queue) else None
+
+    @property
+    def description(self) -> str:
+        """``sqs://QUEUE``."""
+        return f"sqs://{self._queue}"
+
+    @property
+    def client(self) -> SQSClient:
+        """The boto3 SQS client (built on first use unless one was injected)."""
+        if self._client is None:
+            import boto3  # noqa: PLC0415 - only an SQS destination needs boto3
+            from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+
+            try:
+                self._client = boto3.client(
+                    "sqs", region_name=self._region, endpoint_url=self._endpoint_url
+                )
+            except BotoCoreError as exc:
+                raise ConfigError(f"cannot create an SQS client: {exc}") from exc
+        return self._client
+
+    def send(self, record: dict[str, Any]) -> None:
+        """Send one message; SQS errors become StoreError (the discard is retried)."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        body = json.dumps(record, separators=(",", ":"))
+        try:
+            self.client.send_message(QueueUrl=self._queue_url(), MessageBody=body)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"on-failure destination {self.description}: {exc}") from exc
+
+    def _queue_url(self) -> str:
+        if self._url is None:
+            self._url = self.client.get_queue_url(QueueName=self._queue)["QueueUrl"]
+        return self._url
+
+
+def open_destination(
+    url: str | None, *, endpoint_url: str | None = None, region: str | None = None
+) -> FailureDestination | None:
+    """The destination named by ``file://PATH`` or ``sqs://QUEUE_URL_OR_NAME`` (None: none)."""
+    if url is None:
+        return None
+    check_destination(url)
+    scheme, _, rest = url.partition("://")
+    if scheme == "file":
+        return FileDestination(Path(rest))
+    return SQSDestination(rest, endpoint_url=endpoint_url, region=region)
+
+
+def _is_url(queue: str) -> bool:
+    return queue.startswith(("http://", "https://"))
+
+
+def _endpoint_of(queue: str) -> str | None:
+    """The endpoint a queue URL lives at (so a local queue needs no separate endpoint)."""
+    if not _is_url(queue):
+        return None
+    parts = urlsplit(queue)
+    return f"{parts.scheme}://{parts.netloc}"

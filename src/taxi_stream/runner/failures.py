@@ -1,0 +1,110 @@
+"""What a failed batch becomes: retried after a backoff, split in two, or discarded."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from itertools import takewhile
+from typing import Final
+
+from taxi_stream.core.records import StreamRecord
+from taxi_stream.runner.config import MappingConfig
+from taxi_stream.runner.cursor import Pending, ShardCursor
+from taxi_stream.runner.destinations import (
+    RETRY_ATTEMPTS_EXHAUSTED,
+    FailureDestination,
+    invocation_record,
+)
+from taxi_stream.stores.sqlite import Checkpoint
+
+log = logging.getLogger(__name__)
+
+BASE_BACKOFF_MS: Final = 100
+MAX_BACKOFF_MS: Final = 30_000
+
+
+class FailurePolicy:
+    """MaximumRetryAttempts, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, OnFailure."""
+
+    def __init__(
+        self,
+        config: MappingConfig,
+        now_ms: Callable[[], int],
+        save: Callable[[ShardCursor, Checkpoint], None],
+        *,
+        destination: FailureDestination | None,
+        stream_arn: str,
+        function_arn: str,
+    ) -> None:
+        self._config = config
+        self._now_ms = now_ms
+        self._save = save
+        self.destination = destination
+        self._stream_arn = stream_arn
+        self._function_arn = function_arn
+
+    def expired(self, records: list[StreamRecord]) -> int:
+        """How many leading records are older than MaximumRecordAgeInSeconds."""
+        age_s = self._config.maximum_record_age_s
+        if age_s == -1:
+            return 0
+        cutoff = self._now_ms() - age_s * 1000
+        return sum(1 for _ in takewhile(lambda r: r.arrival_ms < cutoff, records))
+
+    def batch_failed(self, cursor: ShardCursor, pending: Pending, why: str, *, split: bool) -> None:
+        """Retry a failed batch: split it first, or discard it once its retries are spent."""
+        self.failed(cursor, why)
+        config = self._config
+        if split and config.bisect_batch_on_function_error and len(pending.records) > 1:
+            half = len(pending.records) // 2
+            rest = Pending(pending.records[half:], pending.retries, pending.invokes)
+            del pending.records[half:]
+            cursor.queue.appendleft(rest)  # a split does not count towards the retries
+            return
+        limit = config.maximum_retry_attempts
+        if limit != -1 and pending.retries >= limit:
+            pending.discard = RETRY_ATTEMPTS_EXHAUSTED
+            self.discard(cursor, pending, pending.records, RETRY_ATTEMPTS_EXHAUSTED)
+            cursor.next_pending()
+            return
+        pending.retries += 1
+
+    def discard(
+        self, cursor: ShardCursor, pending: Pending, records: list[StreamRecord], condition: str
+    ) -> None:
+        """Send a discarded batch's metadata to the destination, then checkpoint past it."""
+        record = invocation_record(
+            records,
+            shard_id=cursor.shard_id,
+            stream_arn=self._stream_arn,
+            function_arn=self._function_arn,
+            condition=condition,
+            invoke_count=pending.invokes,
+            function_error=pending.function_error,
+            now_ms=self._now_ms(),
+        )
+        if self.destination is not None:
+            self.destination.send(record)
+            cursor.sent_to = self.destination.description
+        else:
+            what = "shard %s: %d records discarded (%s); there is no on-failure destination"
+            log.warning(what, cursor.shard_id, len(records), condition)
+        position = records[-1].sequence_number
+        self._save(cursor, cursor.checkpoint(position, cursor.window_start_ms, cursor.state))
+        cursor.position = position
+        cursor.discarded_batches += 1
+        cursor.discarded_records += len(records)
+
+    def failed(self, cursor: ShardCursor, why: str) -> None:
+        """Count a failure and back off: the shard waits, doubling, up to MAX_BACKOFF_MS."""
+        now = self._now_ms()
+        cursor.failures += 1
+        cursor.consecutive_failures += 1
+        cursor.last_error = why
+        if cursor.failing_since_ms is None:
+            cursor.failing_since_ms = now
+        doubling = 2 ** min(cursor.consecutive_failures - 1, 16)
+        backoff_ms = min(BASE_BACKOFF_MS * doubling, MAX_BACKOFF_MS)
+        cursor.retry_at_ms = now + backoff_ms
+        what = "shard %s: %s (%d in a row); retrying in %d ms"
+        log.warning(what, cursor.shard_id, why, cursor.consecutive_failures, backoff_ms)

@@ -1,0 +1,180 @@
+"""Invoke a handler as Lambda does: with a deadline, its response read by the Kinesis contract."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+
+from taxi_stream.core.errors import HandlerContractError
+from taxi_stream.runner.events import DEFAULT_ACCOUNT, DEFAULT_REGION
+
+log = logging.getLogger(__name__)
+
+MAX_STATE_BYTES: Final = 1_048_576  # "Your state can be a maximum of 1 MB per shard"
+DEFAULT_FUNCTION: Final = "taxi-stream-local"
+TIMED_OUT: Final = "Task timed out after"  # how Lambda reports a timeout
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def function_arn(name: str = DEFAULT_FUNCTION) -> str:
+    """The ARN a local function goes by (in the context and in on-failure records)."""
+    return f"arn:aws:lambda:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:function:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalContext:
+    """The parts of the Lambda context object a handler may read."""
+
+    aws_request_id: str
+    deadline_s: float = float("inf")  # time.monotonic() at which the invocation times out
+    function_name: str = DEFAULT_FUNCTION
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The function's ARN."""
+        return function_arn(self.function_name)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the invocation times out."""
+        left = self.deadline_s - time.monotonic()
+        return 900_000 if left == float("inf") else max(0, int(left * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful (or partly successful) response: the state to carry, the first failed index."""
+
+    state: dict[str, Any]
+    failed_from: int | None = None  # index in the batch of the lowest reported failure
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One invocation; remembers whether a failure came from the function or from the runner."""
+
+    function_error: bool = False
+    timed_out: bool = False
+
+    def call(self, handler: Handler, event: dict[str, Any], context: LocalContext) -> Any:
+        """Call the handler before its deadline; its error, or a timeout, is a function error."""
+        try:
+            return call_with_deadline(handler, event, context)
+        except Exception as exc:
+            self.function_error = True
+            self.timed_out = str(exc).startswith(TIMED_OUT)
+            raise
+
+    def read(
+        self, response: Any, *, windowed: bool, sequences: Sequence[str], item_failures: bool
+    ) -> Response:
+        """Read a response by the contract; a response that breaks it is a function error."""
+        try:
+            state = state_of(response, windowed=windowed)
+            failed = failed_index(response, sequences) if item_failures else None
+        except HandlerContractError:
+            self.function_error = True
+            raise
+        return Response(state, failed)
+
+
+def call_with_deadline(handler: Handler, event: dict[str, Any], context: LocalContext) -> Any:
+    """Run ``handler(event, context)`` in a worker thread, failing it at the context's deadline.
+
+    A Python thread cannot be killed, so a timed-out call cannot be stopped the way Lambda stops
+    its execution environment. The invocation fails at its deadline ("Task timed out after N
+    seconds"), but only once the abandoned call has returned: the caller then rolls back the
+    unit of work the call ran in, so nothing the late call wrote to the runner's SQLite store
+    survives, and the next attempt never runs beside it.
+    """
+    outcome: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, handler(event, context)))
+        except BaseException as exc:  # noqa: BLE001 - handed over to the invoking thread
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=target, name=f"invoke-{context.aws_request_id}", daemon=True)
+    timeout_s = max(0.0, context.deadline_s - time.monotonic())
+    worker.start()
+    try:
+        worker.join(timeout_s)
+    except BaseException:  # Ctrl-C: the call must still not outlive its unit of work
+        worker.join()
+        raise
+    if worker.is_alive():
+        log.warning(
+            "invocation %s timed out; waiting for the call to return before rolling it back",
+            context.aws_request_id,
+        )
+        worker.join()
+        raise HandlerContractError(f"{TIMED_OUT} {timeout_s:.2f} seconds")
+    ok, value = outcome[0]
+    if ok:
+        return value
+    if isinstance(value, Exception):
+        raise value
+    raise HandlerContractError(f"the handler raised {type(value).__name__}") from value
+
+
+def state_of(response: Any, *, windowed: bool) -> dict[str, Any]:
+    """The state a windowed response carries, round-tripped through JSON as Lambda does."""
+    if not windowed:
+        return {}
+    if not isinstance(response, Mapping) or "state" not in response:
+        raise HandlerContractError(
+            "with tumbling windows a handler must return a dict with 'state' "
+            f"(got {type(response).__name__})"
+        )
+    try:
+        state = msgspec.json.decode(msgspec.json.encode(response["state"] or {}))
+    except (TypeError, ValueError, msgspec.MsgspecError) as exc:
+        raise HandlerContractError(f"'state' is not JSON: {exc}") from exc
+    if not isinstance(state, dict):
+        raise HandlerContractError(f"'state' must be a JSON object, got {type(state).__name__}")
+    return state
+
+
+def state_bytes(state: dict[str, Any]) -> int:
+    """The size of a state as JSON."""
+    return len(msgspec.json.encode(state))
+
+
+def failed_index(response: Any, sequences: Sequence[str]) -> int | None:
+    """Index of the lowest sequence number in ``batchItemFailures``; None for a full success.
+
+    An empty or null list, or an empty or null response, is a complete success; an entry
+    without ``itemIdentifier``, an empty or null one, or one that names no record of the
+    batch fails the whole batch.
+    """
+    failures = response.get("batchItemFailures") if isinstance(response, Mapping) else None
+    if not failures:
+        return None
+    if not isinstance(failures, list):
+        raise HandlerContractError(f"batchItemFailures must be a list, got {failures!r:.80}")
+    index = {sequence: i for i, sequence in enumerate(sequences)}
+    found = [_item_index(item, index) for item in failures]
+    return min(found)
+
+
+def _item_index(item: Any, index: Mapping[str, int]) -> int:
+    if not isinstance(item, Mapping) or "itemIdentifier" not in item:
+        raise HandlerContractError(f"batchItemFailures entry without itemIdentifier: {item!r:.80}")
+    identifier = item["itemIdentifier"]
+    if identifier is None or identifier == "":
+        raise HandlerContractError("batchItemFailures has an empty or null itemIdentifier")
+    position = index.get(str(identifier))
+    if position is None:
+        raise HandlerContractError(
+            f"itemIdentifier {identifier!r:.80} is no sequence number of this batch"
+        )
+    return position

@@ -1,0 +1,1 @@
+"""Lambda handlers as test fixtures: a recording one, the original workshop one, a poisoned one."""
