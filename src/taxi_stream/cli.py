@@ -25,6 +25,7 @@ from taxi_stream.app import (
     produce,
     start_producer,
 )
+from taxi_stream.aws_cli import aws
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.core.windows import iso_utc, parse_iso_ms
@@ -179,7 +180,8 @@ def _run_live(
 
 
 def _print_accounting(result: Accounting, out: Console) -> None:
-    out.print(result.line(), style="green" if result.in_flight == 0 else "red", highlight=False)
+    style = "green" if result.in_flight == 0 else "red"
+    out.print(result.line(), style=style, highlight=False, soft_wrap=True)
     if result.in_flight:
         raise SystemExit(1)
 
@@ -297,28 +299,139 @@ def _id_of(data: bytes) -> str | None:
     is_flag=True,
     help="Drain: once the stream is consumed, close open windows and exit 0.",
 )
+@click.option(
+    "--maximum-batching-window-in-seconds",
+    type=click.IntRange(0, 300),
+    default=0,
+    show_default=True,
+    envvar="TAXI_STREAM_MAXIMUM_BATCHING_WINDOW",
+    show_envvar=True,
+    help="MaximumBatchingWindowInSeconds: gather records this long before invoking.",
+)
+@click.option(
+    "--starting-position",
+    type=click.Choice(["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]),
+    default="TRIM_HORIZON",
+    show_default=True,
+    envvar="TAXI_STREAM_STARTING_POSITION",
+    show_envvar=True,
+    help="StartingPosition of shards without a checkpoint.",
+)
+@click.option(
+    "--starting-position-timestamp",
+    default=None,
+    envvar="TAXI_STREAM_STARTING_POSITION_TIMESTAMP",
+    show_envvar=True,
+    help="StartingPositionTimestamp for AT_TIMESTAMP: ISO-8601 or Unix seconds.",
+)
+@click.option(
+    "--maximum-retry-attempts",
+    type=click.IntRange(-1, 10_000),
+    default=-1,
+    show_default=True,
+    envvar="TAXI_STREAM_MAXIMUM_RETRY_ATTEMPTS",
+    show_envvar=True,
+    help="MaximumRetryAttempts (-1: retry until the record expires).",
+)
+@click.option(
+    "--maximum-record-age-in-seconds",
+    type=click.IntRange(-1, 604_800),
+    default=-1,
+    show_default=True,
+    envvar="TAXI_STREAM_MAXIMUM_RECORD_AGE",
+    show_envvar=True,
+    help="MaximumRecordAgeInSeconds: -1 (never discard by age) or 60..604800.",
+)
+@click.option(
+    "--bisect-batch-on-function-error",
+    is_flag=True,
+    envvar="TAXI_STREAM_BISECT_BATCH_ON_FUNCTION_ERROR",
+    show_envvar=True,
+    help="BisectBatchOnFunctionError: split a failed batch in two before retrying.",
+)
+@click.option(
+    "--report-batch-item-failures",
+    is_flag=True,
+    envvar="TAXI_STREAM_REPORT_BATCH_ITEM_FAILURES",
+    show_envvar=True,
+    help="FunctionResponseTypes ReportBatchItemFailures: honour batchItemFailures.",
+)
+@click.option(
+    "--parallelization-factor",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    envvar="TAXI_STREAM_PARALLELIZATION_FACTOR",
+    show_envvar=True,
+    help="ParallelizationFactor (only 1 with tumbling windows).",
+)
+@click.option(
+    "--on-failure",
+    default=None,
+    envvar="TAXI_STREAM_ON_FAILURE",
+    show_envvar=True,
+    help="On-failure destination for discarded batches: file://PATH (JSON lines) "
+    "or sqs://QUEUE_URL_OR_NAME.",
+)
+@click.option(
+    "--function-timeout",
+    type=click.FloatRange(0, 900, min_open=True),
+    default=60.0,
+    show_default=True,
+    envvar="TAXI_STREAM_FUNCTION_TIMEOUT",
+    show_envvar=True,
+    help="The handler's timeout in seconds; a timed-out invocation fails.",
+)
+@click.option(
+    "--idle-window-close",
+    type=click.FloatRange(0, 120),
+    default=1.0,
+    show_default=True,
+    envvar="TAXI_STREAM_IDLE_WINDOW_CLOSE",
+    show_envvar=True,
+    help="Close a window this many seconds after its end when no records arrive.",
+)
+@click.option(
+    "--give-up-after",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    envvar="TAXI_STREAM_GIVE_UP_AFTER",
+    show_envvar=True,
+    help="With --until-idle: exit 3 once all work left has kept failing this long.",
+)
+@click.option("--quiet", is_flag=True, help="No live view; one line per stuck shard or discard.")
 @clear_errors
 def process(handler: str, batch_size: int, clock: str, until_idle: bool, **kw: Any) -> None:
-    """Run the local event source mapping: stream -> handler -> store."""  # fmt: skip
+    """Run the local event source mapping: stream -> handler -> store, with a live shard view.
+
+    The flags are the AWS event source mapping settings, with AWS's behaviour
+    (docs/local-runner.md). Exits 3 when --until-idle gives up on work that keeps failing.
+    """  # fmt: skip
+    from taxi_stream.runner.console import mapping_config, run_processor  # noqa: PLC0415
+
     settings = settings_of(kw)
     size = kw["window_seconds"]
     options = ProcessOptions(
         handler,
-        MappingConfig(batch_size, size),
+        mapping_config(batch_size, size, kw),
         HandlerConfig(clock=clock, window_seconds=size or 60),
     )
     processor = Processor(settings, options)
-    try:
-        processor.loop(stop=lambda: until_idle)
-    except KeyboardInterrupt:
-        err.print("interrupted; the next run resumes from the last checkpoint")
-        raise SystemExit(130) from None
+    code = run_processor(
+        processor, until_idle=until_idle, quiet=kw["quiet"], give_up_after_s=kw["give_up_after"],
+        err=err,
+    )  # fmt: skip
+    if code == 130:
+        raise SystemExit(code)
     counted, dead = processor.store.counts()
     err.print(
         f"delivered {processor.delivered:,} records; store holds {counted:,} trips in windows"
         f" and {dead:,} dead letters",
         highlight=False,
     )
+    if code:
+        raise SystemExit(code)
 
 
 @main.command()
@@ -415,6 +528,8 @@ def _table(rows: list[dict[str, Any]]) -> None:
         table.add_row(*("" if v is None else str(v) for v in row.values()))
     Console().print(table)
 
+
+main.add_command(aws)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

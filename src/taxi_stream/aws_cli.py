@@ -1,0 +1,73 @@
+"""``taxi-stream aws``: create the stream and the table on an endpoint (a local one, usually)."""
+
+from __future__ import annotations
+
+import click
+
+from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore, create_table
+from taxi_stream.streams.kinesis import KinesisStream, create_stream
+
+DEFAULT_STREAM = "input-stream"
+
+
+@click.group()
+def aws() -> None:
+    """Work with Kinesis and DynamoDB (AWS, or a local implementation via --endpoint-url)."""
+
+
+@aws.command("create-resources")
+@click.option("--stream-name", default=DEFAULT_STREAM, show_default=True)
+@click.option(
+    "--table-name", default=DEFAULT_TABLE, show_default=True, envvar="TABLE_NAME", show_envvar=True
+)
+@click.option("--shards", type=click.IntRange(1, 500), default=1, show_default=True)
+@click.option(
+    "--endpoint-url",
+    default=None,
+    envvar="AWS_ENDPOINT_URL",
+    show_envvar=True,
+    help="The local endpoint (kinesalite, dynalite, moto).",
+)
+@click.option(
+    "--kinesis-endpoint-url",
+    default=None,
+    envvar="AWS_ENDPOINT_URL_KINESIS",
+    show_envvar=True,
+    help="Kinesis endpoint, when it differs.",
+)
+@click.option(
+    "--dynamodb-endpoint-url",
+    default=None,
+    envvar="AWS_ENDPOINT_URL_DYNAMODB",
+    show_envvar=True,
+    help="DynamoDB endpoint, when it differs.",
+)
+@click.option("--region", default=None, envvar="AWS_REGION", show_envvar=True)
+def create_resources(
+    *,
+    stream_name: str,
+    table_name: str,
+    shards: int,
+    endpoint_url: str | None,
+    kinesis_endpoint_url: str | None,
+    dynamodb_endpoint_url: str | None,
+    region: str | None,
+) -> None:
+    """Create the stream and the table (existing ones are kept); for local endpoints.
+
+    On AWS, deploy deploy/template.yaml instead: it also sets encryption, the function and alarms.
+    """  # fmt: skip
+    try:
+        stream = KinesisStream(
+            stream_name, region=region, endpoint_url=kinesis_endpoint_url or endpoint_url
+        )
+        create_stream(stream.client, stream_name, shards)
+        store = DynamoDBStore(
+            table_name, region=region, endpoint_url=dynamodb_endpoint_url or endpoint_url
+        )
+        created = create_table(store.client, table_name)
+    except TaxiStreamError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"stream {stream_name}: active ({shards} shard(s))")
+    click.echo(f"table {table_name}: {'created' if created else 'already there'}")

@@ -1,0 +1,67 @@
+"""The CLI against local Kinesis and DynamoDB: create, produce, process, query, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from tests.conftest import reference_totals
+
+CLI = [sys.executable, "-m", "taxi_stream.cli"]
+POISON = [
+    "not json at all",
+    "[1, 2, 3]",
+    '{"vendorId": 1}',
+    '{"vendorId": 2, "pickupDate": "2024-11-25T08:00:00Z", "googleDistance": -1}',
+]
+
+
+def cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> str:
+    """Run one taxi-stream command; fail the test with its stderr if it fails."""
+    done = subprocess.run(
+        [*CLI, *args], input=stdin, capture_output=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
+
+
+@pytest.mark.aws
+def test_cli_round_trip_on_kinesis_and_dynamodb(
+    tmp_path: Path, kinesalite_url: str, moto_url: str, aws_credentials: dict[str, str]
+) -> None:
+    """Trips produced to kinesis://, processed into dynamodb://, queried back: exact totals."""
+    env = {
+        **os.environ,
+        **aws_credentials,
+        "AWS_ENDPOINT_URL_KINESIS": kinesalite_url,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    names = ["--stream-name", "cli-stream", "--table-name", "cli-table", "--shards", "2"]
+    assert "cli-table" in cli("aws", "create-resources", *names, env=env)
+    clean = cli("generate", "--trips", "1500", "--seed", "5", env=env)
+    trips = clean + "".join(line + "\n" for line in POISON)
+    lines = trips.splitlines()
+    where = ["--stream", "kinesis://cli-stream", "--store", "dynamodb://cli-table"]
+    data_dir = ["--data-dir", str(tmp_path)]
+    cli("produce", "--from", "-", *where, *data_dir, env=env, stdin=trips.encode())
+    cli("process", "--until-idle", "--window-seconds", "60", *where, *data_dir, env=env)
+    rows = json.loads(cli("query", "--format", "json", *where, *data_dir, env=env))
+    letters = json.loads(cli("query", "--dead-letters", "--format", "json", *where, env=env))
+
+    stored: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in rows:
+        cell = stored[row["vendorId"]]
+        cell[0] += row["tripCount"]
+        cell[1] += round(row["totalDistanceMiles"] * 1000)
+        cell[2] += row["totalDurationSeconds"]
+        cell[3] += row["passengerCount"]
+    assert sum(c[0] for c in stored.values()) + len(letters) == len(lines)
+    assert len(letters) == len(POISON)
+    expected = reference_totals([json.loads(line) for line in clean.splitlines()])
+    assert {v: tuple(c) for v, c in stored.items()} == expected
