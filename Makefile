@@ -37,7 +37,7 @@ node_modules/.installed: package.json package-lock.json
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -r requirements-dev.in -e .
-	.lock-venv/bin/pip freeze --exclude-editable --exclude taxi-stream > requirements.lock
+	.lock-venv/bin/pip freeze --all --exclude pip --exclude-editable --exclude taxi-stream > requirements.lock
 	rm -rf .lock-venv
 
 clean:
