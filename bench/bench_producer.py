@@ -33,8 +33,8 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test-server launchers live in tests/servers
 
-from tests.servers.kinesalite import kinesalite_server  # noqa: E402
 from tests.servers.moto import fake_aws_credentials  # noqa: E402
+from tests.servers.node import kinesalite_server  # noqa: E402
 
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig  # noqa: E402
 from taxi_stream.streams.kinesis import KinesisStream, create_stream  # noqa: E402

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.servers.kinesalite import kinesalite_server
 from tests.servers.moto import fake_aws_credentials, moto_server
+from tests.servers.node import kinesalite_server
 
 EVENTS = Path(__file__).parent / "events"
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.servers.dynalite import dynalite_server
+from tests.servers.node import dynalite_server
 
 from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
-from tests.servers.dynalite import dynalite_server
 from tests.servers.moto import fake_aws_credentials, moto_server
+from tests.servers.node import dynalite_server
 
 from taxi_stream.core.errors import ConfigError, StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin

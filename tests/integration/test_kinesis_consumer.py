@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from tests.servers.kinesalite import kinesalite_server
 from tests.servers.moto import fake_aws_credentials
+from tests.servers.node import kinesalite_server
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import StreamRecord

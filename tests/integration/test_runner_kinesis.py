@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 from tests.handlers.recording import RecordingHandler, has_records, is_final, sequences
-from tests.servers.kinesalite import kinesalite_server
 from tests.servers.moto import fake_aws_credentials
+from tests.servers.node import kinesalite_server
 
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore

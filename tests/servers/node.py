@@ -1,19 +1,20 @@
-"""kinesalite (npm) in memory on 127.0.0.1 on a free port, run by a small Node launcher."""
+"""Node-based AWS look-alikes (kinesalite, dynalite) in memory on 127.0.0.1, on a free port."""
 
 from __future__ import annotations
 
+import json
 import selectors
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LAUNCHER = Path(__file__).with_name("launch_kinesalite.js")
+LAUNCHER = Path(__file__).with_name("launch.js")
 READY_PREFIX = "READY "
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
@@ -23,16 +24,18 @@ class ServerStartError(RuntimeError):
     """A local test server did not start; the message carries its stderr."""
 
 
-def _node() -> str:
+def _node(package: str) -> str:
     node = shutil.which("node")
     if node is None:
-        raise ServerStartError("node is not on PATH: the Kinesis test server needs Node.js")
-    if not (REPO_ROOT / "node_modules" / "kinesalite").is_dir():
-        raise ServerStartError(f"kinesalite is not installed: run `npm ci` in {REPO_ROOT}")
+        raise ServerStartError(f"node is not on PATH: the {package} test server needs Node.js")
+    if not (REPO_ROOT / "node_modules" / package).is_dir():
+        raise ServerStartError(f"{package} is not installed: run `npm ci` in {REPO_ROOT}")
     return node
 
 
-def _await_ready(process: subprocess.Popen[str], stderr: IO[str], timeout_s: float) -> str:
+def _await_ready(
+    package: str, process: subprocess.Popen[str], stderr: IO[str], timeout_s: float
+) -> str:
     """Poll the launcher's stdout (bounded) for its ready line; return the endpoint URL."""
     assert process.stdout is not None
     deadline = time.monotonic() + timeout_s
@@ -48,7 +51,7 @@ def _await_ready(process: subprocess.Popen[str], stderr: IO[str], timeout_s: flo
                 break
     stderr.seek(0)
     raise ServerStartError(
-        f"kinesalite did not start within {timeout_s:.0f} s (exit code {process.poll()}); "
+        f"{package} did not start within {timeout_s:.0f} s (exit code {process.poll()}); "
         f"stderr:\n{stderr.read()}"
     )
 
@@ -71,12 +74,14 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def kinesalite_server(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
-    """Run kinesalite on 127.0.0.1 on a free port; yield ``http://127.0.0.1:PORT``."""
-    node = _node()
+def node_server(
+    package: str, options: dict[str, object], timeout_s: float = START_TIMEOUT_S
+) -> Iterator[str]:
+    """Run an npm server package on 127.0.0.1 on a free port; yield ``http://127.0.0.1:PORT``."""
+    node = _node(package)
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
         process = subprocess.Popen(
-            [node, str(LAUNCHER), "0"],
+            [node, str(LAUNCHER), package, json.dumps(options), "0"],
             cwd=REPO_ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -84,6 +89,18 @@ def kinesalite_server(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
             text=True,
         )
         try:
-            yield _await_ready(process, stderr, timeout_s)
+            yield _await_ready(package, process, stderr, timeout_s)
         finally:
             _stop(process)
+
+
+def kinesalite_server(timeout_s: float = START_TIMEOUT_S) -> AbstractContextManager[str]:
+    """kinesalite (Kinesis) on 127.0.0.1, streams created and deleted at once."""
+    options = {"createStreamMs": 0, "deleteStreamMs": 0, "updateStreamMs": 0, "shardLimit": 100}
+    return node_server("kinesalite", options, timeout_s)
+
+
+def dynalite_server(timeout_s: float = START_TIMEOUT_S) -> AbstractContextManager[str]:
+    """dynalite (DynamoDB) on 127.0.0.1, tables created and deleted at once."""
+    options = {"createTableMs": 0, "deleteTableMs": 0, "updateTableMs": 0}
+    return node_server("dynalite", options, timeout_s)

@@ -1,12 +1,13 @@
-// Start dynalite in memory on 127.0.0.1 only (its CLI binds every interface).
-// Usage: node launch_dynalite.js [port]   (port 0 or none: a free port chosen by the OS)
+// Start a LevelDB-backed AWS look-alike (kinesalite, dynalite) in memory on 127.0.0.1 only:
+// their CLIs bind every interface.
+// Usage: node launch.js PACKAGE OPTIONS_JSON [port]   (port 0 or none: a free port from the OS)
 // Prints "READY http://127.0.0.1:PORT" once listening; exits when stdin closes or on SIGTERM/SIGINT.
 'use strict'
 
-const dynalite = require('dynalite')
-
-const port = Number(process.argv[2] || 0)
-const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
+const name = process.argv[2]
+const options = JSON.parse(process.argv[3] || '{}')
+const port = Number(process.argv[4] || 0)
+const server = require(name)(options)
 
 function stop() {
   if (server.closeAllConnections) server.closeAllConnections() // keep-alive clients hold sockets
@@ -15,7 +16,7 @@ function stop() {
 }
 
 server.on('error', (err) => {
-  process.stderr.write(`dynalite failed: ${err.stack || err}\n`)
+  process.stderr.write(`${name} failed: ${err.stack || err}\n`)
   process.exit(1)
 })
 
