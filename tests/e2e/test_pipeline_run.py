@@ -1,0 +1,70 @@
+"""`taxi-stream run` (what `make run` starts): live per-vendor totals, then a balanced account."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+FIRST_TOTALS_WITHIN_S = 10.0
+RUN_TIMEOUT_S = 60
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# A row of the live table: window (UTC) | vendor | trips | ...
+VENDOR_ROW = re.compile(r"^[│|]\s*\d\d:\d\d:\d\dZ\s*[│|]\s*(\S+)\s*[│|]\s*([\d,]+)\s*[│|]")
+ACCOUNTING = re.compile(
+    r"^produced (?P<n>[\d,]+) = counted in windows (?P<c>[\d,]+)"
+    r" \+ dead-lettered (?P<d>[\d,]+); in flight 0 \(balanced\)$"
+)
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def _timed_lines(process: subprocess.Popen[str], out: list[tuple[float, str]]) -> None:
+    """Collect (seconds since start, line) for every line the process writes to stdout."""
+    started = time.monotonic()
+    assert process.stdout is not None
+    for line in process.stdout:
+        out.append((time.monotonic() - started, ANSI.sub("", line).rstrip()))
+
+
+def test_run_shows_vendor_totals_within_10_s_and_ends_balanced(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A 5 s run shows per-vendor window totals within 10 s and ends with a balanced account."""
+    argv = [taxi_stream_exe, "run", "--data-dir", tmp_path / "data"]
+    argv += ["--duration", "5", "--window-seconds", "2"]
+    lines: list[tuple[float, str]] = []
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, env=cli_env, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        reader = threading.Thread(target=_timed_lines, args=(process, lines))
+        with process:  # closes the pipe on the way out
+            reader.start()
+            try:
+                returncode = process.wait(timeout=RUN_TIMEOUT_S)
+            finally:
+                process.kill()
+                reader.join(timeout=RUN_TIMEOUT_S)
+    errors = (tmp_path / "stderr.txt").read_text()
+    assert returncode == 0, f"run exited {returncode}:\n{errors}"
+
+    rows = [(at, VENDOR_ROW.match(line)) for at, line in lines]
+    vendor_rows = [(at, match.group(1)) for at, match in rows if match]
+    output = "\n".join(line for _, line in lines)
+    assert vendor_rows, f"no per-vendor window row in the output:\n{output}"
+    first_at = vendor_rows[0][0]
+    assert first_at < FIRST_TOTALS_WITHIN_S, f"first vendor totals after {first_at:.1f} s"
+    assert {vendor for _, vendor in vendor_rows} >= {"1", "2"}
+
+    text = [line for _, line in lines if line.strip()]
+    account = ACCOUNTING.match(text[-1])
+    assert account, f"last line is not the accounting line on one line: {text[-2:]!r}"
+    produced, counted, dead = (_number(account[k]) for k in "ncd")
+    assert produced > 0
+    assert produced == counted + dead
