@@ -1,0 +1,20 @@
+"""The ``taxi-stream`` command line: thin, it parses, calls the app, formats."""
+
+from __future__ import annotations
+
+import click
+
+from taxi_stream.cli.aws import aws
+from taxi_stream.cli.pipeline import generate, produce_cmd, run
+from taxi_stream.cli.process import process
+from taxi_stream.cli.query import query
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="taxi-stream")
+def main() -> None:
+    """Real-time NYC taxi-trip analytics: per-vendor tumbling-window totals, stored exactly once."""
+
+
+for command in (run, generate, produce_cmd, process, query, aws):
+    main.add_command(command)

@@ -1,0 +1,67 @@
+"""Shared pieces of the command line: the common options, settings, one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.wiring import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+err = Console(stderr=True)
+
+
+def clear_errors(fn: F) -> F:
+    """Turn our errors and OS errors into one line on stderr and exit status 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (TaxiStreamError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def common(fn: F) -> F:
+    """Options every command takes."""
+    options = [
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=Path("data"), show_default=True, envvar="TAXI_STREAM_DATA_DIR",
+                     show_envvar=True, help="Where the embedded stream and the store live."),
+        click.option("--window-seconds", type=click.IntRange(0, 900), default=60,
+                     show_default=True, envvar="TAXI_STREAM_WINDOW_SECONDS", show_envvar=True,
+                     help="Tumbling window size (1..900; 0 turns windows off in `process`)."),
+        click.option("--stream", "stream_url", default="local", show_default=True,
+                     envvar="TAXI_STREAM_STREAM", show_envvar=True,
+                     help="'local' (embedded) or kinesis://NAME."),
+        click.option("--store", "store_url", default="local", show_default=True,
+                     envvar="TAXI_STREAM_STORE", show_envvar=True,
+                     help="'local' (SQLite in the data dir), sqlite:///PATH or dynamodb://TABLE."),
+        click.option("--endpoint-url", default=None, envvar="AWS_ENDPOINT_URL", show_envvar=True,
+                     help="AWS endpoint (a local Kinesis/DynamoDB implementation)."),
+        click.option("--shards", type=click.IntRange(1, 64), default=None,
+                     help="Shards of a new embedded stream (default 4)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def settings_of(kw: dict[str, Any]) -> Settings:
+    """Pop the common options into Settings."""
+    return Settings(
+        data_dir=kw.pop("data_dir"),
+        stream_url=kw.pop("stream_url"),
+        store_url=kw.pop("store_url"),
+        endpoint_url=kw.pop("endpoint_url"),
+        shards=kw.pop("shards"),
+    )

@@ -1,0 +1,203 @@
+"""Pipeline commands: ``run`` (everything, live), ``generate`` and ``produce``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.live import Live
+
+from taxi_stream.app import (
+    Accounting,
+    ProcessOptions,
+    Processor,
+    accounting,
+    now_ms,
+    produce,
+    start_producer,
+)
+from taxi_stream.cli.options import clear_errors, common, err, settings_of
+from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.handler import HandlerConfig
+from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
+from taxi_stream.sources.simulator import Simulator, SimulatorConfig
+from taxi_stream.wiring import DEFAULT_HANDLER, Settings, open_stream
+
+
+@click.command()
+@common
+@click.option("--trips", type=click.IntRange(min=1), default=None, help="Stop after N trips.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop producing after this many seconds.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5000.0,
+    show_default=True,
+    help="Trips per second (0 or 'max' is not allowed here; use --as-fast-as-possible).",
+)
+@click.option("--as-fast-as-possible", is_flag=True, help="Produce without pacing.")
+@click.option("--seed", type=int, default=None, help="Simulator seed (default: from the clock).")
+@click.option(
+    "--malformed",
+    type=click.FloatRange(0, 1),
+    default=0.001,
+    show_default=True,
+    help="Fraction of malformed records to inject.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, MAX_BATCH_SIZE),
+    default=MAX_BATCH_SIZE,
+    show_default=True,
+    help="BatchSize of the event source mapping.",
+)
+@clear_errors
+def run(**kw: Any) -> None:
+    """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
+
+    Stops on Ctrl-C, after --trips or after --duration, then drains: every produced trip is
+    counted in a window or dead-lettered before it exits.
+    """  # fmt: skip
+    settings = settings_of(kw)
+    size = kw["window_seconds"] or 60
+    sim = SimulatorConfig(
+        seed=kw["seed"] if kw["seed"] is not None else time.time_ns() % 2**32,
+        start_ms=now_ms(),
+        trips_per_second=None if kw["as_fast_as_possible"] else kw["rate"],
+        malformed_fraction=kw["malformed"],
+    )
+    options = ProcessOptions(
+        DEFAULT_HANDLER, MappingConfig(kw["batch_size"], size), HandlerConfig(window_seconds=size)
+    )
+    processor = Processor(settings, options)
+    _run_live(processor, settings, sim, trips=kw["trips"], duration=kw["duration"])
+
+
+def _run_live(
+    processor: Processor,
+    settings: Settings,
+    sim: SimulatorConfig,
+    *,
+    trips: int | None,
+    duration: float | None,
+) -> None:
+    from taxi_stream.view import LiveView  # noqa: PLC0415 - only the live commands need rich views
+
+    producer, stop, sent = start_producer(settings, sim, trips=trips, duration_s=duration)
+    view = LiveView(processor, processor.mapping.window_seconds)
+    out = Console()
+    with Live(view.render(0), console=out, refresh_per_second=4, transient=False) as live:
+        try:
+            processor.loop(
+                stop=lambda: not producer.is_alive(),
+                tick=lambda: live.update(view.render(sent.value)),
+            )
+        except KeyboardInterrupt:
+            stop.set()
+            producer.join()
+            live.console.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
+            processor.loop(stop=lambda: True, tick=lambda: live.update(view.render(sent.value)))
+        live.update(view.render(sent.value))
+    producer.join()
+    out.line()
+    _print_accounting(accounting(processor), out)
+
+
+def _print_accounting(result: Accounting, out: Console) -> None:
+    style = "green" if result.in_flight == 0 else "red"
+    out.print(result.line(), style=style, highlight=False, soft_wrap=True)
+    if result.in_flight:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--trips", type=click.IntRange(min=1), required=True, help="How many trips.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
+@click.option(
+    "--malformed",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of malformed records.",
+)
+@click.option(
+    "--start",
+    "start_iso",
+    default=None,
+    help="Pickup time of the first trip, ISO-8601 (default: now).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="JSON-lines file, or - for stdout.",
+)
+@clear_errors
+def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out_path: str) -> None:
+    """Write simulated trips as JSON lines, the wire format."""  # fmt: skip
+    start = parse_iso_ms(start_iso) if start_iso else now_ms()
+    sim = Simulator(SimulatorConfig(seed=seed, start_ms=start, malformed_fraction=malformed))
+    with click.open_file(out_path, "wb") as out:
+        for batch in sim.batches(10_000, count=trips):
+            out.write(b"".join(data.replace(b"\n", b" ") + b"\n" for _, data in batch.entries))
+
+
+@click.command("produce")
+@common
+@click.option(
+    "--from",
+    "source",
+    type=click.File("rb"),
+    required=True,
+    help="JSON-lines file, or - for stdin. Each line is one record, sent as is.",
+)
+@click.option(
+    "--partition-key",
+    type=click.Choice(["line", "id"]),
+    default="line",
+    show_default=True,
+    help="Partition key: the line number, or the record's id field.",
+)
+@clear_errors
+def produce_cmd(source: Any, partition_key: str, **kw: Any) -> None:
+    """Send JSON lines into the stream, one record per line (invalid ones too)."""  # fmt: skip
+    settings = settings_of(kw)
+    kw.pop("window_seconds")
+    stream = open_stream(settings)
+    result = produce(stream, _lines(source, partition_key))
+    err.print(f"sent {result.sent:,} records, failed {result.failed:,}", highlight=False)
+    for index, why in result.failures[:20]:
+        err.print(f"  line {index + 1}: {why}", highlight=False)
+    if result.failed:
+        raise SystemExit(1)
+
+
+def _lines(source: Any, partition_key: str) -> Iterator[tuple[str, bytes]]:
+    for number, line in enumerate(source, start=1):
+        data = line.rstrip(b"\r\n")
+        if not data.strip():
+            continue
+        key = str(number)
+        if partition_key == "id":
+            key = _id_of(data) or key
+        yield key, data
+
+
+def _id_of(data: bytes) -> str | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    trip_id = value.get("id") if isinstance(value, dict) else None
+    return str(trip_id)[:256] if trip_id not in (None, "") else None

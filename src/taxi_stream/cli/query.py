@@ -1,0 +1,111 @@
+"""``query``: stored window totals or dead letters, as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+
+from taxi_stream.cli.options import clear_errors, common, settings_of
+from taxi_stream.core.records import WindowTotals
+from taxi_stream.core.windows import iso_utc, parse_iso_ms
+from taxi_stream.wiring import open_store
+
+
+@click.command()
+@common
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--vendor", default=None, help="Only this vendor.")
+@click.option("--since", default=None, help="Windows starting at or after (ISO-8601).")
+@click.option("--until", default=None, help="Windows starting before (ISO-8601).")
+@click.option("--dead-letters", is_flag=True, help="Show dead letters with their reasons.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
+@clear_errors
+def query(**kw: Any) -> None:
+    """Show stored window totals (or dead letters)."""  # fmt: skip
+    settings = settings_of(kw)
+    store = open_store(settings)
+    limit, since, until = kw["limit"], kw["since"], kw["until"]
+    if kw["dead_letters"]:
+        rows = [_letter_row(d) for d in store.dead_letters(limit)]
+    else:
+        windows = store.windows(kw["vendor"], _ms(since, "--since"), _ms(until, "--until"))
+        rows = [_window_row(w) for w in windows[:limit]]
+    _emit(rows, kw["fmt"])
+
+
+def _ms(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_iso_ms(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None
+
+
+def _window_row(w: WindowTotals) -> dict[str, Any]:
+    t = w.totals
+    return {
+        "vendorId": w.vendor_id,
+        "windowStart": iso_utc(w.window_start_ms),
+        "windowEnd": iso_utc(w.window_end_ms),
+        "tripCount": t.trip_count,
+        "totalDistanceMiles": t.distance_milli / 1000,
+        "totalDurationSeconds": t.duration_s,
+        "passengerCount": t.passenger_count,
+        "avgDistanceMiles": None
+        if t.avg_distance_miles is None
+        else round(t.avg_distance_miles, 3),
+        "avgDurationSeconds": None if t.avg_duration_s is None else round(t.avg_duration_s, 1),
+        "contributions": w.contributions,
+        "clock": w.clock,
+    }
+
+
+def _letter_row(d: Any) -> dict[str, Any]:
+    o = d.origin
+    return {
+        "reason": d.reason,
+        "message": d.message,
+        "stream": o.stream,
+        "shardId": o.shard_id,
+        "sequenceNumber": o.sequence_number,
+        "subSequence": o.sub_sequence,
+        "arrival": None if o.arrival_ms is None else iso_utc(o.arrival_ms),
+        "raw": d.raw[:200].decode("utf-8", "replace"),
+    }
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        _table(rows)
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table()
+    for name in rows[0] if rows else ["(no rows)"]:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    Console().print(table)
