@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from taxi_stream.app import (
@@ -26,6 +26,8 @@ from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.wiring import DEFAULT_HANDLER, Settings, open_stream
+
+SNAPSHOT_EVERY_S = 5.0
 
 
 @click.command()
@@ -95,21 +97,55 @@ def _run_live(
     producer, stop, sent = start_producer(settings, sim, trips=trips, duration_s=duration)
     view = LiveView(processor, processor.mapping.window_seconds)
     out = Console()
-    with Live(view.render(0), console=out, refresh_per_second=4, transient=False) as live:
+    screen = _screen(out)
+    with screen:
+        refresh = lambda: screen.update(view.render(sent.value))  # noqa: E731
         try:
-            processor.loop(
-                stop=lambda: not producer.is_alive(),
-                tick=lambda: live.update(view.render(sent.value)),
-            )
+            processor.loop(stop=lambda: not producer.is_alive(), tick=refresh)
         except KeyboardInterrupt:
             stop.set()
             producer.join()
-            live.console.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
-            processor.loop(stop=lambda: True, tick=lambda: live.update(view.render(sent.value)))
-        live.update(view.render(sent.value))
+            out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
+            processor.loop(stop=lambda: True, tick=refresh)
+        screen.update(view.render(sent.value), final=True)
     producer.join()
     out.line()
     _print_accounting(accounting(processor), out)
+
+
+class _Snapshots:
+    """Where the output is no terminal (a log, a pipe): a snapshot every few seconds."""
+
+    def __init__(self, out: Console, every_s: float = SNAPSHOT_EVERY_S) -> None:
+        self._out, self._every_s = out, every_s
+        self._next = time.monotonic() + 1.0  # the first picture once there is something to show
+
+    def __enter__(self) -> _Snapshots:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, renderable: RenderableType, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if final or now >= self._next:
+            self._out.print(renderable)
+            self._next = now + self._every_s
+
+
+class _LiveScreen(Live):
+    """A terminal: one view redrawn in place."""
+
+    def update(
+        self, renderable: RenderableType, *, final: bool = False, refresh: bool = False
+    ) -> None:
+        super().update(renderable, refresh=refresh or final)
+
+
+def _screen(out: Console) -> _Snapshots | _LiveScreen:
+    if out.is_terminal:
+        return _LiveScreen(console=out, refresh_per_second=4, transient=False)
+    return _Snapshots(out)
 
 
 def _print_accounting(result: Accounting, out: Console) -> None:
