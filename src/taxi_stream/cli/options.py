@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.core.windows import parse_iso_ms
 from taxi_stream.wiring import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,3 +66,13 @@ def settings_of(kw: dict[str, Any]) -> Settings:
         endpoint_url=kw.pop("endpoint_url"),
         shards=kw.pop("shards"),
     )
+
+
+def iso_ms(text: str | None, flag: str) -> int | None:
+    """Epoch ms of an ISO-8601 flag value (None stays None); a bad value is a usage error."""
+    if text is None:
+        return None
+    try:
+        return parse_iso_ms(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None

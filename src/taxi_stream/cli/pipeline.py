@@ -20,8 +20,7 @@ from taxi_stream.app import (
     produce,
     start_producer,
 )
-from taxi_stream.cli.options import clear_errors, common, err, settings_of
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.cli.options import clear_errors, common, err, iso_ms, settings_of
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -182,7 +181,7 @@ def _print_accounting(result: Accounting, out: Console) -> None:
 @clear_errors
 def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out_path: str) -> None:
     """Write simulated trips as JSON lines, the wire format."""  # fmt: skip
-    start = parse_iso_ms(start_iso) if start_iso else now_ms()
+    start = iso_ms(start_iso, "--start") or now_ms()
     sim = Simulator(SimulatorConfig(seed=seed, start_ms=start, malformed_fraction=malformed))
     with click.open_file(out_path, "wb") as out:
         for batch in sim.batches(10_000, count=trips):

@@ -10,9 +10,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from taxi_stream.cli.options import clear_errors, common, settings_of
+from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
 from taxi_stream.core.records import WindowTotals
-from taxi_stream.core.windows import iso_utc, parse_iso_ms
+from taxi_stream.core.windows import iso_utc
 from taxi_stream.wiring import open_store
 
 
@@ -39,18 +39,9 @@ def query(**kw: Any) -> None:
     if kw["dead_letters"]:
         rows = [_letter_row(d) for d in store.dead_letters(limit)]
     else:
-        windows = store.windows(kw["vendor"], _ms(since, "--since"), _ms(until, "--until"))
+        windows = store.windows(kw["vendor"], iso_ms(since, "--since"), iso_ms(until, "--until"))
         rows = [_window_row(w) for w in windows[:limit]]
     _emit(rows, kw["fmt"])
-
-
-def _ms(text: str | None, flag: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_iso_ms(text)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None
 
 
 def _window_row(w: WindowTotals) -> dict[str, Any]:
