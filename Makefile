@@ -5,11 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?= --duration 20 --rate 10000 --window-seconds 5
+RUN_DIR ?= data/make-run
 
 .PHONY: run test lint typecheck unit bench lock clean
 
+# The demo starts afresh each time in its own data dir; query it with --data-dir $(RUN_DIR).
 run: $(STAMP)
-	$(VENV)/bin/taxi-stream run $(ARGS)
+	rm -rf $(RUN_DIR)
+	$(VENV)/bin/taxi-stream run --data-dir $(RUN_DIR) $(ARGS)
 
 test: $(STAMP) node_modules/.installed
 	$(VENV)/bin/ruff format --check src tests bench

@@ -15,8 +15,16 @@ from typing import Any, Final
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
+from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams import PutResult
-from taxi_stream.wiring import Settings, load_handler, open_checkpoints, open_store, open_stream
+from taxi_stream.wiring import (
+    DEFAULT_HANDLER,
+    Settings,
+    load_handler,
+    open_checkpoints,
+    open_store,
+    open_stream,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,8 @@ class Processor:
         self.stream = open_stream(settings)
         self.checkpoints = open_checkpoints(settings)
         self.store = open_store(settings, self.checkpoints)
+        if options.handler == DEFAULT_HANDLER and isinstance(self.store, SQLiteStore):
+            self.store.check_window(options.handler_config.window_seconds)
         from taxi_stream.runner.destinations import open_destination  # noqa: PLC0415 - process only
 
         handler = load_handler(options.handler, self.store, options.handler_config)
@@ -128,11 +138,17 @@ class Processor:
 
 @dataclass(frozen=True, slots=True)
 class Accounting:
-    """produced = counted in windows + dead-lettered + in flight."""
+    """produced = counted in windows + dead-lettered + in flight.
+
+    ``produced`` is every record the embedded stream ever took, when the store is the data
+    dir's own (a balance over the whole data dir); otherwise what this run produced, against
+    what the store gained during the run. ``this_run`` is what this run produced.
+    """
 
     produced: int
     counted: int
     dead_letters: int
+    this_run: int | None = None
 
     @property
     def in_flight(self) -> int:
@@ -142,16 +158,22 @@ class Accounting:
     def line(self) -> str:
         """The one-line summary printed at the end of a run."""
         verdict = "balanced" if self.in_flight == 0 else "NOT balanced"
+        prefix = ""
+        if self.this_run is not None and self.this_run != self.produced:
+            prefix = f"this run produced {self.this_run:,}; with earlier runs "
         return (
-            f"produced {self.produced:,} = counted in windows {self.counted:,}"
+            f"{prefix}produced {self.produced:,} = counted in windows {self.counted:,}"
             f" + dead-lettered {self.dead_letters:,}; in flight {self.in_flight:,} ({verdict})"
         )
 
 
-def accounting(processor: Processor) -> Accounting:
-    """Compare what the stream holds with what the store counted (the embedded stream)."""
+def accounting(processor: Processor, before: tuple[int, int], this_run: int) -> Accounting:
+    """The balance after a run; ``before`` is the store's (counted, dead letters) at its start."""
     counted, dead = processor.store.counts()
-    return Accounting(processor.stream.count(), counted, dead)
+    appended = getattr(processor.stream, "appended", None)
+    if appended is not None and processor.store is processor.checkpoints:
+        return Accounting(appended(), counted, dead, this_run)
+    return Accounting(this_run, counted - before[0], dead - before[1], this_run)
 
 
 def start_producer(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -49,6 +51,13 @@ def open_checkpoints(settings: Settings) -> SQLiteStore:
     return SQLiteStore(settings.data_dir / STORE_FILE)
 
 
+def existing_store(settings: Settings) -> Any:
+    """The store to read from; a local one must exist (a typo in --data-dir is an error)."""
+    if settings.store_url == "local" and not (settings.data_dir / STORE_FILE).is_file():
+        raise ConfigError(f"no store in {settings.data_dir} (is --data-dir right?)")
+    return open_store(settings)
+
+
 def open_store(settings: Settings, checkpoints: SQLiteStore | None = None) -> Any:
     """The store named by ``store_url``: ``local`` (SQLite in the data dir) or dynamodb://TABLE."""
     url = urlparse(settings.store_url)
@@ -72,10 +81,14 @@ def load_handler(spec: str, store: TotalsStore, config: HandlerConfig) -> Handle
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"handler must be module:function, got {spec!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` does: a handler beside you is found
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import handler module {module_name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to import the user's module is theirs to fix
+        raise ConfigError(
+            f"cannot import handler module {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
     handler = getattr(module, attr, None)
     if not callable(handler):
         raise ConfigError(f"{module_name} has no callable {attr!r}")

@@ -49,9 +49,9 @@ class Harness:
     ) -> list[str]:
         """Put ``count`` records now (arrival = the clock); return their sequence numbers."""
         make = data or (lambda i: json.dumps({"n": i}).encode())
-        before = self.stream.count()
+        before = self.stream.appended()
         self.stream.put_records([(key, make(i)) for i in range(count)])
-        assert self.stream.count() == before + count
+        assert self.stream.appended() == before + count
         return self.sequences()[-count:] if count else []
 
     def sequences(self, shard: str = "shardId-000000000000") -> list[str]:

@@ -129,7 +129,8 @@ def test_discarded_batches_go_to_an_sqs_queue(moto_url: str, tmp_path: Path) -> 
     (record,) = receive(sqs, url)
     info = record["KinesisBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"]) == ("1", "10")
-    assert info["streamArn"] == "arn:aws:kinesis:us-east-1:000000000000:stream/stream"
+    name = LocalStream(tmp_path / "data" / "stream.db").name
+    assert info["streamArn"] == f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}"
     assert record["requestContext"]["approximateInvokeCount"] == 2
     assert set(record) == {
         "requestContext",

@@ -86,7 +86,7 @@ def test_exhausted_retries_send_the_batch_details_to_the_destination(
         "approximateArrivalOfFirstRecord": iso_ms(START_MS),
         "approximateArrivalOfLastRecord": iso_ms(START_MS + 750),
         "batchSize": 4,
-        "streamArn": "arn:aws:kinesis:us-east-1:000000000000:stream/stream",
+        "streamArn": f"arn:aws:kinesis:us-east-1:000000000000:stream/{harness.stream.name}",
     }
     assert mapping.cursors[0].position == good[-1]
 

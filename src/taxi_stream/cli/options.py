@@ -49,6 +49,8 @@ def common(fn: F) -> F:
                      help="'local' (SQLite in the data dir), sqlite:///PATH or dynamodb://TABLE."),
         click.option("--endpoint-url", default=None, envvar="AWS_ENDPOINT_URL", show_envvar=True,
                      help="AWS endpoint (a local Kinesis/DynamoDB implementation)."),
+        click.option("--region", default=None, envvar="AWS_REGION", show_envvar=True,
+                     help="AWS region of the Kinesis stream / DynamoDB table."),
         click.option("--shards", type=click.IntRange(1, 64), default=None,
                      help="Shards of a new embedded stream (default 4)."),
     ]  # fmt: skip
@@ -64,6 +66,7 @@ def settings_of(kw: dict[str, Any]) -> Settings:
         stream_url=kw.pop("stream_url"),
         store_url=kw.pop("store_url"),
         endpoint_url=kw.pop("endpoint_url"),
+        region=kw.pop("region"),
         shards=kw.pop("shards"),
     )
 

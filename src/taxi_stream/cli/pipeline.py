@@ -68,8 +68,10 @@ def run(**kw: Any) -> None:
     Stops on Ctrl-C, after --trips or after --duration, then drains: every produced trip is
     counted in a window or dead-lettered before it exits.
     """  # fmt: skip
+    if kw["window_seconds"] == 0:
+        raise click.BadParameter("run needs windows: 1..900 s", param_hint="--window-seconds")
     settings = settings_of(kw)
-    size = kw["window_seconds"] or 60
+    size = kw["window_seconds"]
     sim = SimulatorConfig(
         seed=kw["seed"] if kw["seed"] is not None else time.time_ns() % 2**32,
         start_ms=now_ms(),
@@ -93,6 +95,7 @@ def _run_live(
 ) -> None:
     from taxi_stream.view import LiveView  # noqa: PLC0415 - only the live commands need rich views
 
+    before = processor.store.counts()
     producer, stop, sent = start_producer(settings, sim, trips=trips, duration_s=duration)
     view = LiveView(processor, processor.mapping.window_seconds)
     out = Console()
@@ -109,7 +112,7 @@ def _run_live(
         screen.update(view.render(sent.value), final=True)
     producer.join()
     out.line()
-    _print_accounting(accounting(processor), out)
+    _print_accounting(accounting(processor, before, sent.value), out)
 
 
 class _Snapshots:

@@ -13,7 +13,7 @@ from rich.console import Console
 from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.core.windows import iso_utc
-from taxi_stream.wiring import open_store
+from taxi_stream.wiring import existing_store
 
 
 @click.command()
@@ -34,7 +34,7 @@ from taxi_stream.wiring import open_store
 def query(**kw: Any) -> None:
     """Show stored window totals (or dead letters)."""  # fmt: skip
     settings = settings_of(kw)
-    store = open_store(settings)
+    store = existing_store(settings)
     limit, since, until = kw["limit"], kw["since"], kw["until"]
     if kw["dead_letters"]:
         rows = [_letter_row(d) for d in store.dead_letters(limit)]

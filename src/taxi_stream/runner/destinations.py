@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
-from taxi_stream.core.errors import ConfigError, StoreError
+from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.runner.config import check_destination
 
@@ -140,15 +140,9 @@ class SQSDestination:
     def client(self) -> SQSClient:
         """The boto3 SQS client (built on first use unless one was injected)."""
         if self._client is None:
-            import boto3  # noqa: PLC0415 - only an SQS destination needs boto3
-            from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+            from taxi_stream.awsclient import make_client  # noqa: PLC0415 - SQS only
 
-            try:
-                self._client = boto3.client(
-                    "sqs", region_name=self._region, endpoint_url=self._endpoint_url
-                )
-            except BotoCoreError as exc:
-                raise ConfigError(f"cannot create an SQS client: {exc}") from exc
+            self._client = make_client("sqs", region=self._region, endpoint_url=self._endpoint_url)
         return self._client
 
     def send(self, record: dict[str, Any]) -> None:

@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, Inexact
 from typing import TYPE_CHECKING, Final
 
-from boto3.session import Session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from taxi_stream.core.errors import ConfigError, StoreError
+from taxi_stream.awsclient import make_client
+from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import iso_utc, parse_iso_ms
@@ -74,14 +74,10 @@ def _now_ms() -> int:
 
 def default_client(region: str | None = None, endpoint_url: str | None = None) -> DynamoDBClient:
     """A DynamoDB client; region and endpoint fall back to the standard AWS environment."""
-    try:
-        return Session().client(
-            "dynamodb", region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
-        )
-    except NoRegionError as exc:
-        raise ConfigError("no AWS region: pass one or set AWS_REGION") from exc
-    except (BotoCoreError, ValueError) as exc:
-        raise ConfigError(f"cannot build a DynamoDB client: {exc}") from exc
+    client: DynamoDBClient = make_client(
+        "dynamodb", region=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
+    )
+    return client
 
 
 class DynamoDBStore:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from taxi_stream.core.errors import StoreError
+from taxi_stream.core.errors import ConfigError, StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
 from taxi_stream.sqlitedb import connect, errors
@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     raw BLOB NOT NULL,
     stored_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     consumer TEXT NOT NULL,
     stream TEXT NOT NULL,
@@ -130,6 +131,26 @@ class SQLiteStore:
         self._depth = 0
         with errors("store commit", StoreError):
             self._db.commit()
+
+    def check_window(self, seconds: int) -> None:
+        """Record the window size on first use; refuse another one (windows would overlap).
+
+        Totals are keyed by (vendor, window start): 10 s and 5 s windows starting at the same
+        second would be added into one row.
+        """
+        with self.transaction(), errors("store window check", StoreError):
+            row = self._db.execute("SELECT value FROM store_meta WHERE key = 'window_seconds'")
+            found = row.fetchone()
+            if found is None:
+                self._db.execute(
+                    "INSERT INTO store_meta VALUES ('window_seconds', ?)", (str(seconds),)
+                )
+                return
+        if int(found[0]) != seconds:
+            raise ConfigError(
+                f"the store {self.path} holds {found[0]} s windows, not {seconds} s: use "
+                f"--window-seconds {found[0]}, or another --data-dir / --store for {seconds} s"
+            )
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply contributions not applied before; return how many were new."""

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
+from taxi_stream.awsclient import make_client
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.streams import PutResult, ReadResult, ShardInfo, kpl
@@ -232,15 +232,12 @@ class KinesisStream:
     def client(self) -> KinesisClient:
         """The boto3 Kinesis client (built on first use unless one was injected)."""
         if self._kinesis is None:
-            try:
-                self._kinesis = boto3.client(
-                    "kinesis",
-                    region_name=self._region,
-                    endpoint_url=self._endpoint_url,
-                    config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-                )
-            except BotoCoreError as exc:
-                raise ConfigError(f"cannot create a Kinesis client: {exc}") from exc
+            self._kinesis = make_client(
+                "kinesis",
+                region=self._region,
+                endpoint_url=self._endpoint_url,
+                config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+            )
         return self._kinesis
 
     def close(self) -> None:

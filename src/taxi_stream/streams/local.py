@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
@@ -26,7 +27,7 @@ MAX_SHARDS: Final = 64
 MAX_RECORD_BYTES: Final = 1_048_576
 MAX_KEY_CHARS: Final = 256
 DEFAULT_RETENTION_H: Final = 24
-_TRIM_EVERY: Final = 1_000  # put calls between retention trims
+_TRIM_EVERY: Final = 100_000  # records appended between retention trims
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS stream_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,36 +72,40 @@ class LocalStream:
         self._path = Path(path)
         self._clock = clock
         self._retention_ms = retention_hours * 3_600_000
-        self._puts = 0
+        self._since_trim = _TRIM_EVERY  # a writer trims on its first put
         self._db = connect(self._path, _SCHEMA, StreamError)
-        self.shard_count = self._init_shards(shard_count)
+        self.shard_count, self._name = self._init_meta(shard_count)
 
     @property
     def name(self) -> str:
-        """The stream's name: the database file's stem."""
-        return self._path.stem
+        """The stream's name, unique to this log (``local-`` and an id drawn at creation).
+
+        Checkpoints, contribution ids and dead-letter ids carry it, so two embedded streams
+        feeding one store never collide, and a recreated stream never resumes old checkpoints.
+        """
+        return self._name
 
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
 
-    def _init_shards(self, requested: int | None) -> int:
+    def _init_meta(self, requested: int | None) -> tuple[int, str]:
         if requested is not None and not 1 <= requested <= MAX_SHARDS:
             raise ConfigError(f"shard count must be 1..{MAX_SHARDS}, got {requested}")
         with errors("embedded stream open", StreamError), self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute("SELECT value FROM stream_meta WHERE key='shards'").fetchone()
-            if row is None:
-                count = requested or 4
-                self._db.execute("INSERT INTO stream_meta VALUES ('shards', ?)", (str(count),))
-                return count
-        existing = int(row[0])
+            meta = dict(self._db.execute("SELECT key, value FROM stream_meta"))
+            if "shards" not in meta:
+                meta = {"shards": str(requested or 4), "name": f"local-{uuid.uuid4().hex[:12]}"}
+                self._db.executemany("INSERT INTO stream_meta VALUES (?, ?)", meta.items())
+                return int(meta["shards"]), meta["name"]
+        existing = int(meta["shards"])
         if requested is not None and requested != existing:
             raise ConfigError(
                 f"stream {self._path} already has {existing} shards; it cannot be reopened with "
                 f"{requested} (use another --data-dir, or drop the shard option)"
             )
-        return existing
+        return existing, meta["name"]
 
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
@@ -116,7 +121,7 @@ class LocalStream:
                 out.append((shard, seq, arrival_ms, key, data))
             self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", out)
             self._db.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?)", last.items())
-            self._maybe_trim()
+            self._maybe_trim(len(out))
         return PutResult(sent=len(rows), failed=failed)
 
     def _rows(
@@ -133,9 +138,15 @@ class LocalStream:
                 rows.append((shard_for_key(key, count), key, bytes(data)))
         return rows, failed
 
-    def _maybe_trim(self) -> None:
-        self._puts += 1
-        if self._puts % _TRIM_EVERY == 0:
+    def _maybe_trim(self, added: int) -> None:
+        self._since_trim += added
+        if self._since_trim >= _TRIM_EVERY:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop records older than the retention (first put, then every 100,000 records)."""
+        self._since_trim = 0
+        with errors("embedded stream trim", StreamError):
             cutoff = self._clock() - self._retention_ms
             self._db.execute("DELETE FROM records WHERE arrival_ms < ?", (cutoff,))
 
@@ -170,7 +181,8 @@ class LocalStream:
             raise ConfigError(f"stream has {self.shard_count} shards; no {sid}")
         return index
 
-    def count(self) -> int:
-        """How many records the stream holds."""
+    def appended(self) -> int:
+        """How many records were ever appended (retention trims do not lower it)."""
         with errors("embedded stream read", StreamError):
-            return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+            row = self._db.execute("SELECT COALESCE(SUM(last_seq), 0) FROM shards").fetchone()
+            return int(row[0])
