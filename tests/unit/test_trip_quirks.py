@@ -140,6 +140,12 @@ REJECTIONS = [
     (wire(pickupLatitude=91), Reason.BAD_COORDINATE),
     (wire(storeAndFwdFlag="maybe"), Reason.BAD_FLAG),
     (wire(tripDuration="NaN"), Reason.BAD_NUMBER),
+    (wire(googleDistance="1_5"), Reason.BAD_NUMBER),
+    (wire(googleDistance="\u0661\u0662"), Reason.BAD_NUMBER),  # Arabic-Indic digits
+    (wire(tripDuration="\uff16\uff10"), Reason.BAD_NUMBER),  # fullwidth digits
+    (wire(googleDuration="abc"), Reason.BAD_NUMBER),  # present, though tripDuration is used
+    (wire(gcDistance="abc"), Reason.BAD_NUMBER),  # present, though googleDistance is used
+    (wire(googleDuration=-5), Reason.BAD_DURATION),
 ]
 
 

@@ -12,6 +12,7 @@ timestamps in epoch milliseconds UTC. Field rules (DESIGN section 3):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -108,15 +109,17 @@ def number(value: Any, name: str) -> float | int:
         result: float | int = value
     elif isinstance(value, str):
         text = value.strip()
-        try:
-            result = int(text) if text.lstrip("+-").isdigit() else float(text)
-        except ValueError:
-            raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value!r}") from None
+        if not _NUMBER.match(text):  # plain ASCII decimals only: no "1_5", no other digits
+            raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value[:80]!r}")
+        result = int(text) if text.lstrip("+-").isdigit() else float(text)
     else:
         raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value!r}")
     if isinstance(result, float) and not math.isfinite(result):
         raise RecordError(Reason.BAD_NUMBER, f"{name} is not finite: {value!r}")
     return result
+
+
+_NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 
 
 def _present(fields: Mapping[str, Any], name: str) -> Any:
@@ -127,29 +130,44 @@ def _present(fields: Mapping[str, Any], name: str) -> Any:
 
 
 def _distance_milli(fields: Mapping[str, Any]) -> int:
-    for name in ("googleDistance", "gcDistance"):
-        value = _present(fields, name)
-        if value is not None:
-            miles = number(value, name)
-            if not 0 <= miles <= MAX_DISTANCE_MILES:
-                raise RecordError(
-                    Reason.BAD_DISTANCE, f"{name} {miles} is outside 0..{MAX_DISTANCE_MILES} miles"
-                )
-            return round(miles * 1000)
-    raise RecordError(Reason.MISSING_FIELD, "neither googleDistance nor gcDistance is present")
+    google, great_circle = _miles(fields, "googleDistance"), _miles(fields, "gcDistance")
+    miles = google if google is not None else great_circle
+    if miles is None:
+        raise RecordError(Reason.MISSING_FIELD, "neither googleDistance nor gcDistance is present")
+    return round(miles * 1000)
+
+
+def _miles(fields: Mapping[str, Any], name: str) -> float | None:
+    """A present distance, checked even when another one is used: malformed is never ignored."""
+    value = _present(fields, name)
+    if value is None:
+        return None
+    miles = number(value, name)
+    if not 0 <= miles <= MAX_DISTANCE_MILES:
+        raise RecordError(
+            Reason.BAD_DISTANCE, f"{name} {miles} is outside 0..{MAX_DISTANCE_MILES} miles"
+        )
+    return miles
 
 
 def _duration_s(fields: Mapping[str, Any], pickup_ms: int | None, dropoff_ms: int | None) -> int:
-    for name in ("tripDuration", "googleDuration"):
-        value = _present(fields, name)
-        if value is not None:
-            return _check_duration(number(value, name), name)
+    trip, google = _seconds(fields, "tripDuration"), _seconds(fields, "googleDuration")
+    if trip is not None:
+        return trip
+    if google is not None:
+        return google
     if pickup_ms is not None and dropoff_ms is not None:
         return _check_duration((dropoff_ms - pickup_ms) / 1000, "dropoffDate - pickupDate")
     raise RecordError(
         Reason.MISSING_FIELD,
         "no tripDuration, googleDuration or dropoffDate to take a duration from",
     )
+
+
+def _seconds(fields: Mapping[str, Any], name: str) -> int | None:
+    """A present duration, checked even when another one is used."""
+    value = _present(fields, name)
+    return None if value is None else _check_duration(number(value, name), name)
 
 
 def _check_duration(seconds: float, name: str) -> int:
