@@ -32,6 +32,7 @@ class Settings:
     endpoint_url: str | None = None
     region: str | None = None
     shards: int | None = None
+    aggregate: bool = False  # KPL-aggregate records put into Kinesis
 
 
 def open_stream(settings: Settings) -> Any:
@@ -42,7 +43,12 @@ def open_stream(settings: Settings) -> Any:
     if url.scheme == "kinesis" and url.netloc:
         from taxi_stream.streams.kinesis import KinesisStream  # noqa: PLC0415 - AWS only
 
-        return KinesisStream(url.netloc, region=settings.region, endpoint_url=settings.endpoint_url)
+        return KinesisStream(
+            url.netloc,
+            region=settings.region,
+            endpoint_url=settings.endpoint_url,
+            aggregate=settings.aggregate,
+        )
     raise ConfigError(f"unknown stream {settings.stream_url!r}: use 'local' or kinesis://NAME")
 
 

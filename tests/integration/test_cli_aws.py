@@ -34,7 +34,7 @@ def cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> str:
 def test_cli_round_trip_on_kinesis_and_dynamodb(
     tmp_path: Path, kinesalite_url: str, moto_url: str, aws_credentials: dict[str, str]
 ) -> None:
-    """Trips produced to kinesis://, processed into dynamodb://, queried back: exact totals."""
+    """KPL-aggregated trips into kinesis://, processed into dynamodb://, queried: exact totals."""
     env = {
         **os.environ,
         **aws_credentials,
@@ -49,7 +49,7 @@ def test_cli_round_trip_on_kinesis_and_dynamodb(
     lines = trips.splitlines()
     where = ["--stream", "kinesis://cli-stream", "--store", "dynamodb://cli-table"]
     data_dir = ["--data-dir", str(tmp_path)]
-    cli("produce", "--from", "-", *where, *data_dir, env=env, stdin=trips.encode())
+    cli("produce", "--from", "-", "--aggregate", *where, *data_dir, env=env, stdin=trips.encode())
     cli("process", "--until-idle", "--window-seconds", "60", *where, *data_dir, env=env)
     rows = json.loads(cli("query", "--format", "json", *where, *data_dir, env=env))
     letters = json.loads(cli("query", "--dead-letters", "--format", "json", *where, env=env))

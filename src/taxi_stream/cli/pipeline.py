@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -207,11 +208,19 @@ def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out
     show_default=True,
     help="Partition key: the line number, or the record's id field.",
 )
+@click.option(
+    "--aggregate",
+    is_flag=True,
+    help="Kinesis only: pack records KPL-style (fewer, larger Kinesis records; cheaper).",
+)
 @clear_errors
-def produce_cmd(source: Any, partition_key: str, **kw: Any) -> None:
+def produce_cmd(source: Any, partition_key: str, aggregate: bool, **kw: Any) -> None:
     """Send JSON lines into the stream, one record per line (invalid ones too)."""  # fmt: skip
-    settings = settings_of(kw)
-    kw.pop("window_seconds")
+    settings = replace(settings_of(kw), aggregate=aggregate)
+    if aggregate and settings.stream_url == "local":
+        raise click.BadParameter(
+            "only Kinesis streams take KPL aggregates", param_hint="--aggregate"
+        )
     stream = open_stream(settings)
     result = produce(stream, _lines(source, partition_key))
     err.print(f"sent {result.sent:,} records, failed {result.failed:,}", highlight=False)

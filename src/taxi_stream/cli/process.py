@@ -38,6 +38,14 @@ from taxi_stream.wiring import DEFAULT_HANDLER
     help="Window clock of our handler.",
 )
 @click.option(
+    "--naive-timezone",
+    default="UTC",
+    show_default=True,
+    envvar="NAIVE_TIMEZONE",
+    show_envvar=True,
+    help="Zone of wire timestamps written without an offset (e.g. America/New_York).",
+)
+@click.option(
     "--until-idle",
     is_flag=True,
     help="Drain: once the stream is consumed, close open windows and exit 0.",
@@ -158,7 +166,7 @@ def process(handler: str, batch_size: int, clock: str, until_idle: bool, **kw: A
     options = ProcessOptions(
         handler,
         mapping_config(batch_size, size, kw),
-        HandlerConfig(clock=clock, window_seconds=size or 60),
+        HandlerConfig(clock=clock, window_seconds=size or 60, naive_timezone=kw["naive_timezone"]),
     )
     processor = Processor(settings, options)
     code = run_processor(

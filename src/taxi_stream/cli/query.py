@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -37,7 +38,7 @@ def query(**kw: Any) -> None:
     store = existing_store(settings)
     limit, since, until = kw["limit"], kw["since"], kw["until"]
     if kw["dead_letters"]:
-        rows = [_letter_row(d) for d in store.dead_letters(limit)]
+        rows = [_letter_row(d, table=kw["fmt"] == "table") for d in store.dead_letters(limit)]
     else:
         windows = store.windows(kw["vendor"], iso_ms(since, "--since"), iso_ms(until, "--until"))
         rows = [_window_row(w) for w in windows[:limit]]
@@ -63,9 +64,11 @@ def _window_row(w: WindowTotals) -> dict[str, Any]:
     }
 
 
-def _letter_row(d: Any) -> dict[str, Any]:
+def _letter_row(d: Any, *, table: bool) -> dict[str, Any]:
+    """A dead letter for output; JSON and CSV carry the exact bytes (base64) to replay them."""
     o = d.origin
-    return {
+    raw = d.raw.decode("utf-8", "replace")
+    row = {
         "reason": d.reason,
         "message": d.message,
         "stream": o.stream,
@@ -73,8 +76,11 @@ def _letter_row(d: Any) -> dict[str, Any]:
         "sequenceNumber": o.sequence_number,
         "subSequence": o.sub_sequence,
         "arrival": None if o.arrival_ms is None else iso_utc(o.arrival_ms),
-        "raw": d.raw[:200].decode("utf-8", "replace"),
+        "raw": raw[:120] + "…" if table and len(raw) > 120 else raw,
     }
+    if not table:
+        row["rawBase64"] = base64.b64encode(d.raw).decode("ascii")
+    return row
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str) -> None:
