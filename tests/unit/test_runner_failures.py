@@ -362,3 +362,22 @@ def test_a_failed_destination_send_is_retried_without_invoking_again(
     assert destination.attempts == 2
     assert [r["KinesisBatchInfo"]["endSequenceNumber"] for r in destination.records] == [seqs[-1]]
     assert mapping.cursors[0].position == seqs[-1]
+
+
+def test_a_discard_resets_the_backoff_for_the_next_batch(
+    harness: Harness, handler: RecordingHandler
+) -> None:
+    """After a batch is discarded the next one is tried at once, not after the built-up backoff."""
+    harness.put(2)
+    harness.put(2)
+    mapping = harness.mapping(handler, batch_size=2, window_seconds=0, maximum_retry_attempts=3)
+    handler.fail(times=None)
+    for _ in range(4):
+        retry_now(harness, mapping)
+    cursor = mapping.cursors[0]
+    assert cursor.discarded_batches == 1
+    assert cursor.consecutive_failures == 0
+    assert cursor.retry_at_ms <= harness.clock()
+    invoked = len(handler.events)
+    mapping.poll()  # no clock change: the second batch goes straight away
+    assert len(handler.events) == invoked + 1

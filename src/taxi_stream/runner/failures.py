@@ -94,6 +94,9 @@ class FailurePolicy:
         cursor.position = position
         cursor.discarded_batches += 1
         cursor.discarded_records += len(records)
+        cursor.consecutive_failures = 0  # a discard is progress: the next batch starts afresh,
+        cursor.failing_since_ms = None  # without the backoff the discarded one had built up
+        cursor.retry_at_ms = 0
 
     def failed(self, cursor: ShardCursor, why: str) -> None:
         """Count a failure and back off: the shard waits, doubling, up to MAX_BACKOFF_MS."""
