@@ -12,6 +12,7 @@ from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any, Final
 
+from taxi_stream.clock import now_ms
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -30,11 +31,6 @@ log = logging.getLogger(__name__)
 
 PRODUCE_BATCH: Final = 500  # one PutRecords call's worth
 POLL_IDLE_S: Final = 0.02
-
-
-def now_ms() -> int:
-    """Wall-clock epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CLOCKS: Final = ("arrival", "event")
 STATE_VERSION: Final = 1
+MAX_RAW_CHARS: Final = 1_400_000  # a Kinesis record's base64 data is at most this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +150,9 @@ class TumblingWindowHandler:
             try:
                 data = b64decode(kinesis["data"])
             except (binascii.Error, ValueError, TypeError) as exc:
-                why = f"{Reason.NOT_BASE64}: {exc}"
-                dead.append(_dead(stream, shard, kinesis, None, b"", why=why))
+                why = RecordError(Reason.NOT_BASE64, f"data is not base64: {exc}")
+                raw = str(kinesis.get("data", ""))[:MAX_RAW_CHARS].encode("utf-8", "replace")
+                dead.append(_dead(stream, shard, kinesis, None, raw, why=why))
                 continue
             payloads = (
                 [(None, data)]
@@ -163,7 +165,7 @@ class TumblingWindowHandler:
                         payload, tz, with_pickup=by_event
                     )
                 except RecordError as exc:
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=str(exc)))
+                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
                     continue
                 if by_event:
                     start = window_start_ms(pickup_ms, size)
@@ -213,17 +215,22 @@ def _members(
     try:
         members = deaggregate(data)
     except RecordError as exc:
-        dead.append(_dead(stream, shard, kinesis, None, data, why=str(exc)))
+        dead.append(_dead(stream, shard, kinesis, None, data, why=exc))
         return []
     return [(index, payload) for index, (_key, payload) in enumerate(members)]
 
 
 def _dead(
-    stream: str, shard: str, kinesis: Mapping[str, Any], sub: int | None, raw: bytes, *, why: str
+    stream: str,
+    shard: str,
+    kinesis: Mapping[str, Any],
+    sub: int | None,
+    raw: bytes,
+    *,
+    why: RecordError,
 ) -> DeadLetter:
     origin = Origin(stream, shard, str(kinesis.get("sequenceNumber")), sub, _arrival_ms(kinesis))
-    reason, _, message = why.partition(": ")
-    return DeadLetter(origin, reason, message, raw)
+    return DeadLetter(origin, why.reason, why.message, raw)
 
 
 def _arrival_ms(kinesis: Mapping[str, Any]) -> int:

@@ -18,12 +18,10 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
-from taxi_stream.stores.dynamodb import DynamoDBStore
-
-DEFAULT_TABLE: Final = "my-dynamodb-table"
+from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore
 
 _handler: TumblingWindowHandler | None = None
 

@@ -9,7 +9,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from taxi_stream.app import Processor, now_ms
+from taxi_stream.app import Processor
+from taxi_stream.clock import now_ms
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.core.totals import Totals, merge
 from taxi_stream.core.windows import iso_utc

@@ -17,11 +17,11 @@ from taxi_stream.app import (
     ProcessOptions,
     Processor,
     accounting,
-    now_ms,
     produce,
     start_producer,
 )
 from taxi_stream.cli.options import clear_errors, common, err, iso_ms, settings_of
+from taxi_stream.clock import now_ms
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from taxi_stream.awsclient import make_client
+from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
@@ -68,10 +68,6 @@ _NAMES: Final = {
 _WINDOW_PROJECTION: Final = ", ".join(_NAMES)  # every window attribute but the id set
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def default_client(region: str | None = None, endpoint_url: str | None = None) -> DynamoDBClient:
     """A DynamoDB client; region and endpoint fall back to the standard AWS environment."""
     client: DynamoDBClient = make_client(
@@ -90,7 +86,7 @@ class DynamoDBStore:
         *,
         region: str | None = None,
         endpoint_url: str | None = None,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.table_name = table_name
         self._client = client

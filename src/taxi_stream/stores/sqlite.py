@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import ConfigError, StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
@@ -92,14 +92,10 @@ class Checkpoint:
     state: dict[str, Any] | None
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class SQLiteStore:
     """Totals, dead letters and checkpoints in SQLite; implements TotalsStore and TotalsQuery."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], int] = _now_ms) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], int] = now_ms) -> None:
         self.path = Path(path)
         self._clock = clock
         self._depth = 0

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
+from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.sqlitedb import connect, errors
@@ -54,10 +54,6 @@ def shard_for_key(partition_key: str, shard_count: int) -> int:
     return (digest * shard_count) >> 128
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class LocalStream:
     """A sharded log in SQLite, implementing StreamWriter and StreamReader."""
 
@@ -67,7 +63,7 @@ class LocalStream:
         shard_count: int | None = None,
         *,
         retention_hours: int = DEFAULT_RETENTION_H,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self._path = Path(path)
         self._clock = clock
