@@ -32,42 +32,85 @@ def clear_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def common(fn: F) -> F:
-    """Options every command takes."""
+def common(*, stream: bool = True, store: bool = True, window: bool = True) -> Callable[[F], F]:
+    """The options of a command: where data lives, and the stream, store and window it uses."""
     options = [
-        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                     default=Path("data"), show_default=True, envvar="TAXI_STREAM_DATA_DIR",
-                     show_envvar=True, help="Where the embedded stream and the store live."),
-        click.option("--window-seconds", type=click.IntRange(0, 900), default=60,
-                     show_default=True, envvar="TAXI_STREAM_WINDOW_SECONDS", show_envvar=True,
-                     help="Tumbling window size (1..900; 0 turns windows off in `process`)."),
-        click.option("--stream", "stream_url", default="local", show_default=True,
-                     envvar="TAXI_STREAM_STREAM", show_envvar=True,
-                     help="'local' (embedded) or kinesis://NAME."),
-        click.option("--store", "store_url", default="local", show_default=True,
-                     envvar="TAXI_STREAM_STORE", show_envvar=True,
-                     help="'local' (SQLite in the data dir), sqlite:///PATH or dynamodb://TABLE."),
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("data"),
+            show_default=True,
+            envvar="TAXI_STREAM_DATA_DIR",
+            show_envvar=True,
+            help="Where the embedded stream and the store live.",
+        ),
+    ]
+    if window:
+        options.append(
+            click.option(
+                "--window-seconds",
+                type=click.IntRange(0, 900),
+                default=60,
+                show_default=True,
+                envvar="TAXI_STREAM_WINDOW_SECONDS",
+                show_envvar=True,
+                help="Tumbling window size (1..900; 0 turns windows off in `process`).",
+            )
+        )
+    if stream:
+        options += [
+            click.option(
+                "--stream",
+                "stream_url",
+                default="local",
+                show_default=True,
+                envvar="TAXI_STREAM_STREAM",
+                show_envvar=True,
+                help="'local' (embedded) or kinesis://NAME.",
+            ),
+            click.option(
+                "--shards",
+                type=click.IntRange(1, 64),
+                default=None,
+                help="Shards of a new embedded stream (default 4).",
+            ),
+        ]
+    if store:
+        options.append(
+            click.option(
+                "--store",
+                "store_url",
+                default="local",
+                show_default=True,
+                envvar="TAXI_STREAM_STORE",
+                show_envvar=True,
+                help="'local' (SQLite in the data dir), sqlite:///PATH or dynamodb://TABLE.",
+            )
+        )
+    options += [
         click.option("--endpoint-url", default=None, envvar="AWS_ENDPOINT_URL", show_envvar=True,
                      help="AWS endpoint (a local Kinesis/DynamoDB implementation)."),
         click.option("--region", default=None, envvar="AWS_REGION", show_envvar=True,
                      help="AWS region of the Kinesis stream / DynamoDB table."),
-        click.option("--shards", type=click.IntRange(1, 64), default=None,
-                     help="Shards of a new embedded stream (default 4)."),
     ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
 
 
 def settings_of(kw: dict[str, Any]) -> Settings:
     """Pop the common options into Settings."""
     return Settings(
         data_dir=kw.pop("data_dir"),
-        stream_url=kw.pop("stream_url"),
-        store_url=kw.pop("store_url"),
+        stream_url=kw.pop("stream_url", "local"),
+        store_url=kw.pop("store_url", "local"),
         endpoint_url=kw.pop("endpoint_url"),
         region=kw.pop("region"),
-        shards=kw.pop("shards"),
+        shards=kw.pop("shards", None),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -31,7 +32,7 @@ SNAPSHOT_EVERY_S = 5.0
 
 
 @click.command()
-@common
+@common()
 @click.option("--trips", type=click.IntRange(min=1), default=None, help="Stop after N trips.")
 @click.option(
     "--duration",
@@ -96,6 +97,7 @@ def _run_live(
 ) -> None:
     from taxi_stream.view import LiveView  # noqa: PLC0415 - only the live commands need rich views
 
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
     producer, stop, sent = start_producer(settings, sim, trips=trips, duration_s=duration)
     view = LiveView(processor, processor.mapping.window_seconds)
@@ -151,6 +153,10 @@ def _screen(out: Console) -> _Snapshots | _LiveScreen:
     return _Snapshots(out)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _print_accounting(result: Accounting, out: Console) -> None:
     style = "green" if result.in_flight == 0 else "red"
     out.print(result.line(), style=style, highlight=False, soft_wrap=True)
@@ -193,7 +199,7 @@ def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out
 
 
 @click.command("produce")
-@common
+@common(store=False, window=False)
 @click.option(
     "--from",
     "source",

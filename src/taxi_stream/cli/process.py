@@ -14,7 +14,7 @@ from taxi_stream.wiring import DEFAULT_HANDLER
 
 
 @click.command()
-@common
+@common()
 @click.option(
     "--handler",
     default=DEFAULT_HANDLER,

@@ -18,7 +18,7 @@ from taxi_stream.wiring import existing_store
 
 
 @click.command()
-@common
+@common(stream=False, window=False)
 @click.option(
     "--format",
     "fmt",
