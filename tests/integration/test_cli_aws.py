@@ -47,12 +47,12 @@ def test_cli_round_trip_on_kinesis_and_dynamodb(
     clean = cli("generate", "--trips", "1500", "--seed", "5", env=env)
     trips = clean + "".join(line + "\n" for line in POISON)
     lines = trips.splitlines()
-    where = ["--stream", "kinesis://cli-stream", "--store", "dynamodb://cli-table"]
+    stream, store = ["--stream", "kinesis://cli-stream"], ["--store", "dynamodb://cli-table"]
     data_dir = ["--data-dir", str(tmp_path)]
-    cli("produce", "--from", "-", "--aggregate", *where, *data_dir, env=env, stdin=trips.encode())
-    cli("process", "--until-idle", "--window-seconds", "60", *where, *data_dir, env=env)
-    rows = json.loads(cli("query", "--format", "json", *where, *data_dir, env=env))
-    letters = json.loads(cli("query", "--dead-letters", "--format", "json", *where, env=env))
+    cli("produce", "--from", "-", "--aggregate", *stream, *data_dir, env=env, stdin=trips.encode())
+    cli("process", "--until-idle", "--window-seconds", "60", *stream, *store, *data_dir, env=env)
+    rows = json.loads(cli("query", "--format", "json", *store, *data_dir, env=env))
+    letters = json.loads(cli("query", "--dead-letters", "--format", "json", *store, env=env))
 
     stored: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in rows:
