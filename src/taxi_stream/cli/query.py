@@ -37,11 +37,13 @@ def query(**kw: Any) -> None:
     settings = settings_of(kw)
     store = existing_store(settings)
     limit, since, until = kw["limit"], kw["since"], kw["until"]
+    table = kw["fmt"] == "table"
     if kw["dead_letters"]:
-        rows = [_letter_row(d, table=kw["fmt"] == "table") for d in store.dead_letters(limit)]
+        letters = store.dead_letters(limit)
+        rows = [(_letter_cells if table else _letter_row)(d) for d in letters]
     else:
         windows = store.windows(kw["vendor"], iso_ms(since, "--since"), iso_ms(until, "--until"))
-        rows = [_window_row(w) for w in windows[:limit]]
+        rows = [(_window_cells if table else _window_row)(w) for w in windows[:limit]]
     _emit(rows, kw["fmt"])
 
 
@@ -64,10 +66,34 @@ def _window_row(w: WindowTotals) -> dict[str, Any]:
     }
 
 
-def _letter_row(d: Any, *, table: bool) -> dict[str, Any]:
-    """A dead letter for output; JSON and CSV carry the exact bytes (base64) to replay them."""
+def _window_cells(w: WindowTotals) -> dict[str, Any]:
+    """A window as a terminal table row: short columns, readable at 80 columns."""
+    t = w.totals
+    return {
+        "vendor": w.vendor_id,
+        "window (UTC)": iso_utc(w.window_start_ms).replace("T", " ").rstrip("Z"),
+        "trips": f"{t.trip_count:,}",
+        "miles": f"{t.distance_milli / 1000:,.1f}",
+        "pax": f"{t.passenger_count:,}",
+        "avg mi": f"{t.avg_distance_miles or 0:.2f}",
+        "avg min": f"{(t.avg_duration_s or 0) / 60:.1f}",
+    }
+
+
+def _letter_cells(d: Any) -> dict[str, Any]:
+    """A dead letter as a terminal table row; --format json has everything."""
+    return {
+        "reason": d.reason,
+        "shard:sequence": f"{d.origin.shard_id.removeprefix('shardId-').lstrip('0') or '0'}"
+        f":{d.origin.sequence_number}",
+        "message": d.message[:60],
+        "raw": d.raw[:40].decode("utf-8", "replace"),
+    }
+
+
+def _letter_row(d: Any) -> dict[str, Any]:
+    """A dead letter for JSON and CSV, with its exact bytes (base64) to replay it."""
     o = d.origin
-    raw = d.raw.decode("utf-8", "replace")
     row = {
         "reason": d.reason,
         "message": d.message,
@@ -76,10 +102,9 @@ def _letter_row(d: Any, *, table: bool) -> dict[str, Any]:
         "sequenceNumber": o.sequence_number,
         "subSequence": o.sub_sequence,
         "arrival": None if o.arrival_ms is None else iso_utc(o.arrival_ms),
-        "raw": raw[:120] + "…" if table and len(raw) > 120 else raw,
+        "raw": d.raw.decode("utf-8", "replace"),
+        "rawBase64": base64.b64encode(d.raw).decode("ascii"),
     }
-    if not table:
-        row["rawBase64"] = base64.b64encode(d.raw).decode("ascii")
     return row
 
 
@@ -98,11 +123,13 @@ def _emit(rows: list[dict[str, Any]], fmt: str) -> None:
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
+    from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    table = Table()
+    table = Table(box=box.SIMPLE_HEAD)
     for name in rows[0] if rows else ["(no rows)"]:
-        table.add_column(name)
+        text = name in {"message", "raw", "window (UTC)", "reason"}
+        table.add_column(name, justify="left" if text else "right", no_wrap=not text)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row.values()))
     Console().print(table)
