@@ -14,6 +14,8 @@ invocation writes its own contributions.
 from __future__ import annotations
 
 import binascii
+import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -143,7 +145,11 @@ class TumblingWindowHandler:
         decode = decode_values
         start = fixed_start or 0
         for record in records:
-            kinesis = record["kinesis"]
+            kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
+            if not isinstance(kinesis, Mapping) or "sequenceNumber" not in kinesis:
+                dead.append(_foreign(record, stream, shard))
+                part.records += 1
+                continue
             if part.first_sequence is None:
                 part.first_sequence = str(kinesis["sequenceNumber"])
             part.records += 1
@@ -231,6 +237,15 @@ def _dead(
 ) -> DeadLetter:
     origin = Origin(stream, shard, str(kinesis.get("sequenceNumber")), sub, _arrival_ms(kinesis))
     return DeadLetter(origin, why.reason, why.message, raw)
+
+
+def _foreign(record: Any, stream: str, shard: str) -> DeadLetter:
+    """A record that is not a Kinesis record (a misrouted event source): kept, not raised on."""
+    raw = json.dumps(record, default=str).encode()[:MAX_RAW_CHARS]
+    event_id = str(record.get("eventID", "")) if isinstance(record, Mapping) else ""
+    origin = Origin(stream, shard, event_id or hashlib.sha256(raw).hexdigest()[:32])
+    why = "the record has no 'kinesis' part with a sequenceNumber"
+    return DeadLetter(origin, Reason.NOT_KINESIS, why, raw)
 
 
 def _arrival_ms(kinesis: Mapping[str, Any]) -> int:

@@ -189,3 +189,14 @@ def test_bad_configuration_is_refused(config: dict[str, Any]) -> None:
     """Settings out of range fail at construction with a clear message."""
     with pytest.raises(ConfigError):
         HandlerConfig(**config)
+
+
+def test_a_record_that_is_not_kinesis_is_a_dead_letter() -> None:
+    """A DynamoDB-stream record routed here by mistake is kept as a dead letter, not raised on."""
+    store = MemoryStore()
+    record = {"eventID": "1", "eventName": "INSERT", "dynamodb": {"Keys": {"Id": {"N": "101"}}}}
+    response = TumblingWindowHandler(store)({"Records": [record]})
+    assert response["batchItemFailures"] == []
+    (letter,) = store.dead_letters()
+    assert letter.reason == Reason.NOT_KINESIS
+    assert json.loads(letter.raw) == record

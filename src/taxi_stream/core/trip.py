@@ -30,6 +30,7 @@ MAX_VENDOR_LEN: Final = 64
 class Reason:
     """Reason codes of rejected records (stable strings: they are stored with dead letters)."""
 
+    NOT_KINESIS: Final = "not_kinesis_record"
     NOT_BASE64: Final = "not_base64"
     NOT_UTF8: Final = "not_utf8"
     NOT_JSON: Final = "not_json"
