@@ -128,8 +128,8 @@ class LocalStream:
         for index, (key, data) in enumerate(entries):
             if not 1 <= len(key) <= MAX_KEY_CHARS:
                 failed.append((index, f"partition key must be 1..{MAX_KEY_CHARS} characters"))
-            elif len(data) > MAX_RECORD_BYTES:
-                failed.append((index, f"record of {len(data)} bytes is over 1 MiB"))
+            elif len(data) + len(key.encode()) > MAX_RECORD_BYTES:  # Kinesis counts the key too
+                failed.append((index, f"record of {len(data)} bytes and its key is over 1 MiB"))
             else:
                 rows.append((shard_for_key(key, count), key, bytes(data)))
         return rows, failed
