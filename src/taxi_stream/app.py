@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import multiprocessing as mp
+import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
 from typing import Any, Final
 
 from taxi_stream.clock import now_ms
+from taxi_stream.core.errors import ConfigError
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -29,6 +33,7 @@ from taxi_stream.wiring import (
 
 log = logging.getLogger(__name__)
 
+LOCK_FILE: Final = "consumer.lock"
 PRODUCE_BATCH: Final = 500  # one PutRecords call's worth
 POLL_IDLE_S: Final = 0.02
 
@@ -80,6 +85,7 @@ class Processor:
     """The runner loop over one stream, with the store and checkpoints it writes."""
 
     def __init__(self, settings: Settings, options: ProcessOptions) -> None:
+        self._lock = consumer_lock(settings.data_dir)
         self.stream = open_stream(settings)
         self.checkpoints = open_checkpoints(settings)
         self.store = open_store(settings, self.checkpoints)
@@ -130,6 +136,28 @@ class Processor:
                 return
             if delivered == 0:
                 time.sleep(POLL_IDLE_S)
+
+
+def consumer_lock(data_dir: Path) -> int:
+    """Hold the data dir's consumer lock for the life of the process (freed even on SIGKILL).
+
+    Checkpoints live in the data dir: two consumers would race on them, so a second one is
+    refused with the first one's pid. Returns the lock's file descriptor (closing it unlocks).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConfigError(
+            f"{data_dir} is being consumed already (pid {holder}); stop it, or use another "
+            "--data-dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 @dataclass(frozen=True, slots=True)
