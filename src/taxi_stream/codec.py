@@ -9,7 +9,7 @@ liberal path (a property test pins that).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, tzinfo
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -21,7 +21,9 @@ from taxi_stream.core.trip import (
     MAX_PASSENGERS,
     Reason,
     Trip,
+    parse_timestamp,
     parse_trip,
+    timestamp_ms,
 )
 
 MAX_RECORD_BYTES: Final = 1_048_576  # a Kinesis record's data is at most 1 MiB
@@ -38,8 +40,8 @@ class _CleanTrip(msgspec.Struct, gc=False):
     """The clean wire form, exactly as our producer writes it; unknown fields are ignored."""
 
     vendorId: int | str  # wire names are camelCase
-    pickupDate: datetime
-    dropoffDate: datetime | None = None
+    pickupDate: str  # parsed by the core's own rule (msgspec's differs in corner cases)
+    dropoffDate: str | None = None
     passengerCount: _Passengers | None = None
     tripDuration: _Seconds | None = None
     googleDuration: _Seconds | None = None
@@ -53,8 +55,6 @@ class _CleanTrip(msgspec.Struct, gc=False):
 
 
 _clean = msgspec.json.Decoder(_CleanTrip)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 _loose = msgspec.json.Decoder()
 
 
@@ -62,53 +62,57 @@ TripValues = tuple[str, int, int, int, int]
 """(vendor id, pickup epoch ms, distance in thousandths of a mile, duration s, passengers)."""
 
 
-def decode_values(data: bytes, naive_tz: tzinfo = UTC, *, with_pickup: bool = True) -> TripValues:
+def decode_values(data: bytes, naive_tz: tzinfo = UTC) -> TripValues:
     """The hot path: decode one record straight to the values a window total needs.
 
-    ``with_pickup=False`` leaves the pickup time validated but unconverted (0), for windows
-    that do not need it. Raises RecordError with the reason for a record that cannot be
-    understood.
+    Raises RecordError with the reason for a record that cannot be understood.
     """
     values = None
-    if data.isascii():  # non-ASCII bytes take the core rules, which check UTF-8 everywhere
+    # Non-ASCII bytes take the core rules, which check UTF-8 everywhere; so do oversized ones.
+    if data.isascii() and len(data) <= MAX_RECORD_BYTES:
         try:  # noqa: SIM105 - suppress() costs more than the decode on this path
-            values = _fast(_clean.decode(data), naive_tz, with_pickup=with_pickup)
+            values = _fast(_clean.decode(data), naive_tz)
         except msgspec.DecodeError:
             pass
     return values or _values(parse_trip(_loose_object(data), naive_tz))
 
 
 def decode_trip(data: bytes, naive_tz: tzinfo = UTC) -> Trip:
-    """Decode one record's bytes into a Trip, or raise RecordError with the reason."""
-    if not data.isascii():
-        return parse_trip(_loose_object(data), naive_tz)
-    try:
-        wire = _clean.decode(data)
-        values = _fast(wire, naive_tz, with_pickup=True)
-    except msgspec.DecodeError:
-        values = None
-    if values is None:
-        return parse_trip(_loose_object(data), naive_tz)
-    dropoff = wire.dropoffDate
-    if dropoff is not None and dropoff.tzinfo is None:
-        dropoff = dropoff.replace(tzinfo=naive_tz)
-    return Trip(*values, dropoff_ms=None if dropoff is None else (dropoff - _EPOCH) // _ONE_MS)
+    """Decode one record into a full Trip (dropoff included), with the hot path's verdict."""
+    decode_values(data, naive_tz)  # raises RecordError exactly as the handler would
+    return parse_trip(_loose_object(data), naive_tz)
 
 
-def _fast(wire: _CleanTrip, naive_tz: tzinfo, *, with_pickup: bool) -> TripValues | None:
+def _fast(wire: _CleanTrip, naive_tz: tzinfo) -> TripValues | None:
     """Values of a clean record; None when the core rules must decide (and say why)."""
     distance = wire.googleDistance if wire.googleDistance is not None else wire.gcDistance
     duration = wire.tripDuration if wire.tripDuration is not None else wire.googleDuration
     vendor = wire.vendorId
     if distance is None or duration is None or vendor.__class__ is not int:
         return None
-    pickup_ms = 0
-    if with_pickup:
-        pickup = wire.pickupDate
-        if pickup.tzinfo is None:
-            pickup = pickup.replace(tzinfo=naive_tz)
-        pickup_ms = (pickup - _EPOCH) // _ONE_MS
+    stamps = _STAMPS.get(naive_tz) or _STAMPS.setdefault(naive_tz, {})
+    try:
+        pickup_ms = stamps.get(wire.pickupDate)
+        if pickup_ms is None:
+            pickup_ms = _remember(stamps, wire.pickupDate, "pickupDate", naive_tz)
+        if wire.dropoffDate:
+            parse_timestamp(wire.dropoffDate, "dropoffDate")  # checked, not used
+    except RecordError:
+        return None
     return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0)
+
+
+_STAMPS: dict[tzinfo, dict[str, int]] = {}  # timestamp text -> epoch ms, per naive zone
+_STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
+
+
+def _remember(stamps: dict[str, int], text: str, name: str, naive_tz: tzinfo) -> int:
+    """The core's timestamp rule, memoised: the same text always gives the same instant."""
+    ms = timestamp_ms(text, name, naive_tz)
+    if len(stamps) >= _STAMPS_MAX:
+        stamps.clear()
+    stamps[text] = ms
+    return ms
 
 
 def _values(trip: Trip) -> TripValues:

@@ -167,9 +167,7 @@ class TumblingWindowHandler:
             )
             for sub, payload in payloads:
                 try:
-                    vendor, pickup_ms, distance, duration, passengers = decode(
-                        payload, tz, with_pickup=by_event
-                    )
+                    vendor, pickup_ms, distance, duration, passengers = decode(payload, tz)
                 except RecordError as exc:
                     dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
                     continue

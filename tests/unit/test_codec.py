@@ -9,7 +9,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxi_stream.codec import decode_trip
+from taxi_stream.codec import decode_trip, decode_values
 from taxi_stream.core.errors import RecordError
 from taxi_stream.core.trip import Trip, parse_trip
 
@@ -44,18 +44,20 @@ records = st.fixed_dictionaries(
 )
 
 
-def liberal(record: dict[str, Any]) -> Trip | str:
-    """The core rules alone, as the reference."""
+def liberal(record: dict[str, Any]) -> tuple[object, ...] | str:
+    """The core rules alone, as the reference: the values a window total takes, or the reason."""
     try:
-        return parse_trip(record)
+        trip = parse_trip(record)
     except RecordError as exc:
         return exc.reason
+    return (trip.vendor_id, trip.pickup_ms, trip.distance_milli, trip.duration_s,
+            trip.passenger_count)  # fmt: skip
 
 
-def fast(data: bytes) -> Trip | str:
-    """The decoder under test."""
+def fast(data: bytes) -> tuple[object, ...] | str:
+    """The handler's hot path under test."""
     try:
-        return decode_trip(data)
+        return decode_values(data)
     except RecordError as exc:
         return exc.reason
 
@@ -101,3 +103,18 @@ def test_typed_records_agree_on_the_fast_path(record: dict[str, Any]) -> None:
     """Records in the clean typed form (the fast path's own) agree with the core rules."""
     data = json.dumps(record).encode()
     assert fast(data) == liberal(msgspec.json.decode(data))
+
+
+def test_timestamp_corner_cases_agree_on_both_paths() -> None:
+    """Sub-microsecond digits and lowercase t/z: both paths read them by the same rule."""
+    for stamp in ("2024-11-01T08:00:59.9999996Z", "2024-11-01t08:00:00z", "2024-11-01 08:00:00"):
+        record = {"vendorId": 1, "pickupDate": stamp, "googleDistance": 1.0, "tripDuration": 60}
+        data = json.dumps(record).encode()
+        assert fast(data) == liberal(record), stamp
+
+
+def test_an_oversized_clean_record_is_too_large() -> None:
+    """A valid trip padded past 1 MiB is rejected on the fast path too."""
+    record = {"vendorId": 1, "pickupDate": "2024-11-01T08:00:00Z", "googleDistance": 1.0,
+              "tripDuration": 60, "pad": "x" * 1_100_000}  # fmt: skip
+    assert fast(json.dumps(record).encode()) == "too_large"

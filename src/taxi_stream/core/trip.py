@@ -204,13 +204,23 @@ def _timestamp(
         return None
     if not isinstance(value, str):
         raise RecordError(Reason.BAD_TIMESTAMP, f"{name} is not an ISO-8601 string: {value!r}")
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise RecordError(Reason.BAD_TIMESTAMP, f"{name} is not ISO-8601: {value[:80]!r}") from None
+    return timestamp_ms(value, name, naive_tz)
+
+
+def timestamp_ms(text: str, name: str, naive_tz: tzinfo) -> int:
+    """Epoch ms of an ISO-8601 timestamp; without an offset it is read in ``naive_tz``."""
+    moment = parse_timestamp(text, name)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=naive_tz)
     return to_epoch_ms(moment)
+
+
+def parse_timestamp(text: str, name: str) -> datetime:
+    """An ISO-8601 timestamp (surrounding blanks allowed), or RecordError(bad_timestamp)."""
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise RecordError(Reason.BAD_TIMESTAMP, f"{name} is not ISO-8601: {text[:80]!r}") from None
 
 
 _COORDINATES: Final = (
