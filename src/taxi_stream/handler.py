@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pybase64
 
 from taxi_stream.codec import decode_values
-from taxi_stream.core.errors import ConfigError, RecordError
+from taxi_stream.core.errors import ConfigError, HandlerContractError, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.trip import Reason
@@ -86,17 +86,31 @@ class _Part:
 
 
 def part_from_state(state: Any) -> _Part:
-    """Rebuild a part from Lambda state; empty or foreign state starts a fresh part."""
+    """Rebuild a part from Lambda state; empty or foreign state starts a fresh part.
+
+    Our own state that is damaged raises HandlerContractError: its counts cannot be recovered,
+    and starting afresh would drop them silently, so the shard stops where alarms see it.
+    """
     if not isinstance(state, Mapping) or state.get("taxiStream") != STATE_VERSION:
         if state:
-            log.warning("ignoring state not written by this handler: keys %s", sorted(state)[:5])
+            what = sorted(map(str, state))[:5] if isinstance(state, Mapping) else type(state)
+            log.warning("ignoring state not written by this handler: %s", what)
         return _Part(None, 0, {})
-    totals = {
-        (vendor, int(start)): [int(x) for x in cell]
-        for start, vendors in state["totals"].items()
-        for vendor, cell in vendors.items()
-    }
-    return _Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), totals)
+    try:
+        totals = {
+            (str(vendor), int(start)): _cell(cell)
+            for start, vendors in state["totals"].items()
+            for vendor, cell in vendors.items()
+        }
+        return _Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), totals)
+    except (KeyError, AttributeError, TypeError, ValueError) as exc:
+        raise HandlerContractError(f"the window state is damaged: {exc!r}") from exc
+
+
+def _cell(cell: Any) -> list[int]:
+    if not isinstance(cell, list) or len(cell) != 4 or not all(type(x) is int for x in cell):
+        raise ValueError(f"a total must be four whole numbers, got {cell!r}")
+    return list(cell)
 
 
 class TumblingWindowHandler:
@@ -112,14 +126,18 @@ class TumblingWindowHandler:
         shard = str(event.get("shardId") or _first(event, "eventID", "").split(":")[0])
         stream = _stream_name(event)
         window = event.get("window")
-        fixed_start = parse_iso_ms(window["start"]) if window else None
+        fixed_start = _window_ms(window, "start")
         part = part_from_state(event.get("state"))
         dead = self._aggregate(event.get("Records") or [], part, stream, shard, fixed_start)
         if dead:
             self._store.put_dead_letters(dead)
         closing = bool(event.get("isFinalInvokeForWindow") or event.get("isWindowTerminatedEarly"))
         if window is None or closing:
-            end = parse_iso_ms(window["end"]) if window else None
+            if window is None and part.first_sequence is not None:
+                # Without windows an invocation is its own part; its id names both ends, so a
+                # retry that carries other records is another part (at least once, never lost).
+                part.first_sequence += f"..{_last_sequence(event.get('Records') or [])}"
+            end = _window_ms(window, "end")
             written = self._store.apply(self._contributions(part, stream, shard, end))
             log.info(
                 "window part written: shard=%s records=%d contributions_new=%d dead_letters=%d",
@@ -154,7 +172,7 @@ class TumblingWindowHandler:
                 part.first_sequence = str(kinesis["sequenceNumber"])
             part.records += 1
             try:
-                data = b64decode(kinesis["data"])
+                data = b64decode(kinesis.get("data"))
             except (binascii.Error, ValueError, TypeError) as exc:
                 why = RecordError(Reason.NOT_BASE64, f"data is not base64: {exc}")
                 raw = str(kinesis.get("data", ""))[:MAX_RAW_CHARS].encode("utf-8", "replace")
@@ -208,7 +226,7 @@ class TumblingWindowHandler:
         return out
 
 
-def _strict_b64decode(text: str) -> bytes:
+def _strict_b64decode(text: Any) -> bytes:
     return pybase64.b64decode(text, validate=True)
 
 
@@ -247,7 +265,27 @@ def _foreign(record: Any, stream: str, shard: str) -> DeadLetter:
 
 
 def _arrival_ms(kinesis: Mapping[str, Any]) -> int:
-    return round(float(kinesis.get("approximateArrivalTimestamp") or 0) * 1000)
+    """ApproximateArrivalTimestamp in ms; 0 when it is missing or not a number."""
+    value = kinesis.get("approximateArrivalTimestamp")
+    return round(value * 1000) if isinstance(value, int | float) else 0
+
+
+def _window_ms(window: Any, edge: str) -> int | None:
+    """The window's start or end in epoch ms (None without a window)."""
+    if window is None:
+        return None
+    try:
+        return parse_iso_ms(window[edge])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise HandlerContractError(f"event window {edge} is not ISO-8601: {window!r}") from exc
+
+
+def _last_sequence(records: Sequence[Any]) -> str:
+    for record in reversed(records):
+        kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
+        if isinstance(kinesis, Mapping) and "sequenceNumber" in kinesis:
+            return str(kinesis["sequenceNumber"])
+    return ""
 
 
 def _stream_name(event: Mapping[str, Any]) -> str:
@@ -257,4 +295,5 @@ def _stream_name(event: Mapping[str, Any]) -> str:
 
 def _first(event: Mapping[str, Any], key: str, default: str) -> str:
     records = event.get("Records") or []
-    return str(records[0].get(key, default)) if records else default
+    first = records[0] if records else None
+    return str(first.get(key, default)) if isinstance(first, Mapping) else default

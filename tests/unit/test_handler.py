@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.errors import ConfigError, HandlerContractError
 from taxi_stream.core.trip import Reason
 from taxi_stream.core.windows import parse_iso_ms
 from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
@@ -200,3 +200,51 @@ def test_a_record_that_is_not_kinesis_is_a_dead_letter() -> None:
     (letter,) = store.dead_letters()
     assert letter.reason == Reason.NOT_KINESIS
     assert json.loads(letter.raw) == record
+
+
+def test_damaged_own_state_stops_with_a_clear_error(load_event: Any) -> None:
+    """Our state with broken totals cannot be recovered: a clear error, never a silent reset."""
+    event = load_event("taxi_final_invoke.json")
+    event["state"]["totals"] = ["not", "a", "mapping"]
+    with pytest.raises(HandlerContractError, match="damaged"):
+        TumblingWindowHandler(MemoryStore())(event)
+
+
+@pytest.mark.parametrize("state", [None, 5, "text", [1, 2]])
+def test_state_that_is_not_ours_starts_afresh(load_event: Any, state: Any) -> None:
+    """null, a number, a string or a list as state: a fresh part, no exception."""
+    event = {**load_event("taxi_window_batch.json"), "state": state}
+    assert TumblingWindowHandler(MemoryStore())(event)["state"]["records"] == 3
+
+
+def test_malformed_event_parts_become_dead_letters(load_event: Any) -> None:
+    """Records that are not objects, or lack data, are dead letters; the rest still count."""
+    store = MemoryStore()
+    event = load_event("taxi_window_batch.json")
+    no_data = copy.deepcopy(event["Records"][0])
+    del no_data["kinesis"]["data"]
+    event["Records"] += ["hello", 5, no_data]
+    TumblingWindowHandler(store)(event)
+    reasons = sorted(d.reason for d in store.dead_letters())
+    assert reasons == [Reason.NOT_BASE64, Reason.NOT_KINESIS, Reason.NOT_KINESIS]
+
+
+def test_a_window_that_is_not_iso_is_a_clear_error(load_event: Any) -> None:
+    """A window whose start is not a timestamp breaks the contract: one clear error."""
+    event = load_event("taxi_window_batch.json")
+    event["window"]["start"] = "soon"
+    with pytest.raises(HandlerContractError, match="window start"):
+        TumblingWindowHandler(MemoryStore())(event)
+
+
+def test_without_windows_a_longer_retry_is_not_skipped(load_event: Any) -> None:
+    """Windows off: the same batch twice counts once; a retry carrying more records is a new
+    part (at least once), never skipped as if already applied."""
+    store = MemoryStore()
+    handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=60))
+    records = load_event("taxi_window_batch.json")["Records"]
+    handler({"Records": records[:2]})
+    handler({"Records": records[:2]})
+    assert store.counts()[0] == 2
+    handler({"Records": records})
+    assert store.counts()[0] == 5
