@@ -20,7 +20,6 @@ from taxi_stream.core.errors import ConfigError
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
-from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams import PutResult
 from taxi_stream.wiring import (
     DEFAULT_HANDLER,
@@ -89,8 +88,9 @@ class Processor:
         self.stream = open_stream(settings)
         self.checkpoints = open_checkpoints(settings)
         self.store = open_store(settings, self.checkpoints)
-        if options.handler == DEFAULT_HANDLER and isinstance(self.store, SQLiteStore):
-            self.store.check_window(options.handler_config.window_seconds)
+        if options.handler == DEFAULT_HANDLER:  # our handler's windows must match the store's
+            config = options.handler_config
+            self.store.check_window(config.window_seconds, config.clock)
         from taxi_stream.runner.destinations import open_destination  # noqa: PLC0415 - process only
 
         handler = load_handler(options.handler, self.store, options.handler_config)

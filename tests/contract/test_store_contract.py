@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.servers.node import dynalite_server
 
+from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge
 from taxi_stream.stores import TotalsQuery, TotalsStore
@@ -248,3 +249,16 @@ def test_empty_raw_bytes_and_message_round_trip(store: ContractStore) -> None:
     empty = dead_letter(1, raw=b"", message="")
     store.put_dead_letters([empty])
     assert store.dead_letters() == [empty]
+
+
+def test_a_store_holds_one_kind_of_window(store: ContractStore) -> None:
+    """The first windows recorded stay; another size or clock is refused (rows would mix)."""
+    store.check_window(60, "arrival")
+    store.check_window(60, "arrival")
+    with pytest.raises(ConfigError, match="60 s"):
+        store.check_window(30, "arrival")
+    with pytest.raises(ConfigError, match="arrival-clock"):
+        store.check_window(60, "event")
+    assert store.windows() == []
+    assert store.dead_letters() == []
+    assert store.counts() == (0, 0)

@@ -27,6 +27,7 @@ from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import iso_utc, parse_iso_ms
+from taxi_stream.stores import windows_label, windows_mismatch
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TABLE: Final = "my-dynamodb-table"
 DEAD_LETTER_KEY: Final = "#dead-letter"
+META_KEY: Final = "#meta"  # what the table holds (its windows); never a vendor
 MAX_RAW_BYTES: Final = 256 * 1024  # of a dead letter's raw bytes: an item holds at most 400 KB
 MAX_MESSAGE_CHARS: Final = 2048
 PK: Final = "vendorId"
@@ -186,6 +188,25 @@ class DynamoDBStore:
             pages = self.client.get_paginator("query").paginate(**request)
             items = [item for page in pages for item in page["Items"]]
         return [_letter(item) for item in items[:limit]]
+
+    def check_window(self, seconds: int, clock: str) -> None:
+        """Record the table's windows on first use (a '#meta' item); refuse other ones."""
+        want = windows_label(clock, seconds)
+        key = {PK: {"S": META_KEY}, SK: {"S": "windows"}}
+        with self._errors("record the table's windows", once=True) as stored:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={**key, "windows": {"S": want}},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PK},
+            )
+        if stored.count:
+            return
+        with self._errors("read the table's windows"):
+            item = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        have = item.get("Item", {}).get("windows", {}).get("S", want)
+        if have != want:
+            raise windows_mismatch(f"the table {self.table_name}", have, want)
 
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters): the two sides of the accounting line."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from taxi_stream.core.records import Contribution, DeadLetter, WindowTotals
 from taxi_stream.core.totals import ZERO
+from taxi_stream.stores import windows_label, windows_mismatch
 
 
 class MemoryStore:
@@ -15,6 +16,14 @@ class MemoryStore:
         self._windows: dict[tuple[str, int], WindowTotals] = {}
         self._applied: set[tuple[str, int, str]] = set()
         self._letters: dict[str, DeadLetter] = {}
+        self._windows_held: str | None = None
+
+    def check_window(self, seconds: int, clock: str) -> None:
+        """Record the windows on first use; refuse other ones."""
+        want = windows_label(clock, seconds)
+        self._windows_held = self._windows_held or want
+        if self._windows_held != want:
+            raise windows_mismatch("the memory store", self._windows_held, want)
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply contributions not applied before; return how many were new."""

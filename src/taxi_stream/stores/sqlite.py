@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from taxi_stream.clock import now_ms
-from taxi_stream.core.errors import ConfigError, StoreError
+from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
 from taxi_stream.sqlitedb import connect, errors
+from taxi_stream.stores import windows_label, windows_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +129,21 @@ class SQLiteStore:
         with errors("store commit", StoreError):
             self._db.commit()
 
-    def check_window(self, seconds: int) -> None:
-        """Record the window size on first use; refuse another one (windows would overlap).
+    def check_window(self, seconds: int, clock: str) -> None:
+        """Record the windows on first use; refuse other ones (they would add into one row).
 
-        Totals are keyed by (vendor, window start): 10 s and 5 s windows starting at the same
-        second would be added into one row.
+        Totals are keyed by (vendor, window start): 10 s and 5 s windows, or arrival- and
+        event-clock windows, starting at the same second would be summed together.
         """
+        want = windows_label(clock, seconds)
         with self.transaction(), errors("store window check", StoreError):
-            row = self._db.execute("SELECT value FROM store_meta WHERE key = 'window_seconds'")
+            row = self._db.execute("SELECT value FROM store_meta WHERE key = 'windows'")
             found = row.fetchone()
             if found is None:
-                self._db.execute(
-                    "INSERT INTO store_meta VALUES ('window_seconds', ?)", (str(seconds),)
-                )
+                self._db.execute("INSERT INTO store_meta VALUES ('windows', ?)", (want,))
                 return
-        if int(found[0]) != seconds:
-            raise ConfigError(
-                f"the store {self.path} holds {found[0]} s windows, not {seconds} s: use "
-                f"--window-seconds {found[0]}, or another --data-dir / --store for {seconds} s"
-            )
+        if found[0] != want:
+            raise windows_mismatch(f"the store {self.path}", found[0], want)
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply contributions not applied before; return how many were new."""
