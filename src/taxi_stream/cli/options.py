@@ -88,8 +88,9 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
             )
         )
     options += [
-        click.option("--endpoint-url", default=None, envvar="AWS_ENDPOINT_URL", show_envvar=True,
-                     help="AWS endpoint (a local Kinesis/DynamoDB implementation)."),
+        click.option("--endpoint-url", default=None,
+                     help="AWS endpoint for both services (a local implementation). Without it,"
+                     " boto3 reads AWS_ENDPOINT_URL_KINESIS / _DYNAMODB, then AWS_ENDPOINT_URL."),
         click.option("--region", default=None, envvar="AWS_REGION", show_envvar=True,
                      help="AWS region of the Kinesis stream / DynamoDB table."),
     ]  # fmt: skip

@@ -39,6 +39,8 @@ def query(**kw: Any) -> None:
     limit, since, until = kw["limit"], kw["since"], kw["until"]
     table = kw["fmt"] == "table"
     if kw["dead_letters"]:
+        if kw["vendor"] or since or until:
+            raise click.UsageError("--vendor, --since and --until select windows, not dead letters")
         letters = store.dead_letters(limit)
         rows = [(_letter_cells if table else _letter_row)(d) for d in letters]
     else:

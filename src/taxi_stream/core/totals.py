@@ -6,8 +6,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from taxi_stream.core.trip import Trip
-
 
 @dataclass(frozen=True, slots=True)
 class Totals:
@@ -26,13 +24,8 @@ class Totals:
             self.passenger_count + other.passenger_count,
         )
 
-    @classmethod
-    def of(cls, trip: Trip) -> Totals:
-        """The totals of a single trip."""
-        return cls(1, trip.distance_milli, trip.duration_s, trip.passenger_count)
-
     def as_list(self) -> list[int]:
-        """Compact form for Lambda state: [trips, distance_milli, duration_s, passengers]."""
+        """The four sums as a list: [trips, distance_milli, duration_s, passengers]."""
         return [self.trip_count, self.distance_milli, self.duration_s, self.passenger_count]
 
     @property
@@ -62,18 +55,6 @@ WindowKey = tuple[str, int]
 """(vendor id, window start in epoch ms)."""
 
 
-def add_into(acc: dict[WindowKey, list[int]], key: WindowKey, trip: Trip) -> None:
-    """Add one trip to a mutable accumulator (the hot path: no allocation once the key exists)."""
-    cell = acc.get(key)
-    if cell is None:
-        acc[key] = [1, trip.distance_milli, trip.duration_s, trip.passenger_count]
-    else:
-        cell[0] += 1
-        cell[1] += trip.distance_milli
-        cell[2] += trip.duration_s
-        cell[3] += trip.passenger_count
-
-
 def merge(parts: Iterable[Mapping[WindowKey, Totals]]) -> dict[WindowKey, Totals]:
     """Merge keyed totals; the result does not depend on the order or grouping of the parts."""
     out: dict[WindowKey, Totals] = {}
@@ -81,8 +62,3 @@ def merge(parts: Iterable[Mapping[WindowKey, Totals]]) -> dict[WindowKey, Totals
         for key, totals in part.items():
             out[key] = out.get(key, ZERO) + totals
     return out
-
-
-def frozen(acc: Mapping[WindowKey, list[int]]) -> dict[WindowKey, Totals]:
-    """Turn a mutable accumulator into immutable Totals."""
-    return {key: Totals(*cell) for key, cell in acc.items()}
