@@ -235,6 +235,7 @@ def test_the_function_follows_the_design(template: Template) -> None:
         "TABLE_NAME": {"Ref": "TotalsTable"},
         "WINDOW_CLOCK": {"Ref": "WindowClock"},
         "WINDOW_SECONDS": {"Ref": "TumblingWindowInSeconds"},
+        "NAIVE_TIMEZONE": {"Ref": "NaiveTimezone"},
     }
     event = props["Events"]["Trips"]
     assert event["Type"] == "Kinesis"
