@@ -56,6 +56,14 @@ class _CleanTrip(msgspec.Struct, gc=False):
 
 _clean = msgspec.json.Decoder(_CleanTrip)
 _loose = msgspec.json.Decoder()
+_JSON_KINDS: Final = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 TripValues = tuple[str, int, int, int, int]
@@ -137,5 +145,6 @@ def _loose_object(data: bytes) -> dict[str, Any]:
     except msgspec.DecodeError as exc:
         raise RecordError(Reason.NOT_JSON, f"not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise RecordError(Reason.NOT_OBJECT, f"a JSON {type(value).__name__}, not an object")
+        kind = _JSON_KINDS.get(type(value), type(value).__name__)
+        raise RecordError(Reason.NOT_OBJECT, f"a JSON {kind}, not an object")
     return value

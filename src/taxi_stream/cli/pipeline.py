@@ -228,19 +228,24 @@ def produce_cmd(source: Any, partition_key: str, aggregate: bool, **kw: Any) -> 
             "only Kinesis streams take KPL aggregates", param_hint="--aggregate"
         )
     stream = open_stream(settings)
-    result = produce(stream, _lines(source, partition_key))
-    err.print(f"sent {result.sent:,} records, failed {result.failed:,}", highlight=False)
+    numbers: list[int] = []
+    result = produce(stream, _lines(source, partition_key, numbers))
+    blanks = (numbers[-1] if numbers else 0) - len(numbers)
+    skipped = f", skipped {blanks:,} blank lines" if blanks else ""
+    err.print(f"sent {result.sent:,} records, failed {result.failed:,}{skipped}", highlight=False)
     for index, why in result.failures[:20]:
-        err.print(f"  line {index + 1}: {why}", highlight=False)
+        err.print(f"  line {numbers[index]}: {why}", highlight=False)
     if result.failed:
         raise SystemExit(1)
 
 
-def _lines(source: Any, partition_key: str) -> Iterator[tuple[str, bytes]]:
+def _lines(source: Any, partition_key: str, numbers: list[int]) -> Iterator[tuple[str, bytes]]:
+    """Each non-blank line one record, as is; ``numbers`` gets the line number of each."""
     for number, line in enumerate(source, start=1):
         data = line.rstrip(b"\r\n")
         if not data.strip():
             continue
+        numbers.append(number)
         key = str(number)
         if partition_key == "id":
             key = _id_of(data) or key

@@ -132,8 +132,12 @@ def state_of(response: Any, *, windowed: bool) -> dict[str, Any]:
         return {}
     if not isinstance(response, Mapping) or "state" not in response:
         raise HandlerContractError(
-            "with tumbling windows a handler must return a dict with 'state' "
-            f"(got {type(response).__name__})"
+            "with tumbling windows a handler must return a dict with a 'state' key; "
+            + (
+                f"got keys {sorted(map(str, response))[:5]}"
+                if isinstance(response, Mapping)
+                else f"got {type(response).__name__}"
+            )
         )
     try:
         state = msgspec.json.decode(msgspec.json.encode(response["state"] or {}))
