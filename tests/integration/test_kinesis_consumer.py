@@ -12,8 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from tests.servers.moto import fake_aws_credentials
-from tests.servers.node import kinesalite_server
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import StreamRecord
@@ -24,11 +22,10 @@ pytestmark = pytest.mark.aws
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """kinesalite on 127.0.0.1 with fake credentials, once for this module."""
-    with fake_aws_credentials(), kinesalite_server() as url:
-        yield url
+@pytest.fixture
+def endpoint(kinesalite_url: str) -> str:
+    """The session's kinesalite on 127.0.0.1 (fake credentials are set for the session)."""
+    return kinesalite_url
 
 
 @pytest.fixture

@@ -21,8 +21,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from tests.servers.moto import fake_aws_credentials
-from tests.servers.node import kinesalite_server
 
 from taxi_stream.core.errors import StreamError
 from taxi_stream.streams import PutResult, kpl
@@ -34,11 +32,10 @@ SHARDS = 4
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """kinesalite on 127.0.0.1 with fake credentials, once for this module."""
-    with fake_aws_credentials(), kinesalite_server() as url:
-        yield url
+@pytest.fixture
+def endpoint(kinesalite_url: str) -> str:
+    """The session's kinesalite on 127.0.0.1 (fake credentials are set for the session)."""
+    return kinesalite_url
 
 
 @pytest.fixture
