@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -107,10 +108,14 @@ class ShardView:
 
     def table(self) -> Table:
         """One row per shard."""
-        table = Table(title="Shards")
+        table = Table(title="Shards", box=box.SIMPLE_HEAD)
         columns = ("shard", "status", "position", "lag", "open window", "retries", "failures")
-        for name in (*columns, "last error", "failed batches"):
-            table.add_column(name, justify="right" if name in {"retries", "failures"} else "left")
+        for name in columns:
+            table.add_column(
+                name, justify="right" if name in {"retries", "failures"} else "left", no_wrap=True
+            )
+        table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=48)
+        table.add_column("failed batches", overflow="fold")
         for cursor in self.mapping.cursors:
             failures = f"{cursor.failures:,}"
             if cursor.timeouts:
