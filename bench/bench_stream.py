@@ -15,7 +15,6 @@ The baseline writes fewer records per repeat (it is slow); trips/s is per record
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import statistics
 import tempfile
@@ -123,17 +122,7 @@ def run(repeats: int = DEFAULT_REPEATS) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    """Print the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
-    args = parser.parse_args()
-    for row in run(args.repeats):
-        print(
-            f"{row['name']:<48}{row['trips_per_s']:>12,}"
-            f"{row['baseline_trips_per_s']:>12,}{row['ratio']:>8}x"
-        )
-
-
 if __name__ == "__main__":
-    main()
+    from rows import print_rows
+
+    print_rows(run, __doc__, DEFAULT_REPEATS)
