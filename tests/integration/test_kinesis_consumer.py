@@ -23,15 +23,9 @@ _names = itertools.count()
 
 
 @pytest.fixture
-def endpoint(kinesalite_url: str) -> str:
-    """The session's kinesalite on 127.0.0.1 (fake credentials are set for the session)."""
-    return kinesalite_url
-
-
-@pytest.fixture
-def client(endpoint: str) -> Iterator[Any]:
+def client(kinesalite_url: str) -> Iterator[Any]:
     """A boto3 Kinesis client for kinesalite."""
-    kinesis = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1")
+    kinesis = boto3.client("kinesis", endpoint_url=kinesalite_url, region_name="us-east-1")
     yield kinesis
     kinesis.close()
 

@@ -33,23 +33,17 @@ _names = itertools.count()
 
 
 @pytest.fixture
-def endpoint(kinesalite_url: str) -> str:
-    """The session's kinesalite on 127.0.0.1 (fake credentials are set for the session)."""
-    return kinesalite_url
-
-
-@pytest.fixture
-def plain(endpoint: str) -> Iterator[Any]:
+def plain(kinesalite_url: str) -> Iterator[Any]:
     """A boto3 client without hooks: sets up streams, forwards entries, reads back."""
-    client = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1")
+    client = boto3.client("kinesis", endpoint_url=kinesalite_url, region_name="us-east-1")
     yield client
     client.close()
 
 
 @pytest.fixture
-def hooked(endpoint: str) -> Iterator[Any]:
+def hooked(kinesalite_url: str) -> Iterator[Any]:
     """The producer's client: faults are injected into it with botocore event hooks."""
-    client = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1")
+    client = boto3.client("kinesis", endpoint_url=kinesalite_url, region_name="us-east-1")
     yield client
     client.close()
 
