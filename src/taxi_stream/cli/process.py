@@ -19,6 +19,8 @@ from taxi_stream.wiring import DEFAULT_HANDLER
     "--handler",
     default=DEFAULT_HANDLER,
     show_default=True,
+    envvar="TAXI_STREAM_HANDLER",
+    show_envvar=True,
     help="The Lambda handler to run, as module:function.",
 )
 @click.option(
@@ -26,6 +28,8 @@ from taxi_stream.wiring import DEFAULT_HANDLER
     type=click.IntRange(1, MAX_BATCH_SIZE),
     default=MAX_BATCH_SIZE,
     show_default=True,
+    envvar="TAXI_STREAM_BATCH_SIZE",
+    show_envvar=True,
     help="BatchSize.",
 )
 @click.option(
