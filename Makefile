@@ -6,13 +6,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?= --duration 20 --rate 10000 --window-seconds 5
 RUN_DIR ?= data/make-run
+AWS_LOCAL_ARGS ?=
 
-.PHONY: run test lint typecheck unit bench lock clean
+.PHONY: run aws-local test lint typecheck unit bench lock clean
 
 # The demo starts afresh each time in its own data dir; query it with --data-dir $(RUN_DIR).
 run: $(STAMP)
 	rm -rf $(RUN_DIR)
 	$(VENV)/bin/taxi-stream run --data-dir $(RUN_DIR) $(ARGS)
+
+# kinesalite and dynalite on 127.0.0.1, the AWS pipeline run on them; stopped on exit.
+aws-local: $(STAMP) node_modules/.installed
+	$(VENV)/bin/taxi-stream aws local $(AWS_LOCAL_ARGS)
 
 test: $(STAMP) node_modules/.installed
 	$(VENV)/bin/ruff format --check src tests bench

@@ -65,3 +65,21 @@ def test_cli_round_trip_on_kinesis_and_dynamodb(
     assert len(letters) == len(POISON)
     expected = reference_totals([json.loads(line) for line in clean.splitlines()])
     assert {v: tuple(c) for v, c in stored.items()} == expected
+
+
+@pytest.mark.aws
+def test_create_resources_says_whether_it_created_or_found_each(
+    kinesalite_url: str, moto_url: str, aws_credentials: dict[str, str]
+) -> None:
+    """create-resources says "created" for a new stream and table, "already there" the next time."""
+    env = {
+        **os.environ,
+        **aws_credentials,
+        "AWS_ENDPOINT_URL_KINESIS": kinesalite_url,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+    }
+    names = ["--stream-name", "twice-stream", "--table-name", "twice-table", "--shards", "3"]
+    first = cli("aws", "create-resources", *names, env=env).splitlines()
+    second = cli("aws", "create-resources", *names, env=env).splitlines()
+    assert first == ["stream twice-stream: created (3 shard(s))", "table twice-table: created"]
+    assert second == ["stream twice-stream: already there", "table twice-table: already there"]

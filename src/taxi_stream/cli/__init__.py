@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from taxi_stream.cli.aws import aws
+from taxi_stream.cli.awslocal import local
 from taxi_stream.cli.pipeline import generate, produce_cmd, run
 from taxi_stream.cli.process import process
 from taxi_stream.cli.query import query
@@ -18,3 +19,4 @@ def main() -> None:
 
 for command in (run, generate, produce_cmd, process, query, aws):
     main.add_command(command)
+aws.add_command(local)

@@ -59,15 +59,36 @@ def create_resources(
     On AWS, deploy deploy/template.yaml instead: it also sets encryption, the function and alarms.
     """  # fmt: skip
     try:
-        stream = KinesisStream(
-            stream_name, region=region, endpoint_url=kinesis_endpoint_url or endpoint_url
+        lines = ensure_resources(
+            stream_name,
+            table_name,
+            shards,
+            kinesis_url=kinesis_endpoint_url or endpoint_url,
+            dynamodb_url=dynamodb_endpoint_url or endpoint_url,
+            region=region,
         )
-        create_stream(stream.client, stream_name, shards)
-        store = DynamoDBStore(
-            table_name, region=region, endpoint_url=dynamodb_endpoint_url or endpoint_url
-        )
-        created = create_table(store.client, table_name)
     except TaxiStreamError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"stream {stream_name}: active ({shards} shard(s))")
-    click.echo(f"table {table_name}: {'created' if created else 'already there'}")
+    for line in lines:
+        click.echo(line)
+
+
+def ensure_resources(
+    stream_name: str,
+    table_name: str,
+    shards: int,
+    *,
+    kinesis_url: str | None,
+    dynamodb_url: str | None,
+    region: str | None,
+) -> list[str]:
+    """Create the stream and the table unless they exist; a line for each: created or found."""
+    stream = KinesisStream(stream_name, region=region, endpoint_url=kinesis_url)
+    stream_created = create_stream(stream.client, stream_name, shards)
+    store = DynamoDBStore(table_name, region=region, endpoint_url=dynamodb_url)
+    table_created = create_table(store.client, table_name)
+    return [
+        f"stream {stream_name}: "
+        + (f"created ({shards} shard(s))" if stream_created else "already there"),
+        f"table {table_name}: {'created' if table_created else 'already there'}",
+    ]

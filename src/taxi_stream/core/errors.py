@@ -8,7 +8,9 @@ TaxiStreamError
 │   └── RecordTooLargeError  one record exceeds the stream's size limit (that record only)
 ├── StoreError             reading or writing a store failed (infrastructure: the batch retries)
 │   └── StoreUnavailableError  the store cannot be opened (locked, corrupt, not a database)
-└── HandlerContractError   a handler broke the Lambda contract (e.g. returned no state)
+├── HandlerContractError   a handler broke the Lambda contract (e.g. returned no state)
+└── ServerStartError       a local AWS implementation (kinesalite, dynalite) is missing or
+                           did not start
 """
 
 from __future__ import annotations
@@ -49,3 +51,7 @@ class StoreUnavailableError(StoreError):
 
 class HandlerContractError(TaxiStreamError):
     """A handler's response broke the Lambda Kinesis tumbling-window contract."""
+
+
+class ServerStartError(TaxiStreamError):
+    """A local server (kinesalite, dynalite) could not be started; the message says why."""

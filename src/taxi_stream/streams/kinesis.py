@@ -445,18 +445,21 @@ def create_stream(
     timeout_s: float = 30.0,
     poll_s: float = 0.05,
     sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """Create a stream (an existing one is fine) and wait, bounded, until it is ACTIVE."""
+) -> bool:
+    """Create a stream unless it exists, wait (bounded) until ACTIVE; True if it was created."""
     if shard_count < 1:
         raise ConfigError(f"shard count must be at least 1, got {shard_count}")
+    created = True
     try:
         client.create_stream(StreamName=name, ShardCount=shard_count)
     except ClientError as exc:
         if _error_code(exc) != "ResourceInUseException":
             raise StreamError(f"cannot create stream {name}: {exc}") from exc
+        created = False
     except BotoCoreError as exc:
         raise StreamError(f"cannot create stream {name}: {exc}") from exc
     wait_active(client, name, timeout_s=timeout_s, poll_s=poll_s, sleep=sleep)
+    return created
 
 
 def wait_active(

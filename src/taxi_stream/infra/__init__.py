@@ -1,0 +1,1 @@
+"""Plumbing at the edge: local servers the command line and the tests start."""
