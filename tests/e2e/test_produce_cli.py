@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from tests.e2e.conftest import CLI_TIMEOUT_S, Cli
 
 from taxi_stream.streams.local import LocalStream
@@ -147,10 +148,12 @@ def test_a_malformed_dead_letter_file_is_named_by_its_entry(
     assert not (tmp_path / "d" / "stream.db").exists() or stream_data(tmp_path / "d") == []
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_an_interrupted_produce_resumes_with_skip_lines(
-    taxi_stream_exe: Path, cli_env: dict[str, str], cli: Cli, tmp_path: Path
+    taxi_stream_exe: Path, cli_env: dict[str, str], cli: Cli, tmp_path: Path, signum: int
 ) -> None:
-    """SIGTERM mid-input stops after the batch in flight; --skip-lines N sends the rest, once."""
+    """SIGTERM or Ctrl-C mid-input stops after the batch in flight; --skip-lines N sends the
+    rest; the stream ends with every line exactly once."""
     lines = [trip(n) for n in range(1_000)]
     lines[600] = b""  # a blank line, handled by being skipped
     text = b"".join(line + b"\n" for line in lines)
@@ -164,7 +167,7 @@ def test_an_interrupted_produce_resumes_with_skip_lines(
         process.stdin.write(b"".join(line + b"\n" for line in lines[:700]))
         process.stdin.flush()
         _wait_for_records(data, 500, process)  # the first batch is in; the pipe stays open
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=CLI_TIMEOUT_S)
     finally:
         process.kill()

@@ -116,7 +116,7 @@ def _produce(stream: Any, entries: Iterator[Entry]) -> Produced:
             signal.signal(sig, handler)
 
 
-def say(text: str) -> None:
+def _say(text: str) -> None:
     """One line on stderr, as it is."""
     err.print(text, markup=False, highlight=False, soft_wrap=True)
 
@@ -124,22 +124,24 @@ def say(text: str) -> None:
 def _report(result: Produced, reading: Reading, *, noun: str, skip: int, aggregate: bool) -> None:
     carried = f" in {result.records:,} Kinesis records" if aggregate else ""
     blanks = f", skipped {reading.blanks:,} blank lines" if reading.blanks else ""
-    say(f"sent {result.sent:,} records{carried}, failed {result.failed:,}{blanks}")
+    _say(f"sent {result.sent:,} records{carried}, failed {result.failed:,}{blanks}")
+    nouns = "entries" if noun == "entry" else f"{noun}s"
     if skip and reading.lines < skip and not result.interrupted:
-        say(f"the input has {reading.lines:,} {noun}s, all skipped by --skip-lines {skip:,}")
+        _say(f"the input has {reading.lines:,} {nouns}, all skipped by --skip-lines {skip:,}")
     for number, size in reading.oversize[:SHOWN]:
-        say(
+        _say(
             f"  {noun} {number}: {size:,} bytes, over the 1 MiB ({oversize.LIMIT_BYTES:,}-byte)"
             f" record limit; sent as a marker the consumer dead-letters as too_large with its"
             f" first {min(size, oversize.HEAD_BYTES):,} bytes"
         )
     for number, why in result.failures[:SHOWN]:
-        say(f"  {noun} {number}: {why}")
+        _say(f"  {noun} {number}: {why}")
     if result.interrupted:
         through = max(skip, result.handled_through)
-        say(
-            f"interrupted: {noun}s 1..{through:,} are handled ({result.sent:,} records sent);"
-            f" resume with --skip-lines {through}"
+        done = f"{nouns} 1..{through:,} are handled" if through else f"no {noun} is handled"
+        _say(
+            f"interrupted: {done} ({result.sent:,} records sent); resume with --skip-lines"
+            f" {through}"
         )
         raise SystemExit(INTERRUPTED_EXIT)
     if result.failed:
