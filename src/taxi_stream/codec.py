@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from taxi_stream.core import oversize
 from taxi_stream.core.errors import RecordError
 from taxi_stream.core.trip import (
     MAX_DISTANCE_MILES,
@@ -147,4 +148,6 @@ def _loose_object(data: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         kind = _JSON_KINDS.get(type(value), type(value).__name__)
         raise RecordError(Reason.NOT_OBJECT, f"a JSON {kind}, not an object")
+    if oversize.is_envelope(value):  # a line too large for the stream, sent as its marker
+        raise oversize.rejection(value)
     return value

@@ -252,7 +252,7 @@ def _dead(
     why: RecordError,
 ) -> DeadLetter:
     origin = Origin(stream, shard, str(kinesis.get("sequenceNumber")), sub, _arrival_ms(kinesis))
-    return DeadLetter(origin, why.reason, why.message, raw)
+    return DeadLetter(origin, why.reason, why.message, raw if why.raw is None else why.raw)
 
 
 def _foreign(record: Any, stream: str, shard: str) -> DeadLetter:

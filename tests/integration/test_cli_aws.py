@@ -9,8 +9,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import boto3
 import pytest
 from tests.conftest import reference_totals
+
+from taxi_stream.streams import kpl
+from taxi_stream.streams.kinesis import create_stream
 
 CLI = [sys.executable, "-m", "taxi_stream.cli"]
 POISON = [
@@ -83,3 +87,36 @@ def test_create_resources_says_whether_it_created_or_found_each(
     second = cli("aws", "create-resources", *names, env=env).splitlines()
     assert first == ["stream twice-stream: created (3 shard(s))", "table twice-table: created"]
     assert second == ["stream twice-stream: already there", "table twice-table: already there"]
+
+
+@pytest.mark.aws
+def test_produce_aggregate_reports_user_and_kinesis_records(
+    tmp_path: Path, kinesalite_url: str, aws_credentials: dict[str, str]
+) -> None:
+    """produce --aggregate says how many trips went in how many Kinesis records, as stored."""
+    env = {**os.environ, **aws_credentials, "AWS_ENDPOINT_URL_KINESIS": kinesalite_url}
+    env.pop("AWS_ENDPOINT_URL", None)
+    client = boto3.client("kinesis", endpoint_url=kinesalite_url, region_name="us-east-1")
+    create_stream(client, "cli-aggregate", 2)
+    trips = cli("generate", "--trips", "2000", "--seed", "3", env=env)
+    done = subprocess.run(
+        [*CLI, "produce", "--from", "-", "--aggregate", "--stream", "kinesis://cli-aggregate"],
+        input=trips.encode(),
+        capture_output=True,
+        env={**env, "TAXI_STREAM_DATA_DIR": str(tmp_path)},
+        timeout=120,
+        check=True,
+    )
+    stored = []
+    for shard in client.list_shards(StreamName="cli-aggregate")["Shards"]:
+        iterator = client.get_shard_iterator(
+            StreamName="cli-aggregate", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        stored += client.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
+    client.close()
+    users = sum(len(kpl.deaggregate(record["Data"])) for record in stored)
+    assert users == 2_000
+    assert 1 < len(stored) < 2_000
+    assert (
+        f"sent 2,000 records in {len(stored):,} Kinesis records, failed 0" in done.stderr.decode()
+    )

@@ -268,7 +268,8 @@ def test_batches_are_split_at_500_records_and_5_mib(
     faults.install(hooked)
     stream, _ = producer(hooked, stream_name)
     small = trips(1_201)
-    assert stream.put_records(small).sent == 1_201
+    result = stream.put_records(small)
+    assert (result.sent, result.records) == (1_201, 1_201)
     assert [len(call) for call in faults.calls] == [500, 500, 201]
     faults.calls.clear()
     large = [(f"big-{i}", bytes([i]) * (900 * 1024)) for i in range(12)]
@@ -291,6 +292,7 @@ def test_aggregated_records_deaggregate_to_every_trip(
     assert (result.sent, result.failed) == (3_000, [])
     records = stored(plain, stream_name)
     assert len(records) < 3_000 // 20
+    assert result.records == len(records)
     user = [(key or outer, data) for outer, blob in records for key, data in kpl.deaggregate(blob)]
     assert Counter(user) == Counter(entries)
 

@@ -6,8 +6,9 @@ import click
 
 from taxi_stream.cli.aws import aws
 from taxi_stream.cli.awslocal import local
-from taxi_stream.cli.pipeline import generate, produce_cmd, run
+from taxi_stream.cli.pipeline import generate, run
 from taxi_stream.cli.process import process
+from taxi_stream.cli.produce import produce_cmd
 from taxi_stream.cli.query import query
 
 

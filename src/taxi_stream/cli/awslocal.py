@@ -245,11 +245,14 @@ def _produce(settings: Settings, demo: Demo) -> int | None:
     )
     malformed = 0
 
-    def entries() -> Iterator[tuple[str, bytes]]:
+    def entries() -> Iterator[tuple[int, str, bytes]]:
         nonlocal malformed
+        number = 0
         for batch in sim.batches(PRODUCE_BATCH, count=demo.trips):
             malformed += len(batch.malformed)
-            yield from batch.entries
+            for key, data in batch.entries:
+                number += 1
+                yield number, key, data
 
     result = produce(open_stream(settings), entries())
     click.echo(

@@ -1,32 +1,22 @@
-"""Pipeline commands: ``run`` (everything, live), ``generate`` and ``produce``."""
+"""Pipeline commands: ``run`` (everything, live) and ``generate`` (``produce`` has its own)."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from taxi_stream.app import (
-    Accounting,
-    ProcessOptions,
-    Processor,
-    accounting,
-    produce,
-    start_producer,
-)
-from taxi_stream.cli.options import clear_errors, common, err, iso_ms, settings_of
+from taxi_stream.app import Accounting, ProcessOptions, Processor, accounting, start_producer
+from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
 from taxi_stream.clock import now_ms
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
-from taxi_stream.sources.simulator import Simulator, SimulatorConfig
-from taxi_stream.wiring import DEFAULT_HANDLER, Settings, open_stream
+from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
+from taxi_stream.wiring import DEFAULT_HANDLER, Settings
 
 SNAPSHOT_EVERY_S = 5.0
 
@@ -178,7 +168,8 @@ def _print_accounting(result: Accounting, out: Console) -> None:
     "--start",
     "start_iso",
     default=None,
-    help="Pickup time of the first trip, ISO-8601 (default: now).",
+    help="Pickup time of the first trip, ISO-8601 (default: 2024-11-01T00:00:00Z, so a seed"
+    " always gives the same bytes).",
 )
 @click.option(
     "--out",
@@ -190,72 +181,15 @@ def _print_accounting(result: Accounting, out: Console) -> None:
 )
 @clear_errors
 def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out_path: str) -> None:
-    """Write simulated trips as JSON lines, the wire format."""  # fmt: skip
-    start = iso_ms(start_iso, "--start") or now_ms()
+    """Write simulated trips as JSON lines, the wire format.
+
+    The same --seed, --trips, --malformed and --start always write the same bytes; without
+    --start the first pickup is 2024-11-01T00:00:00Z, not the time of the run.
+    """  # fmt: skip
+    start = iso_ms(start_iso, "--start")
+    if start is None:
+        start = DEFAULT_START_MS
     sim = Simulator(SimulatorConfig(seed=seed, start_ms=start, malformed_fraction=malformed))
     with click.open_file(out_path, "wb") as out:
         for batch in sim.batches(10_000, count=trips):
             out.write(b"".join(data.replace(b"\n", b" ") + b"\n" for _, data in batch.entries))
-
-
-@click.command("produce")
-@common(store=False, window=False)
-@click.option(
-    "--from",
-    "source",
-    type=click.File("rb"),
-    required=True,
-    help="JSON-lines file, or - for stdin. Each line is one record, sent as is.",
-)
-@click.option(
-    "--partition-key",
-    type=click.Choice(["line", "id"]),
-    default="line",
-    show_default=True,
-    help="Partition key: the line number, or the record's id field.",
-)
-@click.option(
-    "--aggregate",
-    is_flag=True,
-    help="Kinesis only: pack records KPL-style (fewer, larger Kinesis records; cheaper).",
-)
-@clear_errors
-def produce_cmd(source: Any, partition_key: str, aggregate: bool, **kw: Any) -> None:
-    """Send JSON lines into the stream, one record per line (invalid ones too)."""  # fmt: skip
-    settings = replace(settings_of(kw), aggregate=aggregate)
-    if aggregate and settings.stream_url == "local":
-        raise click.BadParameter(
-            "only Kinesis streams take KPL aggregates", param_hint="--aggregate"
-        )
-    stream = open_stream(settings)
-    numbers: list[int] = []
-    result = produce(stream, _lines(source, partition_key, numbers))
-    blanks = (numbers[-1] if numbers else 0) - len(numbers)
-    skipped = f", skipped {blanks:,} blank lines" if blanks else ""
-    err.print(f"sent {result.sent:,} records, failed {result.failed:,}{skipped}", highlight=False)
-    for index, why in result.failures[:20]:
-        err.print(f"  line {numbers[index]}: {why}", highlight=False)
-    if result.failed:
-        raise SystemExit(1)
-
-
-def _lines(source: Any, partition_key: str, numbers: list[int]) -> Iterator[tuple[str, bytes]]:
-    """Each non-blank line one record, as is; ``numbers`` gets the line number of each."""
-    for number, line in enumerate(source, start=1):
-        data = line.rstrip(b"\r\n")
-        if not data.strip():
-            continue
-        numbers.append(number)
-        key = str(number)
-        if partition_key == "id":
-            key = _id_of(data) or key
-        yield key, data
-
-
-def _id_of(data: bytes) -> str | None:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return None
-    trip_id = value.get("id") if isinstance(value, dict) else None
-    return str(trip_id)[:256] if trip_id not in (None, "") else None

@@ -25,12 +25,16 @@ class ConfigError(TaxiStreamError):
 
 
 class RecordError(TaxiStreamError):
-    """A record that cannot be understood, with a machine-readable reason code."""
+    """A record that cannot be understood, with a machine-readable reason code.
 
-    def __init__(self, reason: str, message: str) -> None:
+    ``raw`` is what its dead letter keeps instead of the record's own bytes (None: those).
+    """
+
+    def __init__(self, reason: str, message: str, *, raw: bytes | None = None) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
+        self.raw = raw
 
 
 class StreamError(TaxiStreamError):

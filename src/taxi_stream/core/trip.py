@@ -36,6 +36,7 @@ class Reason:
     NOT_JSON: Final = "not_json"
     NOT_OBJECT: Final = "not_object"
     TOO_LARGE: Final = "too_large"
+    BAD_ENVELOPE: Final = "bad_oversize_envelope"
     MISSING_VENDOR: Final = "missing_vendor"
     BAD_VENDOR: Final = "bad_vendor"
     MISSING_FIELD: Final = "missing_field"

@@ -11,11 +11,16 @@ from taxi_stream.core.records import StreamRecord
 
 @dataclass(frozen=True, slots=True)
 class PutResult:
-    """What a producer call achieved; ``failed`` holds (index, reason) of entries not accepted."""
+    """What a producer call achieved; ``failed`` holds (index, reason) of entries not accepted.
+
+    ``records`` is how many stream records were put: fewer than ``sent`` when KPL aggregates
+    carry many entries each (None: one record per entry sent).
+    """
 
     sent: int
     retried: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
+    records: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ partial failure may land after later entries of the same key (as with any PutRec
 Errors that retrying cannot fix (no such stream, access denied) raise ``StreamError``.
 
 With ``aggregate=True`` user records are packed, per destination shard, into KPL aggregated
-records (see ``kpl``) of at most ``AGGREGATE_MAX_BYTES``; counts stay in user records.
+records (see ``kpl``) of at most ``AGGREGATE_MAX_BYTES``; ``sent`` counts user records and
+``PutResult.records`` the Kinesis records they travelled in.
 """
 
 from __future__ import annotations
@@ -253,14 +254,15 @@ class KinesisStream:
         items, failed = self._items(entries)
         if self._aggregate:
             items = self._aggregated(items)
-        sent = retried = 0
+        sent = retried = records = 0
         for batch in _batches(items):
-            batch_sent, batch_retried, batch_failed = self._send(batch)
+            batch_sent, batch_retried, batch_failed, batch_records = self._send(batch)
             sent += batch_sent
             retried += batch_retried
+            records += batch_records
             failed.extend(batch_failed)
         failed.sort()
-        return PutResult(sent=sent, retried=retried, failed=failed)
+        return PutResult(sent=sent, retried=retried, failed=failed, records=records)
 
     def _items(
         self, entries: Sequence[tuple[str, bytes]]
@@ -304,8 +306,9 @@ class KinesisStream:
             self._shard_map = (now + SHARD_MAP_TTL_S, starts)
         return self._shard_map[1]
 
-    def _send(self, batch: list[_Item]) -> tuple[int, int, list[tuple[int, str]]]:
-        """One batch to its end: (entries sent, entry retries, failed entries with reasons)."""
+    def _send(self, batch: list[_Item]) -> tuple[int, int, list[tuple[int, str]], int]:
+        """One batch to its end: entries sent, entry retries, failed entries with reasons, and
+        Kinesis records put."""
         total = sum(len(item.indices) for item in batch)
         pending, retried = batch, 0
         failures: list[tuple[_Item, str]] = []
@@ -315,7 +318,7 @@ class KinesisStream:
                 retried += sum(len(item.indices) for item in pending)
             failures = self._attempt(pending)
             if not failures:
-                return total, retried, []
+                return total, retried, [], len(batch)
             pending = [item for item, _ in failures]
             log.debug("PutRecords to %s: %d records to retry", self._name, len(pending))
         attempts = self._retry.max_attempts
@@ -323,7 +326,7 @@ class KinesisStream:
             (i, f"{why} (after {attempts} attempts)") for it, why in failures for i in it.indices
         ]
         log.warning("PutRecords to %s: %d entries failed for good", self._name, len(failed))
-        return total - len(failed), retried, failed
+        return total - len(failed), retried, failed, len(batch) - len(failures)
 
     def _attempt(self, pending: list[_Item]) -> list[tuple[_Item, str]]:
         """One PutRecords call: the items not accepted, each with its error code and message."""

@@ -118,7 +118,7 @@ class LocalStream:
             self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", out)
             self._db.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?)", last.items())
             self._maybe_trim(len(out))
-        return PutResult(sent=len(rows), failed=failed)
+        return PutResult(sent=len(rows), failed=failed, records=len(rows))
 
     def _rows(
         self, entries: Sequence[tuple[str, bytes]]

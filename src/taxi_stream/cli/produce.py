@@ -1,0 +1,148 @@
+"""``produce``: JSON lines, or exported dead letters, into the stream; resumable by line."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Final
+
+import click
+
+from taxi_stream.app import Interruption, Produced, produce
+from taxi_stream.cli.options import clear_errors, common, err, settings_of
+from taxi_stream.core import oversize
+from taxi_stream.sources.files import Entry, Reading, dead_letters, json_lines
+from taxi_stream.wiring import open_stream
+
+INTERRUPTED_EXIT: Final = 130  # as a shell reports a command ended by Ctrl-C
+SHOWN: Final = 20  # failures and oversize lines listed one by one
+
+
+@click.command("produce")
+@common(store=False, window=False)
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    default=None,
+    help="JSON-lines file, or - for stdin. Each line is one record, sent byte for byte without"
+    " its final newline (a \\r before it stays); blank lines are skipped.",
+)
+@click.option(
+    "--from-dead-letters",
+    "letters",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Replay dead letters: the JSON that `query --dead-letters --format json` writes; each"
+    " entry's rawBase64 is sent exactly, as one record.",
+)
+@click.option(
+    "--partition-key",
+    type=click.Choice(["line", "id"]),
+    default="line",
+    show_default=True,
+    help="Partition key: the line number (entry number with --from-dead-letters), or the"
+    " record's id field (else the line number).",
+)
+@click.option(
+    "--skip-lines",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Skip the first N input lines (entries with --from-dead-letters), to resume an"
+    " interrupted produce; lines keep their numbers in the input.",
+)
+@click.option(
+    "--aggregate",
+    is_flag=True,
+    help="Kinesis only: pack records KPL-style (fewer, larger Kinesis records; cheaper); the"
+    " summary says how many Kinesis records carried them.",
+)
+@clear_errors
+def produce_cmd(
+    source: str | None,
+    letters: Path | None,
+    partition_key: str,
+    skip_lines: int,
+    aggregate: bool,
+    **kw: Any,
+) -> None:
+    """Send records into the stream, one per line (invalid ones too), or replay dead letters.
+
+    A line over the 1 MiB record limit is sent as a small marker record, which the consumer
+    dead-letters as too_large with its line number and first 4,096 bytes. Ctrl-C or SIGTERM
+    stops after the batch in flight and prints the --skip-lines that resumes (exit 130).
+    """  # fmt: skip
+    if source is None and letters is None:
+        raise click.UsageError("give --from FILE (or -) or --from-dead-letters FILE")
+    if source is not None and letters is not None:
+        raise click.UsageError("--from and --from-dead-letters exclude each other; give one")
+    settings = replace(settings_of(kw), aggregate=aggregate)
+    if aggregate and settings.stream_url == "local":
+        raise click.BadParameter(
+            "only Kinesis streams take KPL aggregates", param_hint="--aggregate"
+        )
+    stream = open_stream(settings)
+    reading = Reading()
+    noun = "line" if letters is None else "entry"
+    with _entries(source, letters, reading, partition_key, skip_lines) as entries:
+        result = _produce(stream, entries)
+    _report(result, reading, noun=noun, skip=skip_lines, aggregate=aggregate)
+
+
+@contextmanager
+def _entries(
+    source: str | None, letters: Path | None, reading: Reading, key_by: str, skip: int
+) -> Iterator[Iterator[Entry]]:
+    """The entries of --from (the file closed after; stdin stays open) or --from-dead-letters."""
+    if letters is not None:
+        yield dead_letters(letters, reading, key_by=key_by, skip=skip)
+        return
+    with click.open_file(source or "-", "rb") as file:
+        yield json_lines(file, source or "-", reading, key_by=key_by, skip=skip)
+
+
+def _produce(stream: Any, entries: Iterator[Entry]) -> Produced:
+    """Produce with Ctrl-C and SIGTERM turned into a clean stop after the batch in flight."""
+    interruption = Interruption()
+    previous = {sig: signal.signal(sig, interruption) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return produce(stream, entries, interruption=interruption)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _say(text: str) -> None:
+    """One line on stderr, as it is."""
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _report(result: Produced, reading: Reading, *, noun: str, skip: int, aggregate: bool) -> None:
+    carried = f" in {result.records:,} Kinesis records" if aggregate else ""
+    blanks = f", skipped {reading.blanks:,} blank lines" if reading.blanks else ""
+    _say(f"sent {result.sent:,} records{carried}, failed {result.failed:,}{blanks}")
+    nouns = "entries" if noun == "entry" else f"{noun}s"
+    if skip and reading.lines < skip and not result.interrupted:
+        _say(f"the input has {reading.lines:,} {nouns}, all skipped by --skip-lines {skip:,}")
+    for number, size in reading.oversize[:SHOWN]:
+        _say(
+            f"  {noun} {number}: {size:,} bytes, over the 1 MiB ({oversize.LIMIT_BYTES:,}-byte)"
+            f" record limit; sent as a marker the consumer dead-letters as too_large with its"
+            f" first {min(size, oversize.HEAD_BYTES):,} bytes"
+        )
+    for number, why in result.failures[:SHOWN]:
+        _say(f"  {noun} {number}: {why}")
+    if result.interrupted:
+        through = max(skip, result.handled_through)
+        done = f"{nouns} 1..{through:,} are handled" if through else f"no {noun} is handled"
+        _say(
+            f"interrupted: {done} ({result.sent:,} records sent); resume with --skip-lines"
+            f" {through}"
+        )
+        raise SystemExit(INTERRUPTED_EXIT)
+    if result.failed:
+        raise SystemExit(1)

@@ -1,0 +1,98 @@
+"""The oversize envelope: a line too large for a stream record travels as a small marker record.
+
+A stream record is at most ``LIMIT_BYTES`` (data + partition key, as Kinesis counts it). The
+producer sends a line over that limit as an envelope instead, so the line still enters the
+stream and still ends as a dead letter (reason ``too_large``) with its line number and first
+bytes; nothing is lost on the way:
+
+    {"taxiStreamOversize": {"line": 17, "source": "trips.jsonl", "bytes": 1500000,
+                            "limitBytes": 1048576, "headBase64": "<the first 4 KiB>"}}
+
+The consumer takes an object with the ``taxiStreamOversize`` key and no ``vendorId`` for an
+envelope; the dead letter's raw bytes are the head, not the envelope.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from taxi_stream.core.errors import RecordError
+from taxi_stream.core.trip import Reason
+
+KEY: Final = "taxiStreamOversize"
+LIMIT_BYTES: Final = 1_048_576  # a Kinesis record, data + partition key
+HEAD_BYTES: Final = 4_096  # how much of an oversize line the envelope keeps
+MAX_SOURCE_CHARS: Final = 1_024
+
+
+def is_over_limit(partition_key: str, data: bytes) -> bool:
+    """Whether a record of this key and data exceeds the stream's record limit."""
+    return len(data) + len(partition_key.encode("utf-8", "surrogatepass")) > LIMIT_BYTES
+
+
+def envelope(data: bytes, *, line: int, source: str) -> bytes:
+    """The small record that stands for the oversize ``data`` read at ``line`` of ``source``."""
+    head = base64.b64encode(data[:HEAD_BYTES]).decode("ascii")
+    body = {
+        "line": line,
+        "source": source[:MAX_SOURCE_CHARS],
+        "bytes": len(data),
+        "limitBytes": LIMIT_BYTES,
+        "headBase64": head,
+    }
+    return json.dumps({KEY: body}, separators=(",", ":")).encode()
+
+
+def is_envelope(value: Mapping[str, Any]) -> bool:
+    """Whether a decoded record object is an envelope (a trip, with a vendorId, never is)."""
+    return KEY in value and "vendorId" not in value
+
+
+def rejection(value: Mapping[str, Any]) -> RecordError:
+    """The dead-letter verdict on an envelope: ``too_large``, its raw bytes the line's head.
+
+    A malformed envelope is rejected as such (reason ``bad_oversize_envelope``), its own bytes
+    kept.
+    """
+    try:
+        line, source, size, limit, head = _fields(value[KEY])
+    except ValueError as exc:
+        return RecordError(Reason.BAD_ENVELOPE, f"a malformed {KEY} record: {exc}")
+    where = f"line {line:,} of {'standard input' if source == '-' else source or 'the input'}"
+    message = (
+        f"{where} is {size:,} bytes, over the {_limit(limit)} record limit "
+        f"(data + partition key); its first {len(head):,} bytes are kept"
+    )
+    return RecordError(Reason.TOO_LARGE, message, raw=head)
+
+
+def _limit(limit: int) -> str:
+    mib, rest = divmod(limit, 1_048_576)
+    return f"{mib} MiB ({limit:,}-byte)" if mib and not rest else f"{limit:,}-byte"
+
+
+def _fields(body: Any) -> tuple[int, str, int, int, bytes]:
+    if not isinstance(body, Mapping):
+        raise ValueError(f"{KEY} must be an object")
+    line, size, limit = (_count(body, name) for name in ("line", "bytes", "limitBytes"))
+    source, head = body.get("source", ""), body.get("headBase64")
+    if not isinstance(source, str):
+        raise ValueError(f"source must be a string, got {source!r}")
+    if not isinstance(head, str):
+        raise ValueError("headBase64 must be a string")
+    try:
+        raw = base64.b64decode(head, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("headBase64 is not base64") from None
+    return line, source[:MAX_SOURCE_CHARS], size, limit, raw
+
+
+def _count(body: Mapping[str, Any], name: str) -> int:
+    number = body.get(name)
+    if type(number) is not int or number < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {number!r}")
+    return number

@@ -1,0 +1,111 @@
+"""Records from files: JSON lines sent as they are, and the dead letters ``query`` exports.
+
+Each entry is (input line number, partition key, data). A line is sent byte for byte without
+its final newline (a ``\\r`` before it stays); a blank line (only spaces, tabs or ``\\r``) is
+skipped and counted. A dead-letter file is the JSON list ``query --dead-letters --format json``
+writes; each entry's ``rawBase64`` is sent exactly, numbered from 1 like lines. Data too large
+for a stream record is sent as its oversize envelope (``taxi_stream.core.oversize``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+from taxi_stream.core import oversize
+from taxi_stream.core.errors import ConfigError
+
+Entry = tuple[int, str, bytes]
+"""(input line number, partition key, data)."""
+
+MAX_KEY_CHARS: Final = 256
+
+
+@dataclass(slots=True)
+class Reading:
+    """What reading the input met: lines read (skipped ones too), blanks, oversize lines."""
+
+    lines: int = 0
+    blanks: int = 0
+    oversize: list[tuple[int, int]] = field(default_factory=list)  # (line number, bytes)
+
+
+def json_lines(
+    source: IO[bytes], name: str, reading: Reading, *, key_by: str = "line", skip: int = 0
+) -> Iterator[Entry]:
+    """Each non-blank line after the first ``skip`` one record, as is (``name``: for envelopes)."""
+    for number, line in enumerate(source, start=1):
+        reading.lines = number
+        if number <= skip:
+            continue
+        data = line[:-1] if line.endswith(b"\n") else line
+        if not data.strip():
+            reading.blanks += 1
+            continue
+        yield _entry(number, data, name, reading, key_by)
+
+
+def dead_letters(
+    path: Path, reading: Reading, *, key_by: str = "line", skip: int = 0
+) -> Iterator[Entry]:
+    """Each dead letter's exact bytes after the first ``skip``; the file is checked whole first."""
+    raws = load_dead_letters(path)
+    for number, raw in enumerate(raws, start=1):
+        reading.lines = number
+        if number > skip:
+            yield _entry(number, raw, path.name, reading, key_by)
+
+
+def load_dead_letters(path: Path) -> list[bytes]:
+    """The raw bytes of every entry of a dead-letter export, or ConfigError naming what is wrong."""
+    try:
+        letters = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: not the JSON of query --dead-letters --format json: {exc}"
+        ) from None
+    if not isinstance(letters, list):
+        raise ConfigError(f"{path}: expected a JSON list of dead letters, got {_kind(letters)}")
+    return [_raw(letter, index, path) for index, letter in enumerate(letters)]
+
+
+def _raw(letter: Any, index: int, path: Path) -> bytes:
+    where = f"{path}: entry {index + 1} (index {index})"
+    if not isinstance(letter, dict):
+        raise ConfigError(f"{where} is {_kind(letter)}, not a dead letter object")
+    text = letter.get("rawBase64")
+    if not isinstance(text, str):
+        raise ConfigError(f"{where} has no rawBase64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{where}: rawBase64 is not base64") from None
+
+
+def _kind(value: Any) -> str:
+    kinds = {list: "a list", dict: "an object", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return kinds.get(type(value), "a number")
+
+
+def _entry(number: int, data: bytes, name: str, reading: Reading, key_by: str) -> Entry:
+    key = (_id_of(data) if key_by == "id" else None) or str(number)
+    if oversize.is_over_limit(key, data):
+        reading.oversize.append((number, len(data)))
+        data = oversize.envelope(data, line=number, source=name)
+    return number, key, data
+
+
+def _id_of(data: bytes) -> str | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    trip_id = value.get("id") if isinstance(value, dict) else None
+    return str(trip_id)[:MAX_KEY_CHARS] if trip_id not in (None, "") else None
