@@ -20,7 +20,7 @@ def screen_text(view: ShardView) -> str:
 
 
 def test_the_view_shows_each_shard_and_where_failed_batches_went(tmp_path: Path) -> None:
-    """Position, lag, open window, retries, failures, last error and the destination, per shard."""
+    """Discards counted apart; per shard position, lag, window, retries, failures, destination."""
     harness = Harness(tmp_path)
     handler = RecordingHandler()
     bad = harness.put(3)
@@ -34,6 +34,7 @@ def test_the_view_shows_each_shard_and_where_failed_batches_went(tmp_path: Path)
     text = screen_text(ShardView(mapping))
     assert "shardId-000000000000" in text
     assert f" ...{good[-1][-SEQUENCE_CHARS:]} " in text
+    assert "delivered 0 records | discarded 3 |" in text
     assert "1.0 s" in text
     assert "00:00:00Z-00:01:00Z" in text
     assert "ValueError: bad trip" in text
