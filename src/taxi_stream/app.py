@@ -137,6 +137,25 @@ class ProcessOptions:
     handler_config: HandlerConfig
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What became of the records a run read: processed by the function, or discarded."""
+
+    delivered: int  # processed by the function (not failed by it)
+    discarded: int  # discarded: retries exhausted or too old
+    destination: str | None = None  # where the discarded batches' details were sent
+
+    def line(self) -> str:
+        """``delivered N records, discarded M (sent to DEST)``."""
+        text = f"delivered {self.delivered:,} records, discarded {self.discarded:,}"
+        if self.discarded:
+            where = (
+                f"sent to {self.destination}" if self.destination else "no on-failure destination"
+            )
+            text += f" ({where})"
+        return text
+
+
 class Processor:
     """The runner loop over one stream, with the store and checkpoints it writes."""
 
@@ -162,7 +181,17 @@ class Processor:
             now_ms=now_ms,
             destination=destination,
         )
-        self.delivered = 0
+        self.delivered = 0  # records the function processed; discarded ones are not in it
+
+    @property
+    def discarded(self) -> int:
+        """Records discarded so far (retries exhausted or too old), over every shard."""
+        return self.mapping.discarded
+
+    def delivery(self) -> Delivery:
+        """What became of the records read so far."""
+        where = self.mapping.destination
+        return Delivery(self.delivered, self.discarded, where.description if where else None)
 
     def loop(
         self,

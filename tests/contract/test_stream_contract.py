@@ -47,6 +47,16 @@ def _kinesis(endpoint_url: str) -> Iterator[KinesisStream]:
 )
 def stream(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractStream]:
     """A fresh, empty stream of SHARDS shards on each implementation."""
+    yield from _open(request, tmp_path)
+
+
+@pytest.fixture(params=[pytest.param("kinesalite", marks=pytest.mark.aws), "local"])
+def kinesis_like(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractStream]:
+    """A stream numbering records as Kinesis does (moto's numbers are plain counters)."""
+    yield from _open(request, tmp_path)
+
+
+def _open(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractStream]:
     if request.param == "local":
         local = LocalStream(tmp_path / "contract.db", shard_count=SHARDS)
         yield local
@@ -121,6 +131,16 @@ def test_sequence_numbers_increase_within_each_shard(stream: ContractStream) -> 
     for records in read_all(stream).values():
         numbers = [int(record.sequence_number) for record in records]
         assert numbers == sorted(set(numbers))
+
+
+def test_sequence_numbers_sort_as_strings_in_shard_order(kinesis_like: ContractStream) -> None:
+    """56-digit strings: a handler comparing them as text sees each shard's order."""
+    for prefix in "abc":  # a shard's counter passes 9 and 99
+        kinesis_like.put_records(trip_entries(100, keys=40, prefix=prefix))
+    for records in read_all(kinesis_like).values():
+        numbers = [record.sequence_number for record in records]
+        assert all(len(number) == 56 and number.isdigit() for number in numbers)
+        assert sorted(numbers) == numbers
 
 
 def test_partition_key_routes_by_md5_to_a_stable_shard(stream: ContractStream) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore
-from taxi_stream.streams.local import LocalStream
+from taxi_stream.streams.local import LocalStream, parse_sequence
 
 TRIPS = 50_000
 PUT = 500  # trips per put; each put arrives one (simulated) second after the last
@@ -51,7 +51,7 @@ def produce(data: Path) -> Totals:
 
 
 def consumed(store: Path) -> int:
-    """Records checkpointed so far (sequence numbers count from 1 in every shard)."""
+    """Records checkpointed so far (each shard's counter starts at 1)."""
     if not store.exists():
         return 0
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30) as db:
@@ -59,7 +59,7 @@ def consumed(store: Path) -> int:
             rows = db.execute("SELECT sequence_number FROM checkpoints").fetchall()
         except sqlite3.OperationalError:
             return 0
-    return sum(int(seq) for (seq,) in rows if seq is not None)
+    return sum(parse_sequence(seq)[1] for (seq,) in rows if seq is not None)
 
 
 def kill_after(process: subprocess.Popen[bytes], store: Path, target: int) -> bool:

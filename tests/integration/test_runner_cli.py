@@ -34,13 +34,22 @@ def produce(data_dir: Path, *, poison_at: int | None = None) -> list[bytes]:
     return [data for _, data in entries]
 
 
+def sequence_numbers(data_dir: Path) -> list[str]:
+    """The sequence numbers of the one-shard embedded stream, in order."""
+    stream = LocalStream(data_dir / "stream.db")
+    records = stream.read("shardId-000000000000", None, TRIPS).records
+    stream.close()
+    return [record.sequence_number for record in records]
+
+
 def process(
     data_dir: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `taxi-stream process --until-idle --quiet` on ``data_dir`` with more flags."""
     argv = [sys.executable, "-m", "taxi_stream.cli", "process", "--data-dir", str(data_dir)]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TAXI_")}
-    environment |= {"PYTHONPATH": str(REPO), "PYTHONWARNINGS": "error"} | (env or {})
+    path = os.pathsep.join([str(REPO / "src"), str(REPO)])  # this checkout's code, and tests/
+    environment |= {"PYTHONPATH": path, "PYTHONWARNINGS": "error"} | (env or {})
     return subprocess.run(
         [*argv, "--until-idle", "--quiet", *args],
         cwd=data_dir.parent,
@@ -68,10 +77,13 @@ def test_a_poisoned_record_is_isolated_and_its_batch_details_written(tmp_path: P
     assert done.returncode == 0, done.stderr
     (record,) = [json.loads(line) for line in failures.read_text().splitlines()]
     info = record["KinesisBatchInfo"]
-    assert (info["startSequenceNumber"], info["batchSize"]) == ("124", 1)
+    poisoned = sequence_numbers(tmp_path / "data")[123]
+    assert (info["startSequenceNumber"], info["batchSize"]) == (poisoned, 1)
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert "discarded 1 (1 rec) -> file://" in done.stderr
-    assert f"delivered {TRIPS - 1:,} records" in done.stderr
+    assert f"delivered {TRIPS - 1:,} records, discarded 1 (sent to file://{failures});" in (
+        done.stderr
+    )
 
 
 def test_the_workshop_handler_is_reported_stuck(tmp_path: Path) -> None:
@@ -128,7 +140,11 @@ def test_discarded_batches_go_to_an_sqs_queue(moto_url: str, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     (record,) = receive(sqs, url)
     info = record["KinesisBatchInfo"]
-    assert (info["startSequenceNumber"], info["endSequenceNumber"]) == ("1", "10")
+    first_batch = sequence_numbers(tmp_path / "data")[:10]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (
+        first_batch[0],
+        first_batch[-1],
+    )
     name = LocalStream(tmp_path / "data" / "stream.db").name
     assert info["streamArn"] == f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}"
     assert record["requestContext"]["approximateInvokeCount"] == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from taxi_stream.runner.console import Notices, summary
-from taxi_stream.runner.view import ShardView
+from taxi_stream.runner.view import SEQUENCE_CHARS, ShardView
 from tests.handlers.harness import Harness
 from tests.handlers.recording import RecordingHandler, carries
 
@@ -20,7 +20,7 @@ def screen_text(view: ShardView) -> str:
 
 
 def test_the_view_shows_each_shard_and_where_failed_batches_went(tmp_path: Path) -> None:
-    """Position, lag, open window, retries, failures, last error and the destination, per shard."""
+    """Discards counted apart; per shard position, lag, window, retries, failures, destination."""
     harness = Harness(tmp_path)
     handler = RecordingHandler()
     bad = harness.put(3)
@@ -33,7 +33,8 @@ def test_the_view_shows_each_shard_and_where_failed_batches_went(tmp_path: Path)
         harness.clock.advance(1_000)
     text = screen_text(ShardView(mapping))
     assert "shardId-000000000000" in text
-    assert f" {good[-1]} " in text
+    assert f" ...{good[-1][-SEQUENCE_CHARS:]} " in text
+    assert "delivered 0 records | discarded 3 |" in text
     assert "1.0 s" in text
     assert "00:00:00Z-00:01:00Z" in text
     assert "ValueError: bad trip" in text

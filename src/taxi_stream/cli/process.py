@@ -181,9 +181,10 @@ def process(handler: str, batch_size: int, clock: str, until_idle: bool, **kw: A
         raise SystemExit(code)
     counted, dead = processor.store.counts()
     err.print(
-        f"delivered {processor.delivered:,} records; store holds {counted:,} trips in windows"
+        f"{processor.delivery().line()}; store holds {counted:,} trips in windows"
         f" and {dead:,} dead letters",
         highlight=False,
+        soft_wrap=True,
     )
     if code:
         raise SystemExit(code)

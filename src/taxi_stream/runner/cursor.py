@@ -17,7 +17,7 @@ class Pending:
     records: list[StreamRecord]
     retries: int = 0
     invokes: int = 0
-    function_error: bool = True  # the last failure was an error (not a partial batch response)
+    unhandled: bool = True  # the last failure raised or timed out (not a response that failed)
     discard: str | None = None  # why it is being discarded, once its retries are spent
 
 

@@ -50,16 +50,19 @@ def invocation_record(
     function_arn: str,
     condition: str,
     invoke_count: int,
-    function_error: bool,
+    unhandled: bool,
     now_ms: int,
 ) -> dict[str, Any]:
-    """The on-failure invocation record of a discarded batch (its metadata, not its records).
+    """The on-failure invocation record of discarded records (their metadata, not the records).
 
     The shape Lambda sends to an SQS queue or SNS topic for a Kinesis event source:
     ``requestContext`` (``condition`` RetryAttemptsExhausted or RecordAgeExceeded),
-    ``responseContext`` (only when the function was invoked), ``version``, ``timestamp`` and
-    ``KinesisBatchInfo``. ``requestId`` is derived from the batch, so a record sent again after
-    a crash (it is sent before the checkpoint moves past the batch) carries the same id.
+    ``responseContext`` (only when the function was invoked; ``functionError`` is "Unhandled"
+    when the last invocation raised or timed out, null when it returned a response that failed
+    records: partial batch failures, a bad ``batchItemFailures``), ``version``, ``timestamp`` and
+    ``KinesisBatchInfo`` (the records discarded: after a partial batch failure, those from the
+    lowest failed one on). ``requestId`` is derived from the records, so a record sent again
+    after a crash (it is sent before the checkpoint moves past them) carries the same id.
     """
     first, last = records[0], records[-1]
     key = f"{stream_arn}/{shard_id}/{first.sequence_number}/{last.sequence_number}/{condition}"
@@ -72,10 +75,11 @@ def invocation_record(
         },
     }
     if invoke_count:
-        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
-        if function_error:
-            response["functionError"] = "Unhandled"
-        record["responseContext"] = response
+        record["responseContext"] = {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled" if unhandled else None,
+        }
     record["version"] = "1.0"
     record["timestamp"] = iso_ms(now_ms)
     record["KinesisBatchInfo"] = {

@@ -80,7 +80,7 @@ class FailurePolicy:
             function_arn=self._function_arn,
             condition=condition,
             invoke_count=pending.invokes,
-            function_error=pending.function_error,
+            unhandled=pending.unhandled,
             now_ms=self._now_ms(),
         )
         if self.destination is not None:

@@ -61,15 +61,17 @@ class Response:
 class Attempt:
     """One invocation; remembers whether a failure came from the function or from the runner."""
 
-    function_error: bool = False
+    function_error: bool = False  # the function failed: it raised, timed out or broke the contract
+    unhandled: bool = False  # it raised or timed out (Lambda's FunctionError "Unhandled")
     timed_out: bool = False
+    error: Exception | None = None  # what failed the invocation
 
     def call(self, handler: Handler, event: dict[str, Any], context: LocalContext) -> Any:
         """Call the handler before its deadline; its error, or a timeout, is a function error."""
         try:
             return call_with_deadline(handler, event, context)
         except Exception as exc:
-            self.function_error = True
+            self.function_error = self.unhandled = True
             self.timed_out = str(exc).startswith(TIMED_OUT)
             raise
 

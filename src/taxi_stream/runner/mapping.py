@@ -135,6 +135,11 @@ class EventSourceMapping:
         """Where discarded batches' metadata goes."""
         return self._failures.destination
 
+    @property
+    def discarded(self) -> int:
+        """Records discarded so far (retries exhausted or too old), over every shard."""
+        return sum(cursor.discarded_records for cursor in self.cursors)
+
     def _starting_point(self) -> int | None:
         """Arrival time before which records are skipped on shards without a checkpoint."""
         position = self._config.starting_position
@@ -173,7 +178,10 @@ class EventSourceMapping:
     # -- the loop ---------------------------------------------------------------------------
 
     def poll(self, *, drain: bool = False) -> int:
-        """One round over every shard; return how many records were delivered."""
+        """One round over every shard; return how many records the function processed.
+
+        Records the function failed are not counted, nor those discarded (see ``discarded``).
+        """
         if self._now_ms() - self._listed_ms >= LIST_SHARDS_EVERY_MS:
             self._list_shards()
         delivered = 0
@@ -256,10 +264,10 @@ class EventSourceMapping:
             return cursor.checkpoint(position, window, response.state)
 
         event = self._event(cursor, records, window)
-        response, error = self._invoke(cursor, event, sequences, settle)
+        response, attempt = self._invoke(cursor, event, sequences, settle)
         if response is None:
-            pending.function_error = True
-            self._failures.batch_failed(cursor, pending, _describe(error), split=True)
+            pending.unhandled = attempt.unhandled
+            self._failures.batch_failed(cursor, pending, _describe(attempt.error), split=True)
             return 0
         return self._delivered(cursor, pending, response, window)
 
@@ -280,7 +288,7 @@ class EventSourceMapping:
         else:
             failed = pending.records[response.failed_from]
             del pending.records[: response.failed_from]
-            pending.function_error = False
+            pending.unhandled = False
             why = f"partial batch failure from sequence number {failed.sequence_number}"
             self._failures.batch_failed(cursor, pending, why, split=False)
         return len(done)
@@ -315,13 +323,14 @@ class EventSourceMapping:
             terminated_early=early,
         )
         after = start if early else None
-        response, error = self._invoke(
+        response, attempt = self._invoke(
             cursor, event, [], lambda _: cursor.checkpoint(cursor.position, after, {})
         )
         if response is None:
             cursor.stuck = True
             kind = "early termination" if early else "final invoke"
-            self._failures.failed(cursor, f"{kind} failed, shard suspended: {_describe(error)}")
+            why = f"{kind} failed, shard suspended: {_describe(attempt.error)}"
+            self._failures.failed(cursor, why)
             return
         cursor.window_start_ms, cursor.state, cursor.terminate_early = after, {}, False
         cursor.succeeded(self._now_ms())
@@ -332,8 +341,11 @@ class EventSourceMapping:
         event: dict[str, Any],
         sequences: Sequence[str],
         settle: Callable[[Response], Checkpoint],
-    ) -> tuple[Response | None, Exception | None]:
-        """Invoke and checkpoint in one unit of work; a function error rolls both back."""
+    ) -> tuple[Response | None, Attempt]:
+        """Invoke and checkpoint in one unit of work; a function error rolls both back.
+
+        The response is None when the function failed; the attempt says how.
+        """
         cursor.invocations += 1
         config = self._config
         deadline = time.monotonic() + config.function_timeout_s  # a real deadline
@@ -354,10 +366,11 @@ class EventSourceMapping:
             if not attempt.function_error:
                 raise
             cursor.timeouts += attempt.timed_out
-            return None, exc
+            attempt.error = exc
+            return None, attempt
         finally:
             cursor.gather_since_ms = self._now_ms()  # the next batching window begins
-        return response, None
+        return response, attempt
 
     def _save(self, cursor: ShardCursor, checkpoint: Checkpoint) -> None:
         self._checkpoints.save_checkpoint(

@@ -88,7 +88,7 @@ class ShardView:
         return Group(self.headline(delivered), self.table())
 
     def headline(self, delivered: int) -> Text:
-        """Records delivered, rate, and the mapping's main settings."""
+        """Records delivered and discarded, rate, and the mapping's main settings."""
         now = time.monotonic()
         last_t, last_n = self._last
         if now - last_t >= 0.5:
@@ -99,6 +99,7 @@ class ShardView:
         window = f"{config.window_seconds} s windows" if config.windowed else "windows off"
         parts = [
             f"delivered {delivered:,} records",
+            f"discarded {self.mapping.discarded:,}",
             f"{self._rate:,.0f} records/s",
             window,
             f"BatchSize {config.batch_size:,}",

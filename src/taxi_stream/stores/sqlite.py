@@ -203,11 +203,15 @@ class SQLiteStore:
         ]
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
+        """Dead letters, oldest first; those stored together in shard and sequence order.
+
+        Sequence numbers are compared as numbers of any length (Kinesis's have 56 digits, more
+        than an SQLite INTEGER holds): a shorter one is smaller, equal lengths compare as text.
+        """
         sql = (
             "SELECT stream, shard_id, sequence_number, sub_sequence, arrival_ms, reason, message,"
             " raw FROM dead_letters ORDER BY stored_ms, stream, shard_id,"
-            " CAST(sequence_number AS INTEGER), sub_sequence LIMIT ?"
+            " length(sequence_number), sequence_number, sub_sequence LIMIT ?"
         )
         with errors("store query", StoreError):
             rows = self._db.execute(sql, (-1 if limit is None else limit,)).fetchall()

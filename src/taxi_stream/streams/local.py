@@ -1,15 +1,18 @@
 """The embedded stream: a durable, sharded, Kinesis-like log in one SQLite file (WAL mode).
 
 Shards cover the 128-bit hash-key range evenly; a record goes to the shard holding the MD5 of its
-partition key, as in Kinesis. Sequence numbers increase per shard. Each record keeps its arrival
-time. Producers and consumers may be separate processes: every write is one IMMEDIATE
-transaction, readers see committed records only. Records older than the retention are trimmed.
+partition key, as in Kinesis. Sequence numbers look and sort like Kinesis's: 56-digit decimal
+strings, increasing per shard and unique across shards, so comparing them as strings gives the
+shard's order. Each record keeps its arrival time. Producers and consumers may be separate
+processes: every write is one IMMEDIATE transaction, readers see committed records only. Records
+older than the retention are trimmed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +32,14 @@ MAX_KEY_CHARS: Final = 256
 DEFAULT_RETENTION_H: Final = 24
 _TRIM_EVERY: Final = 100_000  # records appended between retention trims
 
+SEQUENCE_DIGITS: Final = 56  # as long as a Kinesis sequence number
+_SEQUENCE_LEAD: Final = "49"  # a fixed start, as Kinesis's numbers have, so none has a leading 0
+_SHARD_DIGITS: Final = 4
+_COUNTER_DIGITS: Final = SEQUENCE_DIGITS - len(_SEQUENCE_LEAD) - _SHARD_DIGITS
+_SEQUENCE_FORMAT: Final = "kinesis-56"  # stream_meta's marker; a log without one is legacy
+_LEGACY_DIGITS: Final = 18  # a legacy number is a plain counter that fits SQLite's INTEGER
+_DIGITS: Final = re.compile(r"[0-9]+")
+
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS stream_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (shard INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
@@ -46,6 +57,26 @@ CREATE TABLE IF NOT EXISTS records (
 def shard_id(index: int) -> str:
     """Kinesis-style shard id for a shard index."""
     return f"shardId-{index:012d}"
+
+
+def format_sequence(shard: int, counter: int) -> str:
+    """The sequence number of a shard's ``counter``-th record: lead, shard index, counter."""
+    return f"{_SEQUENCE_LEAD}{shard:0{_SHARD_DIGITS}d}{counter:0{_COUNTER_DIGITS}d}"
+
+
+def parse_sequence(sequence: str) -> tuple[int, int]:
+    """(shard index, per-shard counter) of one of our sequence numbers; StreamError if none."""
+    if (
+        len(sequence) != SEQUENCE_DIGITS
+        or not _DIGITS.fullmatch(sequence)
+        or not sequence.startswith(_SEQUENCE_LEAD)
+    ):
+        raise StreamError(
+            f"not a sequence number of the embedded stream: {sequence!r:.80} (expected"
+            f" {SEQUENCE_DIGITS} digits starting with {_SEQUENCE_LEAD})"
+        )
+    shard_end = len(_SEQUENCE_LEAD) + _SHARD_DIGITS
+    return int(sequence[len(_SEQUENCE_LEAD) : shard_end]), int(sequence[shard_end:])
 
 
 def shard_for_key(partition_key: str, shard_count: int) -> int:
@@ -70,7 +101,7 @@ class LocalStream:
         self._retention_ms = retention_hours * 3_600_000
         self._since_trim = _TRIM_EVERY  # a writer trims on its first put
         self._db = connect(self._path, _SCHEMA, StreamError)
-        self.shard_count, self._name = self._init_meta(shard_count)
+        self.shard_count, self._name, self._legacy = self._init_meta(shard_count)
 
     @property
     def name(self) -> str:
@@ -85,23 +116,50 @@ class LocalStream:
         """Close the database connection."""
         self._db.close()
 
-    def _init_meta(self, requested: int | None) -> tuple[int, str]:
+    @property
+    def legacy_sequences(self) -> bool:
+        """True for a log created before sequence numbers were Kinesis-like.
+
+        Such a log keeps numbering its shards 1, 2, 3, ... as it always did, so the checkpoints,
+        contribution ids and dead letters already written against it stay valid.
+        """
+        return self._legacy
+
+    def _init_meta(self, requested: int | None) -> tuple[int, str, bool]:
         if requested is not None and not 1 <= requested <= MAX_SHARDS:
             raise ConfigError(f"shard count must be 1..{MAX_SHARDS}, got {requested}")
         with errors("embedded stream open", StreamError), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             meta = dict(self._db.execute("SELECT key, value FROM stream_meta"))
             if "shards" not in meta:
-                meta = {"shards": str(requested or 4), "name": f"local-{uuid.uuid4().hex[:12]}"}
+                meta = {
+                    "shards": str(requested or 4),
+                    "name": f"local-{uuid.uuid4().hex[:12]}",
+                    "sequences": _SEQUENCE_FORMAT,
+                }
                 self._db.executemany("INSERT INTO stream_meta VALUES (?, ?)", meta.items())
-                return int(meta["shards"]), meta["name"]
         existing = int(meta["shards"])
         if requested is not None and requested != existing:
             raise ConfigError(
                 f"stream {self._path} already has {existing} shards; it cannot be reopened with "
                 f"{requested} (use another --data-dir, or drop the shard option)"
             )
-        return existing, meta["name"]
+        return existing, meta["name"], self._legacy_format(meta.get("sequences"))
+
+    def _legacy_format(self, marker: str | None) -> bool:
+        if marker is None:
+            log.info(
+                "stream %s was created by an earlier version: its sequence numbers stay plain"
+                " counters (a new --data-dir gives Kinesis-like ones)",
+                self._path,
+            )
+            return True
+        if marker != _SEQUENCE_FORMAT:
+            raise ConfigError(
+                f"stream {self._path} numbers its records as {marker!r}, which this version does"
+                " not know (use the version that created it, or another --data-dir)"
+            )
+        return False
 
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
@@ -151,9 +209,13 @@ class LocalStream:
         return [ShardInfo(shard_id(i)) for i in range(self.shard_count)]
 
     def read(self, shard_id: str, after: str | None, limit: int) -> ReadResult:
-        """Up to ``limit`` records of a shard after sequence number ``after``."""
+        """Up to ``limit`` records of a shard after sequence number ``after``.
+
+        ``after`` must be a sequence number of that shard (StreamError otherwise): one of
+        another shard or stream would skip or repeat records.
+        """
         index = self._index(shard_id)
-        start = int(after) if after is not None else 0
+        start = 0 if after is None else self._counter(index, after)
         with errors("embedded stream read", StreamError):
             rows = self._db.execute(
                 "SELECT seq, arrival_ms, partition_key, data FROM records "
@@ -164,9 +226,27 @@ class LocalStream:
                 "SELECT arrival_ms FROM records WHERE shard = ? ORDER BY seq DESC LIMIT 1",
                 (index,),
             ).fetchone()
-        records = [StreamRecord(str(seq), arr, key, data) for seq, arr, key, data in rows]
+        records = [
+            StreamRecord(self._sequence(index, seq), arr, key, data) for seq, arr, key, data in rows
+        ]
         behind = tip[0] - records[-1].arrival_ms if records and tip else 0
         return ReadResult(records=records, behind_ms=behind)
+
+    def _sequence(self, index: int, counter: int) -> str:
+        return str(counter) if self._legacy else format_sequence(index, counter)
+
+    def _counter(self, index: int, after: str) -> int:
+        """The per-shard counter of ``after``, checked to be a sequence number of this shard."""
+        if self._legacy:
+            if len(after) > _LEGACY_DIGITS or not _DIGITS.fullmatch(after):
+                raise StreamError(f"not a sequence number of {shard_id(index)}: {after!r:.80}")
+            return int(after)
+        shard, counter = parse_sequence(after)
+        if shard != index:
+            raise StreamError(
+                f"sequence number {after} belongs to {shard_id(shard)}, not {shard_id(index)}"
+            )
+        return counter
 
     def _index(self, sid: str) -> int:
         prefix = "shardId-"
