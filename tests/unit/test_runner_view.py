@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from taxi_stream.runner.console import Notices, summary
-from taxi_stream.runner.view import ShardView
+from taxi_stream.views.process import ShardView
 from tests.handlers.harness import Harness
 from tests.handlers.recording import RecordingHandler, carries
 

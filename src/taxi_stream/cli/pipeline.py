@@ -95,7 +95,7 @@ def _run_live(
     trips: int | None,
     duration: float | None,
 ) -> None:
-    from taxi_stream.view import LiveView  # noqa: PLC0415 - only the live commands need rich views
+    from taxi_stream.views.run import LiveView  # noqa: PLC0415 - only the live commands need rich views
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
