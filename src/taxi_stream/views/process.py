@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Final
 
-from rich import box
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -15,9 +13,18 @@ from taxi_stream.core.windows import iso_utc
 from taxi_stream.runner.cursor import ShardCursor
 from taxi_stream.runner.invoke import state_bytes
 from taxi_stream.runner.mapping import EventSourceMapping
+from taxi_stream.views.cells import (
+    Line,
+    Parts,
+    duration,
+    sequence_label,
+    shard_label,
+    short_column,
+    size,
+    table,
+)
 
-ERROR_CHARS: Final = 70
-SEQUENCE_CHARS: Final = 14
+STATUS_WIDTH = 11  # "window open"; "waiting for parents" takes two lines
 
 
 def status(mapping: EventSourceMapping, cursor: ShardCursor) -> str:
@@ -33,26 +40,6 @@ def status(mapping: EventSourceMapping, cursor: ShardCursor) -> str:
     return "window open" if cursor.busy else "caught up"
 
 
-def duration(ms: int) -> str:
-    """A short human duration."""
-    if ms < 1_000:
-        return f"{ms} ms"
-    if ms < 120_000:
-        return f"{ms / 1000:.1f} s"
-    if ms < 7_200_000:
-        return f"{ms / 60_000:.1f} min"
-    return f"{ms / 3_600_000:.1f} h"
-
-
-def window_text(mapping: EventSourceMapping, cursor: ShardCursor) -> str:
-    """The open window and the size of its state, or a dash."""
-    start = cursor.window_start_ms
-    if start is None:
-        return "-"
-    end = start + mapping.window_seconds * 1000
-    return f"{iso_utc(start)[11:]}-{iso_utc(end)[11:]} ({state_bytes(cursor.state):,} B state)"
-
-
 def failed_batches(cursor: ShardCursor) -> str:
     """How many batches were discarded and where their metadata went."""
     if not cursor.discarded_batches:
@@ -61,18 +48,31 @@ def failed_batches(cursor: ShardCursor) -> str:
     return f"{cursor.discarded_batches:,} ({cursor.discarded_records:,} rec) -> {where}"
 
 
-def _short(sequence: str | None) -> str:
-    if sequence is None:
-        return "start"
-    return sequence if len(sequence) <= SEQUENCE_CHARS else "..." + sequence[-SEQUENCE_CHARS:]
+def _row(mapping: EventSourceMapping, cursor: ShardCursor) -> list[str | Text]:
+    state = status(mapping, cursor)
+    start = cursor.window_start_ms
+    return [
+        shard_label(cursor.shard_id),
+        Text(state, style="bold red" if state == "STUCK" else ""),
+        sequence_label(cursor.position),
+        duration(max(cursor.iterator_age_ms, 0)),  # below 0: arrival clock ahead of ours
+        "-" if start is None else iso_utc(start)[11:19],
+        "-" if start is None else size(state_bytes(cursor.state)),
+        f"{cursor.retries if cursor.inflight else cursor.consecutive_failures:,}",
+        f"{cursor.failures:,}",
+    ]
 
 
-def _error(cursor: ShardCursor) -> Text:
-    if cursor.last_error is None:
-        return Text("-")
-    text = cursor.last_error
-    text = text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
-    return Text(text, style="red" if cursor.consecutive_failures else "dim")
+def _details(cursor: ShardCursor) -> list[Line]:
+    """Lines under the table for what does not fit a cell: the last error, discarded batches."""
+    label, lines = shard_label(cursor.shard_id), []
+    if cursor.last_error is not None:
+        timeouts = f" ({cursor.timeouts:,} timeouts)" if cursor.timeouts else ""
+        style = "red" if cursor.consecutive_failures else "dim"
+        lines.append(Line(f"{label} last error{timeouts}: {cursor.last_error}", style))
+    if cursor.discarded_batches:
+        lines.append(Line(f"{label} discarded {failed_batches(cursor)}"))
+    return lines
 
 
 @dataclass(slots=True)
@@ -84,10 +84,14 @@ class ShardView:
     _rate: float = 0.0
 
     def render(self, delivered: int) -> Group:
-        """The current picture: a status line, then one row per shard."""
-        return Group(self.headline(delivered), self.table())
+        """The current picture: a status line, one row per shard, then errors and discards."""
+        parts: list[RenderableType] = [self.headline(delivered), self.table()]
+        details = [line for cursor in self.mapping.cursors for line in _details(cursor)]
+        if details:
+            parts += [Text(), *details]
+        return Group(*parts)
 
-    def headline(self, delivered: int) -> Text:
+    def headline(self, delivered: int) -> Parts:
         """Records delivered, rate, and the mapping's main settings."""
         now = time.monotonic()
         last_t, last_n = self._last
@@ -96,40 +100,28 @@ class ShardView:
             self._last = (now, delivered)
         config = self.mapping.config
         where = self.mapping.destination.description if self.mapping.destination else "none"
-        window = f"{config.window_seconds} s windows" if config.windowed else "windows off"
-        parts = [
-            f"delivered {delivered:,} records",
-            f"{self._rate:,.0f} records/s",
-            window,
-            f"BatchSize {config.batch_size:,}",
-            f"on failure: {where}",
-        ]
-        return Text(" | ".join(parts))
+        window = f"{config.window_seconds} s windows (UTC)" if config.windowed else "windows off"
+        return Parts.of(
+            [
+                f"delivered {delivered:,} records",
+                f"{self._rate:,.0f} records/s",
+                window,
+                f"BatchSize {config.batch_size:,}",
+                f"on failure: {where}",
+            ]
+        )
 
     def table(self) -> Table:
-        """One row per shard."""
-        table = Table(title="Shards", box=box.SIMPLE_HEAD)
-        columns = ("shard", "status", "position", "lag", "open window", "retries", "failures")
-        for name in columns:
-            table.add_column(
-                name, justify="right" if name in {"retries", "failures"} else "left", no_wrap=True
-            )
-        table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=48)
-        table.add_column("failed batches", overflow="fold")
+        """One row per shard, 80 columns wide: every cell short, none of them cut."""
+        shards = table()
+        short_column(shards, "shard", 10, "left")
+        shards.add_column("status", width=STATUS_WIDTH)
+        short_column(shards, "position", 8)
+        short_column(shards, "lag", 7)
+        short_column(shards, "window", 8, "left")
+        short_column(shards, "state", 7)
+        short_column(shards, "retries", 7)
+        short_column(shards, "failures", 8)
         for cursor in self.mapping.cursors:
-            failures = f"{cursor.failures:,}"
-            if cursor.timeouts:
-                failures += f" ({cursor.timeouts:,} timeouts)"
-            state = status(self.mapping, cursor)
-            table.add_row(
-                cursor.shard_id,
-                Text(state, style="bold red" if state == "STUCK" else ""),
-                _short(cursor.position),
-                duration(cursor.iterator_age_ms),
-                window_text(self.mapping, cursor),
-                str(cursor.retries if cursor.inflight else cursor.consecutive_failures),
-                failures,
-                _error(cursor),
-                failed_batches(cursor),
-            )
-        return table
+            shards.add_row(*_row(self.mapping, cursor))
+        return shards
