@@ -144,7 +144,7 @@ class Parts:
     """A status line of parts joined by " | ", broken only between parts when it is too wide.
 
     A part is a phrase like ``1,234 records``: it is never split, except one wider than the
-    screen by itself, which is folded.
+    screen by itself, which wraps like any text.
     """
 
     parts: tuple[Text, ...]
