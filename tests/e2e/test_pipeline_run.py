@@ -6,14 +6,18 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 FIRST_TOTALS_WITHIN_S = 10.0
 RUN_TIMEOUT_S = 60
 
+Cli = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture (conftest.py)
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# A row of the live table: window (UTC) | vendor | trips | ...
-VENDOR_ROW = re.compile(r"^[│|]\s*\d\d:\d\d:\d\dZ\s*[│|]\s*(\S+)\s*[│|]\s*([\d,]+)\s*[│|]")
+# A row of the windows table: window (UTC), vendor, trips, ...
+VENDOR_ROW = re.compile(r"^\d\d:\d\d:\d\dZ\s+(\S+)\s+([\d,]+)\s")
+TOTAL_ROW = re.compile(r"^total\s+([\d,]+)\s")
 ACCOUNTING = re.compile(
     r"^produced (?P<n>[\d,]+) = counted in windows (?P<c>[\d,]+)"
     r" \+ dead-lettered (?P<d>[\d,]+); in flight 0 \(balanced\)$"
@@ -68,3 +72,21 @@ def test_run_shows_vendor_totals_within_10_s_and_ends_balanced(
     produced, counted, dead = (_number(account[k]) for k in "ncd")
     assert produced > 0
     assert produced == counted + dead
+    totals = [match for line in text if (match := TOTAL_ROW.match(line))]
+    assert totals, f"no totals row:\n{output}"
+    assert _number(totals[-1][1]) == counted  # the final table: every window of the run
+    assert all(len(line) <= 80 for line in text[:-1]), "a view line is wider than 80 columns"
+
+
+def test_run_quiet_prints_only_the_accounting_line(cli: Cli, tmp_path: Path) -> None:
+    """`run --quiet` writes one line to stdout, the balanced accounting, and nothing else."""
+    done = cli(
+        "run", "--quiet", "--data-dir", tmp_path / "data",
+        "--trips", "3000", "--as-fast-as-possible", "--window-seconds", "1",
+    )  # fmt: skip
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout
+    account = ACCOUNTING.match(lines[0])
+    assert account, lines
+    assert _number(account["n"]) == 3000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from rich.live import Live
 from taxi_stream.app import Accounting, ProcessOptions, Processor, accounting, start_producer
 from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
 from taxi_stream.clock import now_ms
+from taxi_stream.core.windows import window_start_ms
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
@@ -53,12 +55,16 @@ SNAPSHOT_EVERY_S = 5.0
     show_default=True,
     help="BatchSize of the event source mapping.",
 )
+@click.option(
+    "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
+)
 @clear_errors
 def run(**kw: Any) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
     Stops on Ctrl-C, after --trips or after --duration, then drains: every produced trip is
-    counted in a window or dead-lettered before it exits.
+    counted in a window or dead-lettered before it exits. At the end it prints every window of
+    the run (the latest 12 when there are more) with a totals row, then the accounting line.
     """  # fmt: skip
     if kw["window_seconds"] == 0:
         raise click.BadParameter("run needs windows: 1..900 s", param_hint="--window-seconds")
@@ -74,7 +80,9 @@ def run(**kw: Any) -> None:
         DEFAULT_HANDLER, MappingConfig(kw["batch_size"], size), HandlerConfig(window_seconds=size)
     )
     processor = Processor(settings, options)
-    _run_live(processor, settings, sim, trips=kw["trips"], duration=kw["duration"])
+    _run_live(
+        processor, settings, sim, trips=kw["trips"], duration=kw["duration"], quiet=kw["quiet"]
+    )
 
 
 def _run_live(
@@ -84,28 +92,43 @@ def _run_live(
     *,
     trips: int | None,
     duration: float | None,
+    quiet: bool,
 ) -> None:
-    from taxi_stream.view import LiveView  # noqa: PLC0415 - only the live commands need rich views
+    from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
     producer, stop, sent = start_producer(settings, sim, trips=trips, duration_s=duration)
-    view = LiveView(processor, processor.mapping.window_seconds)
+    since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
+    view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
-    screen = _screen(out)
-    with screen:
-        refresh = lambda: screen.update(view.render(sent.value))  # noqa: E731
+    screen = _screen(out, quiet)
+    windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
+    with screen or nullcontext():
+
+        def refresh() -> None:
+            if screen is not None:
+                screen.update(view.render(processor.delivered, sent.value, windows=windows))
+
         try:
             processor.loop(stop=lambda: not producer.is_alive(), tick=refresh)
         except KeyboardInterrupt:
             stop.set()
             producer.join()
-            out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
+            if not quiet:
+                out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
             processor.loop(stop=lambda: True, tick=refresh)
-        screen.update(view.render(sent.value), final=True)
     producer.join()
-    out.line()
+    if not quiet:
+        out.print(view.render(processor.delivered, sent.value, windows=views.FINAL_WINDOWS))
+        out.line()
     _print_accounting(accounting(processor, before, sent.value), out)
+
+
+def _query_hint(settings: Settings) -> str:
+    """The command that lists every window of this run's store."""
+    store = "" if settings.store_url == "local" else f" --store {settings.store_url}"
+    return f"taxi-stream query --data-dir {settings.data_dir}{store}"
 
 
 class _Snapshots:
@@ -121,25 +144,19 @@ class _Snapshots:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def update(self, renderable: RenderableType, *, final: bool = False) -> None:
+    def update(self, renderable: RenderableType) -> None:
         now = time.monotonic()
-        if final or now >= self._next:
+        if now >= self._next:
             self._out.print(renderable)
             self._next = now + self._every_s
 
 
-class _LiveScreen(Live):
-    """A terminal: one view redrawn in place."""
-
-    def update(
-        self, renderable: RenderableType, *, final: bool = False, refresh: bool = False
-    ) -> None:
-        super().update(renderable, refresh=refresh or final)
-
-
-def _screen(out: Console) -> _Snapshots | _LiveScreen:
+def _screen(out: Console, quiet: bool) -> _Snapshots | Live | None:
+    """Snapshots, a live screen (a terminal; cleared at the end for the final picture), or none."""
+    if quiet:
+        return None
     if out.is_terminal:
-        return _LiveScreen(console=out, refresh_per_second=4, transient=False)
+        return Live(console=out, refresh_per_second=4, transient=True)
     return _Snapshots(out)
 
 

@@ -14,7 +14,7 @@ from taxi_stream.core.windows import parse_iso_ms
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.cursor import ShardCursor
 from taxi_stream.runner.mapping import EventSourceMapping
-from taxi_stream.runner.view import ShardView, failed_batches, status
+from taxi_stream.views.process import ShardView, failed_batches, status
 
 if TYPE_CHECKING:
     from taxi_stream.app import Processor

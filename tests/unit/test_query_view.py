@@ -1,0 +1,119 @@
+"""`query`: a windows table with a totals row, a dead-letter table at 80 columns, whole exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from taxi_stream.cli.query import query
+from taxi_stream.core.records import Contribution
+from taxi_stream.core.totals import Totals
+from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
+from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.wiring import STORE_FILE
+from tests.handlers.harness import START_MS, Clock
+from tests.handlers.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
+from tests.handlers.screen import WIDTH, row_of, too_wide
+
+LONG_VENDOR = "Creative Mobile Technologies, LLC (a vendor id of 64 characters).."
+PARTS = [  # (vendor, window index, trips, distance_milli, duration_s, passengers)
+    ("1", 0, 1_204, 3_456_789, 812_345, 1_830),
+    ("1", 1, 1_187, 3_398_001, 799_002, 1_702),
+    ("1", 1, 5, 12_500, 3_000, 9),  # a second contribution to the same window
+    ("2", 0, 1_311, 3_501_222, 845_678, 1_911),
+    (LONG_VENDOR, 1, 2, 7_300, 1_500, 3),
+]
+
+
+def query_output(data_dir: Path, *args: str) -> str:
+    """What `taxi-stream query --data-dir DATA ARGS` prints, at 80 columns."""
+    result = CliRunner().invoke(query, ["--data-dir", str(data_dir), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def windows_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir whose store holds PARTS as applied contributions (60 s windows)."""
+    monkeypatch.setenv("COLUMNS", str(WIDTH))
+    store = SQLiteStore(tmp_path / STORE_FILE, clock=Clock())
+    contributions = [
+        Contribution(f"c{i}", vendor, START_MS + w * 60_000, START_MS + (w + 1) * 60_000,
+                     Totals(n, d, s, p), "arrival")
+        for i, (vendor, w, n, d, s, p) in enumerate(PARTS)
+    ]  # fmt: skip
+    assert store.apply(contributions) == len(PARTS)
+    store.close()
+    return tmp_path
+
+
+def test_the_windows_table_ends_with_the_total_of_its_rows(windows_dir: Path) -> None:
+    """Each window a row, numbers whole at 80 columns (a long vendor id is cut instead), then
+    a totals row: trips, miles and passengers summed, the averages over the total."""
+    lines = query_output(windows_dir).splitlines()
+    assert too_wide(lines) == []
+    headers = ["vendor", "window (UTC)", "trips", "miles", "avg mi", "avg min", "pax"]
+    assert row_of(lines, "vendor") == headers
+    assert row_of(lines, "1")[1:3] == ["2024-11-01 00:00:00", "1,204"]
+    long_row = next(line for line in lines if line.startswith(LONG_VENDOR[:5]))
+    assert "…" in long_row
+    assert long_row.split()[-5:] == ["2", "7.3", "3.65", "12.5", "3"]
+    trips = sum(p[2] for p in PARTS)
+    milli, seconds, passengers = (sum(p[k] for p in PARTS) for k in (3, 4, 5))
+    assert row_of(lines, "total") == [
+        "total",
+        "4 windows",
+        f"{trips:,}",
+        f"{milli / 1000:,.1f}",
+        f"{milli / 1000 / trips:.2f}",
+        f"{seconds / trips / 60:.1f}",
+        f"{passengers:,}",
+    ]
+
+
+def test_json_and_csv_have_the_windows_and_no_totals_row(windows_dir: Path) -> None:
+    """The exports hold one record per window, never a totals row."""
+    rows = json.loads(query_output(windows_dir, "--format", "json"))
+    assert len(rows) == 4
+    assert {r["vendorId"] for r in rows} == {"1", "2", LONG_VENDOR}
+    records = list(csv.DictReader(io.StringIO(query_output(windows_dir, "--format", "csv"))))
+    assert [r["vendorId"] for r in records] == [r["vendorId"] for r in rows]
+
+
+def test_dead_letters_fit_80_columns_with_56_digit_sequence_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dead letters from Kinesis-like shards: reason and shard whole, the sequence number as its
+    last 7 digits, the message cut; --format json keeps all 56 digits."""
+    monkeypatch.setenv("COLUMNS", str(WIDTH))
+    stream = KinesisLikeStream()
+    shard = stream.add_shard(1)
+    bad = [b"not json at all, not even close " * 3, b"[1, 2, 3]", b'{"vendorId": 1}']
+    sequences = stream.put(shard, bad, START_MS)
+    clock = Clock()
+    store = SQLiteStore(tmp_path / STORE_FILE, clock=clock)
+    handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=60))
+    mapping = EventSourceMapping(
+        stream, handler, store, MappingConfig(window_seconds=60), now_ms=clock
+    )
+    for _ in range(5):
+        mapping.poll(drain=True)
+        clock.advance(1_000)
+    store.close()
+    lines = query_output(tmp_path, "--dead-letters").splitlines()
+    assert too_wide(lines) == []
+    assert row_of(lines, "reason") == ["reason", "shard", "sequence", "message", "raw"]
+    first = row_of(lines, "not_json")
+    assert first[1:3] == ["shard-0001", "…" + sequences[0][-7:]]
+    assert all(sequence not in "\n".join(lines) for sequence in sequences)
+    assert any(cell.endswith("…") for cell in first[3:])
+    letters = json.loads(query_output(tmp_path, "--dead-letters", "--format", "json"))
+    assert [d["sequenceNumber"] for d in letters] == sequences
+    assert all(len(d["sequenceNumber"]) == SEQUENCE_DIGITS for d in letters)
+    assert letters[0]["shardId"] == shard
