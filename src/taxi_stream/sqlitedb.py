@@ -6,31 +6,62 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
 
-from taxi_stream.core.errors import StoreUnavailableError, TaxiStreamError
+from taxi_stream.core.errors import DamagedDatabaseError, StoreUnavailableError, TaxiStreamError
+
+_DAMAGED: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_LOCKED: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+BUSY_TIMEOUT_S: Final = 30
 
 
 def connect(path: Path, schema: str, error: type[TaxiStreamError]) -> sqlite3.Connection:
-    """Open (creating if needed) a WAL-mode database with ``schema``; errors become ``error``."""
+    """Open (creating if needed) a WAL-mode database with ``schema``; errors become ``error``.
+
+    A damaged file (corrupt, or not a database) is a DamagedDatabaseError instead.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(schema)
     except sqlite3.DatabaseError as exc:
-        raise error(f"cannot open {path}: {exc}") from exc
+        raise _damaged(path, exc) or error(f"cannot open {path}: {exc}") from exc
     return db
 
 
 @contextmanager
-def errors(what: str, error: type[TaxiStreamError]) -> Iterator[None]:
-    """Re-raise SQLite errors as ``error`` (a locked database as StoreUnavailableError)."""
+def errors(what: str, error: type[TaxiStreamError], path: Path) -> Iterator[None]:
+    """Re-raise SQLite errors on ``path`` as ``error``.
+
+    A locked or busy database is a StoreUnavailableError (transient: retried); a damaged one a
+    DamagedDatabaseError (never retried).
+    """
     try:
         yield
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+    except sqlite3.Error as exc:
+        damaged = _damaged(path, exc)
+        if damaged is not None:
+            raise damaged from exc
+        if _code(exc) in _LOCKED or "locked" in str(exc) or "busy" in str(exc):
             raise StoreUnavailableError(f"{what} failed, the database is locked: {exc}") from exc
         raise error(f"{what} failed: {exc}") from exc
-    except sqlite3.Error as exc:
-        raise error(f"{what} failed: {exc}") from exc
+
+
+def _damaged(path: Path, exc: sqlite3.Error) -> DamagedDatabaseError | None:
+    """The error to raise when ``exc`` says the file is corrupt or not a database, else None."""
+    if _code(exc) not in _DAMAGED:
+        return None
+    return DamagedDatabaseError(
+        f"{path} is damaged ({exc}); retrying cannot fix it: restore it from a backup, or start"
+        " over with another --data-dir (or move the file away)"
+    )
+
+
+def _code(exc: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of an error (extended codes folded), if it has one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
-from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.errors import ConfigError, DamagedDatabaseError
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.runner.batching import Batcher
 from taxi_stream.runner.config import MAX_BATCH_SIZE, MappingConfig
@@ -173,7 +173,11 @@ class EventSourceMapping:
     # -- the loop ---------------------------------------------------------------------------
 
     def poll(self, *, drain: bool = False) -> int:
-        """One round over every shard; return how many records were delivered."""
+        """One round over every shard; return how many records were delivered.
+
+        A failing stream, store or destination makes its shard retry after a backoff; a
+        damaged SQLite file (DamagedDatabaseError) is raised, since no retry can mend it.
+        """
         if self._now_ms() - self._listed_ms >= LIST_SHARDS_EVERY_MS:
             self._list_shards()
         delivered = 0
@@ -182,6 +186,8 @@ class EventSourceMapping:
                 continue
             try:
                 delivered += self._step(cursor, drain=drain)
+            except DamagedDatabaseError:
+                raise  # a corrupt file stays corrupt: retrying would spin forever
             except Exception as exc:  # noqa: BLE001 - stream, store or destination: retried
                 self._service_failed(cursor, exc)
         return delivered
