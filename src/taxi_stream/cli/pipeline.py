@@ -29,6 +29,7 @@ from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.wiring import DEFAULT_HANDLER, Settings, open_stream
 
 SNAPSHOT_EVERY_S = 5.0
+GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
 
 
 @click.command()
@@ -67,8 +68,10 @@ SNAPSHOT_EVERY_S = 5.0
 def run(**kw: Any) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
-    Stops on Ctrl-C, after --trips or after --duration, then drains: every produced trip is
-    counted in a window or dead-lettered before it exits.
+    Stops on Ctrl-C or SIGTERM, after --trips or after --duration, then drains: every produced
+    trip is counted in a window or dead-lettered before it exits (a drain whose work keeps
+    failing for 30 s ends, not balanced). A failed producer or a damaged file ends it at once,
+    with one line and exit status 1.
     """  # fmt: skip
     if kw["window_seconds"] == 0:
         raise click.BadParameter("run needs windows: 1..900 s", param_hint="--window-seconds")
@@ -99,23 +102,28 @@ def _run_live(
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
-    producer, stop, sent = start_producer(settings, sim, trips=trips, duration_s=duration)
+    producer = start_producer(settings, sim, trips=trips, duration_s=duration)
     view = LiveView(processor, processor.mapping.window_seconds)
     out = Console()
     screen = _screen(out)
-    with screen:
-        refresh = lambda: screen.update(view.render(sent.value))  # noqa: E731
-        try:
-            processor.loop(stop=lambda: not producer.is_alive(), tick=refresh)
-        except KeyboardInterrupt:
-            stop.set()
-            producer.join()
-            out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
-            processor.loop(stop=lambda: True, tick=refresh)
-        screen.update(view.render(sent.value), final=True)
-    producer.join()
+    try:
+        with screen:
+            refresh = lambda: screen.update(view.render(producer.sent))  # noqa: E731
+            try:  # a failed producer raises out of here, the consumer's damaged files too
+                processor.loop(
+                    stop=lambda: not producer.running(), tick=refresh, give_up_after_s=GIVE_UP_S
+                )
+            except KeyboardInterrupt:
+                producer.stop()
+                out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
+                processor.loop(stop=lambda: True, tick=refresh, give_up_after_s=GIVE_UP_S)
+            screen.update(view.render(producer.sent), final=True)
+    finally:
+        producer.stop()
     out.line()
-    _print_accounting(accounting(processor, before, sent.value), out)
+    if not processor.mapping.idle():
+        err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
+    _print_accounting(accounting(processor, before, producer.sent), out)
 
 
 class _Snapshots:
