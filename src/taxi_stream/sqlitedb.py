@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
+from urllib.parse import quote
 
 from taxi_stream.core.errors import DamagedDatabaseError, StoreUnavailableError, TaxiStreamError
 
 _DAMAGED: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _LOCKED: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_CANNOT_OPEN: Final = frozenset({sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY})
 BUSY_TIMEOUT_S: Final = 30
 
 
@@ -30,6 +32,34 @@ def connect(path: Path, schema: str, error: type[TaxiStreamError]) -> sqlite3.Co
         db.executescript(schema)
     except sqlite3.DatabaseError as exc:
         raise _damaged(path, exc) or error(f"cannot open {path}: {exc}") from exc
+    return db
+
+
+def connect_read_only(path: Path, error: type[TaxiStreamError]) -> sqlite3.Connection:
+    """Open an existing database to read it and nothing else: no schema, no journal, no lock file.
+
+    With frames in its write-ahead log (a writer has it open, or one stopped uncleanly) the file
+    is opened ``mode=ro`` and reads the log through the writer's -shm index. Without them every
+    committed page is in the file itself, so it is opened ``immutable``: nothing is locked and
+    no -wal or -shm file is created (``mode=ro`` alone would create both). A writer that starts
+    during such a read writes to its own log, which this read does not see.
+    """
+    wal = path.with_name(f"{path.name}-wal")
+    logged = wal.is_file() and wal.stat().st_size > 0
+    uri = f"file:{quote(str(path))}?mode=ro" + ("" if logged else "&immutable=1")
+    try:
+        db = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a damaged file says so now
+    except sqlite3.DatabaseError as exc:
+        hint = ""
+        if logged and _code(exc) in _CANNOT_OPEN:
+            hint = (
+                f" (reading its write-ahead log {wal.name} needs a -shm file beside it, which"
+                f" cannot be created here: give write access to {path.parent})"
+            )
+        raise _damaged(path, exc) or error(f"cannot open {path} to read: {exc}{hint}") from exc
     return db
 
 

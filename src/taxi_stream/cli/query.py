@@ -33,7 +33,7 @@ from taxi_stream.wiring import existing_store
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @clear_errors
 def query(**kw: Any) -> None:
-    """Show stored window totals (or dead letters)."""  # fmt: skip
+    """Show stored window totals (or dead letters), reading the store only."""  # fmt: skip
     settings = settings_of(kw)
     store = existing_store(settings)
     limit, since, until = kw["limit"], kw["since"], kw["until"]

@@ -20,7 +20,7 @@ from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
-from taxi_stream.sqlitedb import connect, errors
+from taxi_stream.sqlitedb import connect, connect_read_only, errors
 from taxi_stream.stores import windows_label, windows_mismatch
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,17 @@ class Checkpoint:
 class SQLiteStore:
     """Totals, dead letters and checkpoints in SQLite; implements TotalsStore and TotalsQuery."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self, path: Path, *, clock: Callable[[], int] = now_ms, read_only: bool = False
+    ) -> None:
+        """Open (or create) the store; ``read_only`` opens an existing one and never writes it."""
         self.path = Path(path)
         self._clock = clock
         self._depth = 0
-        self._db = connect(self.path, _SCHEMA, StoreError)
+        if read_only:
+            self._db = connect_read_only(self.path, StoreError)
+        else:
+            self._db = connect(self.path, _SCHEMA, StoreError)
 
     def close(self) -> None:
         """Close the connection."""
