@@ -10,13 +10,15 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any, Final
 
 from taxi_stream.clock import now_ms
-from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.errors import ConfigError, TaxiStreamError
 from taxi_stream.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.files import Entry
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 LOCK_FILE: Final = "consumer.lock"
 PRODUCE_BATCH: Final = 500  # one PutRecords call's worth
 POLL_IDLE_S: Final = 0.02
+PRODUCER_STOP_S: Final = 10.0  # a stopped producer ends its batch within this, or is terminated
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,36 +289,94 @@ def accounting(processor: Processor, before: tuple[int, int], this_run: int) -> 
     return Accounting(this_run, counted - before[0], dead - before[1], this_run)
 
 
+class Producer:
+    """The simulator in a child process writing to the stream, as its parent sees it."""
+
+    def __init__(
+        self, process: BaseProcess, stop: MpEvent, sent: Synchronized[int], failure: Connection
+    ) -> None:
+        self._process, self._stop, self._sent, self._failure = process, stop, sent, failure
+        self._why: str | None = None
+
+    @property
+    def sent(self) -> int:
+        """How many records the stream accepted so far."""
+        return int(self._sent.value)
+
+    def running(self) -> bool:
+        """True while it produces, False once it has ended; raises why, when it failed."""
+        if self._process.is_alive():
+            return True
+        self._process.join()
+        code = self._process.exitcode
+        if code:
+            if self._why is None:
+                self._why = self._failure.recv() if self._failure.poll() else f"exit code {code}"
+            raise TaxiStreamError(f"the producer failed: {self._why}")
+        return False
+
+    def stop(self, within_s: float = PRODUCER_STOP_S) -> None:
+        """Stop it after its current batch; one that does not end ``within_s`` is terminated."""
+        self._stop.set()
+        self._process.join(within_s)
+        if self._process.is_alive():
+            log.warning("the producer did not stop within %.0f s; terminating it", within_s)
+            self._process.terminate()
+            self._process.join()
+
+
 def start_producer(
     settings: Settings, sim: SimulatorConfig, *, trips: int | None, duration_s: float | None
-) -> tuple[Any, MpEvent, Synchronized[int]]:
-    """Start the simulator in a child process writing to the stream; return it, its stop, count."""
+) -> Producer:
+    """Start the simulator in a child process writing to the stream."""
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     sent: Synchronized[int] = ctx.Value("q", 0)
+    failure, report = ctx.Pipe(duplex=False)
     process = ctx.Process(
         target=_simulate_into,
-        args=(replace(settings), sim, (trips, duration_s), stop, sent),
+        args=(replace(settings), sim, (trips, duration_s)),
+        kwargs={"stop": stop, "sent": sent, "report": report},
         name="taxi-stream-producer",
         daemon=True,
     )
     process.start()
-    return process, stop, sent
+    report.close()  # the child holds the sending end
+    return Producer(process, stop, sent, failure)
 
 
 def _simulate_into(
     settings: Settings,
     sim: SimulatorConfig,
     bounds: tuple[int | None, float | None],
+    *,
     stop: MpEvent,
+    sent: Synchronized[int],
+    report: Connection,
+) -> None:
+    """The producer child: our errors go to the parent as one message, then exit status 1."""
+    terminated: list[int] = []
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, lambda signum, _: terminated.append(signum))  # stop cleanly
+    try:
+        _simulate(settings, sim, bounds, lambda: stop.is_set() or bool(terminated), sent)
+    except (TaxiStreamError, OSError) as exc:
+        report.send(str(exc))
+        raise SystemExit(1) from None
+
+
+def _simulate(
+    settings: Settings,
+    sim: SimulatorConfig,
+    bounds: tuple[int | None, float | None],
+    stopped: Callable[[], bool],
     sent: Synchronized[int],
 ) -> None:
     trips, duration_s = bounds
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     stream = open_stream(settings)
     batch_size = 5_000 if sim.trips_per_second is None else PRODUCE_BATCH
     for batch in Simulator(sim).batches(batch_size, count=trips, duration_s=duration_s):
-        if stop.is_set():
+        if stopped():
             break
         result = stream.put_records(batch.entries)
         with sent.get_lock():

@@ -58,9 +58,21 @@ def open_checkpoints(settings: Settings) -> SQLiteStore:
 
 
 def existing_store(settings: Settings) -> Any:
-    """The store to read from; a local one must exist (a typo in --data-dir is an error)."""
-    if settings.store_url == "local" and not (settings.data_dir / STORE_FILE).is_file():
-        raise ConfigError(f"no store in {settings.data_dir} (is --data-dir right?)")
+    """The store to read from, opened read-only when it is SQLite (it must exist then).
+
+    A typo in --data-dir is an error, not a new empty store; reading writes nothing, so a
+    read-only data dir can be queried.
+    """
+    url = urlparse(settings.store_url)
+    if settings.store_url == "local":
+        path = settings.data_dir / STORE_FILE
+        if not path.is_file():
+            raise ConfigError(f"no store in {settings.data_dir} (is --data-dir right?)")
+        return SQLiteStore(path, read_only=True)
+    if url.scheme == "sqlite" and url.path:
+        if not Path(url.path).is_file():
+            raise ConfigError(f"no store at {url.path} (is --store right?)")
+        return SQLiteStore(Path(url.path), read_only=True)
     return open_store(settings)
 
 

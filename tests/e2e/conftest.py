@@ -27,8 +27,7 @@ def taxi_stream_exe() -> Path:
     return Path(found)
 
 
-@pytest.fixture
-def cli_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
     """The caller's environment without taxi-stream settings, terminal size or forced colour.
 
     Warnings are errors in the commands too, as in the test process.
@@ -37,6 +36,18 @@ def cli_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("TAXI_")}
     env["PYTHONWARNINGS"] = "error"
     return env
+
+
+@pytest.fixture
+def cli_env() -> dict[str, str]:
+    """The clean environment of ``clean_env``, for one test."""
+    return clean_env()
+
+
+@pytest.fixture(scope="session")
+def session_cli_env() -> dict[str, str]:
+    """The clean environment of ``clean_env``, for fixtures that outlive one test."""
+    return clean_env()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from taxi_stream.app import Accounting, ProcessOptions, Processor, accounting, start_producer
-from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
+from taxi_stream.cli.options import clear_errors, common, err, iso_ms, settings_of
 from taxi_stream.clock import now_ms
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.handler import HandlerConfig
@@ -21,6 +21,7 @@ from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, Simulator
 from taxi_stream.wiring import DEFAULT_HANDLER, Settings
 
 SNAPSHOT_EVERY_S = 5.0
+GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
 
 
 @click.command()
@@ -62,9 +63,11 @@ SNAPSHOT_EVERY_S = 5.0
 def run(**kw: Any) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
-    Stops on Ctrl-C, after --trips or after --duration, then drains: every produced trip is
-    counted in a window or dead-lettered before it exits. At the end it prints every window of
-    the run (the latest 12 when there are more) with a totals row, then the accounting line.
+    Stops on Ctrl-C or SIGTERM, after --trips or after --duration, then drains: every produced
+    trip is counted in a window or dead-lettered before it exits (a drain whose work keeps
+    failing for 30 s ends, not balanced). A failed producer or a damaged file ends it at once,
+    with one line and exit status 1. At the end it prints every window of the run (the latest
+    12 when there are more) with a totals row, then the accounting line.
     """  # fmt: skip
     if kw["window_seconds"] == 0:
         raise click.BadParameter("run needs windows: 1..900 s", param_hint="--window-seconds")
@@ -98,31 +101,36 @@ def _run_live(
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
-    producer, stop, sent = start_producer(settings, sim, trips=trips, duration_s=duration)
+    producer = start_producer(settings, sim, trips=trips, duration_s=duration)
     since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
     screen = _screen(out, quiet)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
-    with screen or nullcontext():
+    try:
+        with screen or nullcontext():
 
-        def refresh() -> None:
-            if screen is not None:
-                screen.update(view.render(processor.delivered, sent.value, windows=windows))
+            def refresh() -> None:
+                if screen is not None:
+                    screen.update(view.render(processor.delivered, producer.sent, windows=windows))
 
-        try:
-            processor.loop(stop=lambda: not producer.is_alive(), tick=refresh)
-        except KeyboardInterrupt:
-            stop.set()
-            producer.join()
-            if not quiet:
-                out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
-            processor.loop(stop=lambda: True, tick=refresh)
-    producer.join()
+            try:  # a failed producer raises out of here, the consumer's damaged files too
+                processor.loop(
+                    stop=lambda: not producer.running(), tick=refresh, give_up_after_s=GIVE_UP_S
+                )
+            except KeyboardInterrupt:
+                producer.stop()
+                if not quiet:
+                    out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
+                processor.loop(stop=lambda: True, tick=refresh, give_up_after_s=GIVE_UP_S)
+    finally:
+        producer.stop()
     if not quiet:
-        out.print(view.render(processor.delivered, sent.value, windows=views.FINAL_WINDOWS))
+        out.print(view.render(processor.delivered, producer.sent, windows=views.FINAL_WINDOWS))
         out.line()
-    _print_accounting(accounting(processor, before, sent.value), out)
+    if not processor.mapping.idle():
+        err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
+    _print_accounting(accounting(processor, before, producer.sent), out)
 
 
 def _query_hint(settings: Settings) -> str:

@@ -38,7 +38,7 @@ T = TypeVar("T")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @clear_errors
 def query(**kw: Any) -> None:
-    """Show stored window totals (the table ends with their total), or dead letters."""  # fmt: skip
+    """Show stored window totals (the table ends with their total) or dead letters; reads only."""
     settings = settings_of(kw)
     store = existing_store(settings)
     limit, since, until = kw["limit"], kw["since"], kw["until"]

@@ -7,7 +7,10 @@ TaxiStreamError
 ├── StreamError            reading or writing a stream failed (infrastructure: the batch retries)
 │   └── RecordTooLargeError  one record exceeds the stream's size limit (that record only)
 ├── StoreError             reading or writing a store failed (infrastructure: the batch retries)
-│   └── StoreUnavailableError  the store cannot be opened (locked, corrupt, not a database)
+│   └── StoreUnavailableError  the SQLite file is locked or busy (transient: the batch retries)
+├── DamagedDatabaseError   a SQLite file (the embedded stream or the local store) is corrupt or
+│                          no database at all: retrying cannot fix it, so the runner stops and
+│                          the command exits non-zero (restore the file, or use a new one)
 ├── HandlerContractError   a handler broke the Lambda contract (e.g. returned no state)
 └── ServerStartError       a local AWS implementation (kinesalite, dynalite) is missing or
                            did not start
@@ -50,7 +53,11 @@ class StoreError(TaxiStreamError):
 
 
 class StoreUnavailableError(StoreError):
-    """The store cannot be opened: locked by another process, corrupt, or not a database."""
+    """A SQLite file is locked or busy (another process holds it); the caller retries."""
+
+
+class DamagedDatabaseError(TaxiStreamError):
+    """A SQLite file is corrupt or not a database: no retry can fix it, so nothing retries it."""
 
 
 class HandlerContractError(TaxiStreamError):

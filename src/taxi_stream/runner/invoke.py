@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import msgspec
 
-from taxi_stream.core.errors import HandlerContractError
+from taxi_stream.core.errors import DamagedDatabaseError, HandlerContractError
 from taxi_stream.runner.events import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,15 @@ class Attempt:
     error: Exception | None = None  # what failed the invocation
 
     def call(self, handler: Handler, event: dict[str, Any], context: LocalContext) -> Any:
-        """Call the handler before its deadline; its error, or a timeout, is a function error."""
+        """Call the handler before its deadline; its error, or a timeout, is a function error.
+
+        A damaged SQLite file under an in-process handler is the runner's own store, not the
+        function's failure: it is raised as is, never retried as a failed batch.
+        """
         try:
             return call_with_deadline(handler, event, context)
+        except DamagedDatabaseError:
+            raise
         except Exception as exc:
             self.function_error = self.unhandled = True
             self.timed_out = str(exc).startswith(TIMED_OUT)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
-from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.errors import ConfigError, DamagedDatabaseError
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.runner.batching import Batcher
 from taxi_stream.runner.config import MAX_BATCH_SIZE, MappingConfig
@@ -181,6 +181,8 @@ class EventSourceMapping:
         """One round over every shard; return how many records the function processed.
 
         Records the function failed are not counted, nor those discarded (see ``discarded``).
+        A failing stream, store or destination makes its shard retry after a backoff; a
+        damaged SQLite file (DamagedDatabaseError) is raised, since no retry can mend it.
         """
         if self._now_ms() - self._listed_ms >= LIST_SHARDS_EVERY_MS:
             self._list_shards()
@@ -190,6 +192,8 @@ class EventSourceMapping:
                 continue
             try:
                 delivered += self._step(cursor, drain=drain)
+            except DamagedDatabaseError:
+                raise  # a corrupt file stays corrupt: retrying would spin forever
             except Exception as exc:  # noqa: BLE001 - stream, store or destination: retried
                 self._service_failed(cursor, exc)
         return delivered

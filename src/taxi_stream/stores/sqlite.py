@@ -20,7 +20,7 @@ from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
-from taxi_stream.sqlitedb import connect, errors
+from taxi_stream.sqlitedb import connect, connect_read_only, errors
 from taxi_stream.stores import windows_label, windows_mismatch
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,17 @@ class Checkpoint:
 class SQLiteStore:
     """Totals, dead letters and checkpoints in SQLite; implements TotalsStore and TotalsQuery."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self, path: Path, *, clock: Callable[[], int] = now_ms, read_only: bool = False
+    ) -> None:
+        """Open (or create) the store; ``read_only`` opens an existing one and never writes it."""
         self.path = Path(path)
         self._clock = clock
         self._depth = 0
-        self._db = connect(self.path, _SCHEMA, StoreError)
+        if read_only:
+            self._db = connect_read_only(self.path, StoreError)
+        else:
+            self._db = connect(self.path, _SCHEMA, StoreError)
 
     def close(self) -> None:
         """Close the connection."""
@@ -116,7 +122,7 @@ class SQLiteStore:
             finally:
                 self._depth -= 1
             return
-        with errors("store begin", StoreError):
+        with errors("store begin", StoreError, self.path):
             self._db.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -126,7 +132,7 @@ class SQLiteStore:
             self._db.rollback()
             raise
         self._depth = 0
-        with errors("store commit", StoreError):
+        with errors("store commit", StoreError, self.path):
             self._db.commit()
 
     def check_window(self, seconds: int, clock: str) -> None:
@@ -136,7 +142,7 @@ class SQLiteStore:
         event-clock windows, starting at the same second would be summed together.
         """
         want = windows_label(clock, seconds)
-        with self.transaction(), errors("store window check", StoreError):
+        with self.transaction(), errors("store window check", StoreError, self.path):
             row = self._db.execute("SELECT value FROM store_meta WHERE key = 'windows'")
             found = row.fetchone()
             if found is None:
@@ -149,7 +155,7 @@ class SQLiteStore:
         """Apply contributions not applied before; return how many were new."""
         new = 0
         now = self._clock()
-        with self.transaction(), errors("store apply", StoreError):
+        with self.transaction(), errors("store apply", StoreError, self.path):
             for c in contributions:
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO contributions VALUES (?, ?, ?)",
@@ -175,7 +181,7 @@ class SQLiteStore:
              d.origin.sub_sequence, d.origin.arrival_ms, d.reason, d.message, d.raw, now)
             for d in letters
         ]  # fmt: skip
-        with self.transaction(), errors("store dead-letter write", StoreError):
+        with self.transaction(), errors("store dead-letter write", StoreError, self.path):
             before = self._db.total_changes
             self._db.executemany(
                 "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
@@ -195,7 +201,7 @@ class SQLiteStore:
             " WHERE (?1 IS NULL OR vendor_id = ?1) AND (?2 IS NULL OR window_start_ms >= ?2)"
             " AND (?3 IS NULL OR window_start_ms < ?3) ORDER BY vendor_id, window_start_ms"
         )
-        with errors("store query", StoreError):
+        with errors("store query", StoreError, self.path):
             rows = self._db.execute(sql, (vendor_id, start_ms, end_ms)).fetchall()
         return [
             WindowTotals(v, s, e, Totals(n, d, t, p), c, clock, u)
@@ -213,7 +219,7 @@ class SQLiteStore:
             " raw FROM dead_letters ORDER BY stored_ms, stream, shard_id,"
             " length(sequence_number), sequence_number, sub_sequence LIMIT ?"
         )
-        with errors("store query", StoreError):
+        with errors("store query", StoreError, self.path):
             rows = self._db.execute(sql, (-1 if limit is None else limit,)).fetchall()
         return [
             DeadLetter(Origin(st, sh, seq, sub, arr), reason, msg, bytes(raw))
@@ -222,14 +228,14 @@ class SQLiteStore:
 
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters): the two sides of the accounting line."""
-        with errors("store query", StoreError):
+        with errors("store query", StoreError, self.path):
             trips = self._db.execute("SELECT COALESCE(SUM(trip_count), 0) FROM windows")
             letters = self._db.execute("SELECT COUNT(*) FROM dead_letters")
             return int(trips.fetchone()[0]), int(letters.fetchone()[0])
 
     def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
         """The saved position and state of a consumer in a shard, if any."""
-        with errors("store checkpoint read", StoreError):
+        with errors("store checkpoint read", StoreError, self.path):
             row = self._db.execute(
                 "SELECT sequence_number, state FROM checkpoints"
                 " WHERE consumer = ? AND stream = ? AND shard_id = ?",
@@ -244,7 +250,7 @@ class SQLiteStore:
     ) -> None:
         """Save a position and state (inside the caller's transaction when one is open)."""
         state = json.dumps(checkpoint.state, separators=(",", ":")) if checkpoint.state else None
-        with self.transaction(), errors("store checkpoint write", StoreError):
+        with self.transaction(), errors("store checkpoint write", StoreError, self.path):
             self._db.execute(
                 "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)",
                 (consumer, stream, shard_id, checkpoint.sequence_number, state, self._clock()),

@@ -128,7 +128,7 @@ class LocalStream:
     def _init_meta(self, requested: int | None) -> tuple[int, str, bool]:
         if requested is not None and not 1 <= requested <= MAX_SHARDS:
             raise ConfigError(f"shard count must be 1..{MAX_SHARDS}, got {requested}")
-        with errors("embedded stream open", StreamError), self._db:
+        with errors("embedded stream open", StreamError, self._path), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             meta = dict(self._db.execute("SELECT key, value FROM stream_meta"))
             if "shards" not in meta:
@@ -164,7 +164,7 @@ class LocalStream:
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
         rows, failed = self._rows(entries)
-        with errors("embedded stream write", StreamError), self._db:
+        with errors("embedded stream write", StreamError, self._path), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             last = dict(self._db.execute("SELECT shard, last_seq FROM shards"))
             arrival_ms = self._clock()
@@ -200,7 +200,7 @@ class LocalStream:
     def _trim(self) -> None:
         """Drop records older than the retention (first put, then every 100,000 records)."""
         self._since_trim = 0
-        with errors("embedded stream trim", StreamError):
+        with errors("embedded stream trim", StreamError, self._path):
             cutoff = self._clock() - self._retention_ms
             self._db.execute("DELETE FROM records WHERE arrival_ms < ?", (cutoff,))
 
@@ -216,7 +216,7 @@ class LocalStream:
         """
         index = self._index(shard_id)
         start = 0 if after is None else self._counter(index, after)
-        with errors("embedded stream read", StreamError):
+        with errors("embedded stream read", StreamError, self._path):
             rows = self._db.execute(
                 "SELECT seq, arrival_ms, partition_key, data FROM records "
                 "WHERE shard = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -259,6 +259,6 @@ class LocalStream:
 
     def appended(self) -> int:
         """How many records were ever appended (retention trims do not lower it)."""
-        with errors("embedded stream read", StreamError):
+        with errors("embedded stream read", StreamError, self._path):
             row = self._db.execute("SELECT COALESCE(SUM(last_seq), 0) FROM shards").fetchone()
             return int(row[0])
