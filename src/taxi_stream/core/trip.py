@@ -38,6 +38,7 @@ class Reason:
     NOT_OBJECT: Final = "not_object"
     TOO_LARGE: Final = "too_large"
     TOO_DEEP: Final = "too_deep"
+    UNDECODABLE: Final = "undecodable"
     MISSING_VENDOR: Final = "missing_vendor"
     BAD_VENDOR: Final = "bad_vendor"
     MISSING_FIELD: Final = "missing_field"
