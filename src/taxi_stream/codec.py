@@ -5,11 +5,17 @@ record that does not fit it exactly (a quirk of the original generator, or a bad
 decoded again by the liberal rules of ``taxi_stream.core.trip.parse_trip``, which accept every
 quirk and reject with a reason. A record the fast path accepts gives the same Trip as the
 liberal path (a property test pins that).
+
+No bytes make decoding raise anything but RecordError. The typed path cannot recurse (it takes
+only flat objects of known fields); the liberal path measures the nesting first, so a deeply
+nested record is ``too_deep`` by its bytes alone, before msgspec or the interpreter's recursion
+limit could decide.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, tzinfo
+from itertools import accumulate
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -22,12 +28,14 @@ from taxi_stream.core.trip import (
     MAX_PASSENGERS,
     Reason,
     Trip,
+    check_pickup_ms,
     parse_timestamp,
     parse_trip,
     timestamp_ms,
 )
 
 MAX_RECORD_BYTES: Final = 1_048_576  # a Kinesis record's data is at most 1 MiB
+MAX_DEPTH: Final = 64  # levels of arrays and objects; a trip has one
 
 
 _Miles = Annotated[float, msgspec.Meta(ge=0, le=MAX_DISTANCE_MILES)]
@@ -37,11 +45,13 @@ _Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 _Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 
 
-class _CleanTrip(msgspec.Struct, gc=False):
-    """The clean wire form, exactly as our producer writes it; unknown fields are ignored."""
+class _CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """The clean wire form, exactly as our producer writes it; any other field takes the core
+    rules (so skipping an unknown value, which msgspec does by recursion, never happens here)."""
 
     vendorId: int | str  # wire names are camelCase
     pickupDate: str  # parsed by the core's own rule (msgspec's differs in corner cases)
+    id: str | int | None = None  # not used
     dropoffDate: str | None = None
     passengerCount: _Passengers | None = None
     tripDuration: _Seconds | None = None
@@ -118,6 +128,7 @@ _STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound k
 def _remember(stamps: dict[str, int], text: str, name: str, naive_tz: tzinfo) -> int:
     """The core's timestamp rule, memoised: the same text always gives the same instant."""
     ms = timestamp_ms(text, name, naive_tz)
+    check_pickup_ms(ms, text)
     if len(stamps) >= _STAMPS_MAX:
         stamps.clear()
     stamps[text] = ms
@@ -141,6 +152,8 @@ def _loose_object(data: bytes) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordError(Reason.NOT_UTF8, f"not UTF-8 at byte {exc.start}") from None
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+        _check_depth(data)
     try:
         value = _loose.decode(text)
     except msgspec.DecodeError as exc:
@@ -151,3 +164,25 @@ def _loose_object(data: bytes) -> dict[str, Any]:
     if oversize.is_envelope(value):  # a line too large for the stream, sent as its marker
         raise oversize.rejection(value)
     return value
+
+
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP: Final = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+
+
+def _check_depth(data: bytes) -> None:
+    """RecordError(too_deep) when arrays and objects outside strings nest over MAX_DEPTH.
+
+    Escaped backslashes, then escaped quotes, are dropped, so every quote left opens or closes a
+    string (an unterminated one runs to the end); what lies between strings keeps the brackets.
+    In UTF-8 no byte of a quote, a backslash or a bracket is part of another character.
+    """
+    plain = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(plain.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    depth = max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    if depth > MAX_DEPTH:
+        raise RecordError(
+            Reason.TOO_DEEP, f"arrays and objects nested {depth} deep, over {MAX_DEPTH} levels"
+        )

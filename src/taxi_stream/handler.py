@@ -6,8 +6,10 @@ and ``isWindowTerminatedEarly``; it returns ``{"state": ..., "batchItemFailures"
 Records are aggregated into the state; on the final invoke (or an early termination) the
 window's totals are written as contributions whose ids come from the stream, shard, window and
 the first sequence number of the part, so a redelivered invoke writes nothing twice. Bad records
-are dead-lettered at once (idempotently, by origin) and never fail the batch; store failures
-raise, so Lambda retries the batch. Without a ``window`` (tumbling windows off) every
+are dead-lettered at once (idempotently, by origin) and never fail the batch: whatever one
+record's bytes do to the decoders, even an exception nobody foresaw (``undecodable``), that record
+becomes a dead letter. Store failures raise, so Lambda retries the batch; the store is called
+only outside the per-record decoding. Without a ``window`` (tumbling windows off) every
 invocation writes its own contributions.
 """
 
@@ -17,6 +19,7 @@ import binascii
 import hashlib
 import json
 import logging
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -30,7 +33,13 @@ from taxi_stream.core.errors import ConfigError, HandlerContractError, RecordErr
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.trip import Reason
-from taxi_stream.core.windows import check_window_seconds, parse_iso_ms, window_start_ms
+from taxi_stream.core.windows import (
+    FIRST_INSTANT_MS,
+    LAST_INSTANT_MS,
+    check_window_seconds,
+    parse_iso_ms,
+    window_start_ms,
+)
 from taxi_stream.stores import TotalsStore
 from taxi_stream.streams.kpl import MAGIC, deaggregate
 
@@ -39,6 +48,10 @@ log = logging.getLogger(__name__)
 CLOCKS: Final = ("arrival", "event")
 STATE_VERSION: Final = 1
 MAX_RAW_CHARS: Final = 1_400_000  # a Kinesis record's base64 data is at most this long
+MAX_ERROR_CHARS: Final = 500  # of an unforeseen exception's text in a dead letter's message
+
+_REPR = reprlib.Repr()  # bounded in depth and size: safe on any nesting or cycle
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 8, 40, 40, 200, 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +187,7 @@ class TumblingWindowHandler:
             try:
                 data = b64decode(kinesis.get("data"))
             except (binascii.Error, ValueError, TypeError) as exc:
-                why = RecordError(Reason.NOT_BASE64, f"data is not base64: {exc}")
-                raw = str(kinesis.get("data", ""))[:MAX_RAW_CHARS].encode("utf-8", "replace")
-                dead.append(_dead(stream, shard, kinesis, None, raw, why=why))
+                dead.append(_not_base64(stream, shard, kinesis, exc))
                 continue
             payloads = (
                 [(None, data)]
@@ -188,6 +199,11 @@ class TumblingWindowHandler:
                     vendor, pickup_ms, distance, duration, passengers = decode(payload, tz)
                 except RecordError as exc:
                     dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
+                    continue
+                except MemoryError:
+                    raise  # the process's, not the record's: the batch is retried
+                except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
+                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
                     continue
                 if by_event:
                     start = window_start_ms(pickup_ms, size)
@@ -237,9 +253,30 @@ def _members(
     try:
         members = deaggregate(data)
     except RecordError as exc:
-        dead.append(_dead(stream, shard, kinesis, None, data, why=exc))
-        return []
-    return [(index, payload) for index, (_key, payload) in enumerate(members)]
+        why = exc
+    except MemoryError:
+        raise  # the process's, not the record's: the batch is retried
+    except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
+        why = _undecodable(exc)
+    else:
+        return [(index, payload) for index, (_key, payload) in enumerate(members)]
+    dead.append(_dead(stream, shard, kinesis, None, data, why=why))
+    return []
+
+
+def _undecodable(exc: Exception) -> RecordError:
+    """A decoder failure no rule foresaw: the record's dead letter, and a warning with the trace."""
+    log.warning("a record could not be decoded: %s", type(exc).__name__, exc_info=exc)
+    text = str(exc)[:MAX_ERROR_CHARS]
+    return RecordError(Reason.UNDECODABLE, f"the decoder failed: {type(exc).__name__}: {text}")
+
+
+def _not_base64(stream: str, shard: str, kinesis: Mapping[str, Any], exc: Exception) -> DeadLetter:
+    value = kinesis.get("data", "")
+    text = value if isinstance(value, str) else _REPR.repr(value)
+    raw = text[:MAX_RAW_CHARS].encode("utf-8", "replace")
+    why = RecordError(Reason.NOT_BASE64, f"data is not base64: {exc}")
+    return _dead(stream, shard, kinesis, None, raw, why=why)
 
 
 def _dead(
@@ -256,18 +293,29 @@ def _dead(
 
 
 def _foreign(record: Any, stream: str, shard: str) -> DeadLetter:
-    """A record that is not a Kinesis record (a misrouted event source): kept, not raised on."""
-    raw = json.dumps(record, default=str).encode()[:MAX_RAW_CHARS]
-    event_id = str(record.get("eventID", "")) if isinstance(record, Mapping) else ""
-    origin = Origin(stream, shard, event_id or hashlib.sha256(raw).hexdigest()[:32])
+    """A record that is not a Kinesis record (a misrouted event source): kept, not raised on.
+
+    Its raw bytes are its JSON; one that JSON cannot hold (nested too deep for the encoder, a
+    cycle, keys that are not text) is kept as a shortened repr, and the message says so.
+    """
     why = "the record has no 'kinesis' part with a sequenceNumber"
+    try:
+        raw = json.dumps(record, default=str).encode()[:MAX_RAW_CHARS]
+    except (RecursionError, ValueError, TypeError) as exc:
+        raw = _REPR.repr(record).encode("utf-8", "replace")
+        why += f" (kept as a shortened repr: not JSON-serialisable, {type(exc).__name__})"
+    event_id = record.get("eventID") if isinstance(record, Mapping) else None
+    event_id = str(event_id) if isinstance(event_id, str | int) else ""
+    origin = Origin(stream, shard, event_id or hashlib.sha256(raw).hexdigest()[:32])
     return DeadLetter(origin, Reason.NOT_KINESIS, why, raw)
 
 
 def _arrival_ms(kinesis: Mapping[str, Any]) -> int:
-    """ApproximateArrivalTimestamp in ms; 0 when it is missing or not a number."""
+    """ApproximateArrivalTimestamp in ms; 0 when it is missing, not a number or out of range."""
     value = kinesis.get("approximateArrivalTimestamp")
-    return round(value * 1000) if isinstance(value, int | float) else 0
+    if isinstance(value, int | float) and FIRST_INSTANT_MS <= value * 1000 < LAST_INSTANT_MS:
+        return round(value * 1000)
+    return 0
 
 
 def _window_ms(window: Any, edge: str) -> int | None:
@@ -296,4 +344,5 @@ def _stream_name(event: Mapping[str, Any]) -> str:
 def _first(event: Mapping[str, Any], key: str, default: str) -> str:
     records = event.get("Records") or []
     first = records[0] if records else None
-    return str(first.get(key, default)) if isinstance(first, Mapping) else default
+    value = first.get(key) if isinstance(first, Mapping) else None
+    return str(value) if isinstance(value, str | int) else default

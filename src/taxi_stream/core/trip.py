@@ -19,12 +19,13 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from taxi_stream.core.errors import RecordError
-from taxi_stream.core.windows import to_epoch_ms
+from taxi_stream.core.windows import FIRST_INSTANT_MS, LAST_INSTANT_MS, to_epoch_ms
 
 MAX_DISTANCE_MILES: Final = 500  # longer is not a taxi trip in NYC
 MAX_DURATION_S: Final = 86_400  # a trip over a day is a meter left running
 MAX_PASSENGERS: Final = 9
 MAX_VENDOR_LEN: Final = 64
+MAX_INT_CHARS: Final = 100  # longer integer text is read as a float: no range reaches that far
 
 
 class Reason:
@@ -37,6 +38,8 @@ class Reason:
     NOT_OBJECT: Final = "not_object"
     TOO_LARGE: Final = "too_large"
     BAD_ENVELOPE: Final = "bad_oversize_envelope"
+    TOO_DEEP: Final = "too_deep"
+    UNDECODABLE: Final = "undecodable"
     MISSING_VENDOR: Final = "missing_vendor"
     BAD_VENDOR: Final = "bad_vendor"
     MISSING_FIELD: Final = "missing_field"
@@ -69,6 +72,7 @@ def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
     ``datetime.now().isoformat()``, which ran on UTC hosts).
     """
     pickup_ms = _timestamp(fields, "pickupDate", naive_tz, required=True)
+    check_pickup_ms(pickup_ms, fields["pickupDate"])  # type: ignore[arg-type]  # never None
     dropoff_ms = _timestamp(fields, "dropoffDate", naive_tz, required=False)
     for name, limit in _COORDINATES:
         _coordinate(fields, name, limit)
@@ -113,11 +117,12 @@ def number(value: Any, name: str) -> float | int:
         text = value.strip()
         if not _NUMBER.match(text):  # plain ASCII decimals only: no "1_5", no other digits
             raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value[:80]!r}")
-        result = int(text) if text.lstrip("+-").isdigit() else float(text)
+        whole = len(text) <= MAX_INT_CHARS and text.lstrip("+-").isdigit()
+        result = int(text) if whole else float(text)  # float() has no digit limit, int() has
     else:
         raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value!r}")
     if isinstance(result, float) and not math.isfinite(result):
-        raise RecordError(Reason.BAD_NUMBER, f"{name} is not finite: {value!r}")
+        raise RecordError(Reason.BAD_NUMBER, f"{name} is not finite: {str(value)[:80]!r}")
     return result
 
 
@@ -214,6 +219,15 @@ def timestamp_ms(text: str, name: str, naive_tz: tzinfo) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=naive_tz)
     return to_epoch_ms(moment)
+
+
+def check_pickup_ms(ms: int, text: str) -> None:
+    """RecordError(bad_timestamp) for a pickup outside the instants a window can be written for."""
+    if not FIRST_INSTANT_MS <= ms < LAST_INSTANT_MS:
+        raise RecordError(
+            Reason.BAD_TIMESTAMP,
+            f"pickupDate {text.strip()[:80]!r} is outside 0001-01-02..9999-12-30 UTC",
+        )
 
 
 def parse_timestamp(text: str, name: str) -> datetime:

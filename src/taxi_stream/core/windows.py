@@ -53,3 +53,8 @@ def to_epoch_ms(dt: datetime) -> int:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
+
+# Instants a window (and a watermark around it) can be written for: a day inside the years
+# 1..9999 that datetime, ISO-8601 keys and SQLite integers can all hold.
+FIRST_INSTANT_MS = to_epoch_ms(datetime(1, 1, 2, tzinfo=UTC))
+LAST_INSTANT_MS = to_epoch_ms(datetime(9999, 12, 31, tzinfo=UTC))
