@@ -34,12 +34,12 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))  # the original handler is loaded as bench_handler:...
 
-from taxi_stream.app import ProcessOptions, Processor  # noqa: E402
-from taxi_stream.handler import HandlerConfig  # noqa: E402
+from taxi_stream.app.process import ProcessOptions, Processor  # noqa: E402
+from taxi_stream.app.wiring import STREAM_FILE, Settings  # noqa: E402
+from taxi_stream.function.handler import HandlerConfig  # noqa: E402
 from taxi_stream.runner.mapping import MappingConfig  # noqa: E402
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig  # noqa: E402
 from taxi_stream.streams.local import LocalStream  # noqa: E402
-from taxi_stream.wiring import STREAM_FILE, Settings  # noqa: E402
 
 MAX_REPEATS = 3
 DEFAULT_TRIPS = 1_000_000

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from taxi_stream.core.records import Contribution, DeadLetter, StreamRecord
-from taxi_stream.handler import TumblingWindowHandler
+from taxi_stream.function.handler import TumblingWindowHandler
 from taxi_stream.runner.events import kinesis_records, stream_arn, window_event
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 

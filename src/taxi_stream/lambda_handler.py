@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore
 
 _handler: TumblingWindowHandler | None = None

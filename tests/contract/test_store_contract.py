@@ -16,7 +16,7 @@ from tests.servers.node import dynalite_server
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge
-from taxi_stream.stores import TotalsQuery, TotalsStore
+from taxi_stream.ports import TotalsQuery, TotalsStore
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
 from taxi_stream.stores.sqlite import SQLiteStore
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from taxi_stream.core.records import StreamRecord
-from taxi_stream.streams import StreamReader, StreamWriter
+from taxi_stream.ports import StreamReader, StreamWriter
 from taxi_stream.streams.kinesis import KinesisStream, create_stream
 from taxi_stream.streams.local import LocalStream
 

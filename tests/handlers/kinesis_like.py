@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from taxi_stream.core.records import StreamRecord
-from taxi_stream.streams import ReadResult, ShardInfo
+from taxi_stream.core.records import ReadResult, ShardInfo, StreamRecord
 
 # A real Kinesis sequence number, and a step that changes its middle and last digits alike.
 FIRST_SEQUENCE: Final = 49546986683135544286507457936321625675700192471156785154

@@ -23,7 +23,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from taxi_stream.core.errors import StreamError
-from taxi_stream.streams import PutResult, kpl
+from taxi_stream.core.records import PutResult
+from taxi_stream.streams import kpl
 from taxi_stream.streams.kinesis import MAX_BATCH_BYTES, KinesisStream, create_stream, hash_key
 
 pytestmark = pytest.mark.aws

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from taxi_stream.core.records import WindowTotals
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from taxi_stream.awsclient import make_client
 from taxi_stream.core.errors import ConfigError
+from taxi_stream.infra.awsclient import make_client
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxi_stream.codec import decode_trip, decode_values
 from taxi_stream.core.errors import RecordError
 from taxi_stream.core.trip import Reason, Trip, parse_trip
+from taxi_stream.function.codec import decode_trip, decode_values
 
 numbers = st.one_of(
     st.integers(-100, 100_000),

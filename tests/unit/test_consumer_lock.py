@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from taxi_stream.app import consumer_lock
+from taxi_stream.app.process import consumer_lock
 from taxi_stream.core.errors import ConfigError
 
 HOLD = (
-    "import pathlib, sys, time; from taxi_stream.app import consumer_lock; "
+    "import pathlib, sys, time; from taxi_stream.app.process import consumer_lock; "
     "fd = consumer_lock(pathlib.Path(sys.argv[1])); print('held', flush=True); time.sleep(60)"
 )
 

@@ -15,10 +15,10 @@ from taxi_stream.core.errors import (
     StoreUnavailableError,
     StreamError,
 )
+from taxi_stream.core.records import ReadResult, ShardInfo
+from taxi_stream.infra.sqlite import errors
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
-from taxi_stream.sqlitedb import errors
 from taxi_stream.stores.sqlite import SQLiteStore
-from taxi_stream.streams import ReadResult, ShardInfo
 from taxi_stream.streams.local import LocalStream
 from tests.handlers.harness import Harness
 from tests.handlers.recording import RecordingHandler

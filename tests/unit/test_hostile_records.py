@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taxi_stream.core.windows import iso_utc
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
 from tests.conftest import reference_totals
 from tests.handlers import hostile

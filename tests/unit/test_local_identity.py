@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from taxi_stream.core.errors import ConfigError
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from taxi_stream.codec import decode_values
 from taxi_stream.core import oversize
 from taxi_stream.core.errors import RecordError
-from taxi_stream.handler import TumblingWindowHandler
+from taxi_stream.function.codec import decode_values
+from taxi_stream.function.handler import TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
 
 TRIP = {

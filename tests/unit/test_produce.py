@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from taxi_stream.app import Interruption, produce
+from taxi_stream.app.produce import Interruption, produce
 from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.records import PutResult
 from taxi_stream.sources.files import Entry, Reading, dead_letters, json_lines
-from taxi_stream.streams import PutResult
 
 
 class FakeStream:

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from taxi_stream.app.wiring import STORE_FILE
 from taxi_stream.cli.query import query
 from taxi_stream.core.records import Contribution
 from taxi_stream.core.totals import Totals
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
-from taxi_stream.wiring import STORE_FILE
 from tests.handlers.harness import START_MS, Clock
 from tests.handlers.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
 from tests.handlers.screen import WIDTH, row_of, too_wide

@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from taxi_stream.codec import decode_trip
 from taxi_stream.core.errors import RecordError
+from taxi_stream.function.codec import decode_trip
 from tests.conftest import reference_totals
 
 KAGGLE = Path(__file__).parents[1] / "data" / "kaggle_trip_duration_train_first1k.csv"

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from taxi_stream import handler as handler_module
+from taxi_stream.function import handler as handler_module
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import DeadLetter
 from taxi_stream.core.trip import Reason
 from taxi_stream.core.windows import iso_utc
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
 from taxi_stream.streams import kpl
 from tests.handlers.hostile import nested
@@ -60,7 +60,7 @@ def test_an_unforeseen_decoder_failure_is_that_records_dead_letter(
     monkeypatch.setattr(handler_module, "decode_values", decode)
     store = MemoryStore()
     records = [kinesis(1, good()), kinesis(2, b"boom"), kinesis(3, good())]
-    with caplog.at_level(logging.WARNING, logger="taxi_stream.handler"):
+    with caplog.at_level(logging.WARNING, logger="taxi_stream.function.handler"):
         response = TumblingWindowHandler(store)(window_event(records))
     assert response == {"state": {}, "batchItemFailures": []}
     (letter,) = store.dead_letters()

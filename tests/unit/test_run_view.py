@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from taxi_stream.core.records import WindowTotals
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.views.run import FINAL_WINDOWS, LIVE_WINDOWS, RunView

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from taxi_stream.app import ProcessOptions, Processor
-from taxi_stream.handler import HandlerConfig
+from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.wiring import Settings
+from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.streams.local import LocalStream
-from taxi_stream.wiring import Settings
 from tests.handlers.harness import Harness
 from tests.handlers.recording import RecordingHandler, carries, sequences
 

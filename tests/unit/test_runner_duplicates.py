@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from tests.handlers.harness import Harness

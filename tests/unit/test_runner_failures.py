@@ -12,11 +12,10 @@ import pytest
 from rich.console import Console
 
 from taxi_stream.core.errors import StoreError, StreamError
-from taxi_stream.core.records import DeadLetter, Origin
+from taxi_stream.core.records import DeadLetter, Origin, ReadResult, ShardInfo
 from taxi_stream.runner.destinations import iso_ms
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
-from taxi_stream.streams import ReadResult, ShardInfo
 from taxi_stream.views.process import ShardView, status
 from tests.handlers import workshop
 from tests.handlers.harness import START_MS, Harness

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from tests.conftest import reference_totals
 from tests.handlers.harness import Harness

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taxi_stream.core.records import StreamRecord
+from taxi_stream.core.records import ReadResult, ShardInfo, StreamRecord
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
-from taxi_stream.streams import ReadResult, ShardInfo
 from tests.handlers.harness import START_MS, Clock
 from tests.handlers.recording import RecordingHandler, has_records, is_final
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from taxi_stream.runner.console import Notices, summary
 from taxi_stream.runner.destinations import FileDestination
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.views.cells import sequence_label
+from taxi_stream.views.console import Notices, summary
 from taxi_stream.views.process import ShardView
 from tests.handlers.harness import START_MS, Clock, Harness
 from tests.handlers.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream

@@ -9,8 +9,9 @@ import pytest
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import DeadLetter, Origin
+from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
-from taxi_stream.stores.sqlite import Checkpoint, SQLiteStore
+from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
 from tests.handlers.recording import RecordingHandler, sequences
 

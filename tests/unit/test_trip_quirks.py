@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from taxi_stream.codec import decode_trip
 from taxi_stream.core.errors import RecordError
 from taxi_stream.core.trip import Reason, Trip
+from taxi_stream.function.codec import decode_trip
 
 
 def wire(**overrides: Any) -> dict[str, Any]:

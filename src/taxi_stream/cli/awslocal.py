@@ -14,15 +14,18 @@ from typing import Final
 
 import click
 
-from taxi_stream.app import PRODUCE_BATCH, ProcessOptions, Processor, accounting, produce
+from taxi_stream.app.accounting import accounting
+from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.produce import PRODUCE_BATCH, produce
+from taxi_stream.app.wiring import DEFAULT_HANDLER, Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
 from taxi_stream.cli.options import clear_errors, err, iso_ms
 from taxi_stream.cli.query import query
-from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import ServerStartError
 from taxi_stream.core.totals import ZERO, Totals
 from taxi_stream.core.windows import iso_utc
-from taxi_stream.handler import HandlerConfig
+from taxi_stream.function.handler import HandlerConfig
+from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.localaws import (
     INSTALL_HINT,
     dynalite_server,
@@ -30,10 +33,9 @@ from taxi_stream.infra.localaws import (
     kinesalite_server,
 )
 from taxi_stream.runner.config import MappingConfig
-from taxi_stream.runner.console import EXIT_INTERRUPTED, run_processor
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.dynamodb import DEFAULT_TABLE
-from taxi_stream.wiring import DEFAULT_HANDLER, Settings, open_stream
+from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
 REGION: Final = "us-east-1"
 DUMMY_KEY: Final = "local"  # kinesalite and dynalite accept any credentials; never real ones

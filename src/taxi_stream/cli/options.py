@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from taxi_stream.app.wiring import Settings
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.windows import parse_iso_ms
-from taxi_stream.wiring import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

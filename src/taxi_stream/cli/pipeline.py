@@ -11,14 +11,16 @@ import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from taxi_stream.app import Accounting, ProcessOptions, Processor, accounting, start_producer
+from taxi_stream.app.accounting import Accounting, accounting
+from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.run import start_producer
+from taxi_stream.app.wiring import DEFAULT_HANDLER, Settings
 from taxi_stream.cli.options import clear_errors, common, err, iso_ms, settings_of
-from taxi_stream.clock import now_ms
 from taxi_stream.core.windows import window_start_ms
-from taxi_stream.handler import HandlerConfig
+from taxi_stream.function.handler import HandlerConfig
+from taxi_stream.infra.clock import now_ms
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
-from taxi_stream.wiring import DEFAULT_HANDLER, Settings
 
 SNAPSHOT_EVERY_S = 5.0
 GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long

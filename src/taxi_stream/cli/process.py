@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from taxi_stream.app import ProcessOptions, Processor
+from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.wiring import DEFAULT_HANDLER
 from taxi_stream.cli.options import clear_errors, common, err, settings_of
-from taxi_stream.handler import CLOCKS, HandlerConfig
+from taxi_stream.function.handler import CLOCKS, HandlerConfig
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE
-from taxi_stream.wiring import DEFAULT_HANDLER
 
 
 @click.command()
@@ -163,7 +163,7 @@ def process(handler: str, batch_size: int, clock: str, until_idle: bool, **kw: A
     The flags are the AWS event source mapping settings, with AWS's behaviour
     (docs/local-runner.md). Exits 3 when --until-idle gives up on work that keeps failing.
     """  # fmt: skip
-    from taxi_stream.runner.console import mapping_config, run_processor  # noqa: PLC0415
+    from taxi_stream.views.console import mapping_config, run_processor  # noqa: PLC0415
 
     settings = settings_of(kw)
     size = kw["window_seconds"]

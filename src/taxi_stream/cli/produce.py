@@ -11,11 +11,11 @@ from typing import Any, Final
 
 import click
 
-from taxi_stream.app import Interruption, Produced, produce
+from taxi_stream.app.produce import Interruption, Produced, produce
+from taxi_stream.app.wiring import open_stream
 from taxi_stream.cli.options import clear_errors, common, err, settings_of
 from taxi_stream.core import oversize
 from taxi_stream.sources.files import Entry, Reading, dead_letters, json_lines
-from taxi_stream.wiring import open_stream
 
 INTERRUPTED_EXIT: Final = 130  # as a shell reports a command ended by Ctrl-C
 SHOWN: Final = 20  # failures and oversize lines listed one by one

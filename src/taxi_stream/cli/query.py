@@ -13,11 +13,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from taxi_stream.app.wiring import existing_store
 from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.core.windows import iso_utc
 from taxi_stream.views.query import letters_table, windows_table
-from taxi_stream.wiring import existing_store
 
 T = TypeVar("T")
 

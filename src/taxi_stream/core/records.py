@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from taxi_stream.core.totals import Totals
 
@@ -78,3 +78,35 @@ class WindowTotals:
 def contribution_id(stream: str, shard_id: str, window_start_ms: int, first_sequence: str) -> str:
     """The id of a part's contribution to a window (same inputs, same id)."""
     return f"{stream}|{shard_id}|{window_start_ms}|{first_sequence}"
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """What a producer call achieved; ``failed`` holds (index, reason) of entries not accepted.
+
+    ``records`` is how many stream records were put: fewer than ``sent`` when KPL aggregates
+    carry many entries each (None: one record per entry sent).
+    """
+
+    sent: int
+    retried: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    records: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShardInfo:
+    """A shard and its lineage (closed parents are read to their end before their children)."""
+
+    shard_id: str
+    parent_shard_ids: tuple[str, ...] = ()
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """One read from a shard: records, how far behind the tip, and whether the shard is done."""
+
+    records: list[StreamRecord]
+    behind_ms: int | None = None
+    end_of_shard: bool = False  # a closed shard read to its end

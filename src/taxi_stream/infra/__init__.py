@@ -1,1 +1,1 @@
-"""Plumbing at the edge: local servers the command line and the tests start."""
+"""Plumbing: boto3 clients built one way, SQLite connections, the wall clock, local AWS servers."""

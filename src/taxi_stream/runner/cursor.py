@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taxi_stream.core.records import StreamRecord
-from taxi_stream.stores.sqlite import Checkpoint
+from taxi_stream.runner.checkpoint import Checkpoint
 
 
 @dataclass(slots=True)

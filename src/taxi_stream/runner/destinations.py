@@ -8,11 +8,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import StreamRecord
+from taxi_stream.ports import FailureDestination
 from taxi_stream.runner.config import check_destination
 
 if TYPE_CHECKING:
@@ -21,19 +22,6 @@ if TYPE_CHECKING:
 RETRY_ATTEMPTS_EXHAUSTED: Final = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED: Final = "RecordAgeExceeded"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class FailureDestination(Protocol):
-    """Receives one invocation record per discarded batch."""
-
-    @property
-    def description(self) -> str:
-        """Where the records go, for people."""
-        ...
-
-    def send(self, record: dict[str, Any]) -> None:
-        """Deliver one record durably; raise StoreError when that is not possible."""
-        ...
 
 
 def iso_ms(epoch_ms: int) -> str:
@@ -144,7 +132,7 @@ class SQSDestination:
     def client(self) -> SQSClient:
         """The boto3 SQS client (built on first use unless one was injected)."""
         if self._client is None:
-            from taxi_stream.awsclient import make_client  # noqa: PLC0415 - SQS only
+            from taxi_stream.infra.awsclient import make_client  # noqa: PLC0415 - SQS only
 
             self._client = make_client("sqs", region=self._region, endpoint_url=self._endpoint_url)
         return self._client

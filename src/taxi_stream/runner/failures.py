@@ -8,14 +8,11 @@ from itertools import takewhile
 from typing import Final
 
 from taxi_stream.core.records import StreamRecord
+from taxi_stream.ports import FailureDestination
+from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.cursor import Pending, ShardCursor
-from taxi_stream.runner.destinations import (
-    RETRY_ATTEMPTS_EXHAUSTED,
-    FailureDestination,
-    invocation_record,
-)
-from taxi_stream.stores.sqlite import Checkpoint
+from taxi_stream.runner.destinations import RETRY_ATTEMPTS_EXHAUSTED, invocation_record
 
 log = logging.getLogger(__name__)
 

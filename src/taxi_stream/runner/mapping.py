@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from taxi_stream.core.errors import ConfigError, DamagedDatabaseError
-from taxi_stream.core.records import StreamRecord
+from taxi_stream.core.records import ShardInfo, StreamRecord
+from taxi_stream.ports import CheckpointStore, FailureDestination, StreamReader
 from taxi_stream.runner.batching import Batcher
+from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.config import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.runner.cursor import Pending, ShardCursor
-from taxi_stream.runner.destinations import (
-    RECORD_AGE_EXCEEDED,
-    FailureDestination,
-)
+from taxi_stream.runner.destinations import RECORD_AGE_EXCEEDED
 from taxi_stream.runner.events import (
     kinesis_records,
     stream_arn,
@@ -33,13 +31,10 @@ from taxi_stream.runner.invoke import (
     function_arn,
     state_bytes,
 )
-from taxi_stream.stores.sqlite import Checkpoint
-from taxi_stream.streams import ShardInfo, StreamReader
 
 __all__ = [
     "MAX_BACKOFF_MS",
     "MAX_BATCH_SIZE",
-    "CheckpointStore",
     "EventSourceMapping",
     "Handler",
     "LocalContext",
@@ -50,24 +45,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LIST_SHARDS_EVERY_MS: Final = 5_000  # how often new (child) shards are looked for
-
-
-class CheckpointStore(Protocol):
-    """Durable per-shard positions, written inside a unit of work."""
-
-    def transaction(self) -> AbstractContextManager[None]:
-        """A unit of work shared with an in-process handler's writes."""
-        ...
-
-    def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
-        """The saved checkpoint, if any."""
-        ...
-
-    def save_checkpoint(
-        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
-    ) -> None:
-        """Save a checkpoint."""
-        ...
 
 
 class EventSourceMapping:

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Final
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from taxi_stream.awsclient import make_client
-from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import iso_utc, parse_iso_ms
+from taxi_stream.infra.awsclient import make_client
+from taxi_stream.infra.clock import now_ms
 from taxi_stream.stores import windows_label, windows_mismatch
 
 if TYPE_CHECKING:

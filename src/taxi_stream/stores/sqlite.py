@@ -12,15 +12,15 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
-from taxi_stream.sqlitedb import connect, connect_read_only, errors
+from taxi_stream.infra.clock import now_ms
+from taxi_stream.infra.sqlite import connect, connect_read_only, errors
+from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.stores import windows_label, windows_mismatch
 
 log = logging.getLogger(__name__)
@@ -83,14 +83,6 @@ ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
     window_end_ms = MAX(window_end_ms, excluded.window_end_ms),
     updated_ms = excluded.updated_ms
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """A consumer's position in one shard and the window state it carries."""
-
-    sequence_number: str | None
-    state: dict[str, Any] | None
 
 
 class SQLiteStore:

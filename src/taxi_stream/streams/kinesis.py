@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
-from taxi_stream.awsclient import make_client
 from taxi_stream.core.errors import ConfigError, StreamError
-from taxi_stream.core.records import StreamRecord
-from taxi_stream.streams import PutResult, ReadResult, ShardInfo, kpl
+from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
+from taxi_stream.infra.awsclient import make_client
+from taxi_stream.streams import kpl
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient

@@ -18,11 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-from taxi_stream.clock import now_ms
 from taxi_stream.core.errors import ConfigError, StreamError
-from taxi_stream.core.records import StreamRecord
-from taxi_stream.sqlitedb import connect, errors
-from taxi_stream.streams import PutResult, ReadResult, ShardInfo
+from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
+from taxi_stream.infra.clock import now_ms
+from taxi_stream.infra.sqlite import connect, errors
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.views.process import ShardView, failed_batches, status
 
 if TYPE_CHECKING:
-    from taxi_stream.app import Processor
+    from taxi_stream.app.process import Processor
 
 EXIT_INTERRUPTED: Final = 130
 EXIT_STUCK: Final = 3  # with --until-idle: work is left that keeps failing

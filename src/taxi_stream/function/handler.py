@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pybase64
 
-from taxi_stream.codec import decode_values
 from taxi_stream.core.errors import ConfigError, HandlerContractError, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
 from taxi_stream.core.totals import Totals
@@ -40,7 +39,8 @@ from taxi_stream.core.windows import (
     parse_iso_ms,
     window_start_ms,
 )
-from taxi_stream.stores import TotalsStore
+from taxi_stream.function.codec import decode_values
+from taxi_stream.ports import TotalsStore
 from taxi_stream.streams.kpl import MAGIC, deaggregate
 
 log = logging.getLogger(__name__)

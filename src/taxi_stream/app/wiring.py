@@ -11,9 +11,9 @@ from typing import Any, Final
 from urllib.parse import urlparse
 
 from taxi_stream.core.errors import ConfigError
-from taxi_stream.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.ports import TotalsStore
 from taxi_stream.runner.mapping import Handler
-from taxi_stream.stores import TotalsStore
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
 

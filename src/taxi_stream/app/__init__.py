@@ -1,0 +1,1 @@
+"""Use cases behind the CLI (produce, process, run) and the one place that wires adapters."""

@@ -1,0 +1,50 @@
+"""The accounting line: produced = counted in windows + dead-lettered + in flight."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from taxi_stream.app.process import Processor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Accounting:
+    """produced = counted in windows + dead-lettered + in flight.
+
+    ``produced`` is every record the embedded stream ever took, when the store is the data
+    dir's own (a balance over the whole data dir); otherwise what this run produced, against
+    what the store gained during the run. ``this_run`` is what this run produced.
+    """
+
+    produced: int
+    counted: int
+    dead_letters: int
+    this_run: int | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Records produced but in no window total and no dead letter yet."""
+        return self.produced - self.counted - self.dead_letters
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of a run."""
+        verdict = "balanced" if self.in_flight == 0 else "NOT balanced"
+        prefix = ""
+        if self.this_run is not None and self.this_run != self.produced:
+            prefix = f"this run produced {self.this_run:,}; with earlier runs "
+        return (
+            f"{prefix}produced {self.produced:,} = counted in windows {self.counted:,}"
+            f" + dead-lettered {self.dead_letters:,}; in flight {self.in_flight:,} ({verdict})"
+        )
+
+
+def accounting(processor: Processor, before: tuple[int, int], this_run: int) -> Accounting:
+    """The balance after a run; ``before`` is the store's (counted, dead letters) at its start."""
+    counted, dead = processor.store.counts()
+    appended = getattr(processor.stream, "appended", None)
+    if appended is not None and processor.store is processor.checkpoints:
+        return Accounting(appended(), counted, dead, this_run)
+    return Accounting(this_run, counted - before[0], dead - before[1], this_run)

@@ -1,0 +1,119 @@
+"""The interfaces every adapter implements: streams, totals stores and their query side,
+checkpoint stores, failure destinations. The contract suites under tests/contract run each
+against every adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+from taxi_stream.core.records import (
+    Contribution,
+    DeadLetter,
+    PutResult,
+    ReadResult,
+    ShardInfo,
+    WindowTotals,
+)
+
+if TYPE_CHECKING:
+    from taxi_stream.runner.checkpoint import Checkpoint
+
+
+class StreamWriter(Protocol):
+    """The producer side."""
+
+    def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
+        """Append (partition key, data) entries; never report success for one not accepted."""
+        ...
+
+
+class StreamReader(Protocol):
+    """The consumer side, shard by shard, from a checkpoint."""
+
+    @property
+    def name(self) -> str:
+        """The stream's name (used in origins and contribution ids)."""
+        ...
+
+    def list_shards(self) -> list[ShardInfo]:
+        """Every shard, open and closed, with parents."""
+        ...
+
+    def read(self, shard_id: str, after: str | None, limit: int) -> ReadResult:
+        """Up to ``limit`` records after sequence number ``after`` (None: from the start)."""
+        ...
+
+
+class TotalsStore(Protocol):
+    """The write side: apply contributions at most once, keep dead letters."""
+
+    def apply(self, contributions: Sequence[Contribution]) -> int:
+        """Apply each contribution not applied before; return how many were new.
+
+        A contribution whose id was already applied is a success that changes nothing.
+        Infrastructure failures raise StoreError.
+        """
+        ...
+
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Store dead letters, idempotently by ``letter_id``; return how many were new."""
+        ...
+
+    def check_window(self, seconds: int, clock: str) -> None:
+        """Record the windows the store holds on first use; ConfigError for other ones."""
+        ...
+
+
+class TotalsQuery(Protocol):
+    """The read side: window totals and dead letters."""
+
+    def windows(
+        self,
+        vendor_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[WindowTotals]:
+        """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
+        ...
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first."""
+        ...
+
+    def counts(self) -> tuple[int, int]:
+        """(trips counted in windows, dead letters): the two sides of the accounting line."""
+        ...
+
+
+class CheckpointStore(Protocol):
+    """Durable per-shard positions, written inside a unit of work."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A unit of work shared with an in-process handler's writes."""
+        ...
+
+    def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
+        """The saved checkpoint, if any."""
+        ...
+
+    def save_checkpoint(
+        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
+    ) -> None:
+        """Save a checkpoint."""
+        ...
+
+
+class FailureDestination(Protocol):
+    """Receives one invocation record per discarded batch."""
+
+    @property
+    def description(self) -> str:
+        """Where the records go, for people."""
+        ...
+
+    def send(self, record: dict[str, Any]) -> None:
+        """Deliver one record durably; raise StoreError when that is not possible."""
+        ...
