@@ -8,6 +8,7 @@ from taxi_stream.cli.aws import aws
 from taxi_stream.cli.pipeline import generate, produce_cmd, run
 from taxi_stream.cli.process import process
 from taxi_stream.cli.query import query
+from taxi_stream.cli.replay import replay
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -16,5 +17,5 @@ def main() -> None:
     """Real-time NYC taxi-trip analytics: per-vendor tumbling-window totals, stored exactly once."""
 
 
-for command in (run, generate, produce_cmd, process, query, aws):
+for command in (run, generate, produce_cmd, replay, process, query, aws):
     main.add_command(command)

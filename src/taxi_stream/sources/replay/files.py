@@ -27,10 +27,11 @@ import pyarrow.parquet as pq
 from taxi_stream.core.errors import SourceError
 from taxi_stream.sources.replay.layouts import Columns
 
-BATCH_ROWS: Final = 65_536
-CSV_BLOCK_BYTES: Final = 4 << 20
+BATCH_ROWS: Final = 16_384
+CSV_BLOCK_BYTES: Final = 2 << 20
 MAX_HEADER_BYTES: Final = 1 << 20
 PARQUET_MAGIC: Final = b"PAR1"
+PARQUET_BUFFER_BYTES: Final = 1 << 20  # column chunks stream through a buffer, never cached whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ class TripFile:
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, buffer_size=PARQUET_BUFFER_BYTES, pre_buffer=False)
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from None
 
