@@ -47,7 +47,8 @@ CHILD = """
 import json, sys
 from pathlib import Path
 import pyarrow as pa
-from taxi_stream.sources.replay.replayer import Replayer, ReplayOptions, open_files
+from taxi_stream.sources.replay.outcomes import ReplayOptions
+from taxi_stream.sources.replay.replayer import Replayer, open_files
 
 class Counting:
     def __init__(self):

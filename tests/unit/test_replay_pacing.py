@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from taxi_stream.sources.replay.outcomes import ReplayOptions
 from taxi_stream.sources.replay.pacing import Pacer, PacingConfig
-from taxi_stream.sources.replay.replayer import Replayer, ReplayOptions, open_files
+from taxi_stream.sources.replay.replayer import Replayer, open_files
 
 MIN = 60_000
 HOUR = 60 * MIN

@@ -14,7 +14,8 @@ import pytest
 
 from taxi_stream.codec import decode_trip
 from taxi_stream.core.errors import RecordError, SourceError
-from taxi_stream.sources.replay.replayer import Replayer, ReplayOptions, open_files
+from taxi_stream.sources.replay.outcomes import ReplayOptions
+from taxi_stream.sources.replay.replayer import Replayer, open_files
 
 GOOD_CELLS = {
     "VendorID": "2",

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,17 +17,13 @@ from rich.text import Text
 from taxi_stream.app import produce
 from taxi_stream.cli.options import clear_errors, common, err, settings_of
 from taxi_stream.core.windows import to_epoch_ms
-from taxi_stream.sources.replay.layouts import FORMATS
+from taxi_stream.sources.replay.layouts import FORMATS, NEW_YORK
+from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.progress import Progress, duration_text
-from taxi_stream.sources.replay.replayer import (
-    PUT_BATCH,
-    Replayer,
-    ReplayOptions,
-    ReplayResult,
-    open_files,
-)
-from taxi_stream.sources.replay.times import NEW_YORK
 from taxi_stream.wiring import open_stream
+
+if TYPE_CHECKING:
+    from taxi_stream.sources.replay.replayer import Replayer
 
 LOG_EVERY_S = 5.0  # progress lines when stderr is no terminal
 LIVE_EVERY_S = 0.25
@@ -79,9 +75,11 @@ def replay(
 ) -> None:
     """Replay TLC trip files (yellow, green, every era; Parquet or CSV) or the Kaggle CSV.
 
-    Every row becomes one record (rows that cannot map too: the consumer dead-letters them),
-    sent in file order at t0 + (pickup - first pickup) / speedup. Ctrl-C stops after the batch
-    in flight and prints the --resume value that continues; exit 130.
+    Every row becomes one record, in file order (rows that cannot map too: the consumer
+    dead-letters them), paced by pickup time: t0 + (pickup - first pickup) / speedup; rows
+    behind the pacing clock, or more than a day ahead of it, go at once. Ctrl-C stops after
+    the batch in flight and prints the --resume FILE:ROW that continues; exit 130. Columns
+    and oddities: docs/records.md. Count the records with: process --clock event.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -91,6 +89,8 @@ def replay(
         limit=limit,
         resume=_resume_point(resume),
     )
+    from taxi_stream.sources.replay.replayer import Replayer, open_files  # noqa: PLC0415 - pyarrow
+
     opened = open_files(files, None if layout == "auto" else layout)
     stream = open_stream(settings_of(kw))
     stopping = _StopOnSignal()

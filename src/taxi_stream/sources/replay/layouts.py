@@ -16,6 +16,8 @@ from typing import Final
 
 from taxi_stream.core.errors import SourceError
 
+NEW_YORK: Final = "America/New_York"  # TLC and Kaggle times are naive local time there
+
 OPTIONAL: Final[Mapping[str, tuple[str, ...]]] = {
     "passengers": ("passenger_count",),
     "pickup_lon": ("pickup_longitude", "start_lon"),

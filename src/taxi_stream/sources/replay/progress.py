@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from taxi_stream.sources.replay.times import NEW_YORK
+from taxi_stream.sources.replay.layouts import NEW_YORK
 
 _NY: Final = ZoneInfo(NEW_YORK)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

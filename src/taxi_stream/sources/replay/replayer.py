@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +21,7 @@ import pyarrow as pa
 from taxi_stream.core.errors import SourceError
 from taxi_stream.sources.replay.files import Block, TripFile
 from taxi_stream.sources.replay.layouts import Columns, detect
+from taxi_stream.sources.replay.outcomes import FileCount, Put, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.pacing import Pacer, PacingConfig
 from taxi_stream.sources.replay.progress import Progress
 from taxi_stream.sources.replay.records import (
@@ -32,61 +32,8 @@ from taxi_stream.sources.replay.records import (
     to_records,
 )
 
-PUT_BATCH: Final = 500  # one PutRecords call's worth
 MAX_WAIT_S: Final = 0.25  # waits are cut in slices this long, to notice stop() and show progress
 KEEP_FAILURES: Final = 20
-
-
-class PutOutcome(Protocol):
-    """What the producer reports of one batch (``app.Produced`` is one)."""
-
-    @property
-    def sent(self) -> int:
-        """Records accepted."""
-        ...
-
-    @property
-    def failures(self) -> list[tuple[int, str]]:
-        """(index in the batch, reason) of each record not accepted."""
-        ...
-
-
-Put = Callable[[list[tuple[str, bytes]]], PutOutcome]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOptions:
-    """What to replay and how fast."""
-
-    speedup: float | None  # event seconds per wall second; None: as fast as possible
-    start_at_ms: int | None = None  # skip rows whose pickup is before this
-    limit: int | None = None  # stop after sending this many records
-    resume: tuple[str, int] | None = None  # (file name, row): start there
-    batch_size: int = PUT_BATCH
-
-
-@dataclass(slots=True)
-class FileCount:
-    """One file's counts: rows read = records sent (or failed) + rows skipped by --start-at."""
-
-    name: str
-    layout: str
-    first_row: int = 1
-    read: int = 0
-    skipped: int = 0
-    sent: int = 0
-    failed: int = 0
-
-
-@dataclass(slots=True)
-class ReplayResult:
-    """What a replay did, file by file, and where it stands."""
-
-    files: list[FileCount] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (record id, why), the first
-    stopped: bool = False  # stop() ended it
-    limited: bool = False  # --limit ended it
-    next_row: tuple[str, int] | None = None  # (file name, row) to resume from, when cut short
 
 
 def open_files(
@@ -139,8 +86,12 @@ class Replayer:
     def run(self) -> ReplayResult:
         """Replay every file in order; returns the counts (and the resume point if cut short)."""
         self._started = self._clock()
-        for trip_file, columns in self._files:
+        for index, (trip_file, columns) in enumerate(self._files):
             first_row = self._first_row(trip_file.name)
+            if index and self._stop():  # between files: the next one is where to go on
+                self._result.stopped = True
+                self._result.next_row = (trip_file.name, first_row)
+                return self._result
             count = FileCount(trip_file.name, columns.layout.name, first_row)
             self._result.files.append(count)
             self._file_size, self._file_done = trip_file.size, 0.0
@@ -156,8 +107,6 @@ class Replayer:
             self._flush(count)
             count.read = count.sent + count.failed + count.skipped
             self._bytes_before += trip_file.size
-            if self._stop():
-                return self._cut(count, next_row=(trip_file.name, self._pending_last_row + 1))
         return self._result
 
     def _first_row(self, name: str) -> int:
@@ -262,12 +211,12 @@ class Replayer:
         room = KEEP_FAILURES - len(self._result.failures)
         self._result.failures += [(batch[index][0], why) for index, why in failures[:room]]
 
-    def _cut(self, count: FileCount, next_row: tuple[str, int] | None = None) -> ReplayResult:
+    def _cut(self, count: FileCount) -> ReplayResult:
         """End early (stop or limit): flush what is pending, say where to resume."""
         self._flush(count)
         count.read = count.sent + count.failed + count.skipped
         self._result.stopped = not self._result.limited
-        self._result.next_row = next_row or (count.name, self._pending_last_row + 1)
+        self._result.next_row = (count.name, self._pending_last_row + 1)
         return self._result
 
     def _fraction(self, block_done: float, index: int, total: int) -> float:

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from taxi_stream.core.errors import SourceError
+from taxi_stream.sources.replay.layouts import NEW_YORK
 
-NEW_YORK: Final = "America/New_York"
 _NY: Final = ZoneInfo(NEW_YORK)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS: Final = pa.timestamp("s")
