@@ -184,3 +184,19 @@ def test_limit_and_start_at_count_what_they_leave_out(tmp_path: Path) -> None:
     assert result.next_row == ("t.csv", 5)
     (count,) = result.files
     assert (count.read, count.skipped, count.sent) == (4, 1, 3)
+
+
+def test_a_stop_between_files_names_the_next_and_after_the_last_is_no_stop(
+    tmp_path: Path,
+) -> None:
+    """Asked to stop once a.csv is sent: resume at b.csv row 1; once all is sent: done, exit 0."""
+    files = [trip_file(tmp_path, [0, 1], "a.csv"), trip_file(tmp_path, [0], "b.csv")]
+    clock = FakeClock()
+    put = TimedPut(clock, stop_after=1)
+    between = Replayer(open_files(files), ReplayOptions(None), put, clock=clock, stop=put.stop)
+    result = between.run()
+    assert (result.stopped, result.next_row) == (True, ("b.csv", 1))
+    last = TimedPut(clock, stop_after=1)
+    options = ReplayOptions(None, resume=("b.csv", 1))
+    end = Replayer(open_files(files), options, last, clock=clock, stop=last.stop).run()
+    assert (end.stopped, end.next_row, [f.sent for f in end.files]) == (False, None, [1])
