@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -210,7 +212,7 @@ def test_parquet_numbers_are_written_in_their_shortest_form(tmp_path: Path) -> N
     """Typed columns: whole passenger counts as integers, doubles without float noise."""
     path = tmp_path / "yellow.parquet"
     csv_path = csv_file(tmp_path, GOOD)
-    table = pa.csv.read_csv(csv_path)
+    table = pacsv.read_csv(csv_path)
     pq.write_table(table, path)
     (record,) = replay(path)
     assert {k: record[k] for k in ("passengerCount", "fareAmount", "totalAmount", "id")} == {
@@ -220,6 +222,26 @@ def test_parquet_numbers_are_written_in_their_shortest_form(tmp_path: Path) -> N
         "id": "yellow.parquet:1",
     }
     assert record["pickupDate"] == "2025-01-01T00:10:00-05:00"
+
+
+def test_dictionary_encoded_parquet_columns_read_as_their_values(tmp_path: Path) -> None:
+    """A Parquet file written from pandas categories: flags, vendors and zones as plain values."""
+    table = pacsv.read_csv(csv_file(tmp_path, GOOD, GOOD))
+    encoded = [  # string categories, as pandas writes them
+        pc.dictionary_encode(column.cast(pa.string())) if name in ENCODED else column
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    ]
+    path = tmp_path / "categories.parquet"
+    pq.write_table(pa.table(encoded, names=table.column_names), path)
+    records = replay(path)
+    assert [(r["vendorId"], r["storeAndFwdFlag"], r["puLocationId"]) for r in records] == [
+        (2, "N", 161),
+        (2, "N", 161),
+    ]
+    assert [reason(r) for r in records] == [None, None]
+
+
+ENCODED = {"VendorID", "store_and_fwd_flag", "PULocationID"}
 
 
 def test_kaggle_distance_is_the_great_circle_of_the_coordinates() -> None:

@@ -108,9 +108,15 @@ def _parquet_blocks(
     first = 1
     for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=wanted, use_threads=False):
         n = batch.num_rows
-        renamed = pa.RecordBatch.from_arrays(batch.columns, names=canonical)
+        columns = [_plain(column) for column in batch.columns]
+        renamed = pa.RecordBatch.from_arrays(columns, names=canonical)
         yield Block(renamed, np.arange(first, first + n, dtype=np.int64), (first + n - 1) / total)
         first += n
+
+
+def _plain(column: pa.Array) -> pa.Array:
+    """A dictionary-encoded column (a pandas category, say) as its plain values."""
+    return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
 
 
 def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) -> Iterator[Block]:
