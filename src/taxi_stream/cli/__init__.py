@@ -10,6 +10,7 @@ from taxi_stream.cli.pipeline import generate, run
 from taxi_stream.cli.process import process
 from taxi_stream.cli.produce import produce_cmd
 from taxi_stream.cli.query import query
+from taxi_stream.cli.replay import replay
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -18,6 +19,6 @@ def main() -> None:
     """Real-time NYC taxi-trip analytics: per-vendor tumbling-window totals, stored exactly once."""
 
 
-for command in (run, generate, produce_cmd, process, query, aws):
+for command in (run, generate, produce_cmd, replay, process, query, aws):
     main.add_command(command)
 aws.add_command(local)

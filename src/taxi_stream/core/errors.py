@@ -2,6 +2,7 @@
 
 TaxiStreamError
 ├── ConfigError            a setting or flag value is out of range or malformed
+├── SourceError            a trip file cannot be replayed (unknown layout, unreadable, bad column)
 ├── RecordError            one record cannot be understood; it is dead-lettered, never raised
 │                          past the handler (carries a reason code and a message)
 ├── StreamError            reading or writing a stream failed (infrastructure: the batch retries)
@@ -25,6 +26,10 @@ class TaxiStreamError(Exception):
 
 class ConfigError(TaxiStreamError):
     """A configuration value or command-line flag is invalid."""
+
+
+class SourceError(TaxiStreamError):
+    """A trip file cannot be replayed: its columns match no known layout, or it cannot be read."""
 
 
 class RecordError(TaxiStreamError):

@@ -1,0 +1,195 @@
+"""Trip files read in bounded blocks with pyarrow: Parquet by row group, CSV by block.
+
+Only the columns the layout maps are read, so memory stays flat whatever the file's size: a
+Parquet file is read a row group at a time (in batches of ``BATCH_ROWS``), a CSV file a block of
+``CSV_BLOCK_BYTES`` at a time, every CSV cell as text (typed by the record mapping, so a block
+whose cells look different from the first one's cannot fail the read).
+
+Rows are numbered from 1, the first data row, in file order. A CSV row with the wrong number of
+fields is not parsed: it keeps its number and comes back as a malformed row with its raw text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from taxi_stream.core.errors import SourceError
+from taxi_stream.sources.replay.layouts import Columns
+
+BATCH_ROWS: Final = 16_384
+CSV_BLOCK_BYTES: Final = 2 << 20
+MAX_HEADER_BYTES: Final = 1 << 20
+PARQUET_MAGIC: Final = b"PAR1"
+PARQUET_BUFFER_BYTES: Final = 1 << 20  # column chunks stream through a buffer, never cached whole
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Rows read from a file: columns under canonical names, each row's number, how far along."""
+
+    batch: pa.RecordBatch
+    rows: npt.NDArray[np.int64]  # the row number of each row of ``batch``
+    done: float  # fraction of the file read so far, 0..1
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (row, raw text)
+
+
+class TripFile:
+    """One trip file (Parquet, or CSV with a header line), opened to read its header."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        try:
+            self.size = path.stat().st_size
+            with path.open("rb") as f:
+                head = f.read(len(PARQUET_MAGIC))
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if not head:
+            raise SourceError(f"{path} is empty")
+        self.kind = "parquet" if head == PARQUET_MAGIC else "csv"
+        self._parquet: pq.ParquetFile | None = None
+        if self.kind == "parquet":
+            self._parquet = _open_parquet(path)
+            self.header: list[str] = list(self._parquet.schema_arrow.names)
+            self.total_rows: int | None = self._parquet.metadata.num_rows
+        else:
+            self.header = _csv_header(path)
+            self.total_rows = None
+
+    def blocks(self, columns: Columns) -> Iterator[Block]:
+        """The file's rows, block by block, with the mapped columns under canonical names."""
+        canonical = list(columns.names)
+        wanted = [columns.names[name] for name in canonical]
+        try:
+            if self._parquet is not None:
+                yield from _parquet_blocks(self._parquet, wanted, canonical)
+            else:
+                yield from _csv_blocks(self.path, self.size, wanted, canonical)
+        except (pa.ArrowException, OSError) as exc:
+            raise SourceError(f"cannot read {self.path}: {_first_line(exc)}") from None
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path, buffer_size=PARQUET_BUFFER_BYTES, pre_buffer=False)
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from None
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open("rb") as f:
+        line = f.readline(MAX_HEADER_BYTES)
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError(f"{path} is neither Parquet nor a UTF-8 CSV file") from None
+    header = next(csv.reader(io.StringIO(text)), [])
+    if not any(name.strip() for name in header):
+        raise SourceError(f"{path} has no header line (a CSV file must start with column names)")
+    return header
+
+
+def _parquet_blocks(
+    file: pq.ParquetFile, wanted: list[str], canonical: list[str]
+) -> Iterator[Block]:
+    total = max(file.metadata.num_rows, 1)
+    first = 1
+    for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=wanted, use_threads=False):
+        n = batch.num_rows
+        columns = [_plain(column) for column in batch.columns]
+        renamed = pa.RecordBatch.from_arrays(columns, names=canonical)
+        yield Block(renamed, np.arange(first, first + n, dtype=np.int64), (first + n - 1) / total)
+        first += n
+
+
+def _plain(column: pa.Array) -> pa.Array:
+    """A dictionary-encoded column (a pandas category, say) as its plain values."""
+    return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
+
+
+def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) -> Iterator[Block]:
+    malformed: list[tuple[int, str]] = []
+
+    def keep_malformed(row: Any) -> str:
+        # pyarrow numbers rows from 1 with the header as row 1; blank lines are not rows
+        malformed.append((int(row.number) - 1, str(row.text)))
+        return "skip"
+
+    convert = pacsv.ConvertOptions(
+        include_columns=wanted,
+        column_types=dict.fromkeys(wanted, pa.string()),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        null_values=[""],
+    )
+    with pa.OSFile(str(path)) as stream:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=keep_malformed),
+            convert_options=convert,
+        )
+        numbers = _RowNumbers()
+        for batch in reader:
+            rows, bad = numbers.take(batch.num_rows, malformed)
+            renamed = pa.RecordBatch.from_arrays(batch.columns, names=canonical)
+            yield Block(renamed, rows, min(stream.tell() / max(size, 1), 1.0), bad)
+        rows, bad = numbers.take(0, malformed, last=True)
+        if bad:
+            yield Block(_no_rows(canonical), rows, 1.0, bad)
+
+
+def _no_rows(canonical: list[str]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [pa.array([], pa.string()) for _ in canonical], names=canonical
+    )
+
+
+class _RowNumbers:
+    """Numbers the parsed rows of each CSV block around the malformed rows reported so far."""
+
+    def __init__(self) -> None:
+        self.next = 1
+        self._pending: dict[int, str] = {}
+
+    def take(
+        self, count: int, malformed: list[tuple[int, str]], *, last: bool = False
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[int, str]]]:
+        """Row numbers for ``count`` parsed rows, and the malformed rows among or right after."""
+        self._pending.update(malformed)
+        malformed.clear()
+        pending, first = self._pending, self.next
+        if not pending:
+            self.next += count
+            return np.arange(first, first + count, dtype=np.int64), []
+        rows = np.empty(count, dtype=np.int64)
+        bad: list[tuple[int, str]] = []
+        number, filled = first, 0
+        while filled < count or number in pending:
+            if number in pending:
+                bad.append((number, pending.pop(number)))
+            else:
+                rows[filled] = number
+                filled += 1
+            number += 1
+        self.next = number
+        if last:  # the end of the file: whatever is left follows the last row
+            bad.extend(sorted(pending.items()))
+            pending.clear()
+        return rows, bad
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

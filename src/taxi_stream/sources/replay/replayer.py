@@ -1,0 +1,279 @@
+"""The replay loop: trip files -> wire records -> the stream, paced by event time, none dropped.
+
+Files are read in the order given, block by block; every row becomes one record (a row that
+cannot map is still sent, for the consumer to dead-letter). Records go out in batches of up to
+``batch_size`` through the injected ``put`` (the producer ``produce`` uses), flushed whenever the
+next row is not yet due. ``stop()`` ends the replay after the batch in flight; the result says
+which row to resume from.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from taxi_stream.core.errors import SourceError
+from taxi_stream.sources.replay.files import Block, TripFile
+from taxi_stream.sources.replay.layouts import Columns, detect
+from taxi_stream.sources.replay.outcomes import FileCount, Put, ReplayOptions, ReplayResult
+from taxi_stream.sources.replay.pacing import Pacer, PacingConfig
+from taxi_stream.sources.replay.progress import Progress
+from taxi_stream.sources.replay.records import (
+    NO_TIME,
+    Records,
+    event_ms,
+    malformed_records,
+    to_records,
+)
+
+MAX_WAIT_S: Final = 0.25  # waits are cut in slices this long, to notice stop() and show progress
+KEEP_FAILURES: Final = 20
+
+
+def open_files(
+    paths: Sequence[Path], forced_format: str | None = None
+) -> list[tuple[TripFile, Columns]]:
+    """Open every file and detect its layout, before anything is sent (an error names the file)."""
+    opened = []
+    seen: set[str] = set()
+    for path in paths:
+        trip_file = TripFile(path)
+        if trip_file.name in seen:
+            raise SourceError(f"two files named {trip_file.name}: record ids would repeat")
+        seen.add(trip_file.name)
+        opened.append((trip_file, detect(trip_file.header, str(path), forced_format)))
+    return opened
+
+
+class Replayer:
+    """Replays opened files into ``put``; ``clock`` and ``sleep`` are injected for tests."""
+
+    def __init__(
+        self,
+        files: list[tuple[TripFile, Columns]],
+        options: ReplayOptions,
+        put: Put,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        stop: Callable[[], bool] = lambda: False,
+        tick: Callable[[Progress], None] = lambda progress: None,
+        tick_every_s: float = 1.0,
+    ) -> None:
+        self._files = _from_resume(files, options.resume)
+        self._options = options
+        self._put, self._clock, self._sleep, self._stop = put, clock, sleep, stop
+        self._tick, self._tick_every_s = tick, tick_every_s
+        self._pacer = Pacer(PacingConfig(options.speedup, options.start_at_ms), clock)
+        self._pending: list[tuple[str, bytes]] = []
+        self._pending_last_row = 0
+        self._result = ReplayResult()
+        self._sent_total = 0
+        self._lag_s = 0.0
+        self._started = 0.0
+        self._next_tick = 0.0
+        self._total_bytes = max(sum(f.size for f, _ in self._files), 1)
+        self._bytes_before = 0
+        self._file_size = 0
+        self._file_done = 0.0
+
+    def run(self) -> ReplayResult:
+        """Replay every file in order; returns the counts (and the resume point if cut short)."""
+        self._started = self._clock()
+        for index, (trip_file, columns) in enumerate(self._files):
+            first_row = self._first_row(trip_file.name)
+            if index and self._stop():  # between files: the next one is where to go on
+                self._result.stopped = True
+                self._result.next_row = (trip_file.name, first_row)
+                return self._result
+            count = FileCount(trip_file.name, columns.layout.name, first_row)
+            self._result.files.append(count)
+            self._file_size, self._file_done = trip_file.size, 0.0
+            self._pending_last_row = first_row - 1
+            for block in trip_file.blocks(columns):
+                records, skipped = self._records(block, trip_file.name, columns, first_row)
+                done = self._send(records, count, block.done)
+                count.skipped += _before(skipped, self._pending_last_row + 1, done)
+                count.read = count.sent + count.failed + count.skipped
+                if not done:
+                    return self._cut(count)
+                self._file_done = block.done
+            self._flush(count)
+            count.read = count.sent + count.failed + count.skipped
+            self._bytes_before += trip_file.size
+        return self._result
+
+    def _first_row(self, name: str) -> int:
+        resume = self._options.resume
+        return resume[1] if resume is not None and resume[0] == name else 1
+
+    def _records(
+        self, block: Block, source: str, columns: Columns, first_row: int
+    ) -> tuple[Records, npt.NDArray[np.int64]]:
+        """The block's records from ``first_row`` on, without rows before --start-at."""
+        batch, rows = block.batch, block.rows
+        keep = rows >= first_row
+        start = self._options.start_at_ms
+        skipped = np.empty(0, dtype=np.int64)
+        if start is not None and batch.num_rows:
+            pickup_ms = event_ms(batch)
+            early = (pickup_ms != NO_TIME) & (pickup_ms < start) & keep
+            skipped = rows[early]
+            keep &= ~early
+        if not keep.all():
+            batch, rows = batch.filter(pa.array(keep)), rows[keep]
+        records = to_records(batch, rows, columns.layout, source)
+        malformed = [(row, text) for row, text in block.malformed if row >= first_row]
+        if malformed:
+            records = _merge(records, malformed_records(malformed, source))
+        return records, skipped
+
+    def _send(self, records: Records, count: FileCount, block_done: float) -> bool:
+        """Pace and send a block's records; False when stop() or --limit ended the replay."""
+        if self._options.speedup is None:
+            return self._send_unpaced(records, count, block_done)
+        limit = self._options.limit
+        size = self._options.batch_size
+        events, rows = records.event_ms, records.rows
+        total = len(records.data)
+        for i in range(total):
+            if limit is not None and self._sent_total + len(self._pending) >= limit:
+                self._flush(count)
+                self._result.limited = True
+                return False
+            event = int(events[i])
+            due = self._pacer.due(None if event == NO_TIME else event)
+            if due is not None:
+                if due > self._clock():
+                    self._flush(count)
+                    if not self._wait(due, count, self._fraction(block_done, i, total)):
+                        return False
+                self._lag_s = self._pacer.lag_s(due)
+            self._pending.append((records.keys[i], records.data[i]))
+            self._pending_last_row = int(rows[i])
+            if len(self._pending) >= size:
+                self._flush(count)
+                self._maybe_tick(count, self._fraction(block_done, i, total))
+                if self._stop():
+                    return False
+        self._maybe_tick(count, self._fraction(block_done, total, total))
+        return True
+
+    def _send_unpaced(self, records: Records, count: FileCount, block_done: float) -> bool:
+        """As fast as possible: whole batches, no clock."""
+        limit, size = self._options.limit, self._options.batch_size
+        total, start = len(records.data), 0
+        while start < total:
+            room = size - len(self._pending)
+            if limit is not None:
+                room = min(room, limit - self._sent_total - len(self._pending))
+                if room <= 0:
+                    self._flush(count)
+                    self._result.limited = True
+                    return False
+            end = min(start + room, total)
+            self._pending += zip(records.keys[start:end], records.data[start:end], strict=True)
+            self._pending_last_row = int(records.rows[end - 1])
+            start = end
+            if len(self._pending) >= size:
+                self._flush(count)
+                self._maybe_tick(count, self._fraction(block_done, start, total))
+                if self._stop():
+                    return False
+        self._maybe_tick(count, self._fraction(block_done, total, total))
+        return True
+
+    def _wait(self, due: float, count: FileCount, fraction: float) -> bool:
+        while True:
+            now = self._clock()
+            if now >= due:
+                return True
+            if self._stop():
+                return False
+            self._maybe_tick(count, fraction)
+            self._sleep(min(due - now, MAX_WAIT_S))
+
+    def _flush(self, count: FileCount) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        outcome = self._put(batch)
+        failures = outcome.failures
+        count.sent += len(batch) - len(failures)
+        count.failed += len(failures)
+        self._sent_total += len(batch)
+        room = KEEP_FAILURES - len(self._result.failures)
+        self._result.failures += [(batch[index][0], why) for index, why in failures[:room]]
+
+    def _cut(self, count: FileCount) -> ReplayResult:
+        """End early (stop or limit): flush what is pending, say where to resume."""
+        self._flush(count)
+        count.read = count.sent + count.failed + count.skipped
+        self._result.stopped = not self._result.limited
+        self._result.next_row = (count.name, self._pending_last_row + 1)
+        return self._result
+
+    def _fraction(self, block_done: float, index: int, total: int) -> float:
+        within = self._file_done + (block_done - self._file_done) * (index / max(total, 1))
+        return min((self._bytes_before + self._file_size * within) / self._total_bytes, 1.0)
+
+    def _maybe_tick(self, count: FileCount, fraction: float) -> None:
+        now = self._clock()
+        if now >= self._next_tick:
+            self._next_tick = now + self._tick_every_s
+            self._tick(self._snapshot(count, fraction, now))
+
+    def _snapshot(self, count: FileCount, fraction: float, now: float) -> Progress:
+        earlier = sum(f.sent + f.failed + f.skipped for f in self._result.files[:-1])
+        read = count.sent + count.failed + count.skipped + len(self._pending)
+        return Progress(
+            file=count.name,
+            rows_read=earlier + read,
+            rows_sent=self._sent_total,
+            elapsed_s=now - self._started,
+            event_ms=self._pacer.event_ms,
+            lag_s=self._lag_s,
+            fraction=fraction,
+        )
+
+    def snapshot(self) -> Progress | None:
+        """Where the replay stands now (None before the first file), for the last line."""
+        if not self._result.files:
+            return None
+        return self._snapshot(
+            self._result.files[-1], self._fraction(self._file_done, 1, 1), self._clock()
+        )
+
+
+def _from_resume(
+    files: list[tuple[TripFile, Columns]], resume: tuple[str, int] | None
+) -> list[tuple[TripFile, Columns]]:
+    if resume is None:
+        return files
+    names = [trip_file.name for trip_file, _ in files]
+    if resume[0] not in names:
+        raise SourceError(f"cannot resume at {resume[0]}: not among the files ({', '.join(names)})")
+    return files[names.index(resume[0]) :]
+
+
+def _before(skipped: npt.NDArray[np.int64], next_row: int, whole: bool) -> int:
+    """How many skipped rows count as read: all of them, or those before the stop point."""
+    return len(skipped) if whole else int(np.count_nonzero(skipped < next_row))
+
+
+def _merge(records: Records, extra: Records) -> Records:
+    rows = np.concatenate([records.rows, extra.rows])
+    order = np.argsort(rows, kind="stable")
+    keys, data = records.keys + extra.keys, records.data + extra.data
+    return Records(
+        rows[order],
+        np.concatenate([records.event_ms, extra.event_ms])[order],
+        [keys[i] for i in order],
+        [data[i] for i in order],
+    )
