@@ -14,7 +14,7 @@ import click
 from rich.live import Live
 from rich.text import Text
 
-from taxi_stream.app.produce import produce
+from taxi_stream.app.produce import Produced, produce
 from taxi_stream.app.wiring import open_stream
 from taxi_stream.cli.options import clear_errors, common, err, settings_of
 from taxi_stream.core.windows import to_epoch_ms
@@ -96,7 +96,9 @@ def replay(
     stopping = _StopOnSignal()
 
     def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
-        put = lambda entries: produce(stream, entries, PUT_BATCH)  # noqa: E731
+        def put(entries: list[tuple[str, bytes]]) -> Produced:  # failures by index in entries
+            return produce(stream, [(i, k, d) for i, (k, d) in enumerate(entries)], PUT_BATCH)
+
         return Replayer(opened, options, put, stop=stopping, tick=tick, tick_every_s=every_s)
 
     started = time.monotonic()
