@@ -18,8 +18,8 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
 
+from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore
 
@@ -37,7 +37,7 @@ def config_from_env(env: Mapping[str, str]) -> tuple[str, HandlerConfig]:
     return table, config
 
 
-def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: KinesisEvent, context: LambdaContext | None) -> WindowResponse:
     """Handle one Kinesis (tumbling-window) invocation."""
     global _handler  # noqa: PLW0603 - one handler and one client per container, built lazily
     if _handler is None:
