@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from taxi_stream import lambda_handler as entry
 from tests.servers.moto import fake_aws_credentials, moto_server
 from tests.servers.node import kinesalite_server
 
@@ -49,6 +51,22 @@ def reference_totals(trips: list[dict[str, Any]]) -> dict[str, tuple[int, int, i
 def event_trips(event: dict[str, Any]) -> list[dict[str, Any]]:
     """The JSON objects carried by an event's records (non-aggregated records only)."""
     return [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]]
+
+
+@pytest.fixture
+def package_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[logging.Logger]:
+    """A cold Lambda container: no entry-point handler built, the ``taxi_stream`` logger without
+    the entry's log handler; whatever the entry configures is undone afterwards."""
+    package = logging.getLogger("taxi_stream")
+    saved = (list(package.handlers), package.propagate, package.level)
+    for handler in saved[0]:
+        if isinstance(handler, entry.JsonLinesHandler):
+            package.removeHandler(handler)
+    monkeypatch.setattr(entry, "_handler", None)
+    yield package
+    package.handlers[:] = saved[0]
+    package.propagate = saved[1]
+    package.setLevel(saved[2])
 
 
 @pytest.fixture(scope="session")

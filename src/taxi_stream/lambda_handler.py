@@ -5,11 +5,19 @@ package ships (msgspec, pybase64). Configuration comes from the environment:
 
 - ``TABLE_NAME`` (the original ``dynamoDBTableName`` is honoured too; default
   ``my-dynamodb-table``);
-- ``WINDOW_CLOCK`` (``arrival``, the default, or ``event``), ``WINDOW_SECONDS`` (event clock),
-  ``NAIVE_TIMEZONE`` (zone of timestamps written without an offset, default UTC);
+- ``WINDOW_CLOCK`` (``arrival``, the default, or ``event``), ``WINDOW_SECONDS`` (event clock,
+  1..900, default 60), ``NAIVE_TIMEZONE`` (zone of timestamps written without an offset,
+  default UTC);
+- ``LOG_LEVEL`` of taxi-stream's own log lines (default ``INFO``);
 - the standard AWS variables (``AWS_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...), read by boto3.
 
-The store and its boto3 client are built once per container, on the first invocation.
+On the first invocation (the cold start) the settings are checked, then the store and its
+boto3 client are built, once per container. A bad setting fails that invocation with a
+ConfigError and one log line naming the variable; nothing is read until it is fixed.
+
+taxi-stream's own loggers write JSON lines through one handler of ours, on the ``taxi_stream``
+logger, which stops there (no second, plain-text copy through the runtime's root handler).
+Every other logger, the root logger and their handlers and formatters are left as they are.
 """
 
 from __future__ import annotations
@@ -17,37 +25,92 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Callable, Mapping
+from typing import TextIO, TypeVar
 
-from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.windows import WindowClock, check_window_seconds, window_clock
+from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler, naive_zone
 from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore
 
+log = logging.getLogger(__name__)
+
+PACKAGE_LOGGER = "taxi_stream"
+_T = TypeVar("_T")
 _handler: TumblingWindowHandler | None = None
 
 
 def config_from_env(env: Mapping[str, str]) -> tuple[str, HandlerConfig]:
-    """The table name and handler settings named by the environment."""
+    """The table name and handler settings named by the environment; ConfigError names a bad one."""
     table = env.get("TABLE_NAME") or env.get("dynamoDBTableName") or DEFAULT_TABLE
-    config = HandlerConfig(
-        clock=env.get("WINDOW_CLOCK", "arrival"),
-        window_seconds=int(env.get("WINDOW_SECONDS", "60")),
-        naive_timezone=env.get("NAIVE_TIMEZONE", "UTC"),
-    )
-    return table, config
+    clock = _setting(env, "WINDOW_CLOCK", WindowClock.ARRIVAL.value, window_clock)
+    seconds = _setting(env, "WINDOW_SECONDS", "60", _window_seconds)
+    zone = _setting(env, "NAIVE_TIMEZONE", "UTC", _zone_name)
+    return table, HandlerConfig(clock=clock, window_seconds=seconds, naive_timezone=zone)
 
 
-def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+def log_level_from_env(env: Mapping[str, str]) -> int:
+    """The level ``LOG_LEVEL`` names (DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO)."""
+    return _setting(env, "LOG_LEVEL", "INFO", _log_level)
+
+
+def lambda_handler(event: KinesisEvent, context: LambdaContext | None) -> WindowResponse:
     """Handle one Kinesis (tumbling-window) invocation."""
     global _handler  # noqa: PLW0603 - one handler and one client per container, built lazily
     if _handler is None:
-        _configure_logging()
-        table, config = config_from_env(os.environ)
-        _handler = TumblingWindowHandler(DynamoDBStore(table), config)
+        _handler = _cold_start(os.environ)
     return _handler(event, context)
 
 
-class _JsonLines(logging.Formatter):
+def _cold_start(env: Mapping[str, str]) -> TumblingWindowHandler:
+    """Logging, settings and the store, once per container; a bad setting is one log line."""
+    package = configure_logging()
+    try:
+        package.setLevel(log_level_from_env(env))  # the level is the package's, not the root's
+        table, config = config_from_env(env)
+    except ConfigError as exc:
+        log.error("the function's configuration is invalid, no record was read: %s", exc)
+        raise
+    return TumblingWindowHandler(DynamoDBStore(table), config)
+
+
+def _setting(env: Mapping[str, str], name: str, default: str, parse: Callable[[str], _T]) -> _T:
+    text = env.get(name, default)
+    try:
+        return parse(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _window_seconds(text: str) -> int:
+    if not re.fullmatch(r"[0-9]+", text.strip()):
+        raise ConfigError(f"window size must be a whole number of seconds, got {text!r}")
+    return check_window_seconds(int(text))
+
+
+def _zone_name(text: str) -> str:
+    naive_zone(text)  # raises ConfigError for a zone nobody knows
+    return text
+
+
+def _log_level(text: str) -> int:
+    names = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    if text.strip().upper() not in names:
+        raise ConfigError(f"log level must be one of {', '.join(names)}, got {text!r}")
+    return logging.getLevelNamesMapping()[text.strip().upper()]
+
+
+class JsonLinesHandler(logging.StreamHandler[TextIO]):
+    """Writes taxi-stream's records as JSON lines; the one handler the entry point adds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonLines())
+
+
+class JsonLines(logging.Formatter):
     """One JSON object per log line, as CloudWatch Logs Insights reads best."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -62,12 +125,16 @@ class _JsonLines(logging.Formatter):
         return json.dumps(line)
 
 
-def _configure_logging() -> None:
-    root = logging.getLogger()
-    for handler in root.handlers:
-        handler.setFormatter(_JsonLines())
-    if not root.handlers:
-        stream = logging.StreamHandler()
-        stream.setFormatter(_JsonLines())
-        root.addHandler(stream)
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+def configure_logging() -> logging.Logger:
+    """JSON lines for the ``taxi_stream`` loggers, through our own handler; returns that logger.
+
+    Adds the handler once (a second call adds none) and stops the package's records there, so
+    the runtime's root handler does not print them a second time. Touches no other logger, and
+    no handler or formatter it did not create.
+    """
+    package = logging.getLogger(PACKAGE_LOGGER)
+    if not any(isinstance(handler, JsonLinesHandler) for handler in package.handlers):
+        package.addHandler(JsonLinesHandler())
+    package.propagate = False
+    package.setLevel(logging.INFO)
+    return package

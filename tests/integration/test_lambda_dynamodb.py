@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -18,14 +19,18 @@ pytestmark = pytest.mark.aws
 
 
 @pytest.fixture
-def table(moto_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+def table(
+    moto_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    package_logger: logging.Logger,
+) -> str:
     """A fresh table named by the environment, and a fresh handler (one per container)."""
     name = f"t-{request.node.name[:40].replace('[', '-').replace(']', '')}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_url)
     monkeypatch.delenv("TABLE_NAME", raising=False)
     monkeypatch.setenv("dynamoDBTableName", name)  # the original variable is honoured
     create_table(boto3.client("dynamodb", endpoint_url=moto_url), name)
-    monkeypatch.setattr(entry, "_handler", None)
     return name
 
 

@@ -52,10 +52,10 @@ def test_an_unforeseen_decoder_failure_is_that_records_dead_letter(
     with its traceback; the trips around it still count."""
     real = handler_module.decode_values
 
-    def decode(data: bytes, tz: Any) -> Any:
+    def decode(data: bytes, *args: Any) -> Any:
         if data == b"boom":
             raise ZeroDivisionError("division by zero")
-        return real(data, tz)
+        return real(data, *args)
 
     monkeypatch.setattr(handler_module, "decode_values", decode)
     store = MemoryStore()
@@ -95,7 +95,7 @@ def test_an_unforeseen_deaggregation_failure_is_the_aggregates_dead_letter(
 def test_memory_exhaustion_fails_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     """MemoryError belongs to the process, not to the record: the invocation fails (a retry)."""
 
-    def decode(data: bytes, tz: Any) -> Any:
+    def decode(data: bytes, *args: Any) -> Any:
         raise MemoryError
 
     monkeypatch.setattr(handler_module, "decode_values", decode)

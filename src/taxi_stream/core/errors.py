@@ -13,6 +13,8 @@ TaxiStreamError
 │                          no database at all: retrying cannot fix it, so the runner stops and
 │                          the command exits non-zero (restore the file, or use a new one)
 ├── HandlerContractError   a handler broke the Lambda contract (e.g. returned no state)
+│   └── FunctionTimeoutError  the handler did not return before its deadline (Lambda's
+│                             "Task timed out after N seconds")
 └── ServerStartError       a local AWS implementation (kinesalite, dynalite) is missing or
                            did not start
 """
@@ -67,6 +69,10 @@ class DamagedDatabaseError(TaxiStreamError):
 
 class HandlerContractError(TaxiStreamError):
     """A handler's response broke the Lambda Kinesis tumbling-window contract."""
+
+
+class FunctionTimeoutError(HandlerContractError):
+    """An invocation outlived its deadline: a function error, recognised by this type alone."""
 
 
 class ServerStartError(TaxiStreamError):

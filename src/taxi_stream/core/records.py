@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.windows import WindowClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,9 @@ class DeadLetter:
 class Contribution:
     """One part's totals for one (vendor, window), applied to a store at most once.
 
-    ``contribution_id`` is derived from where the records came from (stream, shard, window,
-    first sequence number of the part), so a redelivered part carries the same id.
+    ``contribution_id`` is derived from where the records came from (stream, shard, window and
+    the part's sequence numbers, see ``contribution_id``), so a redelivered part carries the
+    same id.
     """
 
     contribution_id: str
@@ -58,7 +60,7 @@ class Contribution:
     window_start_ms: int
     window_end_ms: int
     totals: Totals
-    clock: str  # "arrival" or "event"
+    clock: WindowClock
     late: bool = False  # an event-time contribution that arrived after its window closed
 
 
@@ -71,13 +73,17 @@ class WindowTotals:
     window_end_ms: int
     totals: Totals
     contributions: int
-    clock: str
+    clock: WindowClock
     updated_ms: int
 
 
-def contribution_id(stream: str, shard_id: str, window_start_ms: int, first_sequence: str) -> str:
-    """The id of a part's contribution to a window (same inputs, same id)."""
-    return f"{stream}|{shard_id}|{window_start_ms}|{first_sequence}"
+def contribution_id(stream: str, shard_id: str, window_start_ms: int, sequences: str) -> str:
+    """The id of a part's contribution to a window (same inputs, same id).
+
+    ``sequences`` names the part by its records: the first sequence number of a window's part,
+    or ``first..last`` for an invocation without tumbling windows (which is its own part).
+    """
+    return f"{stream}|{shard_id}|{window_start_ms}|{sequences}"
 
 
 @dataclass(frozen=True, slots=True)

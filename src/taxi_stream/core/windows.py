@@ -1,13 +1,30 @@
-"""Tumbling-window math: which window a timestamp falls in, as one pure function."""
+"""Tumbling-window math: which window a timestamp falls in, as one pure function, and its clocks."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from taxi_stream.core.errors import ConfigError
 
 MIN_WINDOW_S = 1
 MAX_WINDOW_S = 900  # the Lambda TumblingWindowInSeconds maximum
+
+
+class WindowClock(StrEnum):
+    """Which time puts a trip in its window; the value is what stores and flags spell."""
+
+    ARRIVAL = "arrival"  # the record's ApproximateArrivalTimestamp: Lambda's own windows
+    EVENT = "event"  # the trip's pickup time
+
+
+def window_clock(value: WindowClock | str) -> WindowClock:
+    """The clock ``value`` names (a clock or its text); ConfigError for any other text."""
+    try:
+        return WindowClock(value)
+    except ValueError:
+        names = ", ".join(WindowClock)
+        raise ConfigError(f"window clock must be one of {names}: {value!r}") from None
 
 
 def check_window_seconds(size_s: int) -> int:

@@ -10,6 +10,9 @@ No bytes make decoding raise anything but RecordError. The typed path cannot rec
 only flat objects of known fields); the liberal path measures the nesting first, so a deeply
 nested record is ``too_deep`` by its bytes alone, before msgspec or the interpreter's recursion
 limit could decide.
+
+The codec keeps no state between calls: the cache of timestamp texts already read is its
+caller's (``Stamps``, one per handler), so two handlers never share one.
 """
 
 from __future__ import annotations
@@ -81,16 +84,22 @@ TripValues = tuple[str, int, int, int, int]
 """(vendor id, pickup epoch ms, distance in thousandths of a mile, duration s, passengers)."""
 
 
-def decode_values(data: bytes, naive_tz: tzinfo = UTC) -> TripValues:
+Stamps = dict[str, int]
+"""Timestamp text -> epoch ms, for one naive zone: a cache its owner (a handler) keeps."""
+
+
+def decode_values(data: bytes, naive_tz: tzinfo = UTC, stamps: Stamps | None = None) -> TripValues:
     """The hot path: decode one record straight to the values a window total needs.
 
+    ``stamps`` remembers the instants of pickup texts already read in ``naive_tz`` (the caller
+    keeps one per zone, and passes the same one on every call; None: remember nothing).
     Raises RecordError with the reason for a record that cannot be understood.
     """
     values = None
     # Non-ASCII bytes take the core rules, which check UTF-8 everywhere; so do oversized ones.
     if data.isascii() and len(data) <= MAX_RECORD_BYTES:
         try:  # noqa: SIM105 - suppress() costs more than the decode on this path
-            values = _fast(_clean.decode(data), naive_tz)
+            values = _fast(_clean.decode(data), naive_tz, {} if stamps is None else stamps)
         except msgspec.DecodeError:
             pass
     return values or _values(parse_trip(_loose_object(data), naive_tz))
@@ -102,14 +111,13 @@ def decode_trip(data: bytes, naive_tz: tzinfo = UTC) -> Trip:
     return parse_trip(_loose_object(data), naive_tz)
 
 
-def _fast(wire: _CleanTrip, naive_tz: tzinfo) -> TripValues | None:
+def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | None:
     """Values of a clean record; None when the core rules must decide (and say why)."""
     distance = wire.googleDistance if wire.googleDistance is not None else wire.gcDistance
     duration = wire.tripDuration if wire.tripDuration is not None else wire.googleDuration
     vendor = wire.vendorId
     if distance is None or duration is None or vendor.__class__ is not int:
         return None
-    stamps = _STAMPS.get(naive_tz) or _STAMPS.setdefault(naive_tz, {})
     try:
         pickup_ms = stamps.get(wire.pickupDate)
         if pickup_ms is None:
@@ -121,15 +129,14 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo) -> TripValues | None:
     return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0)
 
 
-_STAMPS: dict[tzinfo, dict[str, int]] = {}  # timestamp text -> epoch ms, per naive zone
-_STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
+STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
 
 
-def _remember(stamps: dict[str, int], text: str, name: str, naive_tz: tzinfo) -> int:
+def _remember(stamps: Stamps, text: str, name: str, naive_tz: tzinfo) -> int:
     """The core's timestamp rule, memoised: the same text always gives the same instant."""
     ms = timestamp_ms(text, name, naive_tz)
     check_pickup_ms(ms, text)
-    if len(stamps) >= _STAMPS_MAX:
+    if len(stamps) >= STAMPS_MAX:
         stamps.clear()
     stamps[text] = ms
     return ms

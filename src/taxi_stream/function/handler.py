@@ -3,14 +3,16 @@
 Contract (AWS Lambda, Kinesis event source with TumblingWindowInSeconds): each invocation gets
 ``Records``, ``window``, ``state``, ``shardId``, ``eventSourceARN``, ``isFinalInvokeForWindow``
 and ``isWindowTerminatedEarly``; it returns ``{"state": ..., "batchItemFailures": [...]}``.
-Records are aggregated into the state; on the final invoke (or an early termination) the
-window's totals are written as contributions whose ids come from the stream, shard, window and
-the first sequence number of the part, so a redelivered invoke writes nothing twice. Bad records
+The event and response are typed by ``function/contract.py``; the state's layout is
+``function/state.py``'s. Records are aggregated into the state; on the final invoke (or an early
+termination) the window's totals are written as contributions whose ids come from the stream,
+shard, window and the first sequence number of the part, so a redelivered invoke writes nothing
+twice. Bad records
 are dead-lettered at once (idempotently, by origin) and never fail the batch: whatever one
 record's bytes do to the decoders, even an exception nobody foresaw (``undecodable``), that record
 becomes a dead letter. Store failures raise, so Lambda retries the batch; the store is called
 only outside the per-record decoding. Without a ``window`` (tumbling windows off) every
-invocation writes its own contributions.
+invocation writes its own contributions, named by its first and last sequence numbers.
 """
 
 from __future__ import annotations
@@ -30,23 +32,25 @@ import pybase64
 
 from taxi_stream.core.errors import ConfigError, HandlerContractError, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
-from taxi_stream.core.totals import Totals
 from taxi_stream.core.trip import Reason
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
     LAST_INSTANT_MS,
+    WindowClock,
     check_window_seconds,
     parse_iso_ms,
+    window_clock,
     window_start_ms,
 )
-from taxi_stream.function.codec import decode_values
+from taxi_stream.function.codec import Stamps, decode_values
+from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.state import Part, part_from_state
 from taxi_stream.ports import TotalsStore
 from taxi_stream.streams.kpl import MAGIC, deaggregate
 
 log = logging.getLogger(__name__)
 
-CLOCKS: Final = ("arrival", "event")
-STATE_VERSION: Final = 1
+CLOCKS: Final = tuple(clock.value for clock in WindowClock)  # as flags spell them
 MAX_RAW_CHARS: Final = 1_400_000  # a Kinesis record's base64 data is at most this long
 MAX_ERROR_CHARS: Final = 500  # of an unforeseen exception's text in a dead letter's message
 
@@ -54,76 +58,41 @@ _REPR = reprlib.Repr()  # bounded in depth and size: safe on any nesting or cycl
 _REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 8, 40, 40, 200, 200
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class HandlerConfig:
-    """How the handler windows trips; checks its own values."""
+    """How the handler windows trips; checks its own values.
 
-    clock: str = "arrival"
-    window_seconds: int = 60  # event clock, or arrival clock when the event has no window
-    naive_timezone: str = "UTC"  # zone of wire timestamps written without an offset
+    ``clock`` takes a WindowClock or its text (as a flag or the environment spells it).
+    """
 
-    def __post_init__(self) -> None:
-        if self.clock not in CLOCKS:
-            raise ConfigError(f"window clock must be one of {', '.join(CLOCKS)}: {self.clock!r}")
-        check_window_seconds(self.window_seconds)
+    clock: WindowClock
+    window_seconds: int  # event clock, or arrival clock when the event has no window
+    naive_timezone: str  # zone of wire timestamps written without an offset
+
+    def __init__(
+        self,
+        clock: WindowClock | str = WindowClock.ARRIVAL,
+        window_seconds: int = 60,
+        naive_timezone: str = "UTC",
+    ) -> None:
+        object.__setattr__(self, "clock", window_clock(clock))
+        object.__setattr__(self, "window_seconds", check_window_seconds(window_seconds))
+        object.__setattr__(self, "naive_timezone", naive_timezone)
         self.tz()
 
     def tz(self) -> tzinfo:
         """The zone for naive timestamps."""
-        if self.naive_timezone.upper() == "UTC":
-            return UTC
-        try:
-            return ZoneInfo(self.naive_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"unknown time zone: {self.naive_timezone!r}") from None
+        return naive_zone(self.naive_timezone)
 
 
-@dataclass(slots=True)
-class _Part:
-    """The running totals of one shard's part of a window (Lambda carries it as ``state``)."""
-
-    first_sequence: str | None
-    records: int
-    totals: dict[tuple[str, int], list[int]]
-
-    def to_state(self) -> dict[str, Any]:
-        nested: dict[str, dict[str, list[int]]] = {}
-        for (vendor, start), cell in self.totals.items():
-            nested.setdefault(str(start), {})[vendor] = cell
-        return {
-            "taxiStream": STATE_VERSION,
-            "firstSequenceNumber": self.first_sequence,
-            "records": self.records,
-            "totals": nested,
-        }
-
-
-def part_from_state(state: Any) -> _Part:
-    """Rebuild a part from Lambda state; empty or foreign state starts a fresh part.
-
-    Our own state that is damaged raises HandlerContractError: its counts cannot be recovered,
-    and starting afresh would drop them silently, so the shard stops where alarms see it.
-    """
-    if not isinstance(state, Mapping) or state.get("taxiStream") != STATE_VERSION:
-        if state:
-            what = sorted(map(str, state))[:5] if isinstance(state, Mapping) else type(state)
-            log.warning("ignoring state not written by this handler: %s", what)
-        return _Part(None, 0, {})
+def naive_zone(name: str) -> tzinfo:
+    """The zone ``name`` names (``UTC`` in any case, or an IANA name); else ConfigError."""
+    if name.upper() == "UTC":
+        return UTC
     try:
-        totals = {
-            (str(vendor), int(start)): _cell(cell)
-            for start, vendors in state["totals"].items()
-            for vendor, cell in vendors.items()
-        }
-        return _Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), totals)
-    except (KeyError, AttributeError, TypeError, ValueError) as exc:
-        raise HandlerContractError(f"the window state is damaged: {exc!r}") from exc
-
-
-def _cell(cell: Any) -> list[int]:
-    if not isinstance(cell, list) or len(cell) != 4 or not all(type(x) is int for x in cell):
-        raise ValueError(f"a total must be four whole numbers, got {cell!r}")
-    return list(cell)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone: {name!r}") from None
 
 
 class TumblingWindowHandler:
@@ -133,25 +102,28 @@ class TumblingWindowHandler:
         self._store = store
         self._config = config or HandlerConfig()
         self._tz = self._config.tz()
+        self._stamps: Stamps = {}  # this handler's own: timestamp text -> ms in its zone
 
-    def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    def __call__(self, event: KinesisEvent, context: LambdaContext | None = None) -> WindowResponse:
         """Handle one invocation; raise on infrastructure failure so the batch is retried."""
         shard = str(event.get("shardId") or _first(event, "eventID", "").split(":")[0])
         stream = _stream_name(event)
         window = event.get("window")
+        records: Sequence[object] = event.get("Records") or []  # untrusted, read field by field
         fixed_start = _window_ms(window, "start")
         part = part_from_state(event.get("state"))
-        dead = self._aggregate(event.get("Records") or [], part, stream, shard, fixed_start)
+        dead = self._aggregate(records, part, stream, shard, fixed_start)
         if dead:
             self._store.put_dead_letters(dead)
         closing = bool(event.get("isFinalInvokeForWindow") or event.get("isWindowTerminatedEarly"))
         if window is None or closing:
-            if window is None and part.first_sequence is not None:
+            sequences = part.first_sequence
+            if window is None and sequences is not None:
                 # Without windows an invocation is its own part; its id names both ends, so a
                 # retry that carries other records is another part (at least once, never lost).
-                part.first_sequence += f"..{_last_sequence(event.get('Records') or [])}"
+                sequences += f"..{_last_sequence(records)}"
             end = _window_ms(window, "end")
-            written = self._store.apply(self._contributions(part, stream, shard, end))
+            written = self._store.apply(self._contributions(part, sequences, stream, shard, end))
             log.info(
                 "window part written: shard=%s records=%d contributions_new=%d dead_letters=%d",
                 shard, part.records, written, len(dead),
@@ -161,17 +133,18 @@ class TumblingWindowHandler:
 
     def _aggregate(
         self,
-        records: Sequence[Mapping[str, Any]],
-        part: _Part,
+        records: Sequence[object],
+        part: Part,
         stream: str,
         shard: str,
         fixed_start: int | None,
     ) -> list[DeadLetter]:
         dead: list[DeadLetter] = []
-        acc = part.totals
+        acc = part.cells
         size = self._config.window_seconds
-        by_event = self._config.clock == "event"
+        by_event = self._config.clock is WindowClock.EVENT
         tz = self._tz
+        stamps = self._stamps
         b64decode = _strict_b64decode
         decode = decode_values
         start = fixed_start or 0
@@ -196,7 +169,7 @@ class TumblingWindowHandler:
             )
             for sub, payload in payloads:
                 try:
-                    vendor, pickup_ms, distance, duration, passengers = decode(payload, tz)
+                    vendor, pickup_ms, distance, duration, passengers = decode(payload, tz, stamps)
                 except RecordError as exc:
                     dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
                     continue
@@ -221,25 +194,25 @@ class TumblingWindowHandler:
         return dead
 
     def _contributions(
-        self, part: _Part, stream: str, shard: str, fixed_end: int | None
+        self, part: Part, sequences: str | None, stream: str, shard: str, fixed_end: int | None
     ) -> list[Contribution]:
-        if part.first_sequence is None:
+        """The part's contributions; ``sequences`` names the part in their ids (None: empty)."""
+        if sequences is None:
             return []
+        clock = self._config.clock
         size_ms = self._config.window_seconds * 1000
-        out = []
-        for (vendor, start), cell in sorted(part.totals.items()):
-            end = fixed_end if fixed_end is not None and self._config.clock == "arrival" else None
-            out.append(
-                Contribution(
-                    contribution_id=contribution_id(stream, shard, start, part.first_sequence),
-                    vendor_id=vendor,
-                    window_start_ms=start,
-                    window_end_ms=end if end is not None else start + size_ms,
-                    totals=Totals(*cell),
-                    clock=self._config.clock,
-                )
+        end = fixed_end if clock is WindowClock.ARRIVAL else None
+        return [
+            Contribution(
+                contribution_id=contribution_id(stream, shard, start, sequences),
+                vendor_id=vendor,
+                window_start_ms=start,
+                window_end_ms=end if end is not None else start + size_ms,
+                totals=totals,
+                clock=clock,
             )
-        return out
+            for (vendor, start), totals in sorted(part.totals().items())
+        ]
 
 
 def _strict_b64decode(text: Any) -> bytes:
@@ -318,17 +291,20 @@ def _arrival_ms(kinesis: Mapping[str, Any]) -> int:
     return 0
 
 
-def _window_ms(window: Any, edge: str) -> int | None:
+def _window_ms(window: object, edge: str) -> int | None:
     """The window's start or end in epoch ms (None without a window)."""
     if window is None:
         return None
+    value = window.get(edge) if isinstance(window, Mapping) else None
     try:
-        return parse_iso_ms(window[edge])
-    except (KeyError, TypeError, ValueError) as exc:
+        if not isinstance(value, str):
+            raise TypeError(f"the window's {edge} is {type(value).__name__}, not text")
+        return parse_iso_ms(value)
+    except (TypeError, ValueError) as exc:
         raise HandlerContractError(f"event window {edge} is not ISO-8601: {window!r}") from exc
 
 
-def _last_sequence(records: Sequence[Any]) -> str:
+def _last_sequence(records: Sequence[object]) -> str:
     for record in reversed(records):
         kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
         if isinstance(kinesis, Mapping) and "sequenceNumber" in kinesis:
@@ -336,13 +312,13 @@ def _last_sequence(records: Sequence[Any]) -> str:
     return ""
 
 
-def _stream_name(event: Mapping[str, Any]) -> str:
+def _stream_name(event: KinesisEvent) -> str:
     arn = str(event.get("eventSourceARN") or _first(event, "eventSourceARN", "stream/unknown"))
     return arn.rsplit("/", 1)[-1]
 
 
-def _first(event: Mapping[str, Any], key: str, default: str) -> str:
-    records = event.get("Records") or []
+def _first(event: KinesisEvent, key: str, default: str) -> str:
+    records: Sequence[object] = event.get("Records") or []
     first = records[0] if records else None
     value = first.get(key) if isinstance(first, Mapping) else None
     return str(value) if isinstance(value, str | int) else default

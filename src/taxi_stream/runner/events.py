@@ -1,14 +1,19 @@
-"""Build the exact Lambda Kinesis event (tumbling-window shape) from stream records."""
+"""Build the exact Lambda Kinesis event (tumbling-window shape) from stream records.
+
+The shapes are the Lambda contract's (``function/contract.py``), field for field as AWS sends
+them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 import pybase64
 
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.core.windows import iso_utc
+from taxi_stream.function.contract import KinesisEvent, KinesisEventRecord, State
 
 MAX_PAYLOAD_BYTES: Final = 6_291_456  # Lambda's synchronous invocation payload limit (6 MB)
 RECORD_OVERHEAD_BYTES: Final = 420  # the JSON envelope of one record, without data and ids
@@ -41,7 +46,7 @@ def fit_payload(records: Sequence[StreamRecord], limit: int = MAX_PAYLOAD_BYTES)
 
 def kinesis_records(
     records: Sequence[StreamRecord], shard_id: str, arn: str, region: str = DEFAULT_REGION
-) -> list[dict[str, Any]]:
+) -> list[KinesisEventRecord]:
     """The ``Records`` list of a Lambda Kinesis event."""
     role = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/taxi-stream-local"
     encode = pybase64.b64encode
@@ -66,17 +71,22 @@ def kinesis_records(
     ]
 
 
+def batch_event(records: list[KinesisEventRecord]) -> KinesisEvent:
+    """An invocation without tumbling windows: the records and nothing else."""
+    return {"Records": records}
+
+
 def window_event(
-    records: list[dict[str, Any]],
+    records: list[KinesisEventRecord],
     *,
     shard_id: str,
     arn: str,
     window_start_ms: int,
     window_end_ms: int,
-    state: dict[str, Any] | None,
+    state: State | None,
     final: bool = False,
     terminated_early: bool = False,
-) -> dict[str, Any]:
+) -> KinesisEvent:
     """A tumbling-window invocation event, as the Kinesis event source mapping sends it."""
     return {
         "Records": records,

@@ -7,11 +7,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
-from taxi_stream.core.errors import DamagedDatabaseError, HandlerContractError
+from taxi_stream.core.errors import DamagedDatabaseError, FunctionTimeoutError, HandlerContractError
+from taxi_stream.function.contract import KinesisEvent, LambdaContext, State
 from taxi_stream.runner.events import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,8 @@ MAX_STATE_BYTES: Final = 1_048_576  # "Your state can be a maximum of 1 MB per s
 DEFAULT_FUNCTION: Final = "taxi-stream-local"
 TIMED_OUT: Final = "Task timed out after"  # how Lambda reports a timeout
 
-Handler = Callable[[dict[str, Any], Any], Any]
+Handler = Callable[[KinesisEvent, LambdaContext], object]
+"""Any function of the Lambda contract; what it returns is read by that contract, untrusted."""
 
 
 def function_arn(name: str = DEFAULT_FUNCTION) -> str:
@@ -30,7 +32,7 @@ def function_arn(name: str = DEFAULT_FUNCTION) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LocalContext:
-    """The parts of the Lambda context object a handler may read."""
+    """The Lambda context of a local invocation (a ``LambdaContext``)."""
 
     aws_request_id: str
     deadline_s: float = float("inf")  # time.monotonic() at which the invocation times out
@@ -53,7 +55,7 @@ class LocalContext:
 class Response:
     """A successful (or partly successful) response: the state to carry, the first failed index."""
 
-    state: dict[str, Any]
+    state: State
     failed_from: int | None = None  # index in the batch of the lowest reported failure
 
 
@@ -66,7 +68,7 @@ class Attempt:
     timed_out: bool = False
     error: Exception | None = None  # what failed the invocation
 
-    def call(self, handler: Handler, event: dict[str, Any], context: LocalContext) -> Any:
+    def call(self, handler: Handler, event: KinesisEvent, context: LocalContext) -> object:
         """Call the handler before its deadline; its error, or a timeout, is a function error.
 
         A damaged SQLite file under an in-process handler is the runner's own store, not the
@@ -78,11 +80,11 @@ class Attempt:
             raise
         except Exception as exc:
             self.function_error = self.unhandled = True
-            self.timed_out = str(exc).startswith(TIMED_OUT)
+            self.timed_out = isinstance(exc, FunctionTimeoutError)
             raise
 
     def read(
-        self, response: Any, *, windowed: bool, sequences: Sequence[str], item_failures: bool
+        self, response: object, *, windowed: bool, sequences: Sequence[str], item_failures: bool
     ) -> Response:
         """Read a response by the contract; a response that breaks it is a function error."""
         try:
@@ -94,28 +96,29 @@ class Attempt:
         return Response(state, failed)
 
 
-def call_with_deadline(handler: Handler, event: dict[str, Any], context: LocalContext) -> Any:
+def call_with_deadline(handler: Handler, event: KinesisEvent, context: LocalContext) -> object:
     """Run ``handler(event, context)`` in a worker thread, failing it at the context's deadline.
 
     A Python thread cannot be killed, so a timed-out call cannot be stopped the way Lambda stops
-    its execution environment. The invocation fails at its deadline ("Task timed out after N
-    seconds"), but only once the abandoned call has returned: the caller then rolls back the
-    unit of work the call ran in, so nothing the late call wrote to the runner's SQLite store
-    survives, and the next attempt never runs beside it.
+    its execution environment. The invocation fails at its deadline with FunctionTimeoutError
+    ("Task timed out after N seconds"), but only once the abandoned call has returned: the
+    caller then rolls back the unit of work the call ran in, so nothing the late call wrote to
+    the runner's SQLite store survives, and the next attempt never runs beside it.
     """
-    outcome: list[tuple[bool, Any]] = []
+    returned: list[object] = []
+    raised: list[BaseException] = []
 
     def target() -> None:
         try:
-            outcome.append((True, handler(event, context)))
+            returned.append(handler(event, context))
         except BaseException as exc:  # noqa: BLE001 - handed over to the invoking thread
-            outcome.append((False, exc))
+            raised.append(exc)
 
     worker = threading.Thread(target=target, name=f"invoke-{context.aws_request_id}", daemon=True)
     timeout_s = max(0.0, context.deadline_s - time.monotonic())
     worker.start()
     try:
-        worker.join(timeout_s)
+        worker.join(None if timeout_s == float("inf") else timeout_s)  # inf: no deadline
     except BaseException:  # Ctrl-C: the call must still not outlive its unit of work
         worker.join()
         raise
@@ -125,16 +128,16 @@ def call_with_deadline(handler: Handler, event: dict[str, Any], context: LocalCo
             context.aws_request_id,
         )
         worker.join()
-        raise HandlerContractError(f"{TIMED_OUT} {timeout_s:.2f} seconds")
-    ok, value = outcome[0]
-    if ok:
-        return value
-    if isinstance(value, Exception):
-        raise value
-    raise HandlerContractError(f"the handler raised {type(value).__name__}") from value
+        raise FunctionTimeoutError(f"{TIMED_OUT} {timeout_s:.2f} seconds")
+    if not raised:
+        return returned[0]
+    error = raised[0]
+    if isinstance(error, Exception):
+        raise error
+    raise HandlerContractError(f"the handler raised {type(error).__name__}") from error
 
 
-def state_of(response: Any, *, windowed: bool) -> dict[str, Any]:
+def state_of(response: object, *, windowed: bool) -> State:
     """The state a windowed response carries, round-tripped through JSON as Lambda does."""
     if not windowed:
         return {}
@@ -156,12 +159,12 @@ def state_of(response: Any, *, windowed: bool) -> dict[str, Any]:
     return state
 
 
-def state_bytes(state: dict[str, Any]) -> int:
+def state_bytes(state: State) -> int:
     """The size of a state as JSON."""
     return len(msgspec.json.encode(state))
 
 
-def failed_index(response: Any, sequences: Sequence[str]) -> int | None:
+def failed_index(response: object, sequences: Sequence[str]) -> int | None:
     """Index of the lowest sequence number in ``batchItemFailures``; None for a full success.
 
     An empty or null list, or an empty or null response, is a complete success; an entry
@@ -178,7 +181,7 @@ def failed_index(response: Any, sequences: Sequence[str]) -> int | None:
     return min(found)
 
 
-def _item_index(item: Any, index: Mapping[str, int]) -> int:
+def _item_index(item: object, index: Mapping[str, int]) -> int:
     if not isinstance(item, Mapping) or "itemIdentifier" not in item:
         raise HandlerContractError(f"batchItemFailures entry without itemIdentifier: {item!r:.80}")
     identifier = item["itemIdentifier"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Final
 
 from taxi_stream.core.errors import ConfigError, DamagedDatabaseError
 from taxi_stream.core.records import ShardInfo, StreamRecord
+from taxi_stream.function.contract import KinesisEvent
 from taxi_stream.ports import CheckpointStore, FailureDestination, StreamReader
 from taxi_stream.runner.batching import Batcher
 from taxi_stream.runner.checkpoint import Checkpoint
@@ -16,6 +17,7 @@ from taxi_stream.runner.config import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.runner.cursor import Pending, ShardCursor
 from taxi_stream.runner.destinations import RECORD_AGE_EXCEEDED
 from taxi_stream.runner.events import (
+    batch_event,
     kinesis_records,
     stream_arn,
     window_event,
@@ -276,10 +278,10 @@ class EventSourceMapping:
 
     def _event(
         self, cursor: ShardCursor, records: list[StreamRecord], window: int | None
-    ) -> dict[str, Any]:
+    ) -> KinesisEvent:
         kinesis = kinesis_records(records, cursor.shard_id, self._arn)
         if window is None:
-            return {"Records": kinesis}
+            return batch_event(kinesis)
         return window_event(
             kinesis,
             shard_id=cursor.shard_id,
@@ -319,7 +321,7 @@ class EventSourceMapping:
     def _invoke(
         self,
         cursor: ShardCursor,
-        event: dict[str, Any],
+        event: KinesisEvent,
         sequences: Sequence[str],
         settle: Callable[[Response], Checkpoint],
     ) -> tuple[Response | None, Attempt]:

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
-from taxi_stream.core.windows import iso_utc, parse_iso_ms
+from taxi_stream.core.windows import WindowClock, iso_utc, parse_iso_ms
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.stores import windows_label, windows_mismatch
@@ -350,7 +350,7 @@ def _window(item: Item) -> WindowTotals:
             window_end_ms=parse_iso_ms(item["windowEnd"]["S"]),
             totals=totals,
             contributions=int(item["contributionCount"]["N"]),
-            clock=item["clock"]["S"],
+            clock=WindowClock(item["clock"]["S"]),
             updated_ms=parse_iso_ms(item["updatedAt"]["S"]),
         )
     except (KeyError, ValueError, ArithmeticError) as exc:

@@ -18,6 +18,7 @@ from typing import Final
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.windows import WindowClock
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, connect_read_only, errors
 from taxi_stream.runner.checkpoint import Checkpoint
@@ -196,7 +197,7 @@ class SQLiteStore:
         with errors("store query", StoreError, self.path):
             rows = self._db.execute(sql, (vendor_id, start_ms, end_ms)).fetchall()
         return [
-            WindowTotals(v, s, e, Totals(n, d, t, p), c, clock, u)
+            WindowTotals(v, s, e, Totals(n, d, t, p), c, WindowClock(clock), u)
             for v, s, e, n, d, t, p, c, clock, u in rows
         ]
 

@@ -14,7 +14,7 @@ from rich.text import Text
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.core.totals import ZERO, Totals, WindowKey, merge
 from taxi_stream.core.windows import iso_utc
-from taxi_stream.function.handler import part_from_state
+from taxi_stream.function.state import window_totals
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.views.cells import (
     Parts,
@@ -127,12 +127,11 @@ class RunView:
         return Group(*parts)
 
     def rows(self) -> list[WindowRow]:
-        """Every window of the run: what the store holds and what the shards' state still holds."""
-        parts = [
-            {key: Totals(*cell) for key, cell in part_from_state(c.state).totals.items()}
-            for c in self.mapping.cursors
-            if c.state.get("taxiStream")  # a custom handler's state is not ours to read
-        ]
+        """Every window of the run: what the store holds and what the shards' state still holds.
+
+        A custom handler's state is not ours to read: its open parts show nothing until stored.
+        """
+        parts = [window_totals(c.state) for c in self.mapping.cursors]
         return window_rows(self.store.windows(start_ms=self.since_ms), merge(parts))
 
     def _status(self, delivered: int, produced: int | None) -> Parts:

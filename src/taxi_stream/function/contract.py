@@ -1,0 +1,102 @@
+"""The Lambda Kinesis contract as types: the event, its records, the response and the context.
+
+Standard library only, so the handler (inside the Lambda import boundary) and the local runner
+(which builds the events and reads the responses) share one definition. The types are
+annotations: nothing is checked or converted at run time, and a payload that breaks them (a
+misrouted event source, a hostile record) is still the handler's to judge, field by field.
+Field names are AWS's, as in the payloads under ``tests/events/``. (No postponed annotations
+here: Python 3.11 would then not see ``NotRequired`` when it builds a TypedDict's key sets.)
+"""
+
+from typing import Any, NotRequired, Protocol, TypedDict
+
+State = dict[str, Any]
+"""A tumbling window's ``state``: any JSON object the function returned (at most 1 MB)."""
+
+
+class KinesisData(TypedDict):
+    """The ``kinesis`` part of one event record."""
+
+    kinesisSchemaVersion: str
+    partitionKey: str
+    sequenceNumber: str
+    data: str  # base64 of the record's bytes
+    approximateArrivalTimestamp: float  # epoch seconds
+
+
+class KinesisEventRecord(TypedDict):
+    """One record of a Kinesis event."""
+
+    kinesis: KinesisData
+    eventSource: str  # "aws:kinesis"
+    eventVersion: str
+    eventID: str  # "shardId-...:sequenceNumber"
+    eventName: str
+    invokeIdentityArn: str
+    awsRegion: str
+    eventSourceARN: str
+
+
+class TumblingWindow(TypedDict):
+    """The window of an invocation, ISO-8601 UTC."""
+
+    start: str
+    end: str
+
+
+class KinesisEvent(TypedDict):
+    """One invocation; the window keys are there only with TumblingWindowInSeconds."""
+
+    Records: list[KinesisEventRecord]
+    window: NotRequired[TumblingWindow]
+    state: NotRequired[State]
+    shardId: NotRequired[str]
+    eventSourceARN: NotRequired[str]
+    isFinalInvokeForWindow: NotRequired[bool]
+    isWindowTerminatedEarly: NotRequired[bool]
+
+
+class BatchItemFailure(TypedDict):
+    """A record the function reports as failed (ReportBatchItemFailures)."""
+
+    itemIdentifier: str  # its sequence number
+
+
+class WindowResponse(TypedDict):
+    """What a tumbling-window function returns; without ``state`` the invocation failed."""
+
+    state: State
+    batchItemFailures: list[BatchItemFailure]
+
+
+class LambdaContext(Protocol):
+    """The parts of the Lambda context object a handler may read."""
+
+    @property
+    def aws_request_id(self) -> str:
+        """The invocation's request id."""
+        ...
+
+    @property
+    def function_name(self) -> str:
+        """The function's name."""
+        ...
+
+    @property
+    def function_version(self) -> str:
+        """The function's version (``$LATEST``)."""
+        ...
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The ARN the function was invoked by."""
+        ...
+
+    @property
+    def memory_limit_in_mb(self) -> int | str:
+        """The function's memory (the Python runtime gives it as text)."""
+        ...
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the invocation times out."""
+        ...
