@@ -96,6 +96,7 @@ class DynamoDBStore:
         self._endpoint_url = endpoint_url
         self._clock = clock
         self._lock = threading.Lock()
+        self._owns_client = client is None
 
     @property
     def client(self) -> DynamoDBClient:
@@ -105,6 +106,13 @@ class DynamoDBStore:
                 if self._client is None:
                     self._client = default_client(self._region, self._endpoint_url)
         return self._client
+
+    def close(self) -> None:
+        """Close the HTTP connections of a client this store built itself."""
+        with self._lock:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply each contribution not applied before (one conditional UpdateItem each)."""
