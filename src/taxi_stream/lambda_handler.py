@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
-from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore
+from taxi_stream.stores import DEFAULT_TABLE
+from taxi_stream.stores.dynamodb import DynamoDBStore
 
 _handler: TumblingWindowHandler | None = None
 
