@@ -3,6 +3,7 @@ window size for the mapping and our handler."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -20,6 +21,19 @@ from taxi_stream.runner.config import MappingConfig
 from taxi_stream.streams.local import LocalStream
 
 FOREIGN = "tests.handlers.poison:lambda_handler"
+
+
+def trip(n: int) -> dict[str, object]:
+    """A clean trip of vendor 1 (the wire schema's fields the handler reads)."""
+    return {
+        "id": f"t{n}",
+        "vendorId": 1,
+        "pickupDate": "2024-11-01T00:00:00+00:00",
+        "dropoffDate": "2024-11-01T00:10:00+00:00",
+        "passengerCount": 1,
+        "tripDuration": 600,
+        "gcDistance": 1.5,
+    }
 
 
 def open_files_under(folder: Path) -> list[str]:
@@ -97,6 +111,19 @@ def test_the_loop_waits_on_the_injected_clock(
     assert fake.sleeps == [POLL_IDLE_S] * 30
     # 30 sleeps take the clock from 100.0 to 107.5; a tick at the start, then every 0.5 s
     assert ticks == [100.0 + 0.5 * i for i in range(16)]
+
+
+def test_what_the_processor_writes_is_stamped_by_its_clock(tmp_path: Path) -> None:
+    """Our handler's windows carry the injected clock's time as their update time."""
+    stream = LocalStream(tmp_path / "stream.db", 1)
+    stream.put_records([("k", json.dumps(trip(i)).encode()) for i in range(3)])
+    stream.close()
+    fake = FakeClock()
+    with Processor(Settings(tmp_path), ProcessOptions(), clock=fake.clock()) as processor:
+        processor.loop(stop=lambda: True)
+        [window] = processor.store.windows()
+    assert window.totals.trip_count == 3
+    assert window.updated_ms == 1_700_000_100_000 + 250 * len(fake.sleeps)
 
 
 def test_our_handler_takes_its_window_size_from_the_mapping() -> None:

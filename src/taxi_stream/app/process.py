@@ -102,7 +102,7 @@ class Processor:
         try:
             lock = consumer_lock(settings.data_dir)
             self._resources.callback(os.close, lock)
-            consumer = open_consumer(settings)
+            consumer = open_consumer(settings, clock=clock.now_ms)
             self._resources.callback(consumer.close)
             self.mapping = EventSourceMapping(
                 consumer.stream,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import urlparse
 
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.infra.clock import now_ms
 from taxi_stream.ports import CountingStream, FailureDestination, Store, Stream
 from taxi_stream.runner.config import check_destination
 from taxi_stream.runner.destinations import FileDestination, SQSDestination
@@ -66,11 +68,14 @@ class Consumer:
         self.stream.close()
 
 
-def open_stream(settings: Settings) -> Stream:
-    """The stream named by ``stream_url``: ``local`` (embedded) or ``kinesis://NAME``."""
+def open_stream(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Stream:
+    """The stream named by ``stream_url``: ``local`` (embedded) or ``kinesis://NAME``.
+
+    ``clock`` stamps what the embedded stream writes (arrival times, retention).
+    """
     url = urlparse(settings.stream_url)
     if settings.stream_url == "local":
-        return _local_stream(settings)
+        return _local_stream(settings, clock)
     if url.scheme == "kinesis" and url.netloc:
         from taxi_stream.streams.kinesis import KinesisStream  # noqa: PLC0415 - AWS only
 
@@ -83,28 +88,31 @@ def open_stream(settings: Settings) -> Stream:
     raise ConfigError(f"unknown stream {settings.stream_url!r}: use 'local' or kinesis://NAME")
 
 
-def _local_stream(settings: Settings) -> LocalStream:
-    return LocalStream(settings.data_dir / STREAM_FILE, settings.shards)
+def _local_stream(settings: Settings, clock: Callable[[], int]) -> LocalStream:
+    return LocalStream(settings.data_dir / STREAM_FILE, settings.shards, clock=clock)
 
 
-def open_checkpoints(settings: Settings) -> SQLiteStore:
+def open_checkpoints(settings: Settings, *, clock: Callable[[], int] = now_ms) -> SQLiteStore:
     """The local SQLite file holding checkpoints (and totals, for the local store)."""
-    return SQLiteStore(settings.data_dir / STORE_FILE)
+    return SQLiteStore(settings.data_dir / STORE_FILE, clock=clock)
 
 
-def open_consumer(settings: Settings) -> Consumer:
-    """The stream, checkpoints and store a consumer uses; on a failure, none is left open."""
+def open_consumer(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Consumer:
+    """The stream, checkpoints and store a consumer uses, all on ``clock``; on a failure, none
+    is left open."""
     with ExitStack() as opened:
         if settings.stream_url == "local":
-            local = _local_stream(settings)
+            local = _local_stream(settings, clock)
             stream: Stream = local
             counter: CountingStream | None = local
         else:
-            stream, counter = open_stream(settings), None
+            stream, counter = open_stream(settings, clock=clock), None
         opened.enter_context(closing(stream))
-        checkpoints = opened.enter_context(closing(open_checkpoints(settings)))
+        checkpoints = opened.enter_context(closing(open_checkpoints(settings, clock=clock)))
         own = settings.store_url == "local"
-        store: Store = checkpoints if own else opened.enter_context(closing(open_store(settings)))
+        store: Store = (
+            checkpoints if own else opened.enter_context(closing(open_store(settings, clock=clock)))
+        )
         opened.pop_all()
     return Consumer(stream, checkpoints, store, counter if own else None)
 
@@ -128,17 +136,20 @@ def existing_store(settings: Settings) -> Store:
     return open_store(settings)
 
 
-def open_store(settings: Settings) -> Store:
-    """The store named by ``store_url``: ``local`` (SQLite in the data dir) or dynamodb://TABLE."""
+def open_store(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Store:
+    """The store named by ``store_url``: ``local`` (SQLite in the data dir), sqlite:///PATH or
+    dynamodb://TABLE; ``clock`` stamps what it writes."""
     url = urlparse(settings.store_url)
     if settings.store_url == "local":
-        return open_checkpoints(settings)
+        return open_checkpoints(settings, clock=clock)
     if url.scheme == "sqlite" and url.path:
-        return SQLiteStore(Path(url.path))
+        return SQLiteStore(Path(url.path), clock=clock)
     if url.scheme == "dynamodb" and url.netloc:
         from taxi_stream.stores.dynamodb import DynamoDBStore  # noqa: PLC0415 - AWS only
 
-        return DynamoDBStore(url.netloc, region=settings.region, endpoint_url=settings.endpoint_url)
+        return DynamoDBStore(
+            url.netloc, region=settings.region, endpoint_url=settings.endpoint_url, clock=clock
+        )
     raise ConfigError(
         f"unknown store {settings.store_url!r}: use 'local', sqlite:///PATH or dynamodb://TABLE"
     )
