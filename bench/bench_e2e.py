@@ -36,7 +36,6 @@ sys.path.insert(0, str(BENCH))  # the original handler is loaded as bench_handle
 
 from taxi_stream.app.process import ProcessOptions, Processor  # noqa: E402
 from taxi_stream.app.wiring import STREAM_FILE, Settings  # noqa: E402
-from taxi_stream.function.handler import HandlerConfig  # noqa: E402
 from taxi_stream.runner.mapping import MappingConfig  # noqa: E402
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig  # noqa: E402
 from taxi_stream.streams.local import LocalStream  # noqa: E402
@@ -87,22 +86,16 @@ def baseline(trips: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         LocalStream(Path(tmp) / STREAM_FILE).close()  # create it before both sides open it
-        options = ProcessOptions(
-            ORIGINAL_HANDLER,
-            MappingConfig(window_seconds=WINDOW_S),
-            HandlerConfig(window_seconds=WINDOW_S),
-        )
-        processor = Processor(settings, options)
-        producer = mp.get_context("spawn").Process(
-            target=_put_one_by_one, args=(str(Path(tmp) / STREAM_FILE), trips)
-        )
-        started = time.perf_counter()
-        producer.start()
-        processor.loop(stop=lambda: not producer.is_alive())
-        elapsed = time.perf_counter() - started
-        producer.join()
-        processor.stream.close()
-        processor.store.close()
+        options = ProcessOptions(ORIGINAL_HANDLER, MappingConfig(window_seconds=WINDOW_S))
+        with Processor(settings, options) as processor:
+            producer = mp.get_context("spawn").Process(
+                target=_put_one_by_one, args=(str(Path(tmp) / STREAM_FILE), trips)
+            )
+            started = time.perf_counter()
+            producer.start()
+            processor.loop(stop=lambda: not producer.is_alive())
+            elapsed = time.perf_counter() - started
+            producer.join()
     if producer.exitcode != 0 or processor.delivered != trips:
         raise RuntimeError(f"baseline delivered {processor.delivered} of {trips} trips")
     return trips / elapsed

@@ -33,7 +33,8 @@ from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.windows import WindowClock, check_window_seconds, window_clock
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler, naive_zone
-from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore
+from taxi_stream.stores import DEFAULT_TABLE
+from taxi_stream.stores.dynamodb import DynamoDBStore
 
 log = logging.getLogger(__name__)
 

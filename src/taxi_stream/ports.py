@@ -1,6 +1,6 @@
 """The interfaces every adapter implements: streams, totals stores and their query side,
 checkpoint stores, failure destinations. The contract suites under tests/contract run each
-against every adapter.
+against every adapter; app/wiring.py builds the adapters and hands them out as these types.
 """
 
 from __future__ import annotations
@@ -47,6 +47,22 @@ class StreamReader(Protocol):
         ...
 
 
+class Stream(StreamWriter, StreamReader, Protocol):
+    """Both sides of a stream, as wiring opens it; ``close`` frees its connections."""
+
+    def close(self) -> None:
+        """Free the connections; the stream is not used after."""
+        ...
+
+
+class CountingStream(Protocol):
+    """A stream that counts every record it ever took (the embedded log does; Kinesis cannot)."""
+
+    def appended(self) -> int:
+        """How many records were ever appended; retention trims do not lower it."""
+        ...
+
+
 class TotalsStore(Protocol):
     """The write side: apply contributions at most once, keep dead letters."""
 
@@ -85,6 +101,14 @@ class TotalsQuery(Protocol):
 
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters): the two sides of the accounting line."""
+        ...
+
+
+class Store(TotalsStore, TotalsQuery, Protocol):
+    """Both sides of a totals store, as wiring opens it; ``close`` frees its connections."""
+
+    def close(self) -> None:
+        """Free the connections; the store is not used after."""
         ...
 
 

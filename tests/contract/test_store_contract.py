@@ -1,11 +1,12 @@
-"""The store contract: every store (DynamoDB on moto and dynalite, SQLite) behaves the same."""
+"""The store contract: every store (DynamoDB on moto and dynalite, SQLite, memory) behaves the
+same."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 import pytest
@@ -16,17 +17,16 @@ from tests.servers.node import dynalite_server
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge
-from taxi_stream.ports import TotalsQuery, TotalsStore
+from taxi_stream.ports import Store
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
+from taxi_stream.stores.memory import MemoryStore
 from taxi_stream.stores.sqlite import SQLiteStore
 
 NOW_MS = 1_700_000_000_123  # every store's injected clock: updated_ms is predictable
 MINUTE_MS = 60_000
 
 
-class ContractStore(TotalsStore, TotalsQuery, Protocol):
-    """Both sides of one store: what the contract suite exercises."""
-
+ContractStore = Store  # both sides of one store, and close: what the contract suite exercises
 
 _tables = itertools.count()
 _examples = itertools.count()  # each hypothesis example writes under its own vendor ids
@@ -43,7 +43,9 @@ def _dynamodb(endpoint_url: str) -> Iterator[DynamoDBStore]:
     client = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name="us-east-1")
     name = f"store-contract-{next(_tables)}"
     create_table(client, name)
-    yield DynamoDBStore(name, client, clock=lambda: NOW_MS)
+    store = DynamoDBStore(name, client, clock=lambda: NOW_MS)
+    yield store
+    store.close()  # the client is the test's: it stays open
     client.delete_table(TableName=name)
     client.close()
 
@@ -53,6 +55,7 @@ def _dynamodb(endpoint_url: str) -> Iterator[DynamoDBStore]:
         pytest.param("moto", marks=pytest.mark.aws),
         pytest.param("dynalite", marks=pytest.mark.aws),
         "sqlite",
+        "memory",
     ]
 )
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractStore]:
@@ -61,6 +64,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractSt
         sqlite = SQLiteStore(tmp_path / "store.db", clock=lambda: NOW_MS)
         yield sqlite
         sqlite.close()
+    elif request.param == "memory":
+        memory = MemoryStore(clock=lambda: NOW_MS)
+        yield memory
+        memory.close()
     else:
         yield from _dynamodb(request.getfixturevalue(f"{request.param}_url"))
 

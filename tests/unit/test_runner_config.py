@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from taxi_stream.app.wiring import open_destination
+from taxi_stream.cli.process import parse_timestamp
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.runner.config import MappingConfig
-from taxi_stream.runner.destinations import FileDestination, SQSDestination, open_destination
+from taxi_stream.runner.destinations import FileDestination, SQSDestination
 from taxi_stream.runner.mapping import EventSourceMapping
-from taxi_stream.views.console import parse_timestamp
 from tests.handlers.harness import Harness
 from tests.handlers.recording import RecordingHandler
 

@@ -11,7 +11,6 @@ import pytest
 
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.wiring import Settings
-from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.streams.local import LocalStream
 from tests.handlers.harness import Harness
@@ -106,14 +105,12 @@ def test_processor_counts_discarded_records_apart_from_delivered_ones(tmp_path: 
         maximum_retry_attempts=0,
         on_failure=f"file://{failures}",
     )
-    options = ProcessOptions("tests.handlers.poison:lambda_handler", mapping, HandlerConfig())
-    processor = Processor(Settings(data_dir=data), options)
-    processor.loop(stop=lambda: True)
-    assert (processor.delivered, processor.discarded) == (3, 3)
-    assert processor.delivery().line() == (
-        f"delivered 3 records, discarded 3 (sent to file://{failures})"
-    )
+    options = ProcessOptions("tests.handlers.poison:lambda_handler", mapping)
+    with Processor(Settings(data_dir=data), options) as processor:
+        processor.loop(stop=lambda: True)
+        assert (processor.delivered, processor.discarded) == (3, 3)
+        assert processor.delivery().line() == (
+            f"delivered 3 records, discarded 3 (sent to file://{failures})"
+        )
     (record,) = [json.loads(line) for line in failures.read_text().splitlines()]
     assert record["KinesisBatchInfo"]["batchSize"] == 3
-    processor.stream.close()
-    processor.checkpoints.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from taxi_stream.app.process import Processor
+from taxi_stream.ports import CountingStream, TotalsQuery
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,18 @@ class Accounting:
         )
 
 
-def accounting(processor: Processor, before: tuple[int, int], this_run: int) -> Accounting:
-    """The balance after a run; ``before`` is the store's (counted, dead letters) at its start."""
-    counted, dead = processor.store.counts()
-    appended = getattr(processor.stream, "appended", None)
-    if appended is not None and processor.store is processor.checkpoints:
-        return Accounting(appended(), counted, dead, this_run)
+def accounting(
+    store: TotalsQuery,
+    whole_data_dir: CountingStream | None,
+    before: tuple[int, int],
+    this_run: int,
+) -> Accounting:
+    """The balance after a run; ``before`` is the store's (counted, dead letters) at its start.
+
+    ``whole_data_dir`` is the embedded stream when the store is the data dir's own (wiring
+    says so): then every record it ever took is balanced against everything the store holds.
+    """
+    counted, dead = store.counts()
+    if whole_data_dir is not None:
+        return Accounting(whole_data_dir.appended(), counted, dead, this_run)
     return Accounting(this_run, counted - before[0], dead - before[1], this_run)

@@ -5,40 +5,67 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from taxi_stream.app.wiring import (
-    DEFAULT_HANDLER,
+    OUR_HANDLER,
     Settings,
-    load_handler,
-    open_checkpoints,
-    open_store,
-    open_stream,
+    import_handler,
+    open_consumer,
+    open_destination,
+    our_handler,
 )
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.function.handler import HandlerConfig
-from taxi_stream.infra.clock import now_ms
-from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
+from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
+from taxi_stream.ports import CountingStream, Store, Stream
+from taxi_stream.runner.mapping import EventSourceMapping, Handler, MappingConfig
+from taxi_stream.stores.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE: Final = "consumer.lock"
-
-
 POLL_IDLE_S: Final = 0.02
+WINDOWS_OFF: Final = (
+    "our handler needs tumbling windows: give --window-seconds 1..900; windows off"
+    " (--window-seconds 0) is for a --handler of your own"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessOptions:
-    """How to run the event source mapping."""
+    """How to run the event source mapping: the handler and the mapping's settings.
 
-    handler: str
-    mapping: MappingConfig
-    handler_config: HandlerConfig
+    The window size lives in one place, ``mapping.window_seconds`` (TumblingWindowInSeconds);
+    our handler's windows are made from it, so with windows off (0) our handler is refused.
+    ``clock`` and ``naive_timezone`` are our handler's; they are checked for any handler.
+    """
+
+    handler: str = OUR_HANDLER  # module:function, or OUR_HANDLER
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    clock: str = "arrival"
+    naive_timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if self.ours:
+            self.handler_config()
+        else:  # as before, --clock and --naive-timezone are checked for a foreign handler too
+            HandlerConfig(clock=self.clock, naive_timezone=self.naive_timezone)
+
+    @property
+    def ours(self) -> bool:
+        """True when the handler is ours (run on the chosen store)."""
+        return self.handler == OUR_HANDLER
+
+    def handler_config(self) -> HandlerConfig:
+        """Our handler's settings: its windows are the mapping's; ConfigError with windows off."""
+        if not self.mapping.windowed:
+            raise ConfigError(WINDOWS_OFF)
+        return HandlerConfig(self.clock, self.mapping.window_seconds, self.naive_timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,31 +88,80 @@ class Delivery:
 
 
 class Processor:
-    """The runner loop over one stream, with the store and checkpoints it writes."""
+    """The runner loop over one stream, with the store and checkpoints it writes.
 
-    def __init__(self, settings: Settings, options: ProcessOptions) -> None:
-        self._lock = consumer_lock(settings.data_dir)
-        self.stream = open_stream(settings)
-        self.checkpoints = open_checkpoints(settings)
-        self.store = open_store(settings, self.checkpoints)
-        if options.handler == DEFAULT_HANDLER:  # our handler's windows must match the store's
-            config = options.handler_config
-            self.store.check_window(config.window_seconds, config.clock)
-        from taxi_stream.runner.destinations import open_destination  # noqa: PLC0415 - process only
+    A context manager: leaving the ``with`` closes the stream and the stores it opened and
+    releases the data dir's consumer lock. Every clock it reads is ``clock``.
+    """
 
-        handler = load_handler(options.handler, self.store, options.handler_config)
-        destination = open_destination(
-            options.mapping.on_failure, endpoint_url=settings.endpoint_url, region=settings.region
-        )
-        self.mapping = EventSourceMapping(
-            self.stream,
-            handler,
-            self.checkpoints,
-            options.mapping,
-            now_ms=now_ms,
-            destination=destination,
-        )
+    def __init__(
+        self, settings: Settings, options: ProcessOptions, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self._clock = clock
+        self._resources = ExitStack()
+        try:
+            lock = consumer_lock(settings.data_dir)
+            self._resources.callback(os.close, lock)
+            consumer = open_consumer(settings, clock=clock.now_ms)
+            self._resources.callback(consumer.close)
+            self.mapping = EventSourceMapping(
+                consumer.stream,
+                self._handler(options, consumer.store),
+                consumer.checkpoints,
+                options.mapping,
+                now_ms=clock.now_ms,
+                destination=open_destination(
+                    options.mapping.on_failure,
+                    endpoint_url=settings.endpoint_url,
+                    region=settings.region,
+                ),
+            )
+        except BaseException:
+            self._resources.close()
+            raise
+        self._consumer = consumer
         self.delivered = 0  # records the function processed; discarded ones are not in it
+
+    @staticmethod
+    def _handler(options: ProcessOptions, store: Store) -> Handler:
+        if options.ours:  # our handler's windows must match the store's
+            return our_handler(store, options.handler_config())
+        return import_handler(options.handler)
+
+    def __enter__(self) -> Processor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the stream and the stores, release the consumer lock (once; later calls no-op)."""
+        self._resources.close()
+
+    @property
+    def clock(self) -> Clock:
+        """The clocks it reads (for the views that run beside it)."""
+        return self._clock
+
+    @property
+    def stream(self) -> Stream:
+        """The stream it reads."""
+        return self._consumer.stream
+
+    @property
+    def store(self) -> Store:
+        """The store the handler writes (the checkpoints' own with ``--store local``)."""
+        return self._consumer.store
+
+    @property
+    def checkpoints(self) -> SQLiteStore:
+        """The data dir's checkpoint store."""
+        return self._consumer.checkpoints
+
+    @property
+    def whole_data_dir(self) -> CountingStream | None:
+        """The embedded stream when the store is the data dir's own (see wiring.Consumer)."""
+        return self._consumer.whole_data_dir
 
     @property
     def discarded(self) -> int:
@@ -110,6 +186,7 @@ class Processor:
         While draining, ``give_up_after_s`` ends the loop once all the work left has kept
         failing that long (a shard suspended on a failing final invoke never drains).
         """
+        clock = self._clock
         next_tick = 0.0
         draining = False
         give_up_ms = None if give_up_after_s is None else give_up_after_s * 1000
@@ -117,15 +194,15 @@ class Processor:
             draining = draining or stop()
             delivered = self.mapping.poll(drain=draining)
             self.delivered += delivered
-            if time.monotonic() >= next_tick:
+            if clock.monotonic() >= next_tick:
                 tick()
-                next_tick = time.monotonic() + tick_every_s
+                next_tick = clock.monotonic() + tick_every_s
             if draining and delivered == 0 and self.mapping.idle():
                 return
             if draining and give_up_ms is not None and self.mapping.blocked_ms() >= give_up_ms:
                 return
             if delivered == 0:
-                time.sleep(POLL_IDLE_S)
+                clock.sleep(POLL_IDLE_S)
 
 
 def consumer_lock(data_dir: Path) -> int:

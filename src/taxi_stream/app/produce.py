@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from taxi_stream.core.records import PutResult
+from taxi_stream.ports import StreamWriter
 from taxi_stream.sources.files import Entry
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class _Tally:
     failures: list[tuple[int, str]] = field(default_factory=list)
     last_line: int = 0
 
-    def put(self, stream: Any, chunk: list[Entry], gate: Interruption) -> None:
+    def put(self, stream: StreamWriter, chunk: list[Entry], gate: Interruption) -> None:
         """Send a chunk and empty it, unbreakable from the call to the emptying."""
         if not chunk:
             return
@@ -73,7 +74,7 @@ class _Tally:
 
 
 def produce(
-    stream: Any,
+    stream: StreamWriter,
     entries: Iterable[Entry],
     batch: int = PRODUCE_BATCH,
     interruption: Interruption | None = None,

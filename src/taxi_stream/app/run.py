@@ -6,6 +6,7 @@ import logging
 import multiprocessing as mp
 import signal
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -107,11 +108,11 @@ def _simulate(
     sent: Synchronized[int],
 ) -> None:
     trips, duration_s = bounds
-    stream = open_stream(settings)
     batch_size = 5_000 if sim.trips_per_second is None else PRODUCE_BATCH
-    for batch in Simulator(sim).batches(batch_size, count=trips, duration_s=duration_s):
-        if stopped():
-            break
-        result = stream.put_records(batch.entries)
-        with sent.get_lock():
-            sent.value += result.sent
+    with closing(open_stream(settings)) as stream:
+        for batch in Simulator(sim).batches(batch_size, count=trips, duration_s=duration_s):
+            if stopped():
+                break
+            result = stream.put_records(batch.entries)
+            with sent.get_lock():
+                sent.value += result.sent

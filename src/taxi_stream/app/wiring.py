@@ -1,23 +1,34 @@
-"""The one place that wires adapters together: stream and store URLs to objects, the handler."""
+"""The one place that builds adapters: stream, store and destination URLs to objects, handlers.
+
+Everything is handed out as the interfaces of taxi_stream.ports. The AWS adapters (Kinesis,
+DynamoDB, SQS) are imported only when a URL names them, so a local run never loads boto3.
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
 import sys
+from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlparse
 
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
-from taxi_stream.ports import TotalsStore
+from taxi_stream.infra.clock import now_ms
+from taxi_stream.ports import CountingStream, FailureDestination, Store, Stream
+from taxi_stream.runner.config import check_destination
+from taxi_stream.runner.destinations import FileDestination, SQSDestination
 from taxi_stream.runner.mapping import Handler
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
 
-DEFAULT_HANDLER: Final = "taxi_stream.lambda_handler:lambda_handler"
+# The --handler value that selects our handler. It names the Lambda entry point, but that one
+# writes to DynamoDB; wiring runs our TumblingWindowHandler in its place, on the chosen --store.
+OUR_HANDLER: Final = "taxi_stream.lambda_handler:lambda_handler"
 STREAM_FILE: Final = "stream.db"
 STORE_FILE: Final = "store.db"
 
@@ -35,11 +46,36 @@ class Settings:
     aggregate: bool = False  # KPL-aggregate records put into Kinesis
 
 
-def open_stream(settings: Settings) -> Any:
-    """The stream named by ``stream_url``: ``local`` (embedded) or ``kinesis://NAME``."""
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """What a consumer opens: the stream, the checkpoints, the store, and one fact about them.
+
+    ``whole_data_dir`` is the embedded stream when the store is the data dir's own (``--store
+    local``): then the store holds the outcome of every record that stream ever took, and a
+    balance can be drawn over the whole data dir. Otherwise it is None.
+    """
+
+    stream: Stream
+    checkpoints: SQLiteStore
+    store: Store
+    whole_data_dir: CountingStream | None
+
+    def close(self) -> None:
+        """Close the store, the checkpoints and the stream (each once)."""
+        if self.store is not self.checkpoints:
+            self.store.close()
+        self.checkpoints.close()
+        self.stream.close()
+
+
+def open_stream(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Stream:
+    """The stream named by ``stream_url``: ``local`` (embedded) or ``kinesis://NAME``.
+
+    ``clock`` stamps what the embedded stream writes (arrival times, retention).
+    """
     url = urlparse(settings.stream_url)
     if settings.stream_url == "local":
-        return LocalStream(settings.data_dir / STREAM_FILE, settings.shards)
+        return _local_stream(settings, clock)
     if url.scheme == "kinesis" and url.netloc:
         from taxi_stream.streams.kinesis import KinesisStream  # noqa: PLC0415 - AWS only
 
@@ -52,12 +88,36 @@ def open_stream(settings: Settings) -> Any:
     raise ConfigError(f"unknown stream {settings.stream_url!r}: use 'local' or kinesis://NAME")
 
 
-def open_checkpoints(settings: Settings) -> SQLiteStore:
+def _local_stream(settings: Settings, clock: Callable[[], int]) -> LocalStream:
+    return LocalStream(settings.data_dir / STREAM_FILE, settings.shards, clock=clock)
+
+
+def open_checkpoints(settings: Settings, *, clock: Callable[[], int] = now_ms) -> SQLiteStore:
     """The local SQLite file holding checkpoints (and totals, for the local store)."""
-    return SQLiteStore(settings.data_dir / STORE_FILE)
+    return SQLiteStore(settings.data_dir / STORE_FILE, clock=clock)
 
 
-def existing_store(settings: Settings) -> Any:
+def open_consumer(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Consumer:
+    """The stream, checkpoints and store a consumer uses, all on ``clock``; on a failure, none
+    is left open."""
+    with ExitStack() as opened:
+        if settings.stream_url == "local":
+            local = _local_stream(settings, clock)
+            stream: Stream = local
+            counter: CountingStream | None = local
+        else:
+            stream, counter = open_stream(settings, clock=clock), None
+        opened.enter_context(closing(stream))
+        checkpoints = opened.enter_context(closing(open_checkpoints(settings, clock=clock)))
+        own = settings.store_url == "local"
+        store: Store = (
+            checkpoints if own else opened.enter_context(closing(open_store(settings, clock=clock)))
+        )
+        opened.pop_all()
+    return Consumer(stream, checkpoints, store, counter if own else None)
+
+
+def existing_store(settings: Settings) -> Store:
     """The store to read from, opened read-only when it is SQLite (it must exist then).
 
     A typo in --data-dir is an error, not a new empty store; reading writes nothing, so a
@@ -76,31 +136,76 @@ def existing_store(settings: Settings) -> Any:
     return open_store(settings)
 
 
-def open_store(settings: Settings, checkpoints: SQLiteStore | None = None) -> Any:
-    """The store named by ``store_url``: ``local`` (SQLite in the data dir) or dynamodb://TABLE."""
+def open_store(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Store:
+    """The store named by ``store_url``: ``local`` (SQLite in the data dir), sqlite:///PATH or
+    dynamodb://TABLE; ``clock`` stamps what it writes."""
     url = urlparse(settings.store_url)
     if settings.store_url == "local":
-        return checkpoints or open_checkpoints(settings)
+        return open_checkpoints(settings, clock=clock)
     if url.scheme == "sqlite" and url.path:
-        return SQLiteStore(Path(url.path))
+        return SQLiteStore(Path(url.path), clock=clock)
     if url.scheme == "dynamodb" and url.netloc:
         from taxi_stream.stores.dynamodb import DynamoDBStore  # noqa: PLC0415 - AWS only
 
-        return DynamoDBStore(url.netloc, region=settings.region, endpoint_url=settings.endpoint_url)
+        return DynamoDBStore(
+            url.netloc, region=settings.region, endpoint_url=settings.endpoint_url, clock=clock
+        )
     raise ConfigError(
         f"unknown store {settings.store_url!r}: use 'local', sqlite:///PATH or dynamodb://TABLE"
     )
 
 
-def load_handler(spec: str, store: TotalsStore, config: HandlerConfig) -> Handler:
-    """Our handler bound to ``store`` for the default spec, else ``module:function`` imported."""
-    if spec == DEFAULT_HANDLER:
-        return TumblingWindowHandler(store, config)
+def open_destination(
+    url: str | None, *, endpoint_url: str | None = None, region: str | None = None
+) -> FailureDestination | None:
+    """The destination named by ``file://PATH`` or ``sqs://QUEUE_URL_OR_NAME`` (None: none)."""
+    if url is None:
+        return None
+    check_destination(url)
+    scheme, _, rest = url.partition("://")
+    if scheme == "file":
+        return FileDestination(Path(rest))
+    return SQSDestination(rest, endpoint_url=endpoint_url, region=region)
+
+
+def create_aws_resources(
+    stream_name: str,
+    table_name: str,
+    shards: int,
+    *,
+    kinesis_url: str | None,
+    dynamodb_url: str | None,
+    region: str | None,
+) -> tuple[bool, bool]:
+    """Create the Kinesis stream and the DynamoDB table unless they exist: which were created."""
+    from taxi_stream.stores.dynamodb import DynamoDBStore, create_table  # noqa: PLC0415 - AWS only
+    from taxi_stream.streams.kinesis import KinesisStream, create_stream  # noqa: PLC0415
+
+    with closing(KinesisStream(stream_name, region=region, endpoint_url=kinesis_url)) as stream:
+        stream_created = create_stream(stream.client, stream_name, shards)
+    with closing(DynamoDBStore(table_name, region=region, endpoint_url=dynamodb_url)) as store:
+        table_created = create_table(store.client, table_name)
+    return stream_created, table_created
+
+
+def our_handler(store: Store, config: HandlerConfig) -> Handler:
+    """Our handler writing to ``store``, once the store agrees to hold its kind of windows."""
+    store.check_window(config.window_seconds, config.clock)
+    return TumblingWindowHandler(store, config)
+
+
+def import_handler(spec: str) -> Handler:
+    """The callable named ``module:function``, imported as ``python -m`` would find it.
+
+    When neither ``""`` nor the working directory is on ``sys.path``, the working directory is
+    put first on it (for the life of the process), so a handler module beside you is found;
+    this is what ``process --help`` and docs/local-runner.md say of ``--handler``.
+    """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"handler must be module:function, got {spec!r}")
     if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # as `python -m` does: a handler beside you is found
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any failure to import the user's module is theirs to fix

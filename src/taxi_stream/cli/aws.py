@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from taxi_stream.app.wiring import create_aws_resources
 from taxi_stream.core.errors import TaxiStreamError
-from taxi_stream.stores.dynamodb import DEFAULT_TABLE, DynamoDBStore, create_table
-from taxi_stream.streams.kinesis import KinesisStream, create_stream
+from taxi_stream.stores import DEFAULT_TABLE
 
 DEFAULT_STREAM = "input-stream"
 
@@ -83,10 +83,14 @@ def ensure_resources(
     region: str | None,
 ) -> list[str]:
     """Create the stream and the table unless they exist; a line for each: created or found."""
-    stream = KinesisStream(stream_name, region=region, endpoint_url=kinesis_url)
-    stream_created = create_stream(stream.client, stream_name, shards)
-    store = DynamoDBStore(table_name, region=region, endpoint_url=dynamodb_url)
-    table_created = create_table(store.client, table_name)
+    stream_created, table_created = create_aws_resources(
+        stream_name,
+        table_name,
+        shards,
+        kinesis_url=kinesis_url,
+        dynamodb_url=dynamodb_url,
+        region=region,
+    )
     return [
         f"stream {stream_name}: "
         + (f"created ({shards} shard(s))" if stream_created else "already there"),

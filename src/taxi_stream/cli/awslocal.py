@@ -7,7 +7,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -17,24 +17,24 @@ import click
 from taxi_stream.app.accounting import accounting
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.produce import PRODUCE_BATCH, produce
-from taxi_stream.app.wiring import DEFAULT_HANDLER, Settings, open_stream
+from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
 from taxi_stream.cli.options import clear_errors, err, iso_ms
 from taxi_stream.cli.query import query
 from taxi_stream.core.errors import ServerStartError
 from taxi_stream.core.totals import ZERO, Totals
 from taxi_stream.core.windows import iso_utc
-from taxi_stream.function.handler import HandlerConfig
-from taxi_stream.infra.clock import now_ms
+from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.infra.localaws import (
     INSTALL_HINT,
     dynalite_server,
     find_node_modules,
     kinesalite_server,
 )
+from taxi_stream.ports import TotalsQuery
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
-from taxi_stream.stores.dynamodb import DEFAULT_TABLE
+from taxi_stream.stores import DEFAULT_TABLE
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
 REGION: Final = "us-east-1"
@@ -150,7 +150,7 @@ def local(
         raise ServerStartError(
             f"no node_modules with kinesalite and dynalite found: {INSTALL_HINT}"
         )
-    start_ms = iso_ms(start_iso, "--start") or now_ms()
+    start_ms = iso_ms(start_iso, "--start") or SYSTEM_CLOCK.now_ms()
     demo = Demo(trips, seed, malformed, start_ms, shards, window_seconds)
     keep = sys.stdin.isatty() if wait is None else wait
     code = _serve(modules, demo, (kinesis_port, dynamodb_port), keep=keep)
@@ -223,19 +223,17 @@ def _pipeline(demo: Demo, data_dir: Path) -> int:
     sent = _produce(settings, demo)
     if sent is None:
         return 1
-    size = demo.window_seconds
-    options = ProcessOptions(DEFAULT_HANDLER, MappingConfig(window_seconds=size),
-                             HandlerConfig(window_seconds=size))  # fmt: skip
-    processor = Processor(settings, options)
-    before = processor.store.counts()
-    code = run_processor(
-        processor, until_idle=True, quiet=False, give_up_after_s=GIVE_UP_AFTER_S, err=err
-    )
-    if code:
-        return code
-    click.get_current_context().invoke(query, store_url=STORE_URL, region=REGION)
-    _print_vendor_totals(processor)
-    result = accounting(processor, before, sent)
+    options = ProcessOptions(mapping=MappingConfig(window_seconds=demo.window_seconds))
+    with Processor(settings, options) as processor:
+        before = processor.store.counts()
+        code = run_processor(
+            processor, until_idle=True, quiet=False, give_up_after_s=GIVE_UP_AFTER_S, err=err
+        )
+        if code:
+            return code
+        click.get_current_context().invoke(query, store_url=STORE_URL, region=REGION)
+        _print_vendor_totals(processor.store)
+        result = accounting(processor.store, processor.whole_data_dir, before, sent)
     click.echo(result.line())
     return 0 if result.in_flight == 0 else 1
 
@@ -256,7 +254,8 @@ def _produce(settings: Settings, demo: Demo) -> int | None:
                 number += 1
                 yield number, key, data
 
-    result = produce(open_stream(settings), entries())
+    with closing(open_stream(settings)) as stream:
+        result = produce(stream, entries())
     click.echo(
         f"produced {result.sent:,} simulated trips into {STREAM_URL}, {malformed:,} of them "
         f"malformed on purpose (dead letters); failed {result.failed:,}"
@@ -270,9 +269,9 @@ def _produce(settings: Settings, demo: Demo) -> int | None:
     return None if result.failed else result.sent
 
 
-def _print_vendor_totals(processor: Processor) -> None:
+def _print_vendor_totals(store: TotalsQuery) -> None:
     per_vendor: dict[str, Totals] = {}
-    for window in processor.store.windows():
+    for window in store.windows():
         per_vendor[window.vendor_id] = per_vendor.get(window.vendor_id, ZERO) + window.totals
     click.echo("totals per vendor, all windows:")
     for vendor, t in sorted(per_vendor.items()):

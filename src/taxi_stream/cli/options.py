@@ -1,39 +1,45 @@
-"""Shared pieces of the command line: the common options, settings, one-line errors."""
+"""Shared pieces of the command line: the common options, one-line errors, ISO-8601 flags."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 from rich.console import Console
 
-from taxi_stream.app.wiring import Settings
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.windows import parse_iso_ms
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., object])
 
 err = Console(stderr=True)
 
 
-def clear_errors(fn: F) -> F:
+def clear_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn our errors and OS errors into one line on stderr and exit status 1."""
 
     @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except (TaxiStreamError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def common(*, stream: bool = True, store: bool = True, window: bool = True) -> Callable[[F], F]:
-    """The options of a command: where data lives, and the stream, store and window it uses."""
+    """The options of a command: where data lives, and the stream, store and window it uses.
+
+    The command takes them as keyword parameters: ``data_dir: Path``, ``window_seconds: int``,
+    ``stream_url: str``, ``shards: int | None``, ``store_url: str``, ``endpoint_url: str |
+    None`` and ``region: str | None`` (those it asked for).
+    """
     options = [
         click.option(
             "--data-dir",
@@ -54,7 +60,8 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
                 show_default=True,
                 envvar="TAXI_STREAM_WINDOW_SECONDS",
                 show_envvar=True,
-                help="Tumbling window size (1..900; 0 turns windows off in `process`).",
+                help="Tumbling window size (1..900; 0 turns windows off in `process`, for a"
+                " --handler of your own).",
             )
         )
     if stream:
@@ -101,18 +108,6 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
         return fn
 
     return decorate
-
-
-def settings_of(kw: dict[str, Any]) -> Settings:
-    """Pop the common options into Settings."""
-    return Settings(
-        data_dir=kw.pop("data_dir"),
-        stream_url=kw.pop("stream_url", "local"),
-        store_url=kw.pop("store_url", "local"),
-        endpoint_url=kw.pop("endpoint_url"),
-        region=kw.pop("region"),
-        shards=kw.pop("shards", None),
-    )
 
 
 def iso_ms(text: str | None, flag: str) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import nullcontext
-from typing import Any
+from pathlib import Path
 
 import click
 from rich.console import Console, RenderableType
@@ -14,11 +14,10 @@ from rich.live import Live
 from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.run import start_producer
-from taxi_stream.app.wiring import DEFAULT_HANDLER, Settings
-from taxi_stream.cli.options import clear_errors, common, err, iso_ms, settings_of
+from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.options import clear_errors, common, err, iso_ms
 from taxi_stream.core.windows import window_start_ms
-from taxi_stream.function.handler import HandlerConfig
-from taxi_stream.infra.clock import now_ms
+from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
 
@@ -62,7 +61,24 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
 @clear_errors
-def run(**kw: Any) -> None:
+def run(
+    *,
+    data_dir: Path,
+    window_seconds: int,
+    stream_url: str,
+    shards: int | None,
+    store_url: str,
+    endpoint_url: str | None,
+    region: str | None,
+    trips: int | None,
+    duration: float | None,
+    rate: float,
+    as_fast_as_possible: bool,
+    seed: int | None,
+    malformed: float,
+    batch_size: int,
+    quiet: bool,
+) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
     Stops on Ctrl-C or SIGTERM, after --trips or after --duration, then drains: every produced
@@ -71,23 +87,27 @@ def run(**kw: Any) -> None:
     with one line and exit status 1. At the end it prints every window of the run (the latest
     12 when there are more) with a totals row, then the accounting line.
     """  # fmt: skip
-    if kw["window_seconds"] == 0:
+    if window_seconds == 0:
         raise click.BadParameter("run needs windows: 1..900 s", param_hint="--window-seconds")
-    settings = settings_of(kw)
-    size = kw["window_seconds"]
+    settings = Settings(
+        data_dir,
+        stream_url=stream_url,
+        store_url=store_url,
+        endpoint_url=endpoint_url,
+        region=region,
+        shards=shards,
+    )
+    clock = SYSTEM_CLOCK
     sim = SimulatorConfig(
-        seed=kw["seed"] if kw["seed"] is not None else time.time_ns() % 2**32,
-        start_ms=now_ms(),
-        trips_per_second=None if kw["as_fast_as_possible"] else kw["rate"],
-        malformed_fraction=kw["malformed"],
+        # An unseeded run draws its seed from the clock's nanoseconds: any 32-bit value will do.
+        seed=seed if seed is not None else time.time_ns() % 2**32,
+        start_ms=clock.now_ms(),
+        trips_per_second=None if as_fast_as_possible else rate,
+        malformed_fraction=malformed,
     )
-    options = ProcessOptions(
-        DEFAULT_HANDLER, MappingConfig(kw["batch_size"], size), HandlerConfig(window_seconds=size)
-    )
-    processor = Processor(settings, options)
-    _run_live(
-        processor, settings, sim, trips=kw["trips"], duration=kw["duration"], quiet=kw["quiet"]
-    )
+    options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
+    with Processor(settings, options, clock=clock) as processor:
+        _run_live(processor, settings, sim, trips=trips, duration=duration, quiet=quiet)
 
 
 def _run_live(
@@ -107,7 +127,7 @@ def _run_live(
     since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
-    screen = _screen(out, quiet)
+    screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
     try:
         with screen or nullcontext():
@@ -132,7 +152,8 @@ def _run_live(
         out.line()
     if not processor.mapping.idle():
         err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
-    _print_accounting(accounting(processor, before, producer.sent), out)
+    balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
+    _print_accounting(balance, out)
 
 
 def _query_hint(settings: Settings) -> str:
@@ -144,9 +165,9 @@ def _query_hint(settings: Settings) -> str:
 class _Snapshots:
     """Where the output is no terminal (a log, a pipe): a snapshot every few seconds."""
 
-    def __init__(self, out: Console, every_s: float = SNAPSHOT_EVERY_S) -> None:
-        self._out, self._every_s = out, every_s
-        self._next = time.monotonic() + 1.0  # the first picture once there is something to show
+    def __init__(self, out: Console, clock: Clock, every_s: float = SNAPSHOT_EVERY_S) -> None:
+        self._out, self._clock, self._every_s = out, clock, every_s
+        self._next = clock.monotonic() + 1.0  # the first picture once there is something to show
 
     def __enter__(self) -> _Snapshots:
         return self
@@ -155,19 +176,19 @@ class _Snapshots:
         return None
 
     def update(self, renderable: RenderableType) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if now >= self._next:
             self._out.print(renderable)
             self._next = now + self._every_s
 
 
-def _screen(out: Console, quiet: bool) -> _Snapshots | Live | None:
+def _screen(out: Console, quiet: bool, clock: Clock) -> _Snapshots | Live | None:
     """Snapshots, a live screen (a terminal; cleared at the end for the final picture), or none."""
     if quiet:
         return None
     if out.is_terminal:
         return Live(console=out, refresh_per_second=4, transient=True)
-    return _Snapshots(out)
+    return _Snapshots(out, clock)
 
 
 def _interrupt(signum: int, frame: object) -> None:

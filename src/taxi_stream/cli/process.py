@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import click
 
 from taxi_stream.app.process import ProcessOptions, Processor
-from taxi_stream.app.wiring import DEFAULT_HANDLER
-from taxi_stream.cli.options import clear_errors, common, err, settings_of
-from taxi_stream.function.handler import CLOCKS, HandlerConfig
-from taxi_stream.runner.mapping import MAX_BATCH_SIZE
+from taxi_stream.app.wiring import OUR_HANDLER, Settings
+from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.function.handler import CLOCKS
+from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
+from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
 
 @click.command()
 @common()
 @click.option(
     "--handler",
-    default=DEFAULT_HANDLER,
+    default=OUR_HANDLER,
     show_default=True,
     envvar="TAXI_STREAM_HANDLER",
     show_envvar=True,
-    help="The Lambda handler to run, as module:function.",
+    help="The Lambda handler to run, as module:function; the default is our handler, run on"
+    " --store. Another module is imported as `python -m` finds it: the working directory is"
+    " put first on sys.path when it is not there.",
 )
 @click.option(
     "--batch-size",
@@ -157,34 +162,89 @@ from taxi_stream.runner.mapping import MAX_BATCH_SIZE
 )
 @click.option("--quiet", is_flag=True, help="No live view; one line per stuck shard or discard.")
 @clear_errors
-def process(handler: str, batch_size: int, clock: str, until_idle: bool, **kw: Any) -> None:
+def process(
+    *,
+    data_dir: Path,
+    window_seconds: int,
+    stream_url: str,
+    shards: int | None,
+    store_url: str,
+    endpoint_url: str | None,
+    region: str | None,
+    handler: str,
+    batch_size: int,
+    clock: str,
+    naive_timezone: str,
+    until_idle: bool,
+    maximum_batching_window_in_seconds: int,
+    starting_position: str,
+    starting_position_timestamp: str | None,
+    maximum_retry_attempts: int,
+    maximum_record_age_in_seconds: int,
+    bisect_batch_on_function_error: bool,
+    report_batch_item_failures: bool,
+    parallelization_factor: int,
+    on_failure: str | None,
+    function_timeout: float,
+    idle_window_close: float,
+    give_up_after: float,
+    quiet: bool,
+) -> None:
     """Run the local event source mapping: stream -> handler -> store, with a live shard view.
 
     The flags are the AWS event source mapping settings, with AWS's behaviour
     (docs/local-runner.md). Exits 3 when --until-idle gives up on work that keeps failing.
     """  # fmt: skip
-    from taxi_stream.views.console import mapping_config, run_processor  # noqa: PLC0415
-
-    settings = settings_of(kw)
-    size = kw["window_seconds"]
-    options = ProcessOptions(
-        handler,
-        mapping_config(batch_size, size, kw),
-        HandlerConfig(clock=clock, window_seconds=size or 60, naive_timezone=kw["naive_timezone"]),
+    settings = Settings(
+        data_dir,
+        stream_url=stream_url,
+        store_url=store_url,
+        endpoint_url=endpoint_url,
+        region=region,
+        shards=shards,
     )
-    processor = Processor(settings, options)
-    code = run_processor(
-        processor, until_idle=until_idle, quiet=kw["quiet"], give_up_after_s=kw["give_up_after"],
-        err=err,
-    )  # fmt: skip
-    if code == 130:
-        raise SystemExit(code)
-    counted, dead = processor.store.counts()
-    err.print(
-        f"{processor.delivery().line()}; store holds {counted:,} trips in windows"
-        f" and {dead:,} dead letters",
-        highlight=False,
-        soft_wrap=True,
+    mapping = MappingConfig(
+        batch_size=batch_size,
+        window_seconds=window_seconds,
+        idle_close_s=idle_window_close,
+        maximum_batching_window_s=maximum_batching_window_in_seconds,
+        starting_position=starting_position,
+        starting_position_timestamp_ms=parse_timestamp(starting_position_timestamp),
+        maximum_retry_attempts=maximum_retry_attempts,
+        maximum_record_age_s=maximum_record_age_in_seconds,
+        bisect_batch_on_function_error=bisect_batch_on_function_error,
+        report_batch_item_failures=report_batch_item_failures,
+        parallelization_factor=parallelization_factor,
+        function_timeout_s=function_timeout,
+        on_failure=on_failure,
     )
+    options = ProcessOptions(handler, mapping, clock=clock, naive_timezone=naive_timezone)
+    with Processor(settings, options) as processor:
+        code = run_processor(
+            processor, until_idle=until_idle, quiet=quiet, give_up_after_s=give_up_after, err=err
+        )
+        if code == EXIT_INTERRUPTED:
+            raise SystemExit(code)
+        counted, dead = processor.store.counts()
+        err.print(
+            f"{processor.delivery().line()}; store holds {counted:,} trips in windows"
+            f" and {dead:,} dead letters",
+            highlight=False,
+            soft_wrap=True,
+        )
     if code:
         raise SystemExit(code)
+
+
+def parse_timestamp(text: str | None) -> int | None:
+    """StartingPositionTimestamp as epoch ms, from ISO-8601 or Unix seconds."""
+    if text is None:
+        return None
+    try:
+        return round(float(text) * 1000)
+    except ValueError:
+        pass
+    try:
+        return parse_iso_ms(text)
+    except ValueError:
+        raise ConfigError(f"not an ISO-8601 time or Unix seconds: {text!r}") from None

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import click
 
 from taxi_stream.app.produce import Interruption, Produced, produce
-from taxi_stream.app.wiring import open_stream
-from taxi_stream.cli.options import clear_errors, common, err, settings_of
+from taxi_stream.app.wiring import Settings, open_stream
+from taxi_stream.cli.options import clear_errors, common, err
 from taxi_stream.core import oversize
+from taxi_stream.ports import StreamWriter
 from taxi_stream.sources.files import Entry, Reading, dead_letters, json_lines
 
 INTERRUPTED_EXIT: Final = 130  # as a shell reports a command ended by Ctrl-C
@@ -63,12 +63,17 @@ SHOWN: Final = 20  # failures and oversize lines listed one by one
 )
 @clear_errors
 def produce_cmd(
+    *,
+    data_dir: Path,
+    stream_url: str,
+    shards: int | None,
+    endpoint_url: str | None,
+    region: str | None,
     source: str | None,
     letters: Path | None,
     partition_key: str,
     skip_lines: int,
     aggregate: bool,
-    **kw: Any,
 ) -> None:
     """Send records into the stream, one per line (invalid ones too), or replay dead letters.
 
@@ -80,15 +85,24 @@ def produce_cmd(
         raise click.UsageError("give --from FILE (or -) or --from-dead-letters FILE")
     if source is not None and letters is not None:
         raise click.UsageError("--from and --from-dead-letters exclude each other; give one")
-    settings = replace(settings_of(kw), aggregate=aggregate)
-    if aggregate and settings.stream_url == "local":
+    if aggregate and stream_url == "local":
         raise click.BadParameter(
             "only Kinesis streams take KPL aggregates", param_hint="--aggregate"
         )
-    stream = open_stream(settings)
+    settings = Settings(
+        data_dir,
+        stream_url=stream_url,
+        endpoint_url=endpoint_url,
+        region=region,
+        shards=shards,
+        aggregate=aggregate,
+    )
     reading = Reading()
     noun = "line" if letters is None else "entry"
-    with _entries(source, letters, reading, partition_key, skip_lines) as entries:
+    with (
+        closing(open_stream(settings)) as stream,
+        _entries(source, letters, reading, partition_key, skip_lines) as entries,
+    ):
         result = _produce(stream, entries)
     _report(result, reading, noun=noun, skip=skip_lines, aggregate=aggregate)
 
@@ -105,7 +119,7 @@ def _entries(
         yield json_lines(file, source or "-", reading, key_by=key_by, skip=skip)
 
 
-def _produce(stream: Any, entries: Iterator[Entry]) -> Produced:
+def _produce(stream: StreamWriter, entries: Iterator[Entry]) -> Produced:
     """Produce with Ctrl-C and SIGTERM turned into a clean stop after the batch in flight."""
     interruption = Interruption()
     previous = {sig: signal.signal(sig, interruption) for sig in (signal.SIGINT, signal.SIGTERM)}

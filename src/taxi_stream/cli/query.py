@@ -7,19 +7,22 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from contextlib import closing
+from pathlib import Path
+from typing import TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from taxi_stream.app.wiring import existing_store
-from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
-from taxi_stream.core.records import WindowTotals
+from taxi_stream.app.wiring import Settings, existing_store
+from taxi_stream.cli.options import clear_errors, common, iso_ms
+from taxi_stream.core.records import DeadLetter, WindowTotals
 from taxi_stream.core.windows import iso_utc
 from taxi_stream.views.query import letters_table, windows_table
 
 T = TypeVar("T")
+Row = dict[str, str | int | float | None]  # one JSON object or CSV row
 
 
 @click.command()
@@ -37,25 +40,38 @@ T = TypeVar("T")
 @click.option("--dead-letters", is_flag=True, help="Show dead letters with their reasons.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @clear_errors
-def query(**kw: Any) -> None:
+def query(
+    *,
+    data_dir: Path,
+    store_url: str,
+    endpoint_url: str | None,
+    region: str | None,
+    fmt: str,
+    vendor: str | None,
+    since: str | None,
+    until: str | None,
+    dead_letters: bool,
+    limit: int | None,
+) -> None:
     """Show stored window totals (the table ends with their total) or dead letters; reads only."""
-    settings = settings_of(kw)
-    store = existing_store(settings)
-    limit, since, until = kw["limit"], kw["since"], kw["until"]
-    if kw["dead_letters"]:
-        if kw["vendor"] or since or until:
-            raise click.UsageError("--vendor, --since and --until select windows, not dead letters")
-        _show(kw["fmt"], store.dead_letters(limit), letters_table, _letter_row)
-    else:
-        windows = store.windows(kw["vendor"], iso_ms(since, "--since"), iso_ms(until, "--until"))
-        _show(kw["fmt"], windows[:limit], windows_table, _window_row)
+    settings = Settings(data_dir, store_url=store_url, endpoint_url=endpoint_url, region=region)
+    with closing(existing_store(settings)) as store:
+        if dead_letters:
+            if vendor or since or until:
+                raise click.UsageError(
+                    "--vendor, --since and --until select windows, not dead letters"
+                )
+            _show(fmt, store.dead_letters(limit), letters_table, _letter_row)
+        else:
+            windows = store.windows(vendor, iso_ms(since, "--since"), iso_ms(until, "--until"))
+            _show(fmt, windows[:limit], windows_table, _window_row)
 
 
 def _show(
     fmt: str,
     items: Sequence[T],
     as_table: Callable[[Sequence[T]], Table],
-    as_row: Callable[[T], dict[str, Any]],
+    as_row: Callable[[T], Row],
 ) -> None:
     """A table with the items (a terminal view), or each as a JSON object or CSV row."""
     if fmt == "table":
@@ -64,7 +80,7 @@ def _show(
         _emit([as_row(item) for item in items], fmt)
 
 
-def _window_row(w: WindowTotals) -> dict[str, Any]:
+def _window_row(w: WindowTotals) -> Row:
     t = w.totals
     return {
         "vendorId": w.vendor_id,
@@ -83,10 +99,10 @@ def _window_row(w: WindowTotals) -> dict[str, Any]:
     }
 
 
-def _letter_row(d: Any) -> dict[str, Any]:
+def _letter_row(d: DeadLetter) -> Row:
     """A dead letter for JSON and CSV, with its exact bytes (base64) to replay it."""
     o = d.origin
-    row = {
+    row: Row = {
         "reason": d.reason,
         "message": d.message,
         "stream": o.stream,
@@ -100,7 +116,7 @@ def _letter_row(d: Any) -> dict[str, Any]:
     return row
 
 
-def _emit(rows: list[dict[str, Any]], fmt: str) -> None:
+def _emit(rows: list[Row], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return

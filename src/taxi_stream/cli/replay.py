@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,9 +16,10 @@ from rich.live import Live
 from rich.text import Text
 
 from taxi_stream.app.produce import Produced, produce
-from taxi_stream.app.wiring import open_stream
-from taxi_stream.cli.options import clear_errors, common, err, settings_of
+from taxi_stream.app.wiring import Settings, open_stream
+from taxi_stream.cli.options import clear_errors, common, err
 from taxi_stream.core.windows import to_epoch_ms
+from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.sources.replay.layouts import FORMATS, NEW_YORK
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.progress import Progress, duration_text
@@ -25,6 +27,7 @@ from taxi_stream.sources.replay.progress import Progress, duration_text
 if TYPE_CHECKING:
     from taxi_stream.sources.replay.replayer import Replayer
 
+_Handler = Callable[[int, FrameType | None], object] | int | None  # what signal.signal returns
 LOG_EVERY_S = 5.0  # progress lines when stderr is no terminal
 LIVE_EVERY_S = 0.25
 
@@ -71,7 +74,11 @@ def replay(
     resume: str | None,
     layout: str,
     quiet: bool,
-    **kw: Any,
+    data_dir: Path,
+    stream_url: str,
+    shards: int | None,
+    endpoint_url: str | None,
+    region: str | None,
 ) -> None:
     """Replay TLC trip files (yellow, green, every era; Parquet or CSV) or the Kaggle CSV.
 
@@ -92,7 +99,10 @@ def replay(
     from taxi_stream.sources.replay.replayer import Replayer, open_files  # noqa: PLC0415 - pyarrow
 
     opened = open_files(files, None if layout == "auto" else layout)
-    stream = open_stream(settings_of(kw))
+    settings = Settings(
+        data_dir, stream_url=stream_url, endpoint_url=endpoint_url, region=region, shards=shards
+    )
+    stream = open_stream(settings)
     stopping = _StopOnSignal()
 
     def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
@@ -101,14 +111,15 @@ def replay(
 
         return Replayer(opened, options, put, stop=stopping, tick=tick, tick_every_s=every_s)
 
-    started = time.monotonic()
+    clock = SYSTEM_CLOCK
+    started = clock.monotonic()
     try:
-        with stopping:
+        with closing(stream), stopping:
             result = _run(replayer, quiet=quiet)
     except KeyboardInterrupt:
         _say("quit at once: the batch in flight may or may not have been sent")
         raise SystemExit(130) from None
-    _report(result, time.monotonic() - started)
+    _report(result, clock.monotonic() - started)
 
 
 def _run(
@@ -168,7 +179,7 @@ class _StopOnSignal:
 
     def __init__(self) -> None:
         self.asked = False
-        self._previous: list[Any] = []
+        self._previous: list[tuple[int, _Handler]] = []
 
     def __call__(self) -> bool:
         return self.asked

@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import StreamRecord
-from taxi_stream.ports import FailureDestination
-from taxi_stream.runner.config import check_destination
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -151,19 +149,6 @@ class SQSDestination:
         if self._url is None:
             self._url = self.client.get_queue_url(QueueName=self._queue)["QueueUrl"]
         return self._url
-
-
-def open_destination(
-    url: str | None, *, endpoint_url: str | None = None, region: str | None = None
-) -> FailureDestination | None:
-    """The destination named by ``file://PATH`` or ``sqs://QUEUE_URL_OR_NAME`` (None: none)."""
-    if url is None:
-        return None
-    check_destination(url)
-    scheme, _, rest = url.partition("://")
-    if scheme == "file":
-        return FileDestination(Path(rest))
-    return SQSDestination(rest, endpoint_url=endpoint_url, region=region)
 
 
 def _is_url(queue: str) -> bool:

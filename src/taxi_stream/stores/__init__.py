@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from taxi_stream.core.errors import ConfigError
+
+DEFAULT_TABLE: Final = "my-dynamodb-table"  # the DynamoDB table's default name (the seed's)
 
 
 def windows_label(clock: str, seconds: int) -> str:

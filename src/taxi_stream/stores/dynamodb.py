@@ -27,7 +27,7 @@ from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import WindowClock, iso_utc, parse_iso_ms
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.infra.clock import now_ms
-from taxi_stream.stores import windows_label, windows_mismatch
+from taxi_stream.stores import DEFAULT_TABLE, windows_label, windows_mismatch
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TABLE: Final = "my-dynamodb-table"
 DEAD_LETTER_KEY: Final = "#dead-letter"
 META_KEY: Final = "#meta"  # what the table holds (its windows); never a vendor
 MAX_RAW_BYTES: Final = 256 * 1024  # of a dead letter's raw bytes: an item holds at most 400 KB
@@ -96,6 +95,7 @@ class DynamoDBStore:
         self._endpoint_url = endpoint_url
         self._clock = clock
         self._lock = threading.Lock()
+        self._owns_client = client is None
 
     @property
     def client(self) -> DynamoDBClient:
@@ -105,6 +105,13 @@ class DynamoDBStore:
                 if self._client is None:
                     self._client = default_client(self._region, self._endpoint_url)
         return self._client
+
+    def close(self) -> None:
+        """Close the HTTP connections of a client this store built itself."""
+        with self._lock:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply each contribution not applied before (one conditional UpdateItem each)."""

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from taxi_stream.core.records import Contribution, DeadLetter, WindowTotals
 from taxi_stream.core.totals import ZERO
+from taxi_stream.infra.clock import now_ms
 from taxi_stream.stores import windows_label, windows_mismatch
 
 
 class MemoryStore:
     """Totals and dead letters in dictionaries; implements TotalsStore and TotalsQuery."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], int] = now_ms) -> None:
+        self._clock = clock
         self._windows: dict[tuple[str, int], WindowTotals] = {}
         self._applied: set[tuple[str, int, str]] = set()
         self._letters: dict[str, DeadLetter] = {}
         self._windows_held: str | None = None
+
+    def close(self) -> None:
+        """Nothing to free; here so the memory store is a Store like the others."""
 
     def check_window(self, seconds: int, clock: str) -> None:
         """Record the windows on first use; refuse other ones."""
@@ -41,7 +46,7 @@ class MemoryStore:
                 (old.totals if old else ZERO) + c.totals,
                 (old.contributions if old else 0) + 1,
                 c.clock,
-                0,
+                self._clock(),
             )
             new += 1
         return new

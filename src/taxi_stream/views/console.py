@@ -1,17 +1,14 @@
-"""The `taxi-stream process` driver: settings from flags, live view or quiet notices, exit codes."""
+"""The `taxi-stream process` driver: live view or quiet notices, the summary, exit codes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 from rich.live import Live
 
-from taxi_stream.core.errors import ConfigError
-from taxi_stream.core.windows import parse_iso_ms
-from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.cursor import ShardCursor
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.views.process import ShardView, failed_batches, status
@@ -21,39 +18,6 @@ if TYPE_CHECKING:
 
 EXIT_INTERRUPTED: Final = 130
 EXIT_STUCK: Final = 3  # with --until-idle: work is left that keeps failing
-
-
-def parse_timestamp(text: str | None) -> int | None:
-    """StartingPositionTimestamp as epoch ms, from ISO-8601 or Unix seconds."""
-    if text is None:
-        return None
-    try:
-        return round(float(text) * 1000)
-    except ValueError:
-        pass
-    try:
-        return parse_iso_ms(text)
-    except ValueError:
-        raise ConfigError(f"not an ISO-8601 time or Unix seconds: {text!r}") from None
-
-
-def mapping_config(batch_size: int, window_seconds: int, kw: dict[str, Any]) -> MappingConfig:
-    """The mapping settings named by the `process` flags (popped from ``kw``)."""
-    return MappingConfig(
-        batch_size=batch_size,
-        window_seconds=window_seconds,
-        idle_close_s=kw.pop("idle_window_close"),
-        maximum_batching_window_s=kw.pop("maximum_batching_window_in_seconds"),
-        starting_position=kw.pop("starting_position"),
-        starting_position_timestamp_ms=parse_timestamp(kw.pop("starting_position_timestamp")),
-        maximum_retry_attempts=kw.pop("maximum_retry_attempts"),
-        maximum_record_age_s=kw.pop("maximum_record_age_in_seconds"),
-        bisect_batch_on_function_error=kw.pop("bisect_batch_on_function_error"),
-        report_batch_item_failures=kw.pop("report_batch_item_failures"),
-        parallelization_factor=kw.pop("parallelization_factor"),
-        function_timeout_s=kw.pop("function_timeout"),
-        on_failure=kw.pop("on_failure"),
-    )
 
 
 @dataclass(slots=True)

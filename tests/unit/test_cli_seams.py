@@ -1,0 +1,47 @@
+"""The command line's seams: typed, named parameters, and AWS code loaded only when used."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import click
+import pytest
+
+from taxi_stream.cli import main
+from tests.unit.test_docs_match_cli import COMMANDS
+
+AWS_MODULES = ("boto3", "botocore", "taxi_stream.streams.kinesis", "taxi_stream.stores.dynamodb")
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS), ids=" ".join)
+def test_every_command_names_each_of_its_parameters(path: tuple[str, ...]) -> None:
+    """A command's function takes each option and argument by name, typed, and nothing else."""
+    command = COMMANDS[path]
+    assert command.callback is not None
+    signature = inspect.signature(command.callback)
+    kinds = {p.kind for p in signature.parameters.values()}
+    assert inspect.Parameter.VAR_KEYWORD not in kinds
+    assert inspect.Parameter.VAR_POSITIONAL not in kinds
+    names = {p.name for p in command.params if p.name and p.expose_value}
+    assert set(signature.parameters) == names
+    untyped = [p.name for p in signature.parameters.values() if p.annotation is p.empty]
+    assert untyped == []
+
+
+def test_the_command_line_loads_no_aws_code_until_asked() -> None:
+    """Importing the CLI in a fresh interpreter loads no boto3, botocore or AWS adapter."""
+    probe = (
+        "import sys, taxi_stream.cli; "
+        f"print(sorted(m for m in sys.modules if m.startswith({AWS_MODULES!r})))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_scan_sees_every_command() -> None:
+    """The parametrized check covers each command of the group, nested ones included."""
+    assert isinstance(main, click.Group)
+    assert {("process",), ("run",), ("produce",), ("query",), ("replay",)} <= set(COMMANDS)
+    assert ("aws", "local") in COMMANDS
