@@ -67,7 +67,7 @@ def test_a_recreated_stream_is_read_from_its_start(tmp_path: Path) -> None:
 def test_a_store_refuses_a_second_window_size(tmp_path: Path) -> None:
     """10 s and 5 s windows in one store would add into one row: the second size is refused."""
     store = SQLiteStore(tmp_path / "store.db")
-    store.check_window(10, "arrival")
-    store.check_window(10, "arrival")
+    store.claim_windows(10, "arrival")
+    store.claim_windows(10, "arrival")
     with pytest.raises(ConfigError, match="windows of 10 s"):
-        SQLiteStore(tmp_path / "store.db").check_window(5, "arrival")
+        SQLiteStore(tmp_path / "store.db").claim_windows(5, "arrival")

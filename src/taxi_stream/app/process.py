@@ -70,7 +70,7 @@ class Processor:
         self.store = open_store(settings, self.checkpoints)
         if options.handler == DEFAULT_HANDLER:  # our handler's windows must match the store's
             config = options.handler_config
-            self.store.check_window(config.window_seconds, config.clock)
+            self.store.claim_windows(config.window_seconds, config.clock)
         from taxi_stream.runner.destinations import open_destination  # noqa: PLC0415 - process only
 
         handler = load_handler(options.handler, self.store, options.handler_config)

@@ -189,8 +189,8 @@ class DynamoDBStore:
             items = [item for page in pages for item in page["Items"]]
         return [_letter(item) for item in items[:limit]]
 
-    def check_window(self, seconds: int, clock: str) -> None:
-        """Record the table's windows on first use (a '#meta' item); refuse other ones."""
+    def claim_windows(self, seconds: int, clock: str) -> None:
+        """Claim the table for these windows on first use (a '#meta' item); refuse other ones."""
         want = windows_label(clock, seconds)
         key = {PK: {"S": META_KEY}, SK: {"S": "windows"}}
         with self._errors("record the table's windows", once=True) as stored:
@@ -269,17 +269,17 @@ def milli(miles_text: str) -> int:
 
 def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputTypeDef:
     """One conditional UpdateItem: ADD the totals and the id, unless the id is in the set."""
-    adds = "#n :n, #d :d, #t :t, #p :p, #k :one, #cs :ids" + (", #l :one" if c.late else "")
     t = c.totals
     return {
         "TableName": table,
         "Key": {PK: {"S": _vendor_key(c.vendor_id)}, SK: {"S": iso_utc(c.window_start_ms)}},
-        "UpdateExpression": f"ADD {adds} SET #e = :e, #u = :u, #c = :c",
+        "UpdateExpression": (
+            "ADD #n :n, #d :d, #t :t, #p :p, #k :one, #cs :ids SET #e = :e, #u = :u, #c = :c"
+        ),
         "ConditionExpression": "attribute_not_exists(#cs) OR NOT contains(#cs, :id)",
         "ExpressionAttributeNames": {
             **{k: v for k, v in _NAMES.items() if k not in ("#pk", "#sk")},
             "#cs": "contributions",
-            **({"#l": "lateContributions"} if c.late else {}),
         },
         "ExpressionAttributeValues": {
             ":n": {"N": str(t.trip_count)},

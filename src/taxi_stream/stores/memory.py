@@ -18,8 +18,8 @@ class MemoryStore:
         self._letters: dict[str, DeadLetter] = {}
         self._windows_held: str | None = None
 
-    def check_window(self, seconds: int, clock: str) -> None:
-        """Record the windows on first use; refuse other ones."""
+    def claim_windows(self, seconds: int, clock: str) -> None:
+        """Claim the store for these windows on first use; refuse other ones."""
         want = windows_label(clock, seconds)
         self._windows_held = self._windows_held or want
         if self._windows_held != want:
