@@ -20,8 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.core.trip import Reason
+from taxi_stream.core.errors import Reason, RecordError
 
 KEY: Final = "taxiStreamOversize"
 LIMIT_BYTES: Final = 1_048_576  # a Kinesis record, data + partition key

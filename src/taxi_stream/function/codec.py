@@ -21,12 +21,11 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from taxi_stream.core import oversize
-from taxi_stream.core.errors import RecordError
+from taxi_stream.core.errors import Reason, RecordError
 from taxi_stream.core.trip import (
     MAX_DISTANCE_MILES,
     MAX_DURATION_S,
     MAX_PASSENGERS,
-    Reason,
     Trip,
     check_pickup_ms,
     parse_timestamp,

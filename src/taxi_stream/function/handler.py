@@ -28,10 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pybase64
 
-from taxi_stream.core.errors import ConfigError, HandlerContractError, RecordError
+from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
 from taxi_stream.core.totals import Totals
-from taxi_stream.core.trip import Reason
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
     LAST_INSTANT_MS,
