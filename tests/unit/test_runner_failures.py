@@ -13,12 +13,11 @@ from rich.console import Console
 
 from taxi_stream.core.errors import StoreError, StreamError
 from taxi_stream.core.records import DeadLetter, Origin, ReadResult, ShardInfo
-from taxi_stream.runner.destinations import iso_ms
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.views.process import ShardView, status
 from tests.handlers import workshop
-from tests.handlers.harness import START_MS, Harness
+from tests.handlers.harness import Harness
 from tests.handlers.recording import RecordingHandler, carries, is_final, sequences
 
 
@@ -82,8 +81,8 @@ def test_exhausted_retries_send_the_batch_details_to_the_destination(
         "shardId": "shardId-000000000000",
         "startSequenceNumber": bad[0],
         "endSequenceNumber": bad[-1],
-        "approximateArrivalOfFirstRecord": iso_ms(START_MS),
-        "approximateArrivalOfLastRecord": iso_ms(START_MS + 750),
+        "approximateArrivalOfFirstRecord": "2024-11-01T00:00:00.000Z",
+        "approximateArrivalOfLastRecord": "2024-11-01T00:00:00.750Z",
         "batchSize": 4,
         "streamArn": f"arn:aws:kinesis:us-east-1:000000000000:stream/{harness.stream.name}",
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_stream.core.windows import iso_utc
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.runner.events import MAX_PAYLOAD_BYTES
 from tests.handlers.harness import START_MS, Harness
 from tests.handlers.recording import RecordingHandler, sequences

@@ -19,11 +19,11 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.produce import PRODUCE_BATCH, produce
 from taxi_stream.app.wiring import DEFAULT_HANDLER, Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
-from taxi_stream.cli.options import clear_errors, err, iso_ms
+from taxi_stream.cli.options import clear_errors, err, flag_ms
 from taxi_stream.cli.query import query
 from taxi_stream.core.errors import ServerStartError
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO, Totals
-from taxi_stream.core.windows import iso_utc
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.localaws import (
@@ -150,7 +150,7 @@ def local(
         raise ServerStartError(
             f"no node_modules with kinesalite and dynalite found: {INSTALL_HINT}"
         )
-    start_ms = iso_ms(start_iso, "--start") or now_ms()
+    start_ms = flag_ms(start_iso, "--start") or now_ms()
     demo = Demo(trips, seed, malformed, start_ms, shards, window_seconds)
     keep = sys.stdin.isatty() if wait is None else wait
     code = _serve(modules, demo, (kinesis_port, dynamodb_port), keep=keep)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from taxi_stream.app.wiring import Settings
 from taxi_stream.core.errors import TaxiStreamError
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.core.timefmt import parse_iso_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,7 +115,7 @@ def settings_of(kw: dict[str, Any]) -> Settings:
     )
 
 
-def iso_ms(text: str | None, flag: str) -> int | None:
+def flag_ms(text: str | None, flag: str) -> int | None:
     """Epoch ms of an ISO-8601 flag value (None stays None); a bad value is a usage error."""
     if text is None:
         return None

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from taxi_stream.app.wiring import existing_store
-from taxi_stream.cli.options import clear_errors, common, iso_ms, settings_of
+from taxi_stream.cli.options import clear_errors, common, flag_ms, settings_of
 from taxi_stream.core.records import WindowTotals
-from taxi_stream.core.windows import iso_utc
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.views.query import letters_table, windows_table
 
 T = TypeVar("T")
@@ -47,7 +47,7 @@ def query(**kw: Any) -> None:
             raise click.UsageError("--vendor, --since and --until select windows, not dead letters")
         _show(kw["fmt"], store.dead_letters(limit), letters_table, _letter_row)
     else:
-        windows = store.windows(kw["vendor"], iso_ms(since, "--since"), iso_ms(until, "--until"))
+        windows = store.windows(kw["vendor"], flag_ms(since, "--since"), flag_ms(until, "--until"))
         _show(kw["fmt"], windows[:limit], windows_table, _window_row)
 
 

@@ -19,7 +19,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from taxi_stream.core.errors import Reason, RecordError
-from taxi_stream.core.windows import FIRST_INSTANT_MS, LAST_INSTANT_MS, to_epoch_ms
+from taxi_stream.core.timefmt import to_epoch_ms
+from taxi_stream.core.windows import FIRST_INSTANT_MS, LAST_INSTANT_MS
 
 MAX_DISTANCE_MILES: Final = 500  # longer is not a taxi trip in NYC
 MAX_DURATION_S: Final = 86_400  # a trip over a day is a meter left running

@@ -30,12 +30,12 @@ import pybase64
 
 from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
     LAST_INSTANT_MS,
     check_window_seconds,
-    parse_iso_ms,
     window_start_ms,
 )
 from taxi_stream.function.codec import decode_values

@@ -8,7 +8,7 @@ from typing import Any, Final
 import pybase64
 
 from taxi_stream.core.records import StreamRecord
-from taxi_stream.core.windows import iso_utc
+from taxi_stream.core.timefmt import iso_utc
 
 MAX_PAYLOAD_BYTES: Final = 6_291_456  # Lambda's synchronous invocation payload limit (6 MB)
 RECORD_OVERHEAD_BYTES: Final = 420  # the JSON envelope of one record, without data and ids

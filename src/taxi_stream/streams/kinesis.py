@@ -22,7 +22,6 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from botocore.config import Config
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTT
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
+from taxi_stream.core.timefmt import from_epoch_ms, to_epoch_ms
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.streams import kpl
 
@@ -66,7 +66,6 @@ RETRYABLE_CODES: Final = frozenset(
         "ServiceUnavailable",
     }
 )
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TRANSIENT: Final = (ConnectionError, HTTPClientError)  # no answer: retry the whole call
 
 
@@ -155,15 +154,11 @@ def _batches(items: Sequence[_Item]) -> Iterator[list[_Item]]:
         yield batch
 
 
-def _epoch_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
 def _stream_record(record: RecordTypeDef) -> StreamRecord:
     arrival = record.get("ApproximateArrivalTimestamp")
     return StreamRecord(
         sequence_number=record["SequenceNumber"],
-        arrival_ms=_epoch_ms(arrival) if arrival is not None else time.time_ns() // 1_000_000,
+        arrival_ms=to_epoch_ms(arrival) if arrival is not None else time.time_ns() // 1_000_000,
         partition_key=record["PartitionKey"],
         data=bytes(record["Data"]),
     )
@@ -413,7 +408,7 @@ class KinesisStream:
             request["StartingSequenceNumber"] = after
         elif self._start_ms is not None:
             request["ShardIteratorType"] = "AT_TIMESTAMP"
-            request["Timestamp"] = _EPOCH + timedelta(milliseconds=self._start_ms)
+            request["Timestamp"] = from_epoch_ms(self._start_ms)
         client = self.client
         return self._call("GetShardIterator", lambda: client.get_shard_iterator(**request))[
             "ShardIterator"

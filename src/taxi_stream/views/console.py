@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 
 from taxi_stream.core.errors import ConfigError
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.cursor import ShardCursor
 from taxi_stream.runner.mapping import EventSourceMapping
