@@ -20,6 +20,7 @@ from taxi_stream.streams.local import LocalStream
 
 SHARDS = 4
 MAX_READS = 1_000  # bound on read loops: a stream that never runs dry fails the test
+TAXI = "\U0001f695"  # outside the Basic Multilingual Plane: two UTF-16 units
 
 
 class ContractStream(StreamWriter, StreamReader, Protocol):
@@ -208,6 +209,27 @@ def test_bad_entries_are_reported_failed_and_the_rest_go_in(stream: ContractStre
     result = stream.put_records(entries)
     assert result.sent == 3
     assert [index for index, _ in result.failed] == [1, 3]
-    assert all(reason for _, reason in result.failed)
+    assert [reason.split(":")[0] for _, reason in result.failed] == [
+        "too_large",
+        "bad_partition_key",
+    ]
     stored = sorted(r.data for records in read_all(stream).values() for r in records)
     assert stored == sorted(data for _, data in good)
+
+
+def test_partition_keys_are_1_to_256_utf16_units_as_kinesis_counts(stream: ContractStream) -> None:
+    """128 emoji (256 units) fit; 256 emoji (512 units), 257 letters, a lone surrogate fail."""
+    entries = [
+        (TAXI * 128, b"256 units"),
+        (TAXI * 256, b"512 units"),
+        ("é" * 256, b"256 units in 512 bytes"),
+        ("a" * 257, b"257 units"),
+        ("\ud800", b"not UTF-8"),
+        ("k", b"1 unit"),
+    ]
+    result = stream.put_records(entries)
+    assert result.sent == 3
+    assert [index for index, _ in result.failed] == [1, 3, 4]
+    assert all(reason.startswith("bad_partition_key") for _, reason in result.failed)
+    stored = sorted((r.partition_key, r.data) for shard in read_all(stream).values() for r in shard)
+    assert stored == sorted(entries[i] for i in (0, 2, 5))

@@ -22,6 +22,7 @@ from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
 from taxi_stream.cli.options import clear_errors, err, flag_ms
 from taxi_stream.cli.query import query
 from taxi_stream.core.errors import ServerStartError
+from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO, Totals
 from taxi_stream.function.handler import HandlerConfig
@@ -87,7 +88,7 @@ class Demo:
 )
 @click.option(
     "--window-seconds",
-    type=click.IntRange(1, 900),
+    type=click.IntRange(MIN_WINDOW_S, MAX_WINDOW_S),
     default=60,
     show_default=True,
     help="Tumbling window size (arrival clock).",

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from taxi_stream.app.wiring import Settings
 from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.core.limits import MAX_WINDOW_S
 from taxi_stream.core.timefmt import parse_iso_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +50,7 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
         options.append(
             click.option(
                 "--window-seconds",
-                type=click.IntRange(0, 900),
+                type=click.IntRange(0, MAX_WINDOW_S),
                 default=60,
                 show_default=True,
                 envvar="TAXI_STREAM_WINDOW_SECONDS",

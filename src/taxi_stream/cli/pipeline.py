@@ -16,10 +16,11 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import DEFAULT_HANDLER, Settings
 from taxi_stream.cli.options import clear_errors, common, err, flag_ms, settings_of
+from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.infra.clock import now_ms
-from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
+from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
 
 SNAPSHOT_EVERY_S = 5.0

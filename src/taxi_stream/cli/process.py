@@ -9,8 +9,8 @@ import click
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.wiring import DEFAULT_HANDLER
 from taxi_stream.cli.options import clear_errors, common, err, settings_of
+from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.function.handler import CLOCKS, HandlerConfig
-from taxi_stream.runner.mapping import MAX_BATCH_SIZE
 
 
 @click.command()

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
 from taxi_stream.core.timefmt import to_epoch_ms
-
-MIN_WINDOW_S = 1
-MAX_WINDOW_S = 900  # the Lambda TumblingWindowInSeconds maximum
 
 
 def check_window_seconds(size_s: int) -> int:
