@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from taxi_stream.streams.local import LocalStream
 
 SHARDS = 4
 MAX_READS = 1_000  # bound on read loops: a stream that never runs dry fails the test
+LOCAL_START_MS = 1_730_419_200_000  # 2024-11-01T00:00:00Z: the embedded stream clock starts here
 TAXI = "\U0001f695"  # outside the Basic Multilingual Plane: two UTF-16 units
 
 
@@ -59,7 +59,8 @@ def kinesis_like(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Con
 
 def _open(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractStream]:
     if request.param == "local":
-        local = LocalStream(tmp_path / "contract.db", shard_count=SHARDS)
+        clock = itertools.count(LOCAL_START_MS, 1_000).__next__
+        local = LocalStream(tmp_path / "contract.db", shard_count=SHARDS, clock=clock)
         yield local
         local.close()
     else:
@@ -192,14 +193,19 @@ def test_read_honours_the_limit(stream: ContractStream) -> None:
     assert len(first) + len(rest) == 25
 
 
-def test_records_carry_their_arrival_time(stream: ContractStream) -> None:
-    """Arrival timestamps are epoch milliseconds around the time of the put."""
-    before_ms = time.time_ns() // 1_000_000
-    stream.put_records(trip_entries(10))
-    after_ms = time.time_ns() // 1_000_000
-    for records in read_all(stream).values():
-        for record in records:
-            assert before_ms - 2_000 <= record.arrival_ms <= after_ms + 2_000
+def test_records_carry_their_arrival_time_in_put_order(stream: ContractStream) -> None:
+    """Arrival times are epoch ms (past 2001), never decreasing along a shard or across puts."""
+    stream.put_records(trip_entries(20, prefix="first"))
+    stream.put_records(trip_entries(20, prefix="second"))
+    records = [record for shard in read_all(stream).values() for record in shard]
+    assert len(records) == 40
+    assert all(record.arrival_ms > 10**12 for record in records)  # ms, not seconds
+    for shard in read_all(stream).values():
+        arrivals = [record.arrival_ms for record in shard]
+        assert arrivals == sorted(arrivals)
+    first = [r.arrival_ms for r in records if r.data.startswith(b'{"id": "first-')]
+    second = [r.arrival_ms for r in records if r.data.startswith(b'{"id": "second-')]
+    assert max(first) <= min(second)
 
 
 def test_bad_entries_are_reported_failed_and_the_rest_go_in(stream: ContractStream) -> None:
