@@ -11,6 +11,7 @@ from typing import Protocol
 
 import boto3
 import pytest
+from tests.handlers.reading import read_shard
 
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.ports import StreamReader, StreamWriter
@@ -18,7 +19,6 @@ from taxi_stream.streams.kinesis import KinesisStream, create_stream
 from taxi_stream.streams.local import LocalStream
 
 SHARDS = 4
-MAX_READS = 1_000  # bound on read loops: a stream that never runs dry fails the test
 LOCAL_START_MS = 1_730_419_200_000  # 2024-11-01T00:00:00Z: the embedded stream clock starts here
 TAXI = "\U0001f695"  # outside the Basic Multilingual Plane: two UTF-16 units
 
@@ -76,20 +76,6 @@ def trip_entries(count: int, *, keys: int = 10, prefix: str = "t") -> list[tuple
         )
         for i in range(count)
     ]
-
-
-def read_shard(
-    stream: ContractStream, shard_id: str, after: str | None = None
-) -> list[StreamRecord]:
-    """Every record of a shard after ``after``, reading until a read comes back empty."""
-    records: list[StreamRecord] = []
-    for _ in range(MAX_READS):
-        result = stream.read(shard_id, after, 100)
-        if not result.records:
-            return records
-        records.extend(result.records)
-        after = result.records[-1].sequence_number
-    raise AssertionError(f"shard {shard_id} did not run dry in {MAX_READS} reads")
 
 
 def read_all(stream: ContractStream) -> dict[str, list[StreamRecord]]:
