@@ -53,13 +53,17 @@ def record_bytes(key: str, data: bytes) -> int:
 
 def entry_problem(key: str, data: bytes) -> str | None:
     """Why a stream refuses the entry (partition key, data), reason code first; None: it fits."""
-    try:
-        size = len(data) + len(key.encode())
-    except UnicodeEncodeError:
-        return "bad_partition_key: not encodable as UTF-8 (a lone surrogate)"
-    units = key_units(key)
+    if key.isascii():  # the common case: one byte and one unit per character
+        units = key_size = len(key)
+    else:
+        try:
+            key_size = len(key.encode())
+        except UnicodeEncodeError:
+            return "bad_partition_key: not encodable as UTF-8 (a lone surrogate)"
+        units = key_units(key)
     if not 1 <= units <= MAX_KEY_UNITS:
         return f"bad_partition_key: must be 1..{MAX_KEY_UNITS} characters, got {units}"
+    size = len(data) + key_size
     if size > MAX_RECORD_BYTES:
         return f"too_large: {size} bytes (data + partition key) is over the 1 MiB record limit"
     return None
