@@ -23,8 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from taxi_stream.core.hashkey import shard_for_key
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
-from taxi_stream.streams.local import LocalStream, shard_for_key, shard_id
+from taxi_stream.streams.local import LocalStream, shard_id
 
 DEFAULT_REPEATS = 5
 RECORDS = 100_000

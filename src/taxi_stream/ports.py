@@ -78,8 +78,8 @@ class TotalsStore(Protocol):
         """Store dead letters, idempotently by ``letter_id``; return how many were new."""
         ...
 
-    def check_window(self, seconds: int, clock: str) -> None:
-        """Record the windows the store holds on first use; ConfigError for other ones."""
+    def claim_windows(self, seconds: int, clock: str) -> None:
+        """Claim the store for these windows on first use; ConfigError if it holds other ones."""
         ...
 
 

@@ -259,13 +259,13 @@ def test_empty_raw_bytes_and_message_round_trip(store: ContractStore) -> None:
 
 
 def test_a_store_holds_one_kind_of_window(store: ContractStore) -> None:
-    """The first windows recorded stay; another size or clock is refused (rows would mix)."""
-    store.check_window(60, "arrival")
-    store.check_window(60, "arrival")
+    """The windows first claimed stay; another size or clock is refused (rows would mix)."""
+    store.claim_windows(60, "arrival")
+    store.claim_windows(60, "arrival")
     with pytest.raises(ConfigError, match="60 s"):
-        store.check_window(30, "arrival")
+        store.claim_windows(30, "arrival")
     with pytest.raises(ConfigError, match="arrival-clock"):
-        store.check_window(60, "event")
+        store.claim_windows(60, "event")
     assert store.windows() == []
     assert store.dead_letters() == []
     assert store.counts() == (0, 0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Protocol
 
 import boto3
 import pytest
+from tests.handlers.reading import read_shard
 
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.ports import StreamReader, StreamWriter
@@ -19,7 +19,8 @@ from taxi_stream.streams.kinesis import KinesisStream, create_stream
 from taxi_stream.streams.local import LocalStream
 
 SHARDS = 4
-MAX_READS = 1_000  # bound on read loops: a stream that never runs dry fails the test
+LOCAL_START_MS = 1_730_419_200_000  # 2024-11-01T00:00:00Z: the embedded stream clock starts here
+TAXI = "\U0001f695"  # outside the Basic Multilingual Plane: two UTF-16 units
 
 
 class ContractStream(StreamWriter, StreamReader, Protocol):
@@ -58,7 +59,8 @@ def kinesis_like(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Con
 
 def _open(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractStream]:
     if request.param == "local":
-        local = LocalStream(tmp_path / "contract.db", shard_count=SHARDS)
+        clock = itertools.count(LOCAL_START_MS, 1_000).__next__
+        local = LocalStream(tmp_path / "contract.db", shard_count=SHARDS, clock=clock)
         yield local
         local.close()
     else:
@@ -74,20 +76,6 @@ def trip_entries(count: int, *, keys: int = 10, prefix: str = "t") -> list[tuple
         )
         for i in range(count)
     ]
-
-
-def read_shard(
-    stream: ContractStream, shard_id: str, after: str | None = None
-) -> list[StreamRecord]:
-    """Every record of a shard after ``after``, reading until a read comes back empty."""
-    records: list[StreamRecord] = []
-    for _ in range(MAX_READS):
-        result = stream.read(shard_id, after, 100)
-        if not result.records:
-            return records
-        records.extend(result.records)
-        after = result.records[-1].sequence_number
-    raise AssertionError(f"shard {shard_id} did not run dry in {MAX_READS} reads")
 
 
 def read_all(stream: ContractStream) -> dict[str, list[StreamRecord]]:
@@ -191,14 +179,19 @@ def test_read_honours_the_limit(stream: ContractStream) -> None:
     assert len(first) + len(rest) == 25
 
 
-def test_records_carry_their_arrival_time(stream: ContractStream) -> None:
-    """Arrival timestamps are epoch milliseconds around the time of the put."""
-    before_ms = time.time_ns() // 1_000_000
-    stream.put_records(trip_entries(10))
-    after_ms = time.time_ns() // 1_000_000
-    for records in read_all(stream).values():
-        for record in records:
-            assert before_ms - 2_000 <= record.arrival_ms <= after_ms + 2_000
+def test_records_carry_their_arrival_time_in_put_order(stream: ContractStream) -> None:
+    """Arrival times are epoch ms (past 2001), never decreasing along a shard or across puts."""
+    stream.put_records(trip_entries(20, prefix="first"))
+    stream.put_records(trip_entries(20, prefix="second"))
+    records = [record for shard in read_all(stream).values() for record in shard]
+    assert len(records) == 40
+    assert all(record.arrival_ms > 10**12 for record in records)  # ms, not seconds
+    for shard in read_all(stream).values():
+        arrivals = [record.arrival_ms for record in shard]
+        assert arrivals == sorted(arrivals)
+    first = [r.arrival_ms for r in records if r.data.startswith(b'{"id": "first-')]
+    second = [r.arrival_ms for r in records if r.data.startswith(b'{"id": "second-')]
+    assert max(first) <= min(second)
 
 
 def test_bad_entries_are_reported_failed_and_the_rest_go_in(stream: ContractStream) -> None:
@@ -208,6 +201,27 @@ def test_bad_entries_are_reported_failed_and_the_rest_go_in(stream: ContractStre
     result = stream.put_records(entries)
     assert result.sent == 3
     assert [index for index, _ in result.failed] == [1, 3]
-    assert all(reason for _, reason in result.failed)
+    assert [reason.split(":")[0] for _, reason in result.failed] == [
+        "too_large",
+        "bad_partition_key",
+    ]
     stored = sorted(r.data for records in read_all(stream).values() for r in records)
     assert stored == sorted(data for _, data in good)
+
+
+def test_partition_keys_are_1_to_256_utf16_units_as_kinesis_counts(stream: ContractStream) -> None:
+    """128 emoji (256 units) fit; 256 emoji (512 units), 257 letters, a lone surrogate fail."""
+    entries = [
+        (TAXI * 128, b"256 units"),
+        (TAXI * 256, b"512 units"),
+        ("é" * 256, b"256 units in 512 bytes"),
+        ("a" * 257, b"257 units"),
+        ("\ud800", b"not UTF-8"),
+        ("k", b"1 unit"),
+    ]
+    result = stream.put_records(entries)
+    assert result.sent == 3
+    assert [index for index, _ in result.failed] == [1, 3, 4]
+    assert all(reason.startswith("bad_partition_key") for _, reason in result.failed)
+    stored = sorted((r.partition_key, r.data) for shard in read_all(stream).values() for r in shard)
+    assert stored == sorted(entries[i] for i in (0, 2, 5))

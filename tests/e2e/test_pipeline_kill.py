@@ -53,18 +53,20 @@ def write_stream(path: Path, start_ms: int) -> dict[Key, list[int]]:
 
 
 def progress(store: Path) -> tuple[int, int]:
-    """(trips in stored windows, checkpoints holding an open window's state), read-only."""
+    """(trips in stored windows, checkpoints holding an open window's state), read-only.
+
+    A checkpoint holds an open window when it carries a state: the Lambda contract ends a window
+    with an empty one, whatever the handler keeps inside it.
+    """
     if not store.exists():
         return 0, 0
     with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)) as db:
         try:
             (trips,) = db.execute("SELECT COALESCE(SUM(trip_count), 0) FROM windows").fetchone()
-            (open_,) = db.execute(
-                "SELECT COUNT(*) FROM checkpoints WHERE state LIKE '%\"records\":%'"
-            ).fetchone()
+            states = [state for (state,) in db.execute("SELECT state FROM checkpoints")]
         except sqlite3.OperationalError:  # schema not created yet
             return 0, 0
-    return trips, open_
+    return trips, sum(1 for state in states if state and json.loads(state))
 
 
 def stored_totals(store: Path) -> tuple[dict[Key, list[int]], Counter[Key]]:

@@ -1,4 +1,5 @@
-"""A test harness for the runner: a settable clock, an embedded stream and store, a mapping."""
+"""A test harness for the runner: a settable clock, an embedded stream and store, a mapping,
+and ``settle``, the one loop that runs a mapping until it is idle."""
 
 from __future__ import annotations
 
@@ -14,6 +15,26 @@ from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
 
 START_MS = 1_730_419_200_000  # 2024-11-01T00:00:00Z, a window boundary for any size up to 900 s
+MAX_POLLS = 10_000  # the default bound on settle: a mapping that never goes idle fails the test
+
+
+def settle(
+    mapping: EventSourceMapping,
+    *,
+    drain: bool = True,
+    polls: int = MAX_POLLS,
+    tick: Callable[[], None] | None = None,
+) -> None:
+    """Poll until every shard is consumed and no window is open, calling ``tick`` (which lets
+    time pass) between polls; AssertionError, with the shards' last errors, after ``polls``."""
+    for _ in range(polls):
+        mapping.poll(drain=drain)
+        if mapping.idle():
+            return
+        if tick is not None:
+            tick()
+    errors = [c.last_error for c in mapping.cursors if c.last_error]
+    raise AssertionError(f"not idle after {polls} polls; errors: {errors}")
 
 
 @dataclass
@@ -86,15 +107,8 @@ class Harness:
         step_ms: int = 1_000,
         drain: bool = False,
     ) -> None:
-        """Poll, letting ``step_ms`` pass each time, until the mapping is idle (bounded)."""
-        for _ in range(polls):
-            mapping.poll(drain=drain)
-            if mapping.idle():
-                return
-            self.clock.advance(step_ms)
-        raise AssertionError(
-            f"not idle after {polls} polls: {[c.last_error for c in mapping.cursors]}"
-        )
+        """``settle`` on this harness's clock: ``step_ms`` pass between polls."""
+        settle(mapping, drain=drain, polls=polls, tick=lambda: self.clock.advance(step_ms))
 
     def close(self) -> None:
         """Close the databases."""

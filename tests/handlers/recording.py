@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -110,17 +109,6 @@ class RecordingHandler:
             return response
 
         self.on(partial, when=when, times=times)
-
-    def hang(
-        self, seconds: float, *, when: Callable[[Event], bool] = always, times: int | None = 1
-    ) -> None:
-        """Block for ``seconds`` (past a shorter timeout), then answer as usual."""
-
-        def slow(event: Event) -> Any:
-            threading.Event().wait(seconds)
-            return counting_response(event)
-
-        self.on(slow, when=when, times=times)
 
     @property
     def record_events(self) -> list[Event]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import reference_totals
 
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 
 CLI = [sys.executable, "-m", "taxi_stream.cli"]

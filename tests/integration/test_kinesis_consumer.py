@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from tests.handlers.reading import read_shard
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import StreamRecord
@@ -50,18 +51,6 @@ def put(client: Any, name: str, count: int, *, key: str = "k", tag: str = "r") -
     records = [{"PartitionKey": key, "Data": data} for data in payloads]
     client.put_records(StreamName=name, Records=records)
     return payloads
-
-
-def drain(stream: KinesisStream, shard_id: str, after: str | None = None) -> list[StreamRecord]:
-    """Read a shard until a read comes back empty (bounded)."""
-    out: list[StreamRecord] = []
-    for _ in range(100):
-        result = stream.read(shard_id, after, 1_000)
-        if not result.records:
-            return out
-        out.extend(result.records)
-        after = result.records[-1].sequence_number
-    raise AssertionError("shard did not run dry")
 
 
 def count_calls(client: Any, operation: str) -> list[dict[str, Any]]:
@@ -139,7 +128,7 @@ def test_a_closed_parent_reads_to_its_end_then_its_children(client: Any) -> None
     end = stream.read("shardId-000000000000", parent[-1].sequence_number, 100)
     assert (end.records, end.end_of_shard) == ([], True)
     children = [s for s in stream.list_shards() if s.parent_shard_ids]
-    assert sorted(r.data for c in children for r in drain(stream, c.shard_id)) == sorted(after)
+    assert sorted(r.data for c in children for r in read_shard(stream, c.shard_id)) == sorted(after)
 
 
 def test_latest_reads_only_records_put_after_the_first_read(client: Any) -> None:
@@ -156,13 +145,13 @@ def test_at_timestamp_reads_records_from_that_time(client: Any) -> None:
     """AT_TIMESTAMP starts at the first record that arrived at or after the timestamp."""
     name = new_stream(client)
     put(client, name, 3, tag="old")
-    old = drain(reader(client, name)[0], "shardId-000000000000")
+    old = read_shard(reader(client, name)[0], "shardId-000000000000")
     start_ms = max(r.arrival_ms for r in old) + 1
     while time.time_ns() // 1_000_000 <= start_ms:  # at most ~2 ms: new records arrive later
         pass
     new = put(client, name, 3, tag="new")
     stream, _ = reader(client, name, starting_position="AT_TIMESTAMP", start_timestamp_ms=start_ms)
-    assert [r.data for r in drain(stream, "shardId-000000000000")] == new
+    assert [r.data for r in read_shard(stream, "shardId-000000000000")] == new
 
 
 @pytest.mark.parametrize(
@@ -298,7 +287,9 @@ def test_a_default_client_is_built_from_the_standard_endpoint_variable(
     stream = KinesisStream(name, region="us-east-1", partition_key=lambda key, data: "one")
     try:
         assert stream.put_records([("a", b"1"), ("b", b"2")]).sent == 2
-        keys = {r.partition_key for s in stream.list_shards() for r in drain(stream, s.shard_id)}
+        keys = {
+            r.partition_key for s in stream.list_shards() for r in read_shard(stream, s.shard_id)
+        }
         assert keys == {"one"}
     finally:
         stream.close()

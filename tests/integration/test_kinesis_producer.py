@@ -23,9 +23,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from taxi_stream.core.errors import StreamError
+from taxi_stream.core.hashkey import hash_key
 from taxi_stream.core.records import PutResult
 from taxi_stream.streams import kpl
-from taxi_stream.streams.kinesis import MAX_BATCH_BYTES, KinesisStream, create_stream, hash_key
+from taxi_stream.streams.kinesis import KinesisStream, create_stream
 
 pytestmark = pytest.mark.aws
 
@@ -277,7 +278,7 @@ def test_batches_are_split_at_500_records_and_5_mib(
     assert stream.put_records(large).sent == 12
     assert [len(call) for call in faults.calls] == [5, 5, 2]
     for call in faults.calls:
-        assert sum(len(data) + len(key) for key, data in call) <= MAX_BATCH_BYTES
+        assert sum(len(data) + len(key) for key, data in call) <= 5 * 1024 * 1024
     assert Counter(stored(plain, stream_name)) == Counter(small + large)
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import event_trips, reference_totals
 
 from taxi_stream import lambda_handler as entry
-from taxi_stream.core.trip import Reason
+from taxi_stream.core.errors import Reason
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
 
 pytestmark = pytest.mark.aws

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.handlers.harness import settle
 
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
@@ -26,7 +27,7 @@ def scenario() -> list[tuple[str, bytes]]:
     return Simulator(SimulatorConfig(seed=11, malformed_fraction=0.02)).batch(TRIPS).entries
 
 
-def drain(stream: Any, store: Any, checkpoints: SQLiteStore) -> None:
+def consume(stream: Any, store: Any, checkpoints: SQLiteStore) -> None:
     """Run the event source mapping until every shard is consumed and every window closed."""
     handler = TumblingWindowHandler(store, CONFIG)
     clock = itertools.count(10**13, 1_000)  # far after every arrival: windows close when drained
@@ -34,10 +35,7 @@ def drain(stream: Any, store: Any, checkpoints: SQLiteStore) -> None:
         stream, handler, checkpoints, MappingConfig(batch_size=250, window_seconds=60),
         now_ms=lambda: next(clock),
     )  # fmt: skip
-    for _ in range(10_000):
-        if mapping.poll(drain=True) == 0 and mapping.idle():
-            return
-    raise AssertionError("the mapping did not drain")
+    settle(mapping)
 
 
 def keyed(windows: list[WindowTotals]) -> dict[tuple[str, int], tuple[int, int, int, int]]:
@@ -62,14 +60,14 @@ def test_embedded_and_aws_paths_store_identical_totals(
     local = LocalStream(tmp_path / "stream.db", shard_count=2)
     assert local.put_records(entries).sent == TRIPS
     local_store = SQLiteStore(tmp_path / "store.db")
-    drain(local, local_store, local_store)
+    consume(local, local_store, local_store)
 
     kinesis = KinesisStream("parity-stream", endpoint_url=kinesalite_url)
     create_stream(kinesis.client, "parity-stream", 2)
     assert kinesis.put_records(entries).sent == TRIPS
     table = DynamoDBStore("parity-table", endpoint_url=moto_url)
     create_table(table.client, "parity-table")
-    drain(kinesis, table, SQLiteStore(tmp_path / "checkpoints.db"))
+    consume(kinesis, table, SQLiteStore(tmp_path / "checkpoints.db"))
 
     embedded, aws = keyed(local_store.windows()), keyed(table.windows())
     assert embedded == aws

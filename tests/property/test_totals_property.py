@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.handlers.harness import settle
 
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
@@ -30,7 +31,6 @@ RECORDS = [
 ]
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/property"
-MAX_POLLS = 10_000  # bound on the runner loop: a runner that never drains fails the test
 
 Key = tuple[str, int]  # (vendor, window start ms)
 Totals = dict[Key, list[int]]
@@ -74,15 +74,6 @@ def chunks(items: Sequence[bytes], size: int) -> Iterator[Sequence[bytes]]:
         yield items[start : start + size]
 
 
-def drain(mapping: EventSourceMapping) -> None:
-    """Poll until every shard is consumed and every window closed (bounded)."""
-    for _ in range(MAX_POLLS):
-        if mapping.poll(drain=True) == 0 and mapping.idle():
-            return
-    errors = [c.last_error for c in mapping.cursors if c.last_error]
-    raise AssertionError(f"the runner did not drain; errors: {errors}")
-
-
 @settings(max_examples=25, deadline=None)
 @given(
     shards=st.integers(min_value=1, max_value=8),
@@ -108,7 +99,7 @@ def test_runner_totals_do_not_depend_on_shards_or_batch_size(
         store = SQLiteStore(Path(tmp) / "store.db")
         handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=window_s))
         config = MappingConfig(batch_size=batch_size, window_seconds=window_s)
-        drain(EventSourceMapping(stream, handler, store, config, now_ms=lambda: now[0]))
+        settle(EventSourceMapping(stream, handler, store, config, now_ms=lambda: now[0]))
         got, counts = stored(store), store.counts()
         store.close()
         stream.close()

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.core.trip import Reason, Trip, parse_trip
+from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.trip import Trip, parse_trip
 from taxi_stream.function.codec import decode_trip, decode_values
 
 numbers = st.one_of(

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from taxi_stream.core.errors import ConfigError, HandlerContractError
-from taxi_stream.core.trip import Reason
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
 from tests.conftest import event_trips, reference_totals

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from taxi_stream.core.errors import HandlerContractError
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.totals import Totals
-from taxi_stream.core.windows import parse_iso_ms
 from taxi_stream.function.handler import TumblingWindowHandler
 from taxi_stream.function.state import part_from_state, window_totals
 from taxi_stream.stores.memory import MemoryStore

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.core.trip import Reason
+from taxi_stream.core.errors import Reason, RecordError
 from taxi_stream.streams import kpl
 
 keys = st.text(min_size=1, max_size=40)

@@ -13,17 +13,17 @@ from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
+from tests.handlers.harness import settle
 
 
-def drain(stream: LocalStream, store: SQLiteStore) -> None:
+def consume(stream: LocalStream, store: SQLiteStore) -> None:
     """Process a stream into a store until every window is closed."""
     clock = itertools.count(10**13, 1000)
     handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=60))
     mapping = EventSourceMapping(
         stream, handler, store, MappingConfig(window_seconds=60), now_ms=lambda: next(clock)
     )
-    while mapping.poll(drain=True) or not mapping.idle():
-        pass
+    settle(mapping)
 
 
 def trips(seed: int, n: int) -> list[tuple[str, bytes]]:
@@ -44,7 +44,7 @@ def test_two_streams_into_one_store_both_count(tmp_path: Path) -> None:
     for name, seed in (("a", 1), ("b", 2)):
         stream = LocalStream(tmp_path / name / "stream.db", 2)
         stream.put_records(trips(seed, 100))
-        drain(stream, store)
+        consume(stream, store)
     assert store.counts() == (200, 0)
 
 
@@ -54,20 +54,20 @@ def test_a_recreated_stream_is_read_from_its_start(tmp_path: Path) -> None:
     path = tmp_path / "stream.db"
     stream = LocalStream(path, 2)
     stream.put_records(trips(1, 100))
-    drain(stream, store)
+    consume(stream, store)
     stream.close()
     for leftover in tmp_path.glob("stream.db*"):
         leftover.unlink()
     again = LocalStream(path, 2)
     again.put_records(trips(2, 30))
-    drain(again, store)
+    consume(again, store)
     assert store.counts() == (130, 0)
 
 
 def test_a_store_refuses_a_second_window_size(tmp_path: Path) -> None:
     """10 s and 5 s windows in one store would add into one row: the second size is refused."""
     store = SQLiteStore(tmp_path / "store.db")
-    store.check_window(10, "arrival")
-    store.check_window(10, "arrival")
+    store.claim_windows(10, "arrival")
+    store.claim_windows(10, "arrival")
     with pytest.raises(ConfigError, match="windows of 10 s"):
-        SQLiteStore(tmp_path / "store.db").check_window(5, "arrival")
+        SQLiteStore(tmp_path / "store.db").claim_windows(5, "arrival")

@@ -143,3 +143,15 @@ def test_a_line_over_the_limit_becomes_a_small_envelope_naming_it() -> None:
     assert body["limitBytes"] == 1024 * 1024
     assert base64.b64decode(body["headBase64"]) == line[:4096]
     assert reading.oversize == [(2, len(line))]
+
+
+def test_an_id_partition_key_is_cut_to_256_utf16_units_of_whole_characters() -> None:
+    """--partition-key id: an id too long for a key keeps its first 256 UTF-16 units (128 emoji)."""
+    lines = [
+        json.dumps({"id": "a" * 300}).encode(),
+        json.dumps({"id": "\U0001f695" * 200}).encode(),
+        json.dumps({"id": 7}).encode(),
+    ]
+    source = io.BytesIO(b"\n".join(lines))
+    keys = [key for _, key, _ in json_lines(source, "in", Reading(), key_by="id")]
+    assert keys == ["a" * 256, "\U0001f695" * 128, "7"]

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from taxi_stream.core.errors import StoreError
+from taxi_stream.core.errors import Reason, StoreError
 from taxi_stream.core.records import DeadLetter
-from taxi_stream.core.trip import Reason
-from taxi_stream.core.windows import iso_utc
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.function import handler as handler_module
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore

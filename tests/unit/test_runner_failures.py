@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +14,14 @@ from rich.console import Console
 
 from taxi_stream.core.errors import StoreError, StreamError
 from taxi_stream.core.records import DeadLetter, Origin, ReadResult, ShardInfo
-from taxi_stream.runner.destinations import iso_ms
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.views.process import ShardView, status
 from tests.handlers import workshop
-from tests.handlers.harness import START_MS, Harness
+from tests.handlers.harness import Harness
 from tests.handlers.recording import RecordingHandler, carries, is_final, sequences
+
+BOUND_S = 30.0  # the longest a test waits for the runner to report a timeout
 
 
 @pytest.fixture
@@ -82,8 +84,8 @@ def test_exhausted_retries_send_the_batch_details_to_the_destination(
         "shardId": "shardId-000000000000",
         "startSequenceNumber": bad[0],
         "endSequenceNumber": bad[-1],
-        "approximateArrivalOfFirstRecord": iso_ms(START_MS),
-        "approximateArrivalOfLastRecord": iso_ms(START_MS + 750),
+        "approximateArrivalOfFirstRecord": "2024-11-01T00:00:00.000Z",
+        "approximateArrivalOfLastRecord": "2024-11-01T00:00:00.750Z",
         "batchSize": 4,
         "streamArn": f"arn:aws:kinesis:us-east-1:000000000000:stream/{harness.stream.name}",
     }
@@ -237,7 +239,32 @@ def test_a_failing_final_invoke_suspends_the_shard_with_backoff(
     assert sequences(handler.events[-1]) == next_window
 
 
-def test_a_timed_out_invocation_fails_and_what_it_wrote_is_rolled_back(harness: Harness) -> None:
+class TimeoutReported(logging.Handler):
+    """Set once the runner warns that an invocation timed out: a call hung until then is late."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Note a timeout warning."""
+        if "timed out" in record.getMessage():
+            self.seen.set()
+
+
+@pytest.fixture
+def timeout_reported() -> Iterator[TimeoutReported]:
+    """Watches the runner's warnings for a timed-out invocation."""
+    watcher = TimeoutReported()
+    logger = logging.getLogger("taxi_stream.runner")
+    logger.addHandler(watcher)
+    yield watcher
+    logger.removeHandler(watcher)
+
+
+def test_a_timed_out_invocation_fails_and_what_it_wrote_is_rolled_back(
+    harness: Harness, timeout_reported: TimeoutReported
+) -> None:
     """AWS: "get_remaining_time_in_millis – Returns the number of milliseconds left before the
     execution times out." """
     seqs = harness.put(2)
@@ -247,13 +274,14 @@ def test_a_timed_out_invocation_fails_and_what_it_wrote_is_rolled_back(harness: 
         calls.append(context.get_remaining_time_in_millis())
         origin = Origin("stream", "shardId-000000000000", sequences(event)[0])
         harness.store.put_dead_letters([DeadLetter(origin, "test", "written", b"")])
-        if len(calls) == 1:
-            threading.Event().wait(1.0)
+        if len(calls) == 1:  # returns only once the runner has given up on it (bounded)
+            timeout_reported.seen.wait(BOUND_S)
         return {"state": {}}
 
     mapping = harness.mapping(slow_once, window_seconds=60, function_timeout_s=0.05)
     mapping.poll()
     cursor = mapping.cursors[0]
+    assert timeout_reported.seen.is_set()
     assert cursor.timeouts == 1
     assert (cursor.last_error or "").endswith("Task timed out after 0.05 seconds")
     assert harness.store.dead_letters() == []

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_stream.core.windows import iso_utc
-from taxi_stream.runner.events import MAX_PAYLOAD_BYTES
+from taxi_stream.core.timefmt import iso_utc
 from tests.handlers.harness import START_MS, Harness
 from tests.handlers.recording import RecordingHandler, sequences
 
@@ -192,7 +191,7 @@ def test_a_batch_never_exceeds_the_6_mb_payload(
     batches = handler.record_events
     assert len(batches) > 1
     assert [s for e in batches for s in sequences(e)] == seqs
-    assert all(len(json.dumps(e).encode()) <= MAX_PAYLOAD_BYTES for e in handler.events)
+    assert all(len(json.dumps(e).encode()) <= 6_291_456 for e in handler.events)
 
 
 def test_a_restart_resumes_after_the_checkpoint_with_the_window_state(

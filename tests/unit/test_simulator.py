@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taxi_stream.core.errors import ConfigError, RecordError
-from taxi_stream.core.trip import Reason, parse_trip
+from taxi_stream.core.errors import ConfigError, Reason, RecordError
+from taxi_stream.core.trip import parse_trip
 from taxi_stream.sources.simulator import (
     NOMINAL_TRIPS_PER_SECOND,
     NYC_BOUNDS,

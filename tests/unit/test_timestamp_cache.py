@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from taxi_stream.core.records import StreamRecord
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.function import codec
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.events import kinesis_records, stream_arn

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.core.trip import Reason, Trip
+from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.trip import Trip
 from taxi_stream.function.codec import decode_trip
 
 

@@ -7,12 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taxi_stream.core.errors import ConfigError
-from taxi_stream.core.windows import (
-    check_window_seconds,
-    iso_utc,
-    parse_iso_ms,
-    window_start_ms,
-)
+from taxi_stream.core.windows import check_window_seconds, window_start_ms
 
 
 @pytest.mark.parametrize(
@@ -48,15 +43,3 @@ def test_window_size_outside_lambda_limits_is_refused(bad: object) -> None:
     """TumblingWindowInSeconds is 1..900 whole seconds."""
     with pytest.raises(ConfigError):
         check_window_seconds(bad)  # type: ignore[arg-type]
-
-
-@given(st.integers(-(10**12), 10**13))
-def test_iso_round_trip(ts_ms: int) -> None:
-    """Rendering and parsing ISO-8601 UTC is exact to the millisecond."""
-    assert parse_iso_ms(iso_utc(ts_ms)) == ts_ms
-
-
-def test_iso_is_utc_with_z() -> None:
-    """Window keys sort in time as text: ISO-8601 UTC with a Z."""
-    assert iso_utc(1_732_521_600_000) == "2024-11-25T08:00:00Z"
-    assert iso_utc(1_732_521_600_250) == "2024-11-25T08:00:00.250Z"

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from taxi_stream.core.limits import MAX_BATCH_RECORDS
 from taxi_stream.core.records import PutResult
 from taxi_stream.ports import StreamWriter
 from taxi_stream.sources.files import Entry
 
 log = logging.getLogger(__name__)
 
-PRODUCE_BATCH: Final = 500  # one PutRecords call's worth
+PRODUCE_BATCH: Final = MAX_BATCH_RECORDS  # one PutRecords call's worth
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,7 +190,7 @@ def create_aws_resources(
 
 def our_handler(store: Store, config: HandlerConfig) -> Handler:
     """Our handler writing to ``store``, once the store agrees to hold its kind of windows."""
-    store.check_window(config.window_seconds, config.clock)
+    store.claim_windows(config.window_seconds, config.clock)
     return TumblingWindowHandler(store, config)
 
 

@@ -19,11 +19,12 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.produce import PRODUCE_BATCH, produce
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
-from taxi_stream.cli.options import clear_errors, err, iso_ms
+from taxi_stream.cli.options import clear_errors, err, flag_ms
 from taxi_stream.cli.query import query
 from taxi_stream.core.errors import ServerStartError
+from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO, Totals
-from taxi_stream.core.windows import iso_utc
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.infra.localaws import (
     INSTALL_HINT,
@@ -87,7 +88,7 @@ class Demo:
 )
 @click.option(
     "--window-seconds",
-    type=click.IntRange(1, 900),
+    type=click.IntRange(MIN_WINDOW_S, MAX_WINDOW_S),
     default=60,
     show_default=True,
     help="Tumbling window size (arrival clock).",
@@ -150,7 +151,7 @@ def local(
         raise ServerStartError(
             f"no node_modules with kinesalite and dynalite found: {INSTALL_HINT}"
         )
-    start_ms = iso_ms(start_iso, "--start") or SYSTEM_CLOCK.now_ms()
+    start_ms = flag_ms(start_iso, "--start") or SYSTEM_CLOCK.now_ms()
     demo = Demo(trips, seed, malformed, start_ms, shards, window_seconds)
     keep = sys.stdin.isatty() if wait is None else wait
     code = _serve(modules, demo, (kinesis_port, dynamodb_port), keep=keep)

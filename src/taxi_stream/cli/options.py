@@ -11,7 +11,8 @@ import click
 from rich.console import Console
 
 from taxi_stream.core.errors import TaxiStreamError
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.core.limits import MAX_WINDOW_S
+from taxi_stream.core.timefmt import parse_iso_ms
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,7 +56,7 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
         options.append(
             click.option(
                 "--window-seconds",
-                type=click.IntRange(0, 900),
+                type=click.IntRange(0, MAX_WINDOW_S),
                 default=60,
                 show_default=True,
                 envvar="TAXI_STREAM_WINDOW_SECONDS",
@@ -110,7 +111,7 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
     return decorate
 
 
-def iso_ms(text: str | None, flag: str) -> int | None:
+def flag_ms(text: str | None, flag: str) -> int | None:
     """Epoch ms of an ISO-8601 flag value (None stays None); a bad value is a usage error."""
     if text is None:
         return None

@@ -15,10 +15,11 @@ from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import Settings
-from taxi_stream.cli.options import clear_errors, common, err, iso_ms
+from taxi_stream.cli.options import clear_errors, common, err, flag_ms
+from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
-from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
+from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
 
 SNAPSHOT_EVERY_S = 5.0
@@ -234,7 +235,7 @@ def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out
     The same --seed, --trips, --malformed and --start always write the same bytes; without
     --start the first pickup is 2024-11-01T00:00:00Z, not the time of the run.
     """  # fmt: skip
-    start = iso_ms(start_iso, "--start")
+    start = flag_ms(start_iso, "--start")
     if start is None:
         start = DEFAULT_START_MS
     sim = Simulator(SimulatorConfig(seed=seed, start_ms=start, malformed_fraction=malformed))

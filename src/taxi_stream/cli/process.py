@@ -10,9 +10,10 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.wiring import OUR_HANDLER, Settings
 from taxi_stream.cli.options import clear_errors, common, err
 from taxi_stream.core.errors import ConfigError
-from taxi_stream.core.windows import parse_iso_ms
+from taxi_stream.core.limits import MAX_BATCH_SIZE
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.function.handler import CLOCKS
-from taxi_stream.runner.mapping import MAX_BATCH_SIZE, MappingConfig
+from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
 

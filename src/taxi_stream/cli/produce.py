@@ -14,6 +14,7 @@ from taxi_stream.app.produce import Interruption, Produced, produce
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.options import clear_errors, common, err
 from taxi_stream.core import oversize
+from taxi_stream.core.limits import MAX_RECORD_BYTES
 from taxi_stream.ports import StreamWriter
 from taxi_stream.sources.files import Entry, Reading, dead_letters, json_lines
 
@@ -144,7 +145,7 @@ def _report(result: Produced, reading: Reading, *, noun: str, skip: int, aggrega
         _say(f"the input has {reading.lines:,} {nouns}, all skipped by --skip-lines {skip:,}")
     for number, size in reading.oversize[:SHOWN]:
         _say(
-            f"  {noun} {number}: {size:,} bytes, over the 1 MiB ({oversize.LIMIT_BYTES:,}-byte)"
+            f"  {noun} {number}: {size:,} bytes, over the 1 MiB ({MAX_RECORD_BYTES:,}-byte)"
             f" record limit; sent as a marker the consumer dead-letters as too_large with its"
             f" first {min(size, oversize.HEAD_BYTES):,} bytes"
         )

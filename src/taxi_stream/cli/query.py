@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from taxi_stream.app.wiring import Settings, existing_store
-from taxi_stream.cli.options import clear_errors, common, iso_ms
+from taxi_stream.cli.options import clear_errors, common, flag_ms
 from taxi_stream.core.records import DeadLetter, WindowTotals
-from taxi_stream.core.windows import iso_utc
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.views.query import letters_table, windows_table
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def query(
                 )
             _show(fmt, store.dead_letters(limit), letters_table, _letter_row)
         else:
-            windows = store.windows(vendor, iso_ms(since, "--since"), iso_ms(until, "--until"))
+            windows = store.windows(vendor, flag_ms(since, "--since"), flag_ms(until, "--until"))
             _show(fmt, windows[:limit], windows_table, _window_row)
 
 

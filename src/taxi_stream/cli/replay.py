@@ -18,7 +18,7 @@ from rich.text import Text
 from taxi_stream.app.produce import Produced, produce
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.options import clear_errors, common, err
-from taxi_stream.core.windows import to_epoch_ms
+from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.sources.replay.layouts import FORMATS, NEW_YORK
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult

@@ -17,9 +17,13 @@ TaxiStreamError
 │                             "Task timed out after N seconds")
 └── ServerStartError       a local AWS implementation (kinesalite, dynalite) is missing or
                            did not start
+
+``Reason`` holds the reason codes a RecordError (and so a dead letter) carries.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 
 class TaxiStreamError(Exception):
@@ -32,6 +36,31 @@ class ConfigError(TaxiStreamError):
 
 class SourceError(TaxiStreamError):
     """A trip file cannot be replayed: its columns match no known layout, or it cannot be read."""
+
+
+class Reason:
+    """Reason codes of rejected records (stable strings: they are stored with dead letters)."""
+
+    NOT_KINESIS: Final = "not_kinesis_record"
+    NOT_BASE64: Final = "not_base64"
+    NOT_UTF8: Final = "not_utf8"
+    NOT_JSON: Final = "not_json"
+    NOT_OBJECT: Final = "not_object"
+    TOO_LARGE: Final = "too_large"
+    BAD_ENVELOPE: Final = "bad_oversize_envelope"
+    TOO_DEEP: Final = "too_deep"
+    UNDECODABLE: Final = "undecodable"
+    MISSING_VENDOR: Final = "missing_vendor"
+    BAD_VENDOR: Final = "bad_vendor"
+    MISSING_FIELD: Final = "missing_field"
+    BAD_NUMBER: Final = "bad_number"
+    BAD_DISTANCE: Final = "bad_distance"
+    BAD_DURATION: Final = "bad_duration"
+    BAD_PASSENGERS: Final = "bad_passenger_count"
+    BAD_TIMESTAMP: Final = "bad_timestamp"
+    BAD_COORDINATE: Final = "bad_coordinate"
+    BAD_FLAG: Final = "bad_store_and_fwd_flag"
+    BAD_AGGREGATE: Final = "bad_kpl_aggregate"
 
 
 class RecordError(TaxiStreamError):

@@ -1,9 +1,9 @@
 """The oversize envelope: a line too large for a stream record travels as a small marker record.
 
-A stream record is at most ``LIMIT_BYTES`` (data + partition key, as Kinesis counts it). The
-producer sends a line over that limit as an envelope instead, so the line still enters the
-stream and still ends as a dead letter (reason ``too_large``) with its line number and first
-bytes; nothing is lost on the way:
+A stream record is at most ``core.limits.MAX_RECORD_BYTES`` (data + partition key, as Kinesis
+counts it). The producer sends a line over that limit as an envelope instead, so the line still
+enters the stream and still ends as a dead letter (reason ``too_large``) with its line number and
+first bytes; nothing is lost on the way:
 
     {"taxiStreamOversize": {"line": 17, "source": "trips.jsonl", "bytes": 1500000,
                             "limitBytes": 1048576, "headBase64": "<the first 4 KiB>"}}
@@ -20,18 +20,17 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.core.trip import Reason
+from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.limits import MAX_RECORD_BYTES, record_bytes
 
 KEY: Final = "taxiStreamOversize"
-LIMIT_BYTES: Final = 1_048_576  # a Kinesis record, data + partition key
 HEAD_BYTES: Final = 4_096  # how much of an oversize line the envelope keeps
 MAX_SOURCE_CHARS: Final = 1_024
 
 
 def is_over_limit(partition_key: str, data: bytes) -> bool:
     """Whether a record of this key and data exceeds the stream's record limit."""
-    return len(data) + len(partition_key.encode("utf-8", "surrogatepass")) > LIMIT_BYTES
+    return record_bytes(partition_key, data) > MAX_RECORD_BYTES
 
 
 def envelope(data: bytes, *, line: int, source: str) -> bytes:
@@ -41,7 +40,7 @@ def envelope(data: bytes, *, line: int, source: str) -> bytes:
         "line": line,
         "source": source[:MAX_SOURCE_CHARS],
         "bytes": len(data),
-        "limitBytes": LIMIT_BYTES,
+        "limitBytes": MAX_RECORD_BYTES,
         "headBase64": head,
     }
     return json.dumps({KEY: body}, separators=(",", ":")).encode()

@@ -61,7 +61,6 @@ class Contribution:
     window_end_ms: int
     totals: Totals
     clock: WindowClock
-    late: bool = False  # an event-time contribution that arrived after its window closed
 
 
 @dataclass(frozen=True, slots=True)

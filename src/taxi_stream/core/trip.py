@@ -18,39 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.core.windows import FIRST_INSTANT_MS, LAST_INSTANT_MS, to_epoch_ms
+from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.timefmt import to_epoch_ms
+from taxi_stream.core.windows import FIRST_INSTANT_MS, LAST_INSTANT_MS
 
 MAX_DISTANCE_MILES: Final = 500  # longer is not a taxi trip in NYC
 MAX_DURATION_S: Final = 86_400  # a trip over a day is a meter left running
 MAX_PASSENGERS: Final = 9
 MAX_VENDOR_LEN: Final = 64
 MAX_INT_CHARS: Final = 100  # longer integer text is read as a float: no range reaches that far
-
-
-class Reason:
-    """Reason codes of rejected records (stable strings: they are stored with dead letters)."""
-
-    NOT_KINESIS: Final = "not_kinesis_record"
-    NOT_BASE64: Final = "not_base64"
-    NOT_UTF8: Final = "not_utf8"
-    NOT_JSON: Final = "not_json"
-    NOT_OBJECT: Final = "not_object"
-    TOO_LARGE: Final = "too_large"
-    BAD_ENVELOPE: Final = "bad_oversize_envelope"
-    TOO_DEEP: Final = "too_deep"
-    UNDECODABLE: Final = "undecodable"
-    MISSING_VENDOR: Final = "missing_vendor"
-    BAD_VENDOR: Final = "bad_vendor"
-    MISSING_FIELD: Final = "missing_field"
-    BAD_NUMBER: Final = "bad_number"
-    BAD_DISTANCE: Final = "bad_distance"
-    BAD_DURATION: Final = "bad_duration"
-    BAD_PASSENGERS: Final = "bad_passenger_count"
-    BAD_TIMESTAMP: Final = "bad_timestamp"
-    BAD_COORDINATE: Final = "bad_coordinate"
-    BAD_FLAG: Final = "bad_store_and_fwd_flag"
-    BAD_AGGREGATE: Final = "bad_kpl_aggregate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from taxi_stream.core.errors import ConfigError
-
-MIN_WINDOW_S = 1
-MAX_WINDOW_S = 900  # the Lambda TumblingWindowInSeconds maximum
+from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
+from taxi_stream.core.timefmt import to_epoch_ms
 
 
 class WindowClock(StrEnum):
@@ -46,30 +45,6 @@ def window_start_ms(ts_ms: int, size_s: int) -> int:
     size_ms = size_s * 1000
     return ts_ms - ts_ms % size_ms
 
-
-def iso_utc(ts_ms: int) -> str:
-    """Render epoch milliseconds as ISO-8601 UTC with a Z suffix (second precision when whole)."""
-    dt = _EPOCH + timedelta(milliseconds=ts_ms)
-    if ts_ms % 1000:
-        return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return dt.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_iso_ms(text: str) -> int:
-    """Parse an ISO-8601 timestamp with a UTC offset (or Z) into epoch milliseconds."""
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return to_epoch_ms(dt)
-
-
-def to_epoch_ms(dt: datetime) -> int:
-    """Exact epoch milliseconds of an aware datetime (integer arithmetic, no float rounding)."""
-    return (dt - _EPOCH) // _ONE_MS
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 
 # Instants a window (and a watermark around it) can be written for: a day inside the years
 # 1..9999 that datetime, ISO-8601 keys and SQLite integers can all hold.

@@ -24,12 +24,12 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from taxi_stream.core import oversize
-from taxi_stream.core.errors import RecordError
+from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.limits import MAX_RECORD_BYTES
 from taxi_stream.core.trip import (
     MAX_DISTANCE_MILES,
     MAX_DURATION_S,
     MAX_PASSENGERS,
-    Reason,
     Trip,
     check_pickup_ms,
     parse_timestamp,
@@ -37,7 +37,6 @@ from taxi_stream.core.trip import (
     timestamp_ms,
 )
 
-MAX_RECORD_BYTES: Final = 1_048_576  # a Kinesis record's data is at most 1 MiB
 MAX_DEPTH: Final = 64  # levels of arrays and objects; a trip has one
 
 

@@ -30,15 +30,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pybase64
 
-from taxi_stream.core.errors import ConfigError, HandlerContractError, RecordError
+from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
-from taxi_stream.core.trip import Reason
+from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
     LAST_INSTANT_MS,
     WindowClock,
     check_window_seconds,
-    parse_iso_ms,
     window_clock,
     window_start_ms,
 )

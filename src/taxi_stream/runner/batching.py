@@ -6,12 +6,13 @@ from collections.abc import Callable
 from itertools import takewhile
 from typing import Final
 
+from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.ports import StreamReader
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.cursor import ShardCursor
-from taxi_stream.runner.events import MAX_PAYLOAD_BYTES, fit_payload
+from taxi_stream.runner.events import fit_payload
 from taxi_stream.runner.invoke import state_bytes
 
 EVENT_OVERHEAD_BYTES: Final = 1_024  # window, shard and flags around the records and state

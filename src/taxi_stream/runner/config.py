@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from taxi_stream.core.errors import ConfigError
-from taxi_stream.core.windows import MAX_WINDOW_S
+from taxi_stream.core.limits import MAX_BATCH_SIZE, MAX_WINDOW_S
 
-MAX_BATCH_SIZE: Final = 10_000  # BatchSize maximum for Kinesis
 MAX_BATCHING_WINDOW_S: Final = 300  # MaximumBatchingWindowInSeconds maximum
 MAX_RETRY_ATTEMPTS: Final = 10_000  # MaximumRetryAttempts maximum (-1: infinite)
 MIN_RECORD_AGE_S: Final = 60  # MaximumRecordAgeInSeconds: -1 (infinite) or 60..604,800

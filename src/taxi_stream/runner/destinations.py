@@ -6,26 +6,19 @@ import json
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import StreamRecord
+from taxi_stream.core.timefmt import iso_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 RETRY_ATTEMPTS_EXHAUSTED: Final = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED: Final = "RecordAgeExceeded"
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def iso_ms(epoch_ms: int) -> str:
-    """ISO-8601 UTC with milliseconds, as Lambda writes ``timestamp`` and arrival times."""
-    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def invocation_record(

@@ -11,11 +11,11 @@ from typing import Final
 
 import pybase64
 
+from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
 from taxi_stream.core.records import StreamRecord
-from taxi_stream.core.windows import iso_utc
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.function.contract import KinesisEvent, KinesisEventRecord, State
 
-MAX_PAYLOAD_BYTES: Final = 6_291_456  # Lambda's synchronous invocation payload limit (6 MB)
 RECORD_OVERHEAD_BYTES: Final = 420  # the JSON envelope of one record, without data and ids
 DEFAULT_REGION: Final = "us-east-1"
 DEFAULT_ACCOUNT: Final = "000000000000"

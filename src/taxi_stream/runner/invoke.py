@@ -17,7 +17,6 @@ from taxi_stream.runner.events import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 log = logging.getLogger(__name__)
 
-MAX_STATE_BYTES: Final = 1_048_576  # "Your state can be a maximum of 1 MB per shard"
 DEFAULT_FUNCTION: Final = "taxi-stream-local"
 TIMED_OUT: Final = "Task timed out after"  # how Lambda reports a timeout
 

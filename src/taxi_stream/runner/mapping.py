@@ -8,12 +8,13 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from taxi_stream.core.errors import ConfigError, DamagedDatabaseError
+from taxi_stream.core.limits import MAX_STATE_BYTES
 from taxi_stream.core.records import ShardInfo, StreamRecord
 from taxi_stream.function.contract import KinesisEvent
 from taxi_stream.ports import CheckpointStore, FailureDestination, StreamReader
 from taxi_stream.runner.batching import Batcher
 from taxi_stream.runner.checkpoint import Checkpoint
-from taxi_stream.runner.config import MAX_BATCH_SIZE, MappingConfig
+from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.cursor import Pending, ShardCursor
 from taxi_stream.runner.destinations import RECORD_AGE_EXCEEDED
 from taxi_stream.runner.events import (
@@ -25,7 +26,6 @@ from taxi_stream.runner.events import (
 from taxi_stream.runner.failures import MAX_BACKOFF_MS, FailurePolicy
 from taxi_stream.runner.invoke import (
     DEFAULT_FUNCTION,
-    MAX_STATE_BYTES,
     Attempt,
     Handler,
     LocalContext,
@@ -36,7 +36,6 @@ from taxi_stream.runner.invoke import (
 
 __all__ = [
     "MAX_BACKOFF_MS",
-    "MAX_BATCH_SIZE",
     "EventSourceMapping",
     "Handler",
     "LocalContext",

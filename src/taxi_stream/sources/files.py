@@ -15,15 +15,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any
 
 from taxi_stream.core import oversize
 from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.limits import fit_key
 
 Entry = tuple[int, str, bytes]
 """(input line number, partition key, data)."""
-
-MAX_KEY_CHARS: Final = 256
 
 
 @dataclass(slots=True)
@@ -108,4 +107,4 @@ def _id_of(data: bytes) -> str | None:
     except ValueError:
         return None
     trip_id = value.get("id") if isinstance(value, dict) else None
-    return str(trip_id)[:MAX_KEY_CHARS] if trip_id not in (None, "") else None
+    return fit_key(str(trip_id)) if trip_id not in (None, "") else None

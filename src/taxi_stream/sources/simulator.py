@@ -13,8 +13,8 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from taxi_stream.core.errors import ConfigError, RecordError
-from taxi_stream.core.trip import Reason, vendor_key
+from taxi_stream.core.errors import ConfigError, Reason, RecordError
+from taxi_stream.core.trip import vendor_key
 
 DEFAULT_START_MS: Final = 1_730_419_200_000  # 2024-11-01T00:00:00Z, the month of the TLC sample
 NOMINAL_TRIPS_PER_SECOND: Final = 100.0  # how fast simulated time runs when the stream is unpaced

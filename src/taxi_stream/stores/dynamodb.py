@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, Inexact
 from typing import TYPE_CHECKING, Final
 
@@ -23,8 +22,9 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
+from taxi_stream.core.timefmt import iso_ms, iso_utc, parse_iso_ms
 from taxi_stream.core.totals import Totals
-from taxi_stream.core.windows import WindowClock, iso_utc, parse_iso_ms
+from taxi_stream.core.windows import WindowClock
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.stores import DEFAULT_TABLE, windows_label, windows_mismatch
@@ -50,7 +50,6 @@ SK: Final = "windowStart"
 
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 _EXACT: Final = Context(prec=38, traps=[Inexact])  # DynamoDB numbers carry 38 digits
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _CLIENT_CONFIG: Final = Config(
     retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30
 )
@@ -196,8 +195,8 @@ class DynamoDBStore:
             items = [item for page in pages for item in page["Items"]]
         return [_letter(item) for item in items[:limit]]
 
-    def check_window(self, seconds: int, clock: str) -> None:
-        """Record the table's windows on first use (a '#meta' item); refuse other ones."""
+    def claim_windows(self, seconds: int, clock: str) -> None:
+        """Claim the table for these windows on first use (a '#meta' item); refuse other ones."""
         want = windows_label(clock, seconds)
         key = {PK: {"S": META_KEY}, SK: {"S": "windows"}}
         with self._errors("record the table's windows", once=True) as stored:
@@ -276,17 +275,17 @@ def milli(miles_text: str) -> int:
 
 def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputTypeDef:
     """One conditional UpdateItem: ADD the totals and the id, unless the id is in the set."""
-    adds = "#n :n, #d :d, #t :t, #p :p, #k :one, #cs :ids" + (", #l :one" if c.late else "")
     t = c.totals
     return {
         "TableName": table,
         "Key": {PK: {"S": _vendor_key(c.vendor_id)}, SK: {"S": iso_utc(c.window_start_ms)}},
-        "UpdateExpression": f"ADD {adds} SET #e = :e, #u = :u, #c = :c",
+        "UpdateExpression": (
+            "ADD #n :n, #d :d, #t :t, #p :p, #k :one, #cs :ids SET #e = :e, #u = :u, #c = :c"
+        ),
         "ConditionExpression": "attribute_not_exists(#cs) OR NOT contains(#cs, :id)",
         "ExpressionAttributeNames": {
             **{k: v for k, v in _NAMES.items() if k not in ("#pk", "#sk")},
             "#cs": "contributions",
-            **({"#l": "lateContributions"} if c.late else {}),
         },
         "ExpressionAttributeValues": {
             ":n": {"N": str(t.trip_count)},
@@ -364,15 +363,9 @@ def _window(item: Item) -> WindowTotals:
         raise StoreError(f"not a window item: {item.get(PK)} {item.get(SK)}: {exc!r}") from exc
 
 
-def _iso_ms(ts_ms: int) -> str:
-    """ISO-8601 UTC with milliseconds always present, so the strings sort in time."""
-    text = (_EPOCH + timedelta(milliseconds=ts_ms)).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
 def _letter_item(letter: DeadLetter, now_ms: int) -> Item:
     o = letter.origin
-    arrival = "unknown" if o.arrival_ms is None else _iso_ms(o.arrival_ms)
+    arrival = "unknown" if o.arrival_ms is None else iso_ms(o.arrival_ms)
     item: Item = {
         PK: {"S": DEAD_LETTER_KEY},
         SK: {"S": f"{arrival}|{letter.letter_id}"},
@@ -385,7 +378,7 @@ def _letter_item(letter: DeadLetter, now_ms: int) -> Item:
         "raw": {"B": letter.raw[:MAX_RAW_BYTES]},
         "rawSize": {"N": str(len(letter.raw))},
         "rawSha256": {"S": hashlib.sha256(letter.raw).hexdigest()},
-        "storedAt": {"S": _iso_ms(now_ms)},
+        "storedAt": {"S": iso_ms(now_ms)},
     }
     if o.sub_sequence is not None:
         item["subSequence"] = {"N": str(o.sub_sequence)}

@@ -23,7 +23,7 @@ class MemoryStore:
     def close(self) -> None:
         """Nothing to free; here so the memory store is a Store like the others."""
 
-    def check_window(self, seconds: int, clock: str) -> None:
+    def claim_windows(self, seconds: int, clock: str) -> None:
         """Record the windows on first use; refuse other ones."""
         want = windows_label(clock, seconds)
         self._windows_held = self._windows_held or want

@@ -36,7 +36,6 @@ CREATE TABLE IF NOT EXISTS windows (
     duration_s INTEGER NOT NULL,
     passenger_count INTEGER NOT NULL,
     contributions INTEGER NOT NULL,
-    late_contributions INTEGER NOT NULL DEFAULT 0,
     clock TEXT NOT NULL,
     updated_ms INTEGER NOT NULL,
     PRIMARY KEY (vendor_id, window_start_ms)
@@ -72,15 +71,18 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 ) WITHOUT ROWID;
 """
 
+# The columns are named: a store file created by an earlier version also has a column
+# late_contributions (always 0, read by nothing), which keeps its default.
 _ADD_WINDOW: Final = """
-INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+INSERT INTO windows (vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,
+    duration_s, passenger_count, contributions, clock, updated_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
     trip_count = trip_count + excluded.trip_count,
     distance_milli = distance_milli + excluded.distance_milli,
     duration_s = duration_s + excluded.duration_s,
     passenger_count = passenger_count + excluded.passenger_count,
     contributions = contributions + 1,
-    late_contributions = late_contributions + excluded.late_contributions,
     window_end_ms = MAX(window_end_ms, excluded.window_end_ms),
     updated_ms = excluded.updated_ms
 """
@@ -128,14 +130,15 @@ class SQLiteStore:
         with errors("store commit", StoreError, self.path):
             self._db.commit()
 
-    def check_window(self, seconds: int, clock: str) -> None:
-        """Record the windows on first use; refuse other ones (they would add into one row).
+    def claim_windows(self, seconds: int, clock: str) -> None:
+        """Claim the store for these windows on first use; refuse other ones (they would add into
+        one row).
 
         Totals are keyed by (vendor, window start): 10 s and 5 s windows, or arrival- and
         event-clock windows, starting at the same second would be summed together.
         """
         want = windows_label(clock, seconds)
-        with self.transaction(), errors("store window check", StoreError, self.path):
+        with self.transaction(), errors("store window claim", StoreError, self.path):
             row = self._db.execute("SELECT value FROM store_meta WHERE key = 'windows'")
             found = row.fetchone()
             if found is None:
@@ -160,8 +163,7 @@ class SQLiteStore:
                 self._db.execute(
                     _ADD_WINDOW,
                     (c.vendor_id, c.window_start_ms, c.window_end_ms, t.trip_count,
-                     t.distance_milli, t.duration_s, t.passenger_count, int(c.late),
-                     c.clock, now),
+                     t.distance_milli, t.duration_s, t.passenger_count, c.clock, now),
                 )  # fmt: skip
                 new += 1
         return new

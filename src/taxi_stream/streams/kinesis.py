@@ -1,8 +1,9 @@
 """Kinesis Data Streams via boto3: a batching, retrying producer and a shard-by-shard consumer.
 
 Producer guarantees: PutRecords calls stay within 500 records and 5 MiB (data + partition keys);
-a record over 1 MiB (data + partition key) or with a partition key outside 1..256 characters is
-reported failed, never sent; failed entries of a partial failure and throttled or 5xx calls are
+a record over 1 MiB (data + partition key) or with a partition key outside 1..256 characters
+(UTF-16 units, the rule of ``core.limits``, which the embedded stream applies too) is reported
+failed, never sent; failed entries of a partial failure and throttled or 5xx calls are
 retried with exponential backoff and full jitter, for a bounded number of attempts; an entry is
 counted as sent only when Kinesis returned a sequence number for it. Entries retried after a
 partial failure may land after later entries of the same key (as with any PutRecords producer).
@@ -15,21 +16,27 @@ records (see ``kpl``) of at most ``AGGREGATE_MAX_BYTES``; ``sent`` counts user r
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from taxi_stream.core.errors import ConfigError, StreamError
+from taxi_stream.core.hashkey import hash_key
+from taxi_stream.core.limits import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS,
+    entry_problem,
+    record_bytes,
+)
 from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
+from taxi_stream.core.timefmt import from_epoch_ms, to_epoch_ms
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.streams import kpl
 
@@ -47,10 +54,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_BATCH_RECORDS: Final = 500
-MAX_BATCH_BYTES: Final = 5 * 1024 * 1024
-MAX_RECORD_BYTES: Final = 1024 * 1024
-MAX_KEY_CHARS: Final = 256
 MAX_READ_LIMIT: Final = 10_000
 AGGREGATE_MAX_BYTES: Final = 51_200  # the KPL's default AggregationMaxSize
 SHARD_MAP_TTL_S: Final = 30.0  # how long the producer trusts its map of open shards
@@ -66,7 +69,6 @@ RETRYABLE_CODES: Final = frozenset(
         "ServiceUnavailable",
     }
 )
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TRANSIENT: Final = (ConnectionError, HTTPClientError)  # no answer: retry the whole call
 
 
@@ -102,7 +104,7 @@ class _Item:
 
     @property
     def size(self) -> int:
-        return len(self.data) + len(self.key.encode())  # what the 5 MiB call limit counts
+        return record_bytes(self.key, self.data)  # what the 5 MiB call limit counts
 
     def entry(self) -> PutRecordsRequestEntryTypeDef:
         return {"PartitionKey": self.key, "Data": self.data}
@@ -121,26 +123,6 @@ def _is_retryable(exc: ClientError) -> bool:
     return _error_code(exc) in RETRYABLE_CODES or status >= 500
 
 
-def hash_key(partition_key: str) -> int:
-    """Kinesis's 128-bit hash key of a partition key (MD5, big-endian)."""
-    return int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")  # noqa: S324
-
-
-def _problem(key: str, data: bytes) -> str | None:
-    """Why Kinesis would reject this entry, or None (key length in UTF-16 units, as Kinesis)."""
-    try:
-        key_bytes = len(key.encode())
-        units = len(key) if key.isascii() else len(key.encode("utf-16-le")) // 2
-    except UnicodeEncodeError:
-        return "bad_partition_key: not encodable as UTF-8 (a lone surrogate)"
-    if not 1 <= units <= MAX_KEY_CHARS:
-        return f"bad_partition_key: must be 1..{MAX_KEY_CHARS} characters, got {units}"
-    if len(data) + key_bytes > MAX_RECORD_BYTES:
-        size = len(data) + key_bytes
-        return f"too_large: {size} bytes (data + partition key) is over the 1 MiB record limit"
-    return None
-
-
 def _batches(items: Sequence[_Item]) -> Iterator[list[_Item]]:
     """Consecutive runs of items within one PutRecords call's limits."""
     batch: list[_Item] = []
@@ -155,15 +137,11 @@ def _batches(items: Sequence[_Item]) -> Iterator[list[_Item]]:
         yield batch
 
 
-def _epoch_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
 def _stream_record(record: RecordTypeDef) -> StreamRecord:
     arrival = record.get("ApproximateArrivalTimestamp")
     return StreamRecord(
         sequence_number=record["SequenceNumber"],
-        arrival_ms=_epoch_ms(arrival) if arrival is not None else time.time_ns() // 1_000_000,
+        arrival_ms=to_epoch_ms(arrival) if arrival is not None else time.time_ns() // 1_000_000,
         partition_key=record["PartitionKey"],
         data=bytes(record["Data"]),
     )
@@ -272,7 +250,7 @@ class KinesisStream:
         rekey = self._partition_key
         for index, (entry_key, data) in enumerate(entries):
             key = entry_key if rekey is None else rekey(entry_key, data)
-            problem = _problem(key, data)
+            problem = entry_problem(key, data)
             if problem is None:
                 items.append(_Item(key, bytes(data), (index,)))
             else:
@@ -413,7 +391,7 @@ class KinesisStream:
             request["StartingSequenceNumber"] = after
         elif self._start_ms is not None:
             request["ShardIteratorType"] = "AT_TIMESTAMP"
-            request["Timestamp"] = _EPOCH + timedelta(milliseconds=self._start_ms)
+            request["Timestamp"] = from_epoch_ms(self._start_ms)
         client = self.client
         return self._call("GetShardIterator", lambda: client.get_shard_iterator(**request))[
             "ShardIterator"

@@ -29,8 +29,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.core.trip import Reason
+from taxi_stream.core.errors import Reason, RecordError
 
 MAGIC: Final = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES: Final = 16

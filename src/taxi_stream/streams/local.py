@@ -1,16 +1,16 @@
 """The embedded stream: a durable, sharded, Kinesis-like log in one SQLite file (WAL mode).
 
 Shards cover the 128-bit hash-key range evenly; a record goes to the shard holding the MD5 of its
-partition key, as in Kinesis. Sequence numbers look and sort like Kinesis's: 56-digit decimal
-strings, increasing per shard and unique across shards, so comparing them as strings gives the
-shard's order. Each record keeps its arrival time. Producers and consumers may be separate
-processes: every write is one IMMEDIATE transaction, readers see committed records only. Records
-older than the retention are trimmed.
+partition key, as in Kinesis. An entry Kinesis would refuse (``core.limits``: a partition key
+outside 1..256 UTF-16 units, a record over 1 MiB) is reported failed; the rest go in. Sequence
+numbers look and sort like Kinesis's: 56-digit decimal strings, increasing per shard and unique
+across shards, so comparing them as strings gives the shard's order. Each record keeps its
+arrival time. Producers and consumers may be separate processes: every write is one IMMEDIATE
+transaction, readers see committed records only. Records older than the retention are trimmed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import uuid
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Final
 
 from taxi_stream.core.errors import ConfigError, StreamError
+from taxi_stream.core.hashkey import shard_for_key
+from taxi_stream.core.limits import entry_problem
 from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, errors
@@ -26,8 +28,6 @@ from taxi_stream.infra.sqlite import connect, errors
 log = logging.getLogger(__name__)
 
 MAX_SHARDS: Final = 64
-MAX_RECORD_BYTES: Final = 1_048_576
-MAX_KEY_CHARS: Final = 256
 DEFAULT_RETENTION_H: Final = 24
 _TRIM_EVERY: Final = 100_000  # records appended between retention trims
 
@@ -76,12 +76,6 @@ def parse_sequence(sequence: str) -> tuple[int, int]:
         )
     shard_end = len(_SEQUENCE_LEAD) + _SHARD_DIGITS
     return int(sequence[len(_SEQUENCE_LEAD) : shard_end]), int(sequence[shard_end:])
-
-
-def shard_for_key(partition_key: str, shard_count: int) -> int:
-    """The index of the shard whose even slice of the 128-bit hash range holds MD5(key)."""
-    digest = int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")  # noqa: S324
-    return (digest * shard_count) >> 128
 
 
 class LocalStream:
@@ -183,12 +177,11 @@ class LocalStream:
         rows, failed = [], []
         count = self.shard_count
         for index, (key, data) in enumerate(entries):
-            if not 1 <= len(key) <= MAX_KEY_CHARS:
-                failed.append((index, f"partition key must be 1..{MAX_KEY_CHARS} characters"))
-            elif len(data) + len(key.encode()) > MAX_RECORD_BYTES:  # Kinesis counts the key too
-                failed.append((index, f"record of {len(data)} bytes and its key is over 1 MiB"))
-            else:
+            problem = entry_problem(key, data)  # as Kinesis refuses it
+            if problem is None:
                 rows.append((shard_for_key(key, count), key, bytes(data)))
+            else:
+                failed.append((index, problem))
         return rows, failed
 
     def _maybe_trim(self, added: int) -> None:

@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from taxi_stream.core.windows import iso_utc
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.runner.cursor import ShardCursor
 from taxi_stream.runner.invoke import state_bytes
 from taxi_stream.runner.mapping import EventSourceMapping

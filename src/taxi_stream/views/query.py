@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from taxi_stream.core.records import DeadLetter, WindowTotals
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO
-from taxi_stream.core.windows import iso_utc
 from taxi_stream.views.cells import (
     cut,
     sequence_label,

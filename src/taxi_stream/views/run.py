@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from taxi_stream.core.records import WindowTotals
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO, Totals, WindowKey, merge
-from taxi_stream.core.windows import iso_utc
 from taxi_stream.function.state import window_totals
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.views.cells import (

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-PUT_BATCH: Final = 500  # one PutRecords call's worth
+from taxi_stream.core.limits import MAX_BATCH_RECORDS
+
+PUT_BATCH: Final = MAX_BATCH_RECORDS  # one PutRecords call's worth
 
 
 class PutOutcome(Protocol):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from taxi_stream.core.timefmt import from_epoch_ms
 from taxi_stream.sources.replay.layouts import NEW_YORK
 
 _NY: Final = ZoneInfo(NEW_YORK)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ class Progress:
 def event_text(ms: int) -> str:
     """An event time as New York local time with its offset, to the second."""
     try:
-        moment = (_EPOCH + timedelta(milliseconds=ms)).astimezone(_NY)
+        moment = from_epoch_ms(ms).astimezone(_NY)
     except OverflowError:
         return f"{ms} ms"
     return moment.isoformat(timespec="seconds")

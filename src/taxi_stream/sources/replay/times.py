@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from taxi_stream.core.errors import SourceError
+from taxi_stream.core.timefmt import EPOCH
 from taxi_stream.sources.replay.layouts import NEW_YORK
 
 _NY: Final = ZoneInfo(NEW_YORK)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS: Final = pa.timestamp("s")
 _NO_TIME: Final = pa.scalar(None, _SECONDS)
 _ISO_TEXT: Final = "%Y-%m-%d %H:%M:%S"
@@ -171,16 +171,16 @@ def _change_between(low: int, high: int) -> int:
 
 
 def _offset_at(utc_s: int) -> int:
-    offset = (_EPOCH + timedelta(seconds=utc_s)).astimezone(_NY).utcoffset()
+    offset = (EPOCH + timedelta(seconds=utc_s)).astimezone(_NY).utcoffset()
     return int(offset.total_seconds()) if offset is not None else 0
 
 
 def _utc_s(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(seconds=1)
+    return (moment - EPOCH) // timedelta(seconds=1)
 
 
 def _wall_s(naive: datetime) -> int:
-    return (naive.replace(tzinfo=UTC) - _EPOCH) // timedelta(seconds=1)
+    return (naive.replace(tzinfo=UTC) - EPOCH) // timedelta(seconds=1)
 
 
 def _offset_text(offset_s: int) -> str:
