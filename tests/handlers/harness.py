@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from taxi_stream.runner.destinations import FileDestination
-from taxi_stream.runner.mapping import EventSourceMapping, Handler, MappingConfig
-from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.runner.mapping import (
+    EventSourceMapping,
+    Handler,
+    InProcess,
+    MappingConfig,
+    ShardSnapshot,
+)
+from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
 from taxi_stream.streams.local import LocalStream
 
 START_MS = 1_730_419_200_000  # 2024-11-01T00:00:00Z, a window boundary for any size up to 900 s
@@ -60,7 +66,11 @@ class Harness:
         return [record.sequence_number for record in result.records]
 
     def mapping(
-        self, handler: Handler, *, destination: bool = True, **settings: Any
+        self,
+        handler: Handler | InProcess[SQLiteUnitOfWork],
+        *,
+        destination: bool = True,
+        **settings: Any,
     ) -> EventSourceMapping:
         """A mapping over the stream, checkpointing to the store, failures to a JSON-lines file."""
         return EventSourceMapping(
@@ -93,10 +103,15 @@ class Harness:
                 return
             self.clock.advance(step_ms)
         raise AssertionError(
-            f"not idle after {polls} polls: {[c.last_error for c in mapping.cursors]}"
+            f"not idle after {polls} polls: {[s.stats.last_error for s in mapping.snapshot()]}"
         )
 
     def close(self) -> None:
         """Close the databases."""
         self.stream.close()
         self.store.close()
+
+
+def snapshot_of(mapping: EventSourceMapping, index: int = 0) -> ShardSnapshot:
+    """A snapshot of one shard of ``mapping`` as it stands now (the first by default)."""
+    return mapping.snapshot()[index]

@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -79,7 +80,7 @@ def drain(mapping: EventSourceMapping) -> None:
     for _ in range(MAX_POLLS):
         if mapping.poll(drain=True) == 0 and mapping.idle():
             return
-    errors = [c.last_error for c in mapping.cursors if c.last_error]
+    errors = [s.stats.last_error for s in mapping.snapshot() if s.stats.last_error]
     raise AssertionError(f"the runner did not drain; errors: {errors}")
 
 
@@ -106,7 +107,7 @@ def test_runner_totals_do_not_depend_on_shards_or_batch_size(
             for data in chunk:
                 add_trip(expected, data, window_of(now[0], window_s))
         store = SQLiteStore(Path(tmp) / "store.db")
-        handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=window_s))
+        handler = in_process_handler(HandlerConfig(window_seconds=window_s))
         config = MappingConfig(batch_size=batch_size, window_seconds=window_s)
         drain(EventSourceMapping(stream, handler, store, config, now_ms=lambda: now[0]))
         got, counts = stored(store), store.counts()

@@ -14,8 +14,8 @@ from typing import Final
 from taxi_stream.app.wiring import (
     DEFAULT_HANDLER,
     Settings,
-    load_handler,
     open_checkpoints,
+    open_handler,
     open_store,
     open_stream,
 )
@@ -73,7 +73,7 @@ class Processor:
             self.store.check_window(config.window_seconds, config.clock)
         from taxi_stream.runner.destinations import open_destination  # noqa: PLC0415 - process only
 
-        handler = load_handler(options.handler, self.store, options.handler_config)
+        handler = open_handler(options.handler, settings, self.store, options.handler_config)
         destination = open_destination(
             options.mapping.on_failure, endpoint_url=settings.endpoint_url, region=settings.region
         )

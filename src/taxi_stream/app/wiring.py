@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.ports import TotalsStore
-from taxi_stream.runner.mapping import Handler
-from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.runner.mapping import Handler, InProcess
+from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
 from taxi_stream.streams.local import LocalStream
 
 DEFAULT_HANDLER: Final = "taxi_stream.lambda_handler:lambda_handler"
@@ -90,6 +90,25 @@ def open_store(settings: Settings, checkpoints: SQLiteStore | None = None) -> An
     raise ConfigError(
         f"unknown store {settings.store_url!r}: use 'local', sqlite:///PATH or dynamodb://TABLE"
     )
+
+
+def open_handler(
+    spec: str, settings: Settings, store: TotalsStore, config: HandlerConfig
+) -> Handler | InProcess[SQLiteUnitOfWork]:
+    """The handler the runner invokes, writing to ``store`` (see load_handler).
+
+    Ours with the data dir's own store (``local``, which holds the checkpoints too) writes
+    through the unit of work the runner opens for each invocation, so its contributions and
+    dead letters commit in the same transaction as the checkpoint.
+    """
+    if spec == DEFAULT_HANDLER and settings.store_url == "local":
+        return in_process_handler(config)
+    return load_handler(spec, store, config)
+
+
+def in_process_handler(config: HandlerConfig) -> InProcess[SQLiteUnitOfWork]:
+    """Our handler, built on each unit of work the runner opens on a SQLite store."""
+    return InProcess(lambda work: TumblingWindowHandler(work, config))
 
 
 def load_handler(spec: str, store: TotalsStore, config: HandlerConfig) -> Handler:

@@ -128,10 +128,11 @@ class RunView:
 
     def rows(self) -> list[WindowRow]:
         """Every window of the run: what the store holds and what the shards' state still holds."""
+        states = [shard.checkpoint.state for shard in self.mapping.snapshot()]
         parts = [
-            {key: Totals(*cell) for key, cell in part_from_state(c.state).totals.items()}
-            for c in self.mapping.cursors
-            if c.state.get("taxiStream")  # a custom handler's state is not ours to read
+            {key: Totals(*cell) for key, cell in part_from_state(state).totals.items()}
+            for state in states
+            if state.get("taxiStream")  # a custom handler's state is not ours to read
         ]
         return window_rows(self.store.windows(start_ms=self.since_ms), merge(parts))
 
@@ -141,9 +142,9 @@ class RunView:
         if now - last_t >= 0.5:
             self._rate = (delivered - last_n) / (now - last_t) if last_t else 0.0
             self._last = (now, delivered)
-        cursors = self.mapping.cursors
-        lag = max((c.behind_ms for c in cursors), default=0)
-        failures = sum(c.failures for c in cursors)
+        shards = self.mapping.snapshot()
+        lag = max((s.stats.behind_ms for s in shards), default=0)
+        failures = sum(s.stats.failures for s in shards)
         parts: list[str | Text] = [
             f"processed {delivered:,} trips",
             f"{self._rate:,.0f} trips/s",
@@ -152,6 +153,6 @@ class RunView:
         if produced is not None:
             parts.insert(0, f"produced {produced:,}")
         if failures:
-            stuck = ", ".join(shard_label(c.shard_id) for c in cursors if c.consecutive_failures)
+            stuck = ", ".join(shard_label(s.shard_id) for s in shards if s.consecutive_failures)
             parts.append(Text(f"failed invocations {failures:,} (retrying: {stuck})", "red"))
         return Parts.of(parts)
