@@ -159,3 +159,34 @@ def test_a_snapshot_is_read_only_and_stays_as_it_was_taken() -> None:
     assert snapshot_of(mapping).stats.records == 4
     with pytest.raises(dataclasses.FrozenInstanceError):
         before.stats = dataclasses.replace(before.stats, records=0)  # type: ignore[misc]
+
+
+class InPlace:
+    """A handler that counts records into the state it was given, in place, failing once."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.fail_second = True
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Add the batch's records to ``event["state"]`` itself; fail the second call once."""
+        state = event["state"]
+        state["records"] = state.get("records", 0) + len(event["Records"])
+        self.seen.append(state["records"])
+        if len(self.seen) == 2 and self.fail_second:
+            raise RuntimeError("the function failed after changing its state")
+        return {"state": state}
+
+
+def test_a_handler_changing_its_state_in_place_changes_no_checkpoint() -> None:
+    """Each invocation gets its own copy of the state, as Lambda's is deserialised per call."""
+    stream, seqs = one_shard(4)
+    clock, handler = Clock(), InPlace()
+    mapping = mapping_over(stream, handler, MemoryCheckpointStore(), clock)
+    mapping.poll()
+    mapping.poll()
+    assert snapshot_of(mapping).checkpoint.state == {"records": 2}
+    clock.ms = snapshot_of(mapping).retry_at_ms
+    mapping.poll()
+    assert handler.seen == [2, 4, 4]
+    assert snapshot_of(mapping).checkpoint == Checkpoint(seqs[3], START_MS, {"records": 4})

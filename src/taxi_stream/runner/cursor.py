@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.runner.checkpoint import Checkpoint
@@ -109,6 +112,15 @@ class ShardCursor:
             or self.checkpoint.window_start_ms is not None
             or self.terminate_early
         )
+
+    def event_state(self) -> dict[str, Any]:
+        """The window state for the next invocation: a copy, as Lambda deserialises it per call.
+
+        A handler that changes the state it was given in place changes no checkpoint, so a
+        retry after it failed gets the state of the last successful invocation.
+        """
+        state: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.checkpoint.state))
+        return state
 
     def resume(self, saved: Checkpoint) -> None:
         """Take up a saved checkpoint: read on after its position."""

@@ -303,7 +303,7 @@ class EventSourceMapping:
             arn=self._arn,
             window_start_ms=window,
             window_end_ms=window + self._config.window_seconds * 1000,
-            state=cursor.checkpoint.state,
+            state=cursor.event_state(),
         )
 
     def _close_window(self, cursor: ShardCursor, *, early: bool) -> None:
@@ -316,7 +316,7 @@ class EventSourceMapping:
             arn=self._arn,
             window_start_ms=start,
             window_end_ms=start + self._config.window_seconds * 1000,
-            state=cursor.checkpoint.state,
+            state=cursor.event_state(),
             final=not early,
             terminated_early=early,
         )
