@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from taxi_stream.core.records import (
     Contribution,
@@ -112,12 +112,21 @@ class Store(TotalsStore, TotalsQuery, Protocol):
         ...
 
 
-class CheckpointStore(Protocol):
-    """Durable per-shard positions, written inside a unit of work."""
+class UnitOfWork(Protocol):
+    """One transaction on a checkpoint store: what is written through it commits together."""
 
-    def transaction(self) -> AbstractContextManager[None]:
-        """A unit of work shared with an in-process handler's writes."""
+    def save_checkpoint(
+        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
+    ) -> None:
+        """Save a checkpoint when the unit of work commits (never, if it rolls back)."""
         ...
+
+
+W_co = TypeVar("W_co", bound=UnitOfWork, covariant=True)
+
+
+class CheckpointStore(Protocol[W_co]):
+    """Durable per-shard positions, saved alone or inside a unit of work."""
 
     def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
         """The saved checkpoint, if any."""
@@ -126,7 +135,15 @@ class CheckpointStore(Protocol):
     def save_checkpoint(
         self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
     ) -> None:
-        """Save a checkpoint."""
+        """Save a checkpoint in a unit of work of its own."""
+        ...
+
+    def unit_of_work(self) -> AbstractContextManager[W_co]:
+        """Open a unit of work: it commits when the block ends and rolls back when it raises.
+
+        One at a time per store, and only through the unit itself: a write to the store while
+        one is open raises StoreError. An in-process handler joins it by being handed it.
+        """
         ...
 
 
@@ -139,5 +156,5 @@ class FailureDestination(Protocol):
         ...
 
     def send(self, record: dict[str, Any]) -> None:
-        """Deliver one record durably; raise StoreError when that is not possible."""
+        """Deliver one record durably; raise DestinationError when that is not possible."""
         ...

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from taxi_stream.app.wiring import open_destination
-from taxi_stream.core.errors import StoreError
+from taxi_stream.core.errors import DestinationError
 from taxi_stream.ports import FailureDestination
 
 _queues = itertools.count()
@@ -93,13 +93,13 @@ def test_a_destination_describes_itself_by_its_url(
         pytest.param("sqs://missing", marks=pytest.mark.aws),
     ],
 )
-def test_a_destination_that_cannot_take_a_record_raises_store_error(
+def test_a_destination_that_cannot_take_a_record_raises_destination_error(
     url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """Nothing is lost silently: a send that fails raises StoreError (the discard is retried)."""
+    """Nothing is lost silently: a failed send raises DestinationError (the discard is retried)."""
     (tmp_path / "a-file").write_text("a file, not a folder")
     endpoint = request.getfixturevalue("moto_url") if url.startswith("sqs") else None
     target = open_destination(url.format(tmp=tmp_path), endpoint_url=endpoint, region="us-east-1")
     assert target is not None
-    with pytest.raises(StoreError, match="on-failure destination"):
+    with pytest.raises(DestinationError, match="on-failure destination"):
         target.send(record(1))

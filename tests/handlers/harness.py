@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from taxi_stream.runner.destinations import FileDestination
-from taxi_stream.runner.mapping import EventSourceMapping, Handler, MappingConfig
-from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.runner.mapping import (
+    EventSourceMapping,
+    Handler,
+    InProcess,
+    MappingConfig,
+    ShardSnapshot,
+)
+from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
 from taxi_stream.streams.local import LocalStream
 
 START_MS = 1_730_419_200_000  # 2024-11-01T00:00:00Z, a window boundary for any size up to 900 s
@@ -81,7 +87,11 @@ class Harness:
         return [record.sequence_number for record in result.records]
 
     def mapping(
-        self, handler: Handler, *, destination: bool = True, **settings: Any
+        self,
+        handler: Handler | InProcess[SQLiteUnitOfWork],
+        *,
+        destination: bool = True,
+        **settings: Any,
     ) -> EventSourceMapping:
         """A mapping over the stream, checkpointing to the store, failures to a JSON-lines file."""
         return EventSourceMapping(
@@ -114,3 +124,8 @@ class Harness:
         """Close the databases."""
         self.stream.close()
         self.store.close()
+
+
+def snapshot_of(mapping: EventSourceMapping, index: int = 0) -> ShardSnapshot:
+    """A snapshot of one shard of ``mapping`` as it stands now (the first by default)."""
+    return mapping.snapshot()[index]

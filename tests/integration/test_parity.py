@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from tests.handlers.harness import settle
 
+from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
-from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
+from taxi_stream.runner.mapping import EventSourceMapping, Handler, InProcess, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
-from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
 from taxi_stream.streams.kinesis import KinesisStream, create_stream
 from taxi_stream.streams.local import LocalStream
 
@@ -27,9 +28,10 @@ def scenario() -> list[tuple[str, bytes]]:
     return Simulator(SimulatorConfig(seed=11, malformed_fraction=0.02)).batch(TRIPS).entries
 
 
-def consume(stream: Any, store: Any, checkpoints: SQLiteStore) -> None:
+def drain(
+    stream: Any, handler: Handler | InProcess[SQLiteUnitOfWork], checkpoints: SQLiteStore
+) -> None:
     """Run the event source mapping until every shard is consumed and every window closed."""
-    handler = TumblingWindowHandler(store, CONFIG)
     clock = itertools.count(10**13, 1_000)  # far after every arrival: windows close when drained
     mapping = EventSourceMapping(
         stream, handler, checkpoints, MappingConfig(batch_size=250, window_seconds=60),
@@ -60,14 +62,14 @@ def test_embedded_and_aws_paths_store_identical_totals(
     local = LocalStream(tmp_path / "stream.db", shard_count=2)
     assert local.put_records(entries).sent == TRIPS
     local_store = SQLiteStore(tmp_path / "store.db")
-    consume(local, local_store, local_store)
+    drain(local, in_process_handler(CONFIG), local_store)
 
     kinesis = KinesisStream("parity-stream", endpoint_url=kinesalite_url)
     create_stream(kinesis.client, "parity-stream", 2)
     assert kinesis.put_records(entries).sent == TRIPS
     table = DynamoDBStore("parity-table", endpoint_url=moto_url)
     create_table(table.client, "parity-table")
-    consume(kinesis, table, SQLiteStore(tmp_path / "checkpoints.db"))
+    drain(kinesis, TumblingWindowHandler(table, CONFIG), SQLiteStore(tmp_path / "checkpoints.db"))
 
     embedded, aws = keyed(local_store.windows()), keyed(table.windows())
     assert embedded == aws

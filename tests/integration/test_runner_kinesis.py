@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from tests.handlers.harness import snapshot_of
 from tests.handlers.recording import RecordingHandler, has_records, is_final, sequences
 from tests.servers.moto import fake_aws_credentials
 from tests.servers.node import kinesalite_server
@@ -61,9 +62,11 @@ def test_split_parent_is_drained_and_its_window_closed_before_children_start(
     store = SQLiteStore(tmp_path / "store.db")
     config = MappingConfig(batch_size=3, window_seconds=900)
     mapping = EventSourceMapping(KinesisStream(name, client), handler, store, config, now_ms=now_ms)
-    for _ in itertools.takewhile(lambda _: not mapping.cursors[0].ended, range(MAX_POLLS)):
+    for _ in itertools.takewhile(
+        lambda _: not snapshot_of(mapping).checkpoint.ended, range(MAX_POLLS)
+    ):
         mapping.poll()
-    assert mapping.cursors[0].ended, mapping.cursors[0].last_error
+    assert snapshot_of(mapping).checkpoint.ended, snapshot_of(mapping).stats.last_error
     for _ in itertools.takewhile(lambda _: not mapping.idle(), range(MAX_POLLS)):
         mapping.poll(drain=True)
     shards = [e["shardId"] for e in handler.events]

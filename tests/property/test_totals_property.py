@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.handlers.harness import settle
 
+from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -97,7 +98,7 @@ def test_runner_totals_do_not_depend_on_shards_or_batch_size(
             for data in chunk:
                 add_trip(expected, data, window_of(now[0], window_s))
         store = SQLiteStore(Path(tmp) / "store.db")
-        handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=window_s))
+        handler = in_process_handler(HandlerConfig(window_seconds=window_s))
         config = MappingConfig(batch_size=batch_size, window_seconds=window_s)
         settle(EventSourceMapping(stream, handler, store, config, now_ms=lambda: now[0]))
         got, counts = stored(store), store.counts()

@@ -20,7 +20,7 @@ from taxi_stream.infra.sqlite import errors
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
-from tests.handlers.harness import Harness
+from tests.handlers.harness import Harness, snapshot_of
 from tests.handlers.recording import RecordingHandler
 
 KEEP = 8192  # bytes left intact: the header and the first pages
@@ -101,7 +101,7 @@ def test_a_damaged_stream_is_raised_by_poll_not_retried(harness: Harness) -> Non
     )
     with pytest.raises(DamagedDatabaseError):
         mapping.poll()
-    assert mapping.cursors[0].failures == 0
+    assert snapshot_of(mapping).stats.failures == 0
 
 
 def test_a_damaged_store_under_the_handler_is_raised_not_a_function_error(
@@ -114,5 +114,5 @@ def test_a_damaged_store_under_the_handler_is_raised_not_a_function_error(
     mapping = harness.mapping(handler, window_seconds=0)
     with pytest.raises(DamagedDatabaseError):
         mapping.poll()
-    assert mapping.cursors[0].failures == 0
+    assert snapshot_of(mapping).stats.failures == 0
     assert harness.failure_records() == []

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.core.errors import ConfigError
-from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore
@@ -19,7 +20,7 @@ from tests.handlers.harness import settle
 def consume(stream: LocalStream, store: SQLiteStore) -> None:
     """Process a stream into a store until every window is closed."""
     clock = itertools.count(10**13, 1000)
-    handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=60))
+    handler = in_process_handler(HandlerConfig(window_seconds=60))
     mapping = EventSourceMapping(
         stream, handler, store, MappingConfig(window_seconds=60), now_ms=lambda: next(clock)
     )

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from taxi_stream.app.wiring import STORE_FILE
+from taxi_stream.app.wiring import STORE_FILE, in_process_handler
 from taxi_stream.cli.query import query
 from taxi_stream.core.records import Contribution
 from taxi_stream.core.totals import Totals
-from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from tests.handlers.harness import START_MS, Clock
@@ -98,7 +98,7 @@ def test_dead_letters_fit_80_columns_with_56_digit_sequence_numbers(
     sequences = stream.put(shard, bad, START_MS)
     clock = Clock()
     store = SQLiteStore(tmp_path / STORE_FILE, clock=clock)
-    handler = TumblingWindowHandler(store, HandlerConfig(window_seconds=60))
+    handler = in_process_handler(HandlerConfig(window_seconds=60))
     mapping = EventSourceMapping(
         stream, handler, store, MappingConfig(window_seconds=60), now_ms=clock
     )

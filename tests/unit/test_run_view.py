@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.core.records import WindowTotals
-from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.views.run import FINAL_WINDOWS, RunView
@@ -30,7 +31,7 @@ def run_through(harness: Harness, windows: int) -> tuple[EventSourceMapping, lis
         assert harness.stream.put_records(entries).sent == len(entries)
         trips.append([json.loads(data) for _, data in entries])
         harness.clock.advance(1_000)
-    handler = TumblingWindowHandler(harness.store, HandlerConfig(window_seconds=1))
+    handler = in_process_handler(HandlerConfig(window_seconds=1))
     return harness.mapping(handler, window_seconds=1, batch_size=25), trips
 
 
@@ -96,8 +97,8 @@ def test_while_the_run_goes_on_open_windows_count_in_the_total(tmp_path: Path) -
     mapping, _ = run_through(harness, 6)
     for _ in range(3):
         mapping.poll()
-    processed = sum(c.records for c in mapping.cursors)
-    assert any(c.window_start_ms is not None for c in mapping.cursors)
+    processed = sum(s.stats.records for s in mapping.snapshot())
+    assert any(s.checkpoint.window_start_ms is not None for s in mapping.snapshot())
     assert 0 < processed < 6 * TRIPS_PER_WINDOW
     lines = screen_lines(RunView(harness.store, mapping, START_MS, HINT).render(processed))
     assert too_wide(lines) == []

@@ -13,7 +13,7 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.wiring import Settings
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.streams.local import LocalStream
-from tests.handlers.harness import Harness
+from tests.handlers.harness import Harness, snapshot_of
 from tests.handlers.recording import RecordingHandler, carries, sequences
 
 # What AWS sent for ReportBatchItemFailures with BatchSize 3 and MaximumRetryAttempts 3 when the
@@ -64,7 +64,7 @@ def test_a_partial_failure_discarded_is_reported_as_aws_reports_it(harness: Harn
     assert record["responseContext"] == AWS_PARTIAL_DISCARD["responseContext"]
     info = record["KinesisBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (seqs[5], seqs[5])
-    assert mapping.cursors[0].position == seqs[5]
+    assert snapshot_of(mapping).checkpoint.position == seqs[5]
 
 
 def test_a_response_that_fails_the_whole_batch_is_no_function_error(harness: Harness) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.runner.mapping import Handler, InProcess
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
-from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
 from tests.handlers.harness import Harness
 
 WINDOW_S = 10
@@ -60,13 +61,18 @@ def test_every_batch_twice_in_shuffled_order_gives_identical_totals(tmp_path: Pa
         puts.append((harness.clock(), [data for _, data in entries]))
         harness.clock.advance(4_000)
     events: list[dict[str, Any]] = []
-    ours = TumblingWindowHandler(harness.store, HandlerConfig(window_seconds=WINDOW_S))
+    config = HandlerConfig(window_seconds=WINDOW_S)
 
-    def recorded(event: dict[str, Any], context: Any) -> Any:
-        events.append(copy.deepcopy(event))
-        return ours(event, context)
+    def recorded(work: SQLiteUnitOfWork) -> Handler:
+        ours = TumblingWindowHandler(work, config)
 
-    mapping = harness.mapping(recorded, batch_size=37, window_seconds=WINDOW_S)
+        def handle(event: dict[str, Any], context: Any) -> Any:
+            events.append(copy.deepcopy(event))
+            return ours(event, context)
+
+        return handle
+
+    mapping = harness.mapping(InProcess(recorded), batch_size=37, window_seconds=WINDOW_S)
     harness.settle(mapping, drain=True)
     replay = SQLiteStore(tmp_path / "replay.db")
     theirs = TumblingWindowHandler(replay, HandlerConfig(window_seconds=WINDOW_S))

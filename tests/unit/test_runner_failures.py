@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from taxi_stream.core.errors import StoreError, StreamError
+from taxi_stream.core.errors import DestinationError, StreamError
 from taxi_stream.core.records import DeadLetter, Origin, ReadResult, ShardInfo
-from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
+from taxi_stream.runner.mapping import EventSourceMapping, Handler, InProcess, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
+from taxi_stream.stores.sqlite import SQLiteUnitOfWork
 from taxi_stream.views.process import ShardView, status
 from tests.handlers import workshop
-from tests.handlers.harness import Harness
+from tests.handlers.harness import Harness, snapshot_of
 from tests.handlers.recording import RecordingHandler, carries, is_final, sequences
 
 BOUND_S = 30.0  # the longest a test waits for the runner to report a timeout
@@ -40,7 +41,7 @@ def handler() -> RecordingHandler:
 
 def retry_now(harness: Harness, mapping: EventSourceMapping) -> None:
     """Let the clock reach the shard's next retry, then poll."""
-    harness.clock.ms = max(harness.clock(), mapping.cursors[0].retry_at_ms)
+    harness.clock.ms = max(harness.clock(), snapshot_of(mapping).retry_at_ms)
     mapping.poll()
 
 
@@ -56,7 +57,7 @@ def test_a_failed_batch_is_retried_whole_until_it_succeeds(
     for _ in range(4):
         retry_now(harness, mapping)
     assert [sequences(e) for e in handler.events] == [first] * 4
-    assert mapping.cursors[0].position == first[-1]
+    assert snapshot_of(mapping).checkpoint.position == first[-1]
     retry_now(harness, mapping)
     assert sequences(handler.events[-1]) == later
 
@@ -89,7 +90,7 @@ def test_exhausted_retries_send_the_batch_details_to_the_destination(
         "batchSize": 4,
         "streamArn": f"arn:aws:kinesis:us-east-1:000000000000:stream/{harness.stream.name}",
     }
-    assert mapping.cursors[0].position == good[-1]
+    assert snapshot_of(mapping).checkpoint.position == good[-1]
 
 
 def test_records_older_than_the_maximum_age_are_discarded(
@@ -149,7 +150,7 @@ def test_the_lowest_failed_item_becomes_the_checkpoint(
     mapping = harness.mapping(handler, window_seconds=60, report_batch_item_failures=True)
     handler.fail_items(seqs[4], seqs[2])
     mapping.poll()
-    assert mapping.cursors[0].position == seqs[1]
+    assert snapshot_of(mapping).checkpoint.position == seqs[1]
     retry_now(harness, mapping)
     assert [sequences(e) for e in handler.record_events] == [seqs, seqs[2:]]
     assert handler.events[1]["state"] == {"records": 6}
@@ -166,7 +167,7 @@ def test_item_failures_are_ignored_unless_reporting_is_on(
     handler.fail_items(seqs[1])
     harness.settle(mapping)
     assert [sequences(e) for e in handler.events] == [seqs]
-    assert mapping.cursors[0].failures == 0
+    assert snapshot_of(mapping).stats.failures == 0
 
 
 @pytest.mark.parametrize(
@@ -188,8 +189,8 @@ def test_a_bad_item_identifier_fails_the_whole_batch(
     mapping = harness.mapping(handler, window_seconds=0, report_batch_item_failures=True)
     handler.respond({"batchItemFailures": [failure]})
     mapping.poll()
-    assert mapping.cursors[0].position is None
-    assert "itemIdentifier" in (mapping.cursors[0].last_error or "")
+    assert snapshot_of(mapping).checkpoint.position is None
+    assert "itemIdentifier" in (snapshot_of(mapping).stats.last_error or "")
     retry_now(harness, mapping)
     assert [sequences(e) for e in handler.events] == [seqs, seqs]
 
@@ -209,8 +210,8 @@ def test_an_empty_or_null_failure_list_is_a_complete_success(
     mapping = harness.mapping(handler, window_seconds=0, report_batch_item_failures=True)
     handler.respond(response)
     mapping.poll()
-    assert mapping.cursors[0].position == seqs[-1]
-    assert mapping.cursors[0].failures == 0
+    assert snapshot_of(mapping).checkpoint.position == seqs[-1]
+    assert snapshot_of(mapping).stats.failures == 0
 
 
 def test_a_failing_final_invoke_suspends_the_shard_with_backoff(
@@ -227,15 +228,15 @@ def test_a_failing_final_invoke_suspends_the_shard_with_backoff(
     waits = []
     for _ in range(5):
         retry_now(harness, mapping)
-        cursor = mapping.cursors[0]
-        waits.append(cursor.retry_at_ms - harness.clock())
-        assert cursor.stuck
+        suspended = snapshot_of(mapping)
+        waits.append(suspended.retry_at_ms - harness.clock())
+        assert suspended.stuck
     assert waits == [100, 200, 400, 800, 1600]
     assert all(next_window[0] not in sequences(e) for e in handler.events)
     assert harness.failure_records() == []
     retry_now(harness, mapping)
     mapping.poll()
-    assert not mapping.cursors[0].stuck
+    assert not snapshot_of(mapping).stuck
     assert sequences(handler.events[-1]) == next_window
 
 
@@ -270,24 +271,27 @@ def test_a_timed_out_invocation_fails_and_what_it_wrote_is_rolled_back(
     seqs = harness.put(2)
     calls: list[int] = []
 
-    def slow_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        calls.append(context.get_remaining_time_in_millis())
-        origin = Origin("stream", "shardId-000000000000", sequences(event)[0])
-        harness.store.put_dead_letters([DeadLetter(origin, "test", "written", b"")])
-        if len(calls) == 1:  # returns only once the runner has given up on it (bounded)
-            timeout_reported.seen.wait(BOUND_S)
-        return {"state": {}}
+    def slow_once(work: SQLiteUnitOfWork) -> Handler:
+        def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            calls.append(context.get_remaining_time_in_millis())
+            origin = Origin("stream", "shardId-000000000000", sequences(event)[0])
+            work.put_dead_letters([DeadLetter(origin, "test", "written", b"")])
+            if len(calls) == 1:
+                timeout_reported.seen.wait(BOUND_S)  # until the runner gave up on it
+            return {"state": {}}
 
-    mapping = harness.mapping(slow_once, window_seconds=60, function_timeout_s=0.05)
+        return handle
+
+    mapping = harness.mapping(InProcess(slow_once), window_seconds=60, function_timeout_s=0.05)
     mapping.poll()
-    cursor = mapping.cursors[0]
+    timed_out = snapshot_of(mapping)
     assert timeout_reported.seen.is_set()
-    assert cursor.timeouts == 1
-    assert (cursor.last_error or "").endswith("Task timed out after 0.05 seconds")
+    assert timed_out.stats.timeouts == 1
+    assert (timed_out.stats.last_error or "").endswith("Task timed out after 0.05 seconds")
     assert harness.store.dead_letters() == []
     assert all(0 <= left <= 50 for left in calls)
     retry_now(harness, mapping)
-    assert cursor.position == seqs[-1]
+    assert snapshot_of(mapping).checkpoint.position == seqs[-1]
     assert len(harness.store.dead_letters()) == 1
 
 
@@ -321,7 +325,7 @@ def test_stream_errors_do_not_count_as_retries(harness: Harness, handler: Record
     mapping = EventSourceMapping(reader, handler, harness.store, config, now_ms=harness.clock)
     for _ in range(4):
         retry_now(harness, mapping)
-    assert mapping.cursors[0].failures == 3
+    assert snapshot_of(mapping).stats.failures == 3
     assert [sequences(e) for e in handler.events] == [seqs]
     assert harness.failure_records() == []
 
@@ -336,13 +340,13 @@ def test_the_original_workshop_handler_leaves_the_shard_stuck(harness: Harness) 
     mapping = harness.mapping(workshop.lambda_handler, window_seconds=60)
     for _ in range(8):
         retry_now(harness, mapping)
-    cursor = mapping.cursors[0]
-    assert cursor.stuck
-    assert status(mapping, cursor) == "STUCK"
-    assert "KeyError: 'googleDistance'" in (cursor.last_error or "")
+    stuck = snapshot_of(mapping)
+    assert stuck.stuck
+    assert status(stuck) == "STUCK"
+    assert "KeyError: 'googleDistance'" in (stuck.stats.last_error or "")
     passengers = sum(json.loads(data)["passengerCount"] for _, data in trips[:10])
-    assert cursor.state["passengerCount"] == passengers
-    assert (cursor.position, cursor.records) == (harness.sequences()[9], 10)
+    assert stuck.checkpoint.state["passengerCount"] == passengers
+    assert (stuck.checkpoint.position, stuck.stats.records) == (harness.sequences()[9], 10)
     assert later[0] == harness.sequences()[10]
     screen = Console(record=True, width=240)
     screen.print(ShardView(mapping).render(10))
@@ -362,7 +366,7 @@ class BrokenOnce:
         """Fail the first time, keep the record after that."""
         self.attempts += 1
         if self.attempts == 1:
-            raise StoreError("destination unreachable")
+            raise DestinationError("destination unreachable")
         self.records.append(record)
 
 
@@ -383,12 +387,12 @@ def test_a_failed_destination_send_is_retried_without_invoking_again(
     )
     handler.fail(times=None)
     retry_now(harness, mapping)
-    assert mapping.cursors[0].position is None
+    assert snapshot_of(mapping).checkpoint.position is None
     retry_now(harness, mapping)
     assert len(handler.events) == 1
     assert destination.attempts == 2
     assert [r["KinesisBatchInfo"]["endSequenceNumber"] for r in destination.records] == [seqs[-1]]
-    assert mapping.cursors[0].position == seqs[-1]
+    assert snapshot_of(mapping).checkpoint.position == seqs[-1]
 
 
 def test_a_discard_resets_the_backoff_for_the_next_batch(
@@ -401,10 +405,10 @@ def test_a_discard_resets_the_backoff_for_the_next_batch(
     handler.fail(times=None)
     for _ in range(4):
         retry_now(harness, mapping)
-    cursor = mapping.cursors[0]
-    assert cursor.discarded_batches == 1
-    assert cursor.consecutive_failures == 0
-    assert cursor.retry_at_ms <= harness.clock()
+    discarded = snapshot_of(mapping)
+    assert discarded.stats.discarded_batches == 1
+    assert discarded.consecutive_failures == 0
+    assert discarded.retry_at_ms <= harness.clock()
     invoked = len(handler.events)
     mapping.poll()  # no clock change: the second batch goes straight away
     assert len(handler.events) == invoked + 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
+from taxi_stream.app.wiring import in_process_handler
+from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from tests.conftest import reference_totals
 from tests.handlers.harness import Harness
@@ -26,10 +27,10 @@ def test_good_trips_behind_a_deeply_nested_record_are_counted(tmp_path: Path) ->
         bad = harness.put(2, data=[DEEP_ARRAYS, DEEP_OBJECTS].__getitem__)
         harness.clock.advance(3_000)
         harness.put(len(after), data=after.__getitem__)
-        handler = TumblingWindowHandler(harness.store, HandlerConfig(window_seconds=WINDOW_S))
+        handler = in_process_handler(HandlerConfig(window_seconds=WINDOW_S))
         mapping = harness.mapping(handler, batch_size=25, window_seconds=WINDOW_S)
         harness.settle(mapping, drain=True)
-        assert [cursor.last_error for cursor in mapping.cursors] == [None]
+        assert [s.stats.last_error for s in mapping.snapshot()] == [None]
         letters = harness.store.dead_letters()
         assert [(d.origin.sequence_number, d.reason) for d in letters] == [
             (bad[0], "too_deep"),

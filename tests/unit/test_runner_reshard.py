@@ -8,7 +8,7 @@ from pathlib import Path
 from taxi_stream.core.records import ReadResult, ShardInfo, StreamRecord
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
-from tests.handlers.harness import START_MS, Clock
+from tests.handlers.harness import START_MS, Clock, snapshot_of
 from tests.handlers.recording import RecordingHandler, has_records, is_final
 
 
@@ -53,7 +53,7 @@ def test_children_start_fresh_windows_after_the_parent_window_closes(tmp_path: P
     config = MappingConfig(batch_size=2, window_seconds=900)
     mapping = EventSourceMapping(stream, handler, store, config, now_ms=clock)
     for _ in range(30):
-        mapping.poll(drain=mapping.cursors[0].ended)
+        mapping.poll(drain=snapshot_of(mapping).checkpoint.ended)
     order = [(e["shardId"], "final" if is_final(e) else "records") for e in handler.events]
     parent_final = order.index(("shardId-000000000000", "final"))
     assert all(shard == "shardId-000000000000" for shard, _ in order[: parent_final + 1])
@@ -63,5 +63,5 @@ def test_children_start_fresh_windows_after_the_parent_window_closes(tmp_path: P
     firsts = {e["shardId"]: e for e in reversed(children)}
     assert all(e["state"] == {} for e in firsts.values())
     assert mapping.idle()
-    assert [c.ended for c in mapping.cursors] == [True, False, False]
+    assert [s.checkpoint.ended for s in mapping.snapshot()] == [True, False, False]
     store.close()

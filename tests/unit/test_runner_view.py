@@ -93,25 +93,27 @@ def test_at_80_columns_shards_have_short_ids_and_only_free_text_is_cut(tmp_path:
     """At 80 columns: shard-0003 ids, "…" and the last 7 digits of a 56-digit position, every
     column headed, every number with its unit, and only the last error cut, with an ellipsis."""
     mapping, handler = resharded_mapping(tmp_path)
-    parent, other = mapping.cursors[0], mapping.cursors[1]
+    parent, other = mapping.snapshot()[:2]
+    position = parent.checkpoint.position
     assert parent.stuck
-    assert parent.position is not None
-    assert other.discarded_batches == 1
+    assert position is not None
+    assert other.stats.discarded_batches == 1
     lines = screen_lines(ShardView(mapping).render(5))
     assert too_wide(lines) == []
     assert row_of(lines, "shard") == HEADERS
     assert split_units(lines, UNITS) == []
     stuck = row_of(lines, "shard-0000")
-    assert len(parent.position) == SEQUENCE_DIGITS
-    assert stuck[:3] == ["shard-0000", "STUCK", "…" + parent.position[-7:]]
+    assert len(position) == SEQUENCE_DIGITS
+    assert stuck[:3] == ["shard-0000", "STUCK", "…" + position[-7:]]
     failed_finals = [e for e in handler.events if is_final(e) and e["shardId"] == parent.shard_id]
-    state = f"{len(json.dumps(parent.state, separators=(',', ':')))} B"
+    state = f"{len(json.dumps(parent.checkpoint.state, separators=(',', ':')))} B"
     assert stuck[-3:] == [state, str(len(failed_finals)), str(len(failed_finals))]
     assert row_of(lines, "shard-0001")[-2:] == ["0", "1"]
     for child in ("shard-0002", "shard-0003"):
         assert row_of(lines, child)[:4] == [child, "waiting for", "start", "0 ms"]
     assert sum(line.strip() == "parents" for line in lines) == 2
-    assert not any(str(c.position) in line for c in (parent, other) for line in lines)
+    positions = [str(s.checkpoint.position) for s in (parent, other)]
+    assert not any(position in line for position in positions for line in lines)
     error = next(line for line in lines if line.startswith("shard-0000 last error: "))
     assert len(error) == WIDTH
     assert error.endswith("…")

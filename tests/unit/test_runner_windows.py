@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from taxi_stream.core.timefmt import iso_utc
-from tests.handlers.harness import START_MS, Harness
+from tests.handlers.harness import START_MS, Harness, snapshot_of
 from tests.handlers.recording import RecordingHandler, sequences
 
 
@@ -93,7 +93,7 @@ def test_idle_window_closes_after_the_wait(harness: Harness, handler: RecordingH
     harness.clock.advance(1)
     mapping.poll()
     assert len(handler.finals) == 1
-    assert mapping.cursors[0].window_start_ms is None
+    assert snapshot_of(mapping).checkpoint.window_start_ms is None
 
 
 def test_state_over_1_mb_terminates_the_window_early(
@@ -126,13 +126,13 @@ def test_response_without_state_is_a_failed_invocation(
     mapping = harness.mapping(handler, window_seconds=60)
     handler.respond({"batchItemFailures": []})
     mapping.poll()
-    cursor = mapping.cursors[0]
-    assert cursor.failures == 1
-    assert cursor.position is None
-    harness.clock.advance(cursor.retry_at_ms - harness.clock())
+    failed = snapshot_of(mapping)
+    assert failed.stats.failures == 1
+    assert failed.checkpoint.position is None
+    harness.clock.advance(failed.retry_at_ms - harness.clock())
     mapping.poll()
     assert [sequences(e) for e in handler.record_events] == [seqs, seqs]
-    assert cursor.position == seqs[-1]
+    assert snapshot_of(mapping).checkpoint.position == seqs[-1]
 
 
 def test_no_tumbling_window_when_the_size_is_0(harness: Harness, handler: RecordingHandler) -> None:
@@ -143,7 +143,7 @@ def test_no_tumbling_window_when_the_size_is_0(harness: Harness, handler: Record
     harness.settle(mapping, drain=True)
     (event,) = handler.events
     assert set(event) == {"Records"}
-    assert mapping.cursors[0].failures == 0
+    assert snapshot_of(mapping).stats.failures == 0
 
 
 def test_batch_size_caps_the_records_of_an_invocation(

@@ -106,7 +106,7 @@ def test_a_log_of_the_earlier_version_keeps_its_numbers_and_its_checkpoints(
     with pytest.raises(StreamError, match="not a sequence number"):
         stream.read(SHARD_0, "4" * 56, 10)
     store = SQLiteStore(tmp_path / "store.db", clock=lambda: NOW_MS)
-    store.save_checkpoint("taxi-stream", OLD_NAME, SHARD_0, Checkpoint("2", None))
+    store.save_checkpoint("taxi-stream", OLD_NAME, SHARD_0, Checkpoint("2"))
     handler = RecordingHandler()
     config = MappingConfig(window_seconds=0)
     mapping = EventSourceMapping(stream, handler, store, config, now_ms=lambda: NOW_MS)

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from taxi_stream.app.wiring import (
     OUR_HANDLER,
+    Consumer,
     Settings,
     import_handler,
     open_consumer,
@@ -23,7 +24,7 @@ from taxi_stream.core.errors import ConfigError
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.ports import CountingStream, Store, Stream
-from taxi_stream.runner.mapping import EventSourceMapping, Handler, MappingConfig
+from taxi_stream.runner.mapping import EventSourceMapping, Handler, InProcess, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class Processor:
             self._resources.callback(consumer.close)
             self.mapping = EventSourceMapping(
                 consumer.stream,
-                self._handler(options, consumer.store),
+                self._handler(options, consumer),
                 consumer.checkpoints,
                 options.mapping,
                 now_ms=clock.now_ms,
@@ -123,9 +124,10 @@ class Processor:
         self.delivered = 0  # records the function processed; discarded ones are not in it
 
     @staticmethod
-    def _handler(options: ProcessOptions, store: Store) -> Handler:
+    def _handler(options: ProcessOptions, consumer: Consumer) -> Handler | InProcess[Any]:
         if options.ours:  # our handler's windows must match the store's
-            return our_handler(store, options.handler_config())
+            config = options.handler_config()
+            return our_handler(consumer.store, config, in_process=consumer.own_store)
         return import_handler(options.handler)
 
     def __enter__(self) -> Processor:

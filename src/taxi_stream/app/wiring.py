@@ -22,8 +22,8 @@ from taxi_stream.infra.clock import now_ms
 from taxi_stream.ports import CountingStream, FailureDestination, Store, Stream
 from taxi_stream.runner.config import check_destination
 from taxi_stream.runner.destinations import FileDestination, SQSDestination
-from taxi_stream.runner.mapping import Handler
-from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.runner.mapping import Handler, InProcess
+from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
 from taxi_stream.streams.local import LocalStream
 
 # The --handler value that selects our handler. It names the Lambda entry point, but that one
@@ -59,10 +59,11 @@ class Consumer:
     checkpoints: SQLiteStore
     store: Store
     whole_data_dir: CountingStream | None
+    own_store: bool = False  # the store is the data dir's own: it holds the checkpoints too
 
     def close(self) -> None:
         """Close the store, the checkpoints and the stream (each once)."""
-        if self.store is not self.checkpoints:
+        if not self.own_store:
             self.store.close()
         self.checkpoints.close()
         self.stream.close()
@@ -114,7 +115,7 @@ def open_consumer(settings: Settings, *, clock: Callable[[], int] = now_ms) -> C
             checkpoints if own else opened.enter_context(closing(open_store(settings, clock=clock)))
         )
         opened.pop_all()
-    return Consumer(stream, checkpoints, store, counter if own else None)
+    return Consumer(stream, checkpoints, store, counter if own else None, own_store=own)
 
 
 def existing_store(settings: Settings) -> Store:
@@ -188,10 +189,24 @@ def create_aws_resources(
     return stream_created, table_created
 
 
-def our_handler(store: Store, config: HandlerConfig) -> Handler:
-    """Our handler writing to ``store``, once the store agrees to hold its kind of windows."""
+def our_handler(
+    store: Store, config: HandlerConfig, *, in_process: bool = False
+) -> Handler | InProcess[SQLiteUnitOfWork]:
+    """Our handler writing to ``store``, once the store agrees to hold its kind of windows.
+
+    ``in_process`` (the data dir's own SQLite store, which holds the checkpoints too): the
+    handler writes through the unit of work the runner opens for each invocation, so its
+    contributions and dead letters commit in the same transaction as the checkpoint.
+    """
     store.claim_windows(config.window_seconds, config.clock)
+    if in_process:
+        return in_process_handler(config)
     return TumblingWindowHandler(store, config)
+
+
+def in_process_handler(config: HandlerConfig) -> InProcess[SQLiteUnitOfWork]:
+    """Our handler, built on each unit of work the runner opens on a SQLite store."""
+    return InProcess(lambda work: TumblingWindowHandler(work, config))
 
 
 def import_handler(spec: str) -> Handler:

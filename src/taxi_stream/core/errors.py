@@ -9,6 +9,8 @@ TaxiStreamError
 │   └── RecordTooLargeError  one record exceeds the stream's size limit (that record only)
 ├── StoreError             reading or writing a store failed (infrastructure: the batch retries)
 │   └── StoreUnavailableError  the SQLite file is locked or busy (transient: the batch retries)
+├── DestinationError       an on-failure destination did not take a discarded batch's record
+│                          (infrastructure: the discard is retried before the shard moves on)
 ├── DamagedDatabaseError   a SQLite file (the embedded stream or the local store) is corrupt or
 │                          no database at all: retrying cannot fix it, so the runner stops and
 │                          the command exits non-zero (restore the file, or use a new one)
@@ -90,6 +92,10 @@ class StoreError(TaxiStreamError):
 
 class StoreUnavailableError(StoreError):
     """A SQLite file is locked or busy (another process holds it); the caller retries."""
+
+
+class DestinationError(TaxiStreamError):
+    """An on-failure destination could not take a record; the discard is retried."""
 
 
 class DamagedDatabaseError(TaxiStreamError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from itertools import takewhile
 from typing import Final
 
@@ -38,18 +39,21 @@ class Batcher:
         records = result.records
         if records:
             cursor.read_after = records[-1].sequence_number
-        if cursor.start_ms is not None:
-            start = cursor.start_ms
+        start = cursor.checkpoint.start_ms
+        if start is not None:
             records = [record for record in records if record.arrival_ms >= start]
         cursor.buffer.extend(records)
-        cursor.behind_ms = result.behind_ms or 0
+        behind_ms = result.behind_ms or 0
+        if behind_ms != cursor.stats.behind_ms:
+            cursor.stats = replace(cursor.stats, behind_ms=behind_ms)
         cursor.caught_up = not result.records
         cursor.at_end = result.end_of_shard
 
     def window_of(self, cursor: ShardCursor, record: StreamRecord) -> int:
         """The window a record joins: by its arrival time, never before the open window."""
         start = window_start_ms(record.arrival_ms, self._config.window_seconds)
-        return start if cursor.window_start_ms is None else max(start, cursor.window_start_ms)
+        open_start = cursor.checkpoint.window_start_ms
+        return start if open_start is None else max(start, open_start)
 
     def take(self, cursor: ShardCursor, *, drain: bool) -> list[StreamRecord] | None:
         """The next batch from the records read ahead, or None (nothing, or not yet)."""
@@ -59,12 +63,12 @@ class Batcher:
         records = buffer[: config.batch_size]
         limit = MAX_PAYLOAD_BYTES
         if config.windowed:
-            window = self.window_of(cursor, buffer[0])
-            if cursor.window_start_ms is not None and window != cursor.window_start_ms:
+            window, saved = self.window_of(cursor, buffer[0]), cursor.checkpoint
+            if saved.window_start_ms is not None and window != saved.window_start_ms:
                 return None  # the next record opens a later window: this one closes first
             end = window + config.window_seconds * 1000
             records = list(takewhile(lambda r: r.arrival_ms < end, records))
-            limit -= state_bytes(cursor.state) + EVENT_OVERHEAD_BYTES
+            limit -= state_bytes(saved.state) + EVENT_OVERHEAD_BYTES
         records = records[: fit_payload(records, limit)]
         complete = len(records) == config.batch_size or len(records) < len(buffer)
         if not complete and self._gathering(cursor, drain=drain):
@@ -81,10 +85,11 @@ class Batcher:
 
     def window_due(self, cursor: ShardCursor, *, drain: bool) -> bool:
         """True when the open window must close: a later record, an ended shard, idleness."""
+        open_start = cursor.checkpoint.window_start_ms
         if cursor.buffer:
-            return self.window_of(cursor, cursor.buffer[0]) != cursor.window_start_ms
+            return self.window_of(cursor, cursor.buffer[0]) != open_start
         if drain or cursor.at_end:
             return True
-        assert cursor.window_start_ms is not None
-        end = cursor.window_start_ms + self._config.window_seconds * 1000
+        assert open_start is not None
+        end = open_start + self._config.window_seconds * 1000
         return self._now_ms() >= end + self._config.idle_close_s * 1000

@@ -1,10 +1,12 @@
-"""Where one shard stands: its checkpoint, open window, read-ahead, batch in flight, failures."""
+"""Where one shard stands: its checkpoint, read-ahead, retry state, statistics, and a snapshot."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.runner.checkpoint import Checkpoint
@@ -22,94 +24,121 @@ class Pending:
 
 
 @dataclass(slots=True)
-class ShardCursor:
-    """Where one shard stands: position, open window, its state, records read ahead."""
+class RetryState:
+    """The batch in flight, the other halves of bisected batches, and the failure streak."""
 
-    shard_id: str
-    position: str | None = None  # the checkpoint: the last sequence number processed
-    window_start_ms: int | None = None
-    state: dict[str, Any] = field(default_factory=dict)
-    buffer: list[StreamRecord] = field(default_factory=list)  # read ahead, in no batch yet
-    behind_ms: int = 0  # how far the last read was behind the tip (MillisBehindLatest)
-    invocations: int = 0
-    records: int = 0
-    failures: int = 0
-    consecutive_failures: int = 0
-    retry_at_ms: int = 0
-    last_error: str | None = None  # kept after recovery, for the live view
-    parents: tuple[str, ...] = ()
-    read_after: str | None = None  # the last sequence number read (skipped records included)
-    start_ms: int | None = None  # LATEST / AT_TIMESTAMP: records that arrived earlier are skipped
-    at_end: bool = False  # the stream said this closed shard has no more records
-    caught_up: bool = False  # the last read found nothing new
-    ended: bool = False  # closed, read to its end, its window closed: children may start
     inflight: Pending | None = None
-    queue: deque[Pending] = field(default_factory=deque)  # the other halves of bisected batches
-    terminate_early: bool = False  # the state outgrew 1 MB: an early-termination invoke is due
-    stuck: bool = False  # a failing window-closing invoke suspends the shard until it succeeds
+    queue: deque[Pending] = field(default_factory=deque)
+    consecutive_failures: int = 0
+    retry_at_ms: int = 0  # the shard is not tried again before this
     failing_since_ms: int | None = None
-    gather_since_ms: int = 0  # the batching window began here (the last invocation's end)
-    iterator_age_ms: int = 0  # age of the last record of the last batch when it was processed
+    stuck: bool = False  # a failing window-closing invoke suspends the shard until it succeeds
+
+    @property
+    def pending(self) -> bool:
+        """True while a batch is in flight or waiting."""
+        return bool(self.inflight or self.queue)
+
+    def next_pending(self) -> None:
+        """Move on to the next bisected half, if any, else to fresh records."""
+        self.inflight = self.queue.popleft() if self.queue else None
+
+    def succeeded(self) -> None:
+        """Forget the failure streak."""
+        self.consecutive_failures = 0
+        self.failing_since_ms = None
+        self.stuck = False
+        self.retry_at_ms = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ShardStats:
+    """What views and metrics read about a shard: counts, lag, the last error."""
+
+    invocations: int = 0
+    records: int = 0  # processed by the function (not failed by it)
+    failures: int = 0
     timeouts: int = 0
     discarded_batches: int = 0
     discarded_records: int = 0
+    behind_ms: int = 0  # how far the last read was behind the tip (MillisBehindLatest)
+    iterator_age_ms: int = 0  # age of the last record of the last batch when it was processed
+    last_error: str | None = None  # kept after recovery, for the live view
     sent_to: str | None = None  # where discarded batches' records went
+
+
+@dataclass(frozen=True, slots=True)
+class ShardSnapshot:
+    """One shard as it stands, read-only: what ``EventSourceMapping.snapshot()`` returns."""
+
+    shard_id: str
+    checkpoint: Checkpoint  # the position, open window and state last committed
+    stats: ShardStats
+    ready: bool  # every parent is read to its end (or gone): the shard may be read
+    reading: bool  # records are left to read or deliver
+    busy: bool  # reading, or a window is open
+    stuck: bool
+    consecutive_failures: int
+    retries: int | None  # retries of the batch in flight (None: no batch in flight)
+    retry_at_ms: int  # the shard is not tried again before this
+
+
+@dataclass(slots=True)
+class ShardCursor:
+    """Where one shard stands: its durable checkpoint, read-ahead, retry state and statistics.
+
+    ``checkpoint`` changes only once a new one is committed, so it is always what a restart
+    would resume from; the read-ahead and the retry state live in memory only.
+    """
+
+    shard_id: str
+    parents: tuple[str, ...] = ()
+    checkpoint: Checkpoint = field(default_factory=Checkpoint)
+    retry: RetryState = field(default_factory=RetryState)
+    stats: ShardStats = field(default_factory=ShardStats)
+    buffer: list[StreamRecord] = field(default_factory=list)  # read ahead, in no batch yet
+    read_after: str | None = None  # the last sequence number read (skipped records included)
+    at_end: bool = False  # the stream said this closed shard has no more records
+    caught_up: bool = False  # the last read found nothing new
+    gather_since_ms: int = 0  # the batching window began here (the last invocation's end)
+    terminate_early: bool = False  # the state outgrew 1 MB: an early-termination invoke is due
 
     @property
     def busy(self) -> bool:
         """True while records are read ahead, a batch is pending or a window is open."""
         return bool(
             self.buffer
-            or self.inflight
-            or self.queue
-            or self.window_start_ms is not None
+            or self.retry.pending
+            or self.checkpoint.window_start_ms is not None
             or self.terminate_early
         )
 
-    @property
-    def retries(self) -> int:
-        """Retries of the batch in flight."""
-        return self.inflight.retries if self.inflight else 0
+    def event_state(self) -> dict[str, Any]:
+        """The window state for the next invocation: a copy, as Lambda deserialises it per call.
 
-    def resume(self, saved: Checkpoint | None) -> None:
-        """Take up a saved checkpoint (position, open window and its state, end, start)."""
-        if saved is None:
-            return
-        self.position = self.read_after = saved.sequence_number
-        extra = saved.state or {}
-        window = extra.get("window")
-        self.window_start_ms = None if window is None else int(window)
-        self.state = extra.get("state") or {}
-        self.ended = bool(extra.get("ended"))
-        start = extra.get("startMs")
-        self.start_ms = None if start is None or self.position is not None else int(start)
+        A handler that changes the state it was given in place changes no checkpoint, so a
+        retry after it failed gets the state of the last successful invocation.
+        """
+        state: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.checkpoint.state))
+        return state
 
-    def checkpoint(
-        self, position: str | None, window: int | None, state: dict[str, Any]
-    ) -> Checkpoint:
-        """The durable form of this cursor at ``position`` with ``window`` and its ``state``."""
-        extra: dict[str, Any] = {}
-        if window is not None:
-            extra["window"] = window
-            extra["state"] = state
-        if self.ended:
-            extra["ended"] = True
-        if self.start_ms is not None and position is None:
-            extra["startMs"] = self.start_ms
-        return Checkpoint(position, extra or None)
+    def resume(self, saved: Checkpoint) -> None:
+        """Take up a saved checkpoint: read on after its position."""
+        self.checkpoint = saved
+        self.read_after = saved.position
 
-    def current(self) -> Checkpoint:
-        """The durable form of this cursor as it stands."""
-        return self.checkpoint(self.position, self.window_start_ms, self.state)
-
-    def next_pending(self) -> None:
-        """Move on to the next bisected half, if any, else to fresh records."""
-        self.inflight = self.queue.popleft() if self.queue else None
-
-    def succeeded(self, now_ms: int) -> None:
-        """Forget the failure streak after a successful invocation."""
-        self.consecutive_failures = 0
-        self.failing_since_ms = None
-        self.stuck = False
-        self.retry_at_ms = 0
-        self.gather_since_ms = now_ms
+    def snapshot(self, *, ready: bool) -> ShardSnapshot:
+        """This shard as it stands now; ``ready``: its parents are done."""
+        retry = self.retry
+        return ShardSnapshot(
+            shard_id=self.shard_id,
+            checkpoint=self.checkpoint,
+            stats=self.stats,
+            ready=ready,
+            reading=not self.caught_up or bool(self.buffer) or retry.pending,
+            busy=self.busy,
+            stuck=retry.stuck,
+            consecutive_failures=retry.consecutive_failures,
+            retries=retry.inflight.retries if retry.inflight else None,
+            retry_at_ms=retry.retry_at_ms,
+        )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from taxi_stream.core.errors import StoreError
+from taxi_stream.core.errors import DestinationError
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.core.timefmt import iso_ms
 
@@ -94,7 +94,7 @@ class FileDestination:
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as exc:
-            raise StoreError(f"on-failure destination {self.description}: {exc}") from exc
+            raise DestinationError(f"on-failure destination {self.description}: {exc}") from exc
 
 
 class SQSDestination:
@@ -129,14 +129,14 @@ class SQSDestination:
         return self._client
 
     def send(self, record: dict[str, Any]) -> None:
-        """Send one message; SQS errors become StoreError (the discard is retried)."""
+        """Send one message; SQS errors become DestinationError (the discard is retried)."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         body = json.dumps(record, separators=(",", ":"))
         try:
             self.client.send_message(QueueUrl=self._queue_url(), MessageBody=body)
         except (BotoCoreError, ClientError) as exc:
-            raise StoreError(f"on-failure destination {self.description}: {exc}") from exc
+            raise DestinationError(f"on-failure destination {self.description}: {exc}") from exc
 
     def _queue_url(self) -> str:
         if self._url is None:

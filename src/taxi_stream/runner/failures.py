@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from itertools import takewhile
 from typing import Final
 
@@ -56,13 +57,13 @@ class FailurePolicy:
             half = len(pending.records) // 2
             rest = Pending(pending.records[half:], pending.retries, pending.invokes)
             del pending.records[half:]
-            cursor.queue.appendleft(rest)  # a split does not count towards the retries
+            cursor.retry.queue.appendleft(rest)  # a split does not count towards the retries
             return
         limit = config.maximum_retry_attempts
         if limit != -1 and pending.retries >= limit:
             pending.discard = RETRY_ATTEMPTS_EXHAUSTED
             self.discard(cursor, pending, pending.records, RETRY_ATTEMPTS_EXHAUSTED)
-            cursor.next_pending()
+            cursor.retry.next_pending()
             return
         pending.retries += 1
 
@@ -80,31 +81,35 @@ class FailurePolicy:
             unhandled=pending.unhandled,
             now_ms=self._now_ms(),
         )
+        sent_to = cursor.stats.sent_to
         if self.destination is not None:
             self.destination.send(record)
-            cursor.sent_to = self.destination.description
+            sent_to = self.destination.description
         else:
             what = "shard %s: %d records discarded (%s); there is no on-failure destination"
             log.warning(what, cursor.shard_id, len(records), condition)
-        position = records[-1].sequence_number
-        self._save(cursor, cursor.checkpoint(position, cursor.window_start_ms, cursor.state))
-        cursor.position = position
-        cursor.discarded_batches += 1
-        cursor.discarded_records += len(records)
-        cursor.consecutive_failures = 0  # a discard is progress: the next batch starts afresh,
-        cursor.failing_since_ms = None  # without the backoff the discarded one had built up
-        cursor.retry_at_ms = 0
+        self._save(cursor, replace(cursor.checkpoint, position=records[-1].sequence_number))
+        stats = cursor.stats
+        cursor.stats = replace(
+            stats,
+            discarded_batches=stats.discarded_batches + 1,
+            discarded_records=stats.discarded_records + len(records),
+            sent_to=sent_to,
+        )
+        retry = cursor.retry
+        retry.consecutive_failures = 0  # a discard is progress: the next batch starts afresh,
+        retry.failing_since_ms = None  # without the backoff the discarded one had built up
+        retry.retry_at_ms = 0
 
     def failed(self, cursor: ShardCursor, why: str) -> None:
         """Count a failure and back off: the shard waits, doubling, up to MAX_BACKOFF_MS."""
-        now = self._now_ms()
-        cursor.failures += 1
-        cursor.consecutive_failures += 1
-        cursor.last_error = why
-        if cursor.failing_since_ms is None:
-            cursor.failing_since_ms = now
-        doubling = 2 ** min(cursor.consecutive_failures - 1, 16)
+        now, retry = self._now_ms(), cursor.retry
+        cursor.stats = replace(cursor.stats, failures=cursor.stats.failures + 1, last_error=why)
+        retry.consecutive_failures += 1
+        if retry.failing_since_ms is None:
+            retry.failing_since_ms = now
+        doubling = 2 ** min(retry.consecutive_failures - 1, 16)
         backoff_ms = min(BASE_BACKOFF_MS * doubling, MAX_BACKOFF_MS)
-        cursor.retry_at_ms = now + backoff_ms
+        retry.retry_at_ms = now + backoff_ms
         what = "shard %s: %s (%d in a row); retrying in %d ms"
-        log.warning(what, cursor.shard_id, why, cursor.consecutive_failures, backoff_ms)
+        log.warning(what, cursor.shard_id, why, retry.consecutive_failures, backoff_ms)

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Final
 
-from taxi_stream.core.errors import ConfigError, DamagedDatabaseError
+from taxi_stream.core.errors import (
+    ConfigError,
+    DestinationError,
+    StoreError,
+    StreamError,
+)
 from taxi_stream.core.limits import MAX_STATE_BYTES
 from taxi_stream.core.records import ShardInfo, StreamRecord
 from taxi_stream.function.contract import KinesisEvent
-from taxi_stream.ports import CheckpointStore, FailureDestination, StreamReader
+from taxi_stream.ports import CheckpointStore, FailureDestination, StreamReader, UnitOfWork
 from taxi_stream.runner.batching import Batcher
 from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.config import MappingConfig
-from taxi_stream.runner.cursor import Pending, ShardCursor
+from taxi_stream.runner.cursor import Pending, ShardCursor, ShardSnapshot
 from taxi_stream.runner.destinations import RECORD_AGE_EXCEEDED
 from taxi_stream.runner.events import (
     batch_event,
@@ -33,19 +39,22 @@ from taxi_stream.runner.invoke import (
     function_arn,
     state_bytes,
 )
+from taxi_stream.runner.work import InProcess, W, invocations
 
 __all__ = [
     "MAX_BACKOFF_MS",
     "EventSourceMapping",
     "Handler",
+    "InProcess",
     "LocalContext",
     "MappingConfig",
-    "ShardCursor",
+    "ShardSnapshot",
 ]
 
 log = logging.getLogger(__name__)
 
 LIST_SHARDS_EVERY_MS: Final = 5_000  # how often new (child) shards are looked for
+RETRIED: Final = (StreamError, StoreError, DestinationError)  # not the function's: retried
 
 
 class EventSourceMapping:
@@ -55,9 +64,11 @@ class EventSourceMapping:
     their arrival time (aligned to the epoch); an invocation carries records of one window only,
     with the ``state`` the previous invocation of that window returned; when a record of a later
     window arrives (or the window is idle past its end, the shard ends, or the runner drains)
-    the window gets a final invoke with ``isFinalInvokeForWindow`` and no records. A successful
-    invocation's position and window state are checkpointed in the same transaction as what an
-    in-process handler wrote to the same SQLite store.
+    the window gets a final invoke with ``isFinalInvokeForWindow`` and no records. Each
+    invocation runs in a unit of work on the checkpoint store: a successful one saves its
+    position and window state through it, and an InProcess handler, bound to it, writes through
+    it too, so both commit together (or roll back together when the function fails). Any other
+    handler is called as it is, and the checkpoint commits alone.
 
     Failures follow the AWS documentation: a failed batch is retried (MaximumRetryAttempts,
     MaximumRecordAgeInSeconds), split in two first when BisectBatchOnFunctionError is on, and
@@ -69,8 +80,8 @@ class EventSourceMapping:
     def __init__(
         self,
         reader: StreamReader,
-        handler: Handler,
-        checkpoints: CheckpointStore,
+        handler: Handler | InProcess[W],
+        checkpoints: CheckpointStore[W],
         config: MappingConfig | None = None,
         *,
         now_ms: Callable[[], int],
@@ -78,8 +89,8 @@ class EventSourceMapping:
         function_name: str = DEFAULT_FUNCTION,
     ) -> None:
         self._reader = reader
-        self._handler = handler
-        self._checkpoints = checkpoints
+        self._invocation = invocations(checkpoints, handler)
+        self._checkpoints: CheckpointStore[UnitOfWork] = checkpoints
         self._config = config = config or MappingConfig()
         self._now_ms = now_ms
         self._function_name = function_name
@@ -95,7 +106,7 @@ class EventSourceMapping:
         )
         self._start_ms = self._starting_point()
         self._listed_ms = now_ms()
-        self.cursors: list[ShardCursor] = []
+        self._cursors: list[ShardCursor] = []
         self._list_shards()
 
     @property
@@ -116,7 +127,11 @@ class EventSourceMapping:
     @property
     def discarded(self) -> int:
         """Records discarded so far (retries exhausted or too old), over every shard."""
-        return sum(cursor.discarded_records for cursor in self.cursors)
+        return sum(cursor.stats.discarded_records for cursor in self._cursors)
+
+    def snapshot(self) -> list[ShardSnapshot]:
+        """Every shard as it stands, in the order they were found: read-only, for views."""
+        return [cursor.snapshot(ready=self._ready(cursor)) for cursor in self._cursors]
 
     def _starting_point(self) -> int | None:
         """Arrival time before which records are skipped on shards without a checkpoint."""
@@ -131,11 +146,11 @@ class EventSourceMapping:
         return None
 
     def _list_shards(self) -> None:
-        known = {cursor.shard_id for cursor in self.cursors}
+        known = {cursor.shard_id for cursor in self._cursors}
         for info in self._reader.list_shards():
             if info.shard_id not in known:
-                self.cursors.append(self._resume(info))
-        self._by_id = {cursor.shard_id: cursor for cursor in self.cursors}
+                self._cursors.append(self._resume(info))
+        self._by_id = {cursor.shard_id: cursor for cursor in self._cursors}
         self._listed_ms = self._now_ms()
 
     def _resume(self, info: ShardInfo) -> ShardCursor:
@@ -146,11 +161,10 @@ class EventSourceMapping:
         )
         if saved is not None:
             cursor.resume(saved)
-        elif self._start_ms is not None:
-            cursor.start_ms = self._start_ms
-            self._save(cursor, cursor.current())  # a restart keeps the same starting point
-        if cursor.window_start_ms is not None:
-            cursor.terminate_early = state_bytes(cursor.state) > MAX_STATE_BYTES
+        elif self._start_ms is not None:  # a restart keeps the same starting point
+            self._save(cursor, Checkpoint(start_ms=self._start_ms))
+        if cursor.checkpoint.window_start_ms is not None:
+            cursor.terminate_early = state_bytes(cursor.checkpoint.state) > MAX_STATE_BYTES
         return cursor
 
     # -- the loop ---------------------------------------------------------------------------
@@ -159,65 +173,72 @@ class EventSourceMapping:
         """One round over every shard; return how many records the function processed.
 
         Records the function failed are not counted, nor those discarded (see ``discarded``).
-        A failing stream, store or destination makes its shard retry after a backoff; a
-        damaged SQLite file (DamagedDatabaseError) is raised, since no retry can mend it.
+        A failing stream, store or destination (StreamError, StoreError, DestinationError)
+        makes its shard retry after a backoff. Anything else is raised: a damaged SQLite file
+        (DamagedDatabaseError), since no retry can mend it, and a bug, which retrying would hide.
         """
         if self._now_ms() - self._listed_ms >= LIST_SHARDS_EVERY_MS:
             self._list_shards()
         delivered = 0
-        for cursor in list(self.cursors):
-            if cursor.ended or cursor.retry_at_ms > self._now_ms() or not self.ready(cursor):
+        for cursor in list(self._cursors):
+            if (
+                cursor.checkpoint.ended
+                or cursor.retry.retry_at_ms > self._now_ms()
+                or not self._ready(cursor)
+            ):
                 continue
             try:
                 delivered += self._step(cursor, drain=drain)
-            except DamagedDatabaseError:
-                raise  # a corrupt file stays corrupt: retrying would spin forever
-            except Exception as exc:  # noqa: BLE001 - stream, store or destination: retried
+            except RETRIED as exc:
                 self._service_failed(cursor, exc)
         return delivered
 
-    def ready(self, cursor: ShardCursor) -> bool:
+    def _ready(self, cursor: ShardCursor) -> bool:
         """True when every parent of the shard is read to its end (or gone from the stream)."""
         parents = (self._by_id.get(parent) for parent in cursor.parents)
-        return all(parent is None or parent.ended for parent in parents)
+        return all(parent is None or parent.checkpoint.ended for parent in parents)
 
     def idle(self) -> bool:
         """True when every shard is consumed and no window is open."""
-        return all(cursor.ended or self._settled(cursor) for cursor in self.cursors)
+        return all(cursor.checkpoint.ended or self._settled(cursor) for cursor in self._cursors)
 
     def _settled(self, cursor: ShardCursor) -> bool:
         return cursor.caught_up and not cursor.busy
 
     def blocked_ms(self) -> int:
         """How long all the work left has been failing (0 while any of it makes progress)."""
-        left = [c for c in self.cursors if not c.ended and not self._settled(c) and self.ready(c)]
-        if not left or any(c.failing_since_ms is None for c in left):
+        left = [
+            c
+            for c in self._cursors
+            if not c.checkpoint.ended and not self._settled(c) and self._ready(c)
+        ]
+        if not left or any(c.retry.failing_since_ms is None for c in left):
             return 0
-        return min(self._now_ms() - (c.failing_since_ms or 0) for c in left)
+        return min(self._now_ms() - (c.retry.failing_since_ms or 0) for c in left)
 
     def _step(self, cursor: ShardCursor, *, drain: bool) -> int:
         if cursor.terminate_early:
             self._close_window(cursor, early=True)
             return 0
-        if cursor.inflight is None:
+        if cursor.retry.inflight is None:
             self._batcher.read_ahead(cursor)
             batch = self._batcher.take(cursor, drain=drain)
             if batch is None:
                 self._no_batch(cursor, drain=drain)
                 return 0
-            cursor.inflight = Pending(batch)
-        return self._deliver(cursor, cursor.inflight)
+            cursor.retry.inflight = Pending(batch)
+        return self._deliver(cursor, cursor.retry.inflight)
 
     def _no_batch(self, cursor: ShardCursor, *, drain: bool) -> None:
-        if cursor.window_start_ms is not None and self._batcher.window_due(cursor, drain=drain):
+        window = cursor.checkpoint.window_start_ms
+        if window is not None and self._batcher.window_due(cursor, drain=drain):
             self._close_window(cursor, early=False)
         elif cursor.at_end and not cursor.busy:
             self._end(cursor)
 
     def _end(self, cursor: ShardCursor) -> None:
         """A closed shard is read to its end and its window is closed: children may start."""
-        cursor.ended = True
-        self._save(cursor, cursor.current())
+        self._save(cursor, replace(cursor.checkpoint, ended=True))
         log.info("shard %s ended; its child shards may start", cursor.shard_id)
         self._list_shards()
 
@@ -226,14 +247,14 @@ class EventSourceMapping:
     def _deliver(self, cursor: ShardCursor, pending: Pending) -> int:
         if pending.discard is not None:  # the destination failed last time: try it again
             self._failures.discard(cursor, pending, pending.records, pending.discard)
-            cursor.next_pending()
+            cursor.retry.next_pending()
             return 0
         expired = self._failures.expired(pending.records)
         if expired:
             self._failures.discard(cursor, pending, pending.records[:expired], RECORD_AGE_EXCEEDED)
             del pending.records[:expired]
             if not pending.records:
-                cursor.next_pending()
+                cursor.retry.next_pending()
                 return 0
         records = pending.records
         window = self._batcher.window_of(cursor, records[0]) if self._config.windowed else None
@@ -242,8 +263,11 @@ class EventSourceMapping:
 
         def settle(response: Response) -> Checkpoint:
             done = records[: response.failed_from]
-            position = done[-1].sequence_number if done else cursor.position
-            return cursor.checkpoint(position, window, response.state)
+            saved = cursor.checkpoint
+            position = done[-1].sequence_number if done else saved.position
+            if window is None:
+                return replace(saved, position=position)
+            return replace(saved, position=position, window_start_ms=window, state=response.state)
 
         event = self._event(cursor, records, window)
         response, attempt = self._invoke(cursor, event, sequences, settle)
@@ -258,15 +282,13 @@ class EventSourceMapping:
     ) -> int:
         done = pending.records[: response.failed_from]
         if done:
-            cursor.position = done[-1].sequence_number
-            cursor.records += len(done)
-            cursor.iterator_age_ms = self._now_ms() - done[-1].arrival_ms
+            stats, age_ms = cursor.stats, self._now_ms() - done[-1].arrival_ms
+            cursor.stats = replace(stats, records=stats.records + len(done), iterator_age_ms=age_ms)
         if window is not None:
-            cursor.window_start_ms, cursor.state = window, response.state
             cursor.terminate_early = state_bytes(response.state) > MAX_STATE_BYTES
         if response.failed_from is None:
-            cursor.succeeded(self._now_ms())
-            cursor.next_pending()
+            self._succeeded(cursor)
+            cursor.retry.next_pending()
         else:
             failed = pending.records[response.failed_from]
             del pending.records[: response.failed_from]
@@ -287,12 +309,12 @@ class EventSourceMapping:
             arn=self._arn,
             window_start_ms=window,
             window_end_ms=window + self._config.window_seconds * 1000,
-            state=cursor.state,
+            state=cursor.event_state(),
         )
 
     def _close_window(self, cursor: ShardCursor, *, early: bool) -> None:
         """The final invoke (or the early termination) of the open window."""
-        start = cursor.window_start_ms
+        start = cursor.checkpoint.window_start_ms
         assert start is not None
         event = window_event(
             [],
@@ -300,22 +322,27 @@ class EventSourceMapping:
             arn=self._arn,
             window_start_ms=start,
             window_end_ms=start + self._config.window_seconds * 1000,
-            state=cursor.state,
+            state=cursor.event_state(),
             final=not early,
             terminated_early=early,
         )
         after = start if early else None
         response, attempt = self._invoke(
-            cursor, event, [], lambda _: cursor.checkpoint(cursor.position, after, {})
+            cursor, event, [], lambda _: replace(cursor.checkpoint, window_start_ms=after, state={})
         )
         if response is None:
-            cursor.stuck = True
+            cursor.retry.stuck = True
             kind = "early termination" if early else "final invoke"
             why = f"{kind} failed, shard suspended: {_describe(attempt.error)}"
             self._failures.failed(cursor, why)
             return
-        cursor.window_start_ms, cursor.state, cursor.terminate_early = after, {}, False
-        cursor.succeeded(self._now_ms())
+        cursor.terminate_early = False
+        self._succeeded(cursor)
+
+    def _succeeded(self, cursor: ShardCursor) -> None:
+        """Forget the failure streak after a successful invocation."""
+        cursor.retry.succeeded()
+        cursor.gather_since_ms = self._now_ms()
 
     def _invoke(
         self,
@@ -326,38 +353,45 @@ class EventSourceMapping:
     ) -> tuple[Response | None, Attempt]:
         """Invoke and checkpoint in one unit of work; a function error rolls both back.
 
-        The response is None when the function failed; the attempt says how.
+        The response is None when the function failed; the attempt says how. The cursor takes
+        the new checkpoint once it is committed.
         """
-        cursor.invocations += 1
+        stats = cursor.stats = replace(cursor.stats, invocations=cursor.stats.invocations + 1)
         config = self._config
         deadline = time.monotonic() + config.function_timeout_s  # a real deadline
-        request = f"{cursor.shard_id}-{cursor.invocations}"
+        request = f"{cursor.shard_id}-{stats.invocations}"
         context = LocalContext(request, deadline, self._function_name)
         attempt = Attempt()
         try:
-            with self._checkpoints.transaction():
-                raw = attempt.call(self._handler, event, context)
+            with self._invocation() as (handler, work):
+                raw = attempt.call(handler, event, context)
                 response = attempt.read(
                     raw,
                     windowed=config.windowed,
                     sequences=sequences,
                     item_failures=config.report_batch_item_failures,
                 )
-                self._save(cursor, settle(response))
+                checkpoint = settle(response)
+                work.save_checkpoint(
+                    config.consumer, self._reader.name, cursor.shard_id, checkpoint
+                )
         except Exception as exc:
             if not attempt.function_error:
                 raise
-            cursor.timeouts += attempt.timed_out
+            cursor.stats = replace(stats, timeouts=stats.timeouts + attempt.timed_out)
             attempt.error = exc
             return None, attempt
         finally:
             cursor.gather_since_ms = self._now_ms()  # the next batching window begins
+        cursor.checkpoint = checkpoint
         return response, attempt
 
     def _save(self, cursor: ShardCursor, checkpoint: Checkpoint) -> None:
+        """Save a checkpoint on its own; the cursor takes it once it is committed."""
         self._checkpoints.save_checkpoint(
             self._config.consumer, self._reader.name, cursor.shard_id, checkpoint
         )
+        cursor.checkpoint = checkpoint
 
     def _service_failed(self, cursor: ShardCursor, exc: Exception) -> None:
         """The stream, the store or the destination failed (not the function): retry later."""

@@ -1,13 +1,18 @@
-"""An in-memory store for unit tests and experiments: the TotalsStore contract, no durability."""
+"""In-memory stores for unit tests and experiments: totals and checkpoints, no durability."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
+from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, WindowTotals
 from taxi_stream.core.totals import ZERO
 from taxi_stream.infra.clock import now_ms
+from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.stores import windows_label, windows_mismatch
+
+_Key = tuple[str, str, str]  # consumer, stream, shard id
 
 
 class MemoryStore:
@@ -81,3 +86,52 @@ class MemoryStore:
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters)."""
         return sum(w.totals.trip_count for w in self._windows.values()), len(self._letters)
+
+
+class MemoryUnitOfWork:
+    """Checkpoints saved through one unit of work, held until it commits; implements UnitOfWork."""
+
+    def __init__(self) -> None:
+        self.saved: dict[_Key, Checkpoint] | None = {}
+
+    def save_checkpoint(
+        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
+    ) -> None:
+        """Hold a checkpoint until the unit of work commits."""
+        if self.saved is None:
+            raise StoreError("the unit of work is over; open another one")
+        self.saved[(consumer, stream, shard_id)] = checkpoint
+
+
+class MemoryCheckpointStore:
+    """Checkpoints in a dictionary; implements CheckpointStore, one unit of work at a time."""
+
+    def __init__(self) -> None:
+        self._checkpoints: dict[_Key, Checkpoint] = {}
+        self._open: MemoryUnitOfWork | None = None
+
+    def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
+        """The saved checkpoint, if any."""
+        return self._checkpoints.get((consumer, stream, shard_id))
+
+    def save_checkpoint(
+        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
+    ) -> None:
+        """Save a checkpoint in a unit of work of its own."""
+        with self.unit_of_work() as work:
+            work.save_checkpoint(consumer, stream, shard_id, checkpoint)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[MemoryUnitOfWork]:
+        """Checkpoints saved through the unit land when the block ends; none if it raises."""
+        if self._open is not None:
+            raise StoreError("a unit of work is open on the memory checkpoint store already")
+        work = self._open = MemoryUnitOfWork()
+        try:
+            yield work
+            for key, checkpoint in (work.saved or {}).items():  # kept as a durable store keeps it
+                self._checkpoints[key] = Checkpoint.from_document(
+                    checkpoint.position, checkpoint.document()
+                )
+        finally:
+            work.saved, self._open = None, None

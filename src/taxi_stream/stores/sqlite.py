@@ -1,15 +1,17 @@
 """The local store: window totals, dead letters and consumer checkpoints in one SQLite file.
 
 A contribution is applied at most once: its id is inserted under a unique key in the same
-transaction that adds its totals. ``transaction()`` opens a unit of work that the runner shares
-with an in-process handler, so a checkpoint commits in the same transaction as the
-contributions and dead letters of the batch it covers.
+transaction that adds its totals. ``unit_of_work()`` opens one transaction and yields the unit
+that writes in it: the runner saves a shard's checkpoint through it and hands it to our
+in-process handler as its store, so the checkpoint commits with the contributions and dead
+letters of the batch it covers. Every write outside a unit of work is a unit of its own.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,8 +90,96 @@ ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
 """
 
 
+class SQLiteUnitOfWork:
+    """One open transaction on the store; implements TotalsStore and UnitOfWork.
+
+    Everything written through it commits together when the store's ``unit_of_work()`` block
+    ends, or not at all. Once that block is over, writing through it raises StoreError.
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: Path, clock: Callable[[], int]) -> None:
+        self._db: sqlite3.Connection | None = db
+        self._path = path
+        self._clock = clock
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError(f"{self._path}: the unit of work is over; open another one")
+        return self._db
+
+    def close(self) -> None:
+        """End the unit: it writes nothing more (the store commits or rolls back)."""
+        self._db = None
+
+    def claim_windows(self, seconds: int, clock: str) -> None:
+        """Claim the store for these windows on first use; refuse other ones (they would add into
+        one row).
+
+        Totals are keyed by (vendor, window start): 10 s and 5 s windows, or arrival- and
+        event-clock windows, starting at the same second would be summed together.
+        """
+        db, want = self._open(), windows_label(clock, seconds)
+        with errors("store window claim", StoreError, self._path):
+            found = db.execute("SELECT value FROM store_meta WHERE key = 'windows'").fetchone()
+            if found is None:
+                db.execute("INSERT INTO store_meta VALUES ('windows', ?)", (want,))
+                return
+        if found[0] != want:
+            raise windows_mismatch(f"the store {self._path}", found[0], want)
+
+    def apply(self, contributions: Sequence[Contribution]) -> int:
+        """Apply contributions not applied before; return how many were new."""
+        db, new, now = self._open(), 0, self._clock()
+        with errors("store apply", StoreError, self._path):
+            for c in contributions:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO contributions VALUES (?, ?, ?)",
+                    (c.vendor_id, c.window_start_ms, c.contribution_id),
+                )
+                if cursor.rowcount != 1:
+                    continue
+                t = c.totals
+                db.execute(
+                    _ADD_WINDOW,
+                    (c.vendor_id, c.window_start_ms, c.window_end_ms, t.trip_count,
+                     t.distance_milli, t.duration_s, t.passenger_count, c.clock, now),
+                )  # fmt: skip
+                new += 1
+        return new
+
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Store dead letters once each, by letter id; return how many were new."""
+        db, now = self._open(), self._clock()
+        rows = [
+            (d.letter_id, d.origin.stream, d.origin.shard_id, d.origin.sequence_number,
+             d.origin.sub_sequence, d.origin.arrival_ms, d.reason, d.message, d.raw, now)
+            for d in letters
+        ]  # fmt: skip
+        with errors("store dead-letter write", StoreError, self._path):
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            return db.total_changes - before
+
+    def save_checkpoint(
+        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
+    ) -> None:
+        """Save a checkpoint: its position, and the rest as the JSON ``state`` column."""
+        db, document = self._open(), checkpoint.document()
+        state = None if document is None else json.dumps(document, separators=(",", ":"))
+        with errors("store checkpoint write", StoreError, self._path):
+            db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)",
+                (consumer, stream, shard_id, checkpoint.position, state, self._clock()),
+            )
+
+
 class SQLiteStore:
-    """Totals, dead letters and checkpoints in SQLite; implements TotalsStore and TotalsQuery."""
+    """Totals, dead letters and checkpoints in SQLite.
+
+    Implements TotalsStore, TotalsQuery and CheckpointStore.
+    """
 
     def __init__(
         self, path: Path, *, clock: Callable[[], int] = now_ms, read_only: bool = False
@@ -97,7 +187,6 @@ class SQLiteStore:
         """Open (or create) the store; ``read_only`` opens an existing one and never writes it."""
         self.path = Path(path)
         self._clock = clock
-        self._depth = 0
         if read_only:
             self._db = connect_read_only(self.path, StoreError)
         else:
@@ -108,80 +197,47 @@ class SQLiteStore:
         self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """A unit of work: everything written inside commits together or not at all."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
+    def unit_of_work(self) -> Iterator[SQLiteUnitOfWork]:
+        """One transaction: what is written through the unit commits together, or not at all.
+
+        There is one at a time: a write to the store while a unit is open raises StoreError
+        (SQLite cannot begin a transaction inside another), it never joins the open one.
+        """
         with errors("store begin", StoreError, self.path):
             self._db.execute("BEGIN IMMEDIATE")
-        self._depth = 1
+        work = SQLiteUnitOfWork(self._db, self.path, self._clock)
         try:
-            yield
+            yield work
         except BaseException:
-            self._depth = 0
+            work.close()
             self._db.rollback()
             raise
-        self._depth = 0
+        work.close()
         with errors("store commit", StoreError, self.path):
             self._db.commit()
 
     def claim_windows(self, seconds: int, clock: str) -> None:
         """Claim the store for these windows on first use; refuse other ones (they would add into
-        one row).
-
-        Totals are keyed by (vendor, window start): 10 s and 5 s windows, or arrival- and
-        event-clock windows, starting at the same second would be summed together.
-        """
-        want = windows_label(clock, seconds)
-        with self.transaction(), errors("store window claim", StoreError, self.path):
-            row = self._db.execute("SELECT value FROM store_meta WHERE key = 'windows'")
-            found = row.fetchone()
-            if found is None:
-                self._db.execute("INSERT INTO store_meta VALUES ('windows', ?)", (want,))
-                return
-        if found[0] != want:
-            raise windows_mismatch(f"the store {self.path}", found[0], want)
+        one row)."""
+        with self.unit_of_work() as work:
+            work.claim_windows(seconds, clock)
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply contributions not applied before; return how many were new."""
-        new = 0
-        now = self._clock()
-        with self.transaction(), errors("store apply", StoreError, self.path):
-            for c in contributions:
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO contributions VALUES (?, ?, ?)",
-                    (c.vendor_id, c.window_start_ms, c.contribution_id),
-                )
-                if cursor.rowcount != 1:
-                    continue
-                t = c.totals
-                self._db.execute(
-                    _ADD_WINDOW,
-                    (c.vendor_id, c.window_start_ms, c.window_end_ms, t.trip_count,
-                     t.distance_milli, t.duration_s, t.passenger_count, c.clock, now),
-                )  # fmt: skip
-                new += 1
-        return new
+        with self.unit_of_work() as work:
+            return work.apply(contributions)
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each, by letter id; return how many were new."""
-        now = self._clock()
-        rows = [
-            (d.letter_id, d.origin.stream, d.origin.shard_id, d.origin.sequence_number,
-             d.origin.sub_sequence, d.origin.arrival_ms, d.reason, d.message, d.raw, now)
-            for d in letters
-        ]  # fmt: skip
-        with self.transaction(), errors("store dead-letter write", StoreError, self.path):
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
-            return self._db.total_changes - before
+        with self.unit_of_work() as work:
+            return work.put_dead_letters(letters)
+
+    def save_checkpoint(
+        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
+    ) -> None:
+        """Save a checkpoint in a unit of work of its own."""
+        with self.unit_of_work() as work:
+            work.save_checkpoint(consumer, stream, shard_id, checkpoint)
 
     def windows(
         self,
@@ -229,7 +285,7 @@ class SQLiteStore:
             return int(trips.fetchone()[0]), int(letters.fetchone()[0])
 
     def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
-        """The saved position and state of a consumer in a shard, if any."""
+        """The saved checkpoint of a consumer in a shard, if any; StoreError if it is damaged."""
         with errors("store checkpoint read", StoreError, self.path):
             row = self._db.execute(
                 "SELECT sequence_number, state FROM checkpoints"
@@ -238,15 +294,10 @@ class SQLiteStore:
             ).fetchone()
         if row is None:
             return None
-        return Checkpoint(row[0], json.loads(row[1]) if row[1] else None)
-
-    def save_checkpoint(
-        self, consumer: str, stream: str, shard_id: str, checkpoint: Checkpoint
-    ) -> None:
-        """Save a position and state (inside the caller's transaction when one is open)."""
-        state = json.dumps(checkpoint.state, separators=(",", ":")) if checkpoint.state else None
-        with self.transaction(), errors("store checkpoint write", StoreError, self.path):
-            self._db.execute(
-                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)",
-                (consumer, stream, shard_id, checkpoint.sequence_number, state, self._clock()),
-            )
+        try:
+            return Checkpoint.from_document(row[0], json.loads(row[1]) if row[1] else None)
+        except ValueError as exc:
+            raise StoreError(
+                f"the checkpoint of {consumer} in {stream} {shard_id} in {self.path} is damaged:"
+                f" {exc}"
+            ) from exc

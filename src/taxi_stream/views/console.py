@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Final
 from rich.console import Console
 from rich.live import Live
 
-from taxi_stream.runner.cursor import ShardCursor
-from taxi_stream.runner.mapping import EventSourceMapping
+from taxi_stream.runner.mapping import EventSourceMapping, ShardSnapshot
 from taxi_stream.views.process import ShardView, failed_batches, status
 
 if TYPE_CHECKING:
@@ -30,36 +29,38 @@ class Notices:
 
     def __call__(self) -> None:
         """Report failure streaks that begin, shards that become stuck, batches discarded."""
-        for cursor in self.mapping.cursors:
-            failing, stuck, discarded = self._seen.get(cursor.shard_id, (0, False, 0))
-            if cursor.stuck and not stuck:
-                self.say(f"shard {cursor.shard_id} STUCK: {cursor.last_error}")
-            elif cursor.consecutive_failures and not failing and not cursor.stuck:
-                self.say(f"shard {cursor.shard_id} retrying: {cursor.last_error}")
-            if cursor.discarded_batches > discarded:
-                self.say(f"shard {cursor.shard_id}: discarded {failed_batches(cursor)}")
-            self._seen[cursor.shard_id] = (
-                cursor.consecutive_failures,
-                cursor.stuck,
-                cursor.discarded_batches,
+        for shard in self.mapping.snapshot():
+            failing, stuck, discarded = self._seen.get(shard.shard_id, (0, False, 0))
+            stats = shard.stats
+            if shard.stuck and not stuck:
+                self.say(f"shard {shard.shard_id} STUCK: {stats.last_error}")
+            elif shard.consecutive_failures and not failing and not shard.stuck:
+                self.say(f"shard {shard.shard_id} retrying: {stats.last_error}")
+            if stats.discarded_batches > discarded:
+                self.say(f"shard {shard.shard_id}: discarded {failed_batches(shard)}")
+            self._seen[shard.shard_id] = (
+                shard.consecutive_failures,
+                shard.stuck,
+                stats.discarded_batches,
             )
 
 
 def summary(mapping: EventSourceMapping) -> list[str]:
     """Lines for the shards that failed, were stuck or discarded batches."""
     lines = []
-    for cursor in mapping.cursors:
-        if cursor.failures or cursor.discarded_batches:
-            lines.append(_shard_line(mapping, cursor))
+    for shard in mapping.snapshot():
+        if shard.stats.failures or shard.stats.discarded_batches:
+            lines.append(_shard_line(shard))
     return lines
 
 
-def _shard_line(mapping: EventSourceMapping, cursor: ShardCursor) -> str:
-    line = f"shard {cursor.shard_id}: {status(mapping, cursor)}, {cursor.failures:,} failures"
-    if cursor.discarded_batches:
-        line += f", discarded {failed_batches(cursor)}"
-    if cursor.last_error:
-        line += f"; last error: {cursor.last_error}"
+def _shard_line(shard: ShardSnapshot) -> str:
+    stats = shard.stats
+    line = f"shard {shard.shard_id}: {status(shard)}, {stats.failures:,} failures"
+    if stats.discarded_batches:
+        line += f", discarded {failed_batches(shard)}"
+    if stats.last_error:
+        line += f"; last error: {stats.last_error}"
     return line
 
 

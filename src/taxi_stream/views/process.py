@@ -10,9 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from taxi_stream.core.timefmt import iso_utc
-from taxi_stream.runner.cursor import ShardCursor
 from taxi_stream.runner.invoke import state_bytes
-from taxi_stream.runner.mapping import EventSourceMapping
+from taxi_stream.runner.mapping import EventSourceMapping, ShardSnapshot
 from taxi_stream.views.cells import (
     Line,
     Parts,
@@ -27,51 +26,53 @@ from taxi_stream.views.cells import (
 STATUS_WIDTH = 11  # "window open"; "waiting for parents" takes two lines
 
 
-def status(mapping: EventSourceMapping, cursor: ShardCursor) -> str:
+def status(shard: ShardSnapshot) -> str:
     """One word or phrase for where a shard stands."""
-    if cursor.ended:
+    if shard.checkpoint.ended:
         return "ended"
-    if not mapping.ready(cursor):
+    if not shard.ready:
         return "waiting for parents"
-    if cursor.stuck or cursor.consecutive_failures:
-        return "STUCK" if cursor.stuck else "retrying"
-    if not cursor.caught_up or cursor.buffer or cursor.inflight or cursor.queue:
+    if shard.stuck or shard.consecutive_failures:
+        return "STUCK" if shard.stuck else "retrying"
+    if shard.reading:
         return "reading"
-    return "window open" if cursor.busy else "caught up"
+    return "window open" if shard.busy else "caught up"
 
 
-def failed_batches(cursor: ShardCursor) -> str:
+def failed_batches(shard: ShardSnapshot) -> str:
     """How many batches were discarded and where their metadata went."""
-    if not cursor.discarded_batches:
+    stats = shard.stats
+    if not stats.discarded_batches:
         return "-"
-    where = cursor.sent_to or "nowhere (no destination)"
-    return f"{cursor.discarded_batches:,} ({cursor.discarded_records:,} rec) -> {where}"
+    where = stats.sent_to or "nowhere (no destination)"
+    return f"{stats.discarded_batches:,} ({stats.discarded_records:,} rec) -> {where}"
 
 
-def _row(mapping: EventSourceMapping, cursor: ShardCursor) -> list[str | Text]:
-    state = status(mapping, cursor)
-    start = cursor.window_start_ms
+def _row(shard: ShardSnapshot) -> list[str | Text]:
+    state, saved, stats = status(shard), shard.checkpoint, shard.stats
+    start = saved.window_start_ms
+    retries = shard.consecutive_failures if shard.retries is None else shard.retries
     return [
-        shard_label(cursor.shard_id),
+        shard_label(shard.shard_id),
         Text(state, style="bold red" if state == "STUCK" else ""),
-        sequence_label(cursor.position),
-        duration(max(cursor.iterator_age_ms, 0)),  # below 0: arrival clock ahead of ours
+        sequence_label(saved.position),
+        duration(max(stats.iterator_age_ms, 0)),  # below 0: arrival clock ahead of ours
         "-" if start is None else iso_utc(start)[11:19],
-        "-" if start is None else size(state_bytes(cursor.state)),
-        f"{cursor.retries if cursor.inflight else cursor.consecutive_failures:,}",
-        f"{cursor.failures:,}",
+        "-" if start is None else size(state_bytes(saved.state)),
+        f"{retries:,}",
+        f"{stats.failures:,}",
     ]
 
 
-def _details(cursor: ShardCursor) -> list[Line]:
+def _details(shard: ShardSnapshot) -> list[Line]:
     """Lines under the table for what does not fit a cell: the last error, discarded batches."""
-    label, lines = shard_label(cursor.shard_id), []
-    if cursor.last_error is not None:
-        timeouts = f" ({cursor.timeouts:,} timeouts)" if cursor.timeouts else ""
-        style = "red" if cursor.consecutive_failures else "dim"
-        lines.append(Line(f"{label} last error{timeouts}: {cursor.last_error}", style))
-    if cursor.discarded_batches:
-        lines.append(Line(f"{label} discarded {failed_batches(cursor)}"))
+    label, lines, stats = shard_label(shard.shard_id), [], shard.stats
+    if stats.last_error is not None:
+        timeouts = f" ({stats.timeouts:,} timeouts)" if stats.timeouts else ""
+        style = "red" if shard.consecutive_failures else "dim"
+        lines.append(Line(f"{label} last error{timeouts}: {stats.last_error}", style))
+    if stats.discarded_batches:
+        lines.append(Line(f"{label} discarded {failed_batches(shard)}"))
     return lines
 
 
@@ -85,8 +86,9 @@ class ShardView:
 
     def render(self, delivered: int) -> Group:
         """The current picture: a status line, one row per shard, then errors and discards."""
-        parts: list[RenderableType] = [self.headline(delivered), self.table()]
-        details = [line for cursor in self.mapping.cursors for line in _details(cursor)]
+        shards = self.mapping.snapshot()
+        parts: list[RenderableType] = [self.headline(delivered), self.table(shards)]
+        details = [line for shard in shards for line in _details(shard)]
         if details:
             parts += [Text(), *details]
         return Group(*parts)
@@ -112,17 +114,17 @@ class ShardView:
             ]
         )
 
-    def table(self) -> Table:
+    def table(self, shards: list[ShardSnapshot]) -> Table:
         """One row per shard, 80 columns wide: every cell short, none of them cut."""
-        shards = table()
-        short_column(shards, "shard", 10, "left")
-        shards.add_column("status", width=STATUS_WIDTH)
-        short_column(shards, "position", 8)
-        short_column(shards, "lag", 7)
-        short_column(shards, "window", 8, "left")
-        short_column(shards, "state", 7)
-        short_column(shards, "retries", 7)
-        short_column(shards, "failures", 8)
-        for cursor in self.mapping.cursors:
-            shards.add_row(*_row(self.mapping, cursor))
-        return shards
+        rows = table()
+        short_column(rows, "shard", 10, "left")
+        rows.add_column("status", width=STATUS_WIDTH)
+        short_column(rows, "position", 8)
+        short_column(rows, "lag", 7)
+        short_column(rows, "window", 8, "left")
+        short_column(rows, "state", 7)
+        short_column(rows, "retries", 7)
+        short_column(rows, "failures", 8)
+        for shard in shards:
+            rows.add_row(*_row(shard))
+        return rows

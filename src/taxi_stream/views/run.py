@@ -131,7 +131,7 @@ class RunView:
 
         A custom handler's state is not ours to read: its open parts show nothing until stored.
         """
-        parts = [window_totals(c.state) for c in self.mapping.cursors]
+        parts = [window_totals(shard.checkpoint.state) for shard in self.mapping.snapshot()]
         return window_rows(self.store.windows(start_ms=self.since_ms), merge(parts))
 
     def _status(self, delivered: int, produced: int | None) -> Parts:
@@ -140,9 +140,9 @@ class RunView:
         if now - last_t >= 0.5:
             self._rate = (delivered - last_n) / (now - last_t) if last_t else 0.0
             self._last = (now, delivered)
-        cursors = self.mapping.cursors
-        lag = max((c.behind_ms for c in cursors), default=0)
-        failures = sum(c.failures for c in cursors)
+        shards = self.mapping.snapshot()
+        lag = max((s.stats.behind_ms for s in shards), default=0)
+        failures = sum(s.stats.failures for s in shards)
         parts: list[str | Text] = [
             f"processed {delivered:,} trips",
             f"{self._rate:,.0f} trips/s",
@@ -151,6 +151,6 @@ class RunView:
         if produced is not None:
             parts.insert(0, f"produced {produced:,}")
         if failures:
-            stuck = ", ".join(shard_label(c.shard_id) for c in cursors if c.consecutive_failures)
+            stuck = ", ".join(shard_label(s.shard_id) for s in shards if s.consecutive_failures)
             parts.append(Text(f"failed invocations {failures:,} (retrying: {stuck})", "red"))
         return Parts.of(parts)
