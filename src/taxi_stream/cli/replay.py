@@ -22,7 +22,7 @@ from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.sources.replay.layouts import FORMATS, NEW_YORK
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
-from taxi_stream.sources.replay.progress import Progress, duration_text
+from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress, duration_text
 
 if TYPE_CHECKING:
     from taxi_stream.sources.replay.replayer import Replayer
@@ -52,7 +52,8 @@ LIVE_EVERY_S = 0.25
     "--resume",
     default=None,
     metavar="FILE:ROW",
-    help="Start at this row of this file (as printed by an interrupted replay).",
+    help="Start at this row of this file (as printed by an interrupted replay); FILE is the"
+    " file's name or its path.",
 )
 @click.option(
     "--format",
@@ -84,9 +85,11 @@ def replay(
 
     Every row becomes one record, in file order (rows that cannot map too: the consumer
     dead-letters them), paced by pickup time: t0 + (pickup - first pickup) / speedup; rows
-    behind the pacing clock, or more than a day ahead of it, go at once. Ctrl-C stops after
-    the batch in flight and prints the --resume FILE:ROW that continues; exit 130. Columns
-    and oddities: docs/records.md. Count the records with: process --clock event.
+    behind the pacing clock, or more than a day ahead of it, go at once. Ctrl-C or SIGTERM
+    stops after the batch in flight and prints the --resume FILE:ROW that continues; exit
+    130 (a second one quits at once). A read error mid-file stops too, after sending the rows
+    read before it, and prints the same; exit 1. Columns and oddities: docs/records.md.
+    Count the records with: process --clock event.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -130,12 +133,17 @@ def _run(
         return replayer(lambda progress: None, LOG_EVERY_S).run()
     if not err.is_terminal:
         return replayer(lambda progress: _say(progress.line()), LOG_EVERY_S).run()
+    width = min(err.width, LINE_WIDTH)
+    last: list[Progress] = []
+
+    def show(progress: Progress) -> None:
+        last[:] = [progress]
+        live.update(Text(progress.line(width), no_wrap=True, overflow="ellipsis"))
+
     with Live(Text(""), console=err, refresh_per_second=4, transient=True) as live:
-        running = replayer(lambda progress: live.update(Text(progress.line())), LIVE_EVERY_S)
-        result = running.run()
-    last = running.snapshot()
-    if last is not None:
-        _say(last.line())
+        result = replayer(show, LIVE_EVERY_S).run()
+    if last:
+        _say(last[0].line(width))
     return result
 
 
@@ -160,14 +168,30 @@ def _report(result: ReplayResult, elapsed_s: float) -> None:
     )
     for trip_id, why in result.failures:
         _say(f"  not sent: {trip_id}: {why}")
+    _warn_past_the_end(result)
+    if result.error is not None:
+        _say(f"Error: {result.error}")
     if result.next_row is not None:
         name, row = result.next_row
         why = "stopped by --limit" if result.limited else "interrupted"
+        why = "stopped by the read error" if result.error is not None else why
         _say(f"{why} before {name} row {row:,}; to go on: --resume {name}:{row}")
     if result.stopped:
         raise SystemExit(130)
-    if any(count.failed for count in result.files):
+    if result.error is not None or any(count.failed for count in result.files):
         raise SystemExit(1)
+
+
+def _warn_past_the_end(result: ReplayResult) -> None:
+    """--resume at a row past the file's end sends nothing from it: say so."""
+    if not result.files or result.next_row is not None:
+        return
+    first = result.files[0]
+    if first.first_row > 1 and first.read == 0:
+        _say(
+            f"warning: {first.name} has no row {first.first_row:,} or later:"
+            " --resume left nothing to send from it"
+        )
 
 
 def _say(text: str) -> None:

@@ -7,6 +7,8 @@ whose cells look different from the first one's cannot fail the read).
 
 Rows are numbered from 1, the first data row, in file order. A CSV row with the wrong number of
 fields is not parsed: it keeps its number and comes back as a malformed row with its raw text.
+CSV cells are read as bytes and checked for UTF-8 block by block: a row with a cell that is no
+UTF-8 keeps its number and comes back with its cells' bytes, so the rows after it still go.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Block:
     rows: npt.NDArray[np.int64]  # the row number of each row of ``batch``
     done: float  # fraction of the file read so far, 0..1
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (row, raw text)
+    not_utf8: list[tuple[int, list[bytes | None]]] = field(default_factory=list)  # (row, cells)
 
 
 class TripFile:
@@ -129,7 +132,7 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
 
     convert = pacsv.ConvertOptions(
         include_columns=wanted,
-        column_types=dict.fromkeys(wanted, pa.string()),
+        column_types=dict.fromkeys(wanted, pa.binary()),  # checked for UTF-8 below
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
         null_values=[""],
@@ -144,11 +147,38 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
         numbers = _RowNumbers()
         for batch in reader:
             rows, bad = numbers.take(batch.num_rows, malformed)
-            renamed = pa.RecordBatch.from_arrays(batch.columns, names=canonical)
-            yield Block(renamed, rows, min(stream.tell() / max(size, 1), 1.0), bad)
+            texts, rows, not_utf8 = _as_text(batch, rows)
+            renamed = pa.RecordBatch.from_arrays(texts, names=canonical)
+            yield Block(renamed, rows, min(stream.tell() / max(size, 1), 1.0), bad, not_utf8)
         rows, bad = numbers.take(0, malformed, last=True)
         if bad:
             yield Block(_no_rows(canonical), rows, 1.0, bad)
+
+
+def _as_text(
+    batch: pa.RecordBatch, rows: npt.NDArray[np.int64]
+) -> tuple[list[pa.Array], npt.NDArray[np.int64], list[tuple[int, list[bytes | None]]]]:
+    """The batch's cells as UTF-8 text; rows with a cell that is no UTF-8 taken out, as bytes."""
+    try:
+        return [column.cast(pa.string()) for column in batch.columns], rows, []
+    except pa.ArrowInvalid:  # some cell is no UTF-8: find its rows (rare, so row by row)
+        pass
+    cells = [column.to_pylist() for column in batch.columns]
+    bad = np.array([not all(_is_utf8(c[i]) for c in cells) for i in range(len(rows))], dtype=bool)
+    good = pa.array(~bad)
+    texts = [column.filter(good).cast(pa.string()) for column in batch.columns]
+    not_utf8 = [(int(rows[i]), [c[i] for c in cells]) for i in np.flatnonzero(bad)]
+    return texts, rows[~bad], not_utf8
+
+
+def _is_utf8(cell: bytes | None) -> bool:
+    if cell is None:
+        return True
+    try:
+        cell.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _no_rows(canonical: list[str]) -> pa.RecordBatch:

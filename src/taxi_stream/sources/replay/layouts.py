@@ -17,6 +17,8 @@ from typing import Final
 from taxi_stream.core.errors import SourceError
 
 NEW_YORK: Final = "America/New_York"  # TLC and Kaggle times are naive local time there
+SHOWN_COLUMNS: Final = 20  # an unknown header's columns an error lists ...
+SHOWN_CHARS: Final = 40  # ... each cut to this many characters
 
 OPTIONAL: Final[Mapping[str, tuple[str, ...]]] = {
     "passengers": ("passenger_count",),
@@ -144,11 +146,21 @@ def detect(header: Sequence[str], source: str, forced: str | None = None) -> Col
     for layout in LAYOUTS:
         if all(column in found for column in layout.required.values()):
             return _columns(layout, found)
-    shown = ", ".join(list(header)[:12]) + (", ..." if len(header) > 12 else "")
+    shown = shown_columns(header)
     expected = "; ".join(layout.describe() for layout in LAYOUTS)
     raise SourceError(
         f"{source} matches no known trip layout (columns: {shown}); expected one of: {expected}"
     )
+
+
+def shown_columns(header: Sequence[str]) -> str:
+    """The header for an error message: its first columns, each cut short, and how many more."""
+    names = [
+        name if len(name) <= SHOWN_CHARS else name[: SHOWN_CHARS - 3] + "..."
+        for name in header[:SHOWN_COLUMNS]
+    ]
+    more = len(header) - len(names)
+    return ", ".join(names) + (f" and {more:,} more" if more else "")
 
 
 def _columns(layout: Layout, found: Mapping[str, str]) -> Columns:

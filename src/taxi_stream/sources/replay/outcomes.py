@@ -61,3 +61,4 @@ class ReplayResult:
     stopped: bool = False  # stop() ended it
     limited: bool = False  # --limit ended it
     next_row: tuple[str, int] | None = None  # (file name, row) to resume from, when cut short
+    error: str | None = None  # the read error that ended it

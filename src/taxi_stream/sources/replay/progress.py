@@ -10,6 +10,11 @@ from taxi_stream.core.timefmt import from_epoch_ms
 from taxi_stream.sources.replay.layouts import NEW_YORK
 
 _NY: Final = ZoneInfo(NEW_YORK)
+LINE_WIDTH: Final = 80  # the progress line fits a terminal this wide
+SEPARATOR: Final = " | "
+FILE_CHARS: Final = 24  # a longer file name is cut, with an ellipsis
+ETA_MIN_FRACTION: Final = 0.01  # no ETA before 1% of the bytes is read ...
+ETA_MIN_ELAPSED_S: Final = 2.0  # ... and 2 s have passed: an early pace says little
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +25,7 @@ class Progress:
     rows_read: int  # rows looked at this run (sent + skipped by --start-at)
     rows_sent: int
     elapsed_s: float
-    event_ms: int | None  # the pacing clock's event time (None: not paced, or no row yet)
+    event_ms: int | None  # event time reached: the pacing clock, else the last pickup sent
     lag_s: float  # how far behind its due time the last paced row went out
     fraction: float  # of the bytes of the files this run reads, 0..1
 
@@ -31,29 +36,53 @@ class Progress:
 
     @property
     def eta_s(self) -> float | None:
-        """Seconds left at the pace so far (None until there is a pace)."""
-        if not 0 < self.fraction < 1 or self.elapsed_s <= 0:
-            return 0.0 if self.fraction >= 1 else None
+        """Seconds left at the pace so far (None until enough is read to tell a pace)."""
+        if self.fraction >= 1:
+            return 0.0
+        if self.fraction < ETA_MIN_FRACTION or self.elapsed_s < ETA_MIN_ELAPSED_S:
+            return None
         return self.elapsed_s * (1 - self.fraction) / self.fraction
 
-    def line(self) -> str:
-        """One line for the terminal or a log."""
-        event = "-" if self.event_ms is None else event_text(self.event_ms)
+    def line(self, width: int = LINE_WIDTH) -> str:
+        """One line for the terminal or a log, at most ``width`` characters: the parts that fit.
+
+        Parts go in this order, ``file | read | sent | rate | event time | lag | done | ETA``;
+        when they do not all fit, the least telling give way (lag, rate, file, read first).
+        """
         eta = self.eta_s
-        return (
-            f"{self.file}: {self.rows_read:,} rows read, {self.rows_sent:,} sent,"
-            f" {self.rows_per_s:,.0f} rows/s, event time {event}, lag {self.lag_s:.1f} s,"
-            f" {self.fraction:.0%} done, ETA {'-' if eta is None else duration_text(eta)}"
-        )
+        parts = {  # by priority: the first ones stay longest
+            "sent": f"{self.rows_sent:,} sent",
+            "done": f"{self.fraction:.0%}",
+            "eta": f"ETA {'-' if eta is None else duration_text(eta)}",
+            "event": f"at {'-' if self.event_ms is None else event_text(self.event_ms)}",
+            "read": f"{self.rows_read:,} rows read",
+            "file": _cut(self.file, FILE_CHARS),
+            "rate": f"{self.rows_per_s:,.0f}/s",
+            "lag": f"lag {self.lag_s:.1f} s",
+        }
+        kept: set[str] = set()
+        used = -len(SEPARATOR)
+        for key, text in parts.items():
+            if used + len(SEPARATOR) + len(text) <= width:
+                kept.add(key)
+                used += len(SEPARATOR) + len(text)
+        return SEPARATOR.join(parts[key] for key in _ORDER if key in kept)
+
+
+_ORDER: Final = ("file", "read", "sent", "rate", "event", "lag", "done", "eta")
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def event_text(ms: int) -> str:
-    """An event time as New York local time with its offset, to the second."""
+    """An event time as New York local time, to the second: ``2024-11-01 00:46:24``."""
     try:
         moment = from_epoch_ms(ms).astimezone(_NY)
     except OverflowError:
         return f"{ms} ms"
-    return moment.isoformat(timespec="seconds")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def duration_text(seconds: float) -> str:

@@ -6,7 +6,9 @@ their New York offset, ``passengerCount``, the coordinates, ``storeAndFwdFlag``,
 coordinates), ``tripDuration`` (TLC: dropoff - pickup in whole seconds, negative too; Kaggle: its
 ``trip_duration``), ``fareAmount``, ``tipAmount``, ``totalAmount``, ``puLocationId`` and
 ``doLocationId``. An absent value leaves its field out; a value that cannot be read is sent
-as text for the consumer to dead-letter (docs/records.md).
+as text for the consumer to dead-letter (docs/records.md). A row with a cell that is no UTF-8 is
+sent with its cells' bytes as they are (dead letter ``not_utf8``); a record over the stream's
+record limit as the oversize envelope ``produce`` sends (dead letter ``too_large``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from taxi_stream.core import oversize
+from taxi_stream.core.limits import MAX_RECORD_BYTES
 from taxi_stream.sources.replay import times, values
 from taxi_stream.sources.replay.layouts import Layout
 
@@ -113,6 +117,47 @@ def malformed_records(rows: list[tuple[int, str]], source: str) -> Records:
     numbers = np.array([row for row, _ in rows], dtype=np.int64)
     events = np.full(len(rows), NO_TIME, dtype=np.int64)
     return Records(numbers, events, _keys(numbers), data)
+
+
+def not_utf8_records(
+    rows: list[tuple[int, list[bytes | None]]], names: list[str], source: str
+) -> Records:
+    """A row with a cell that is no UTF-8: its id and its cells by column name, bytes as read.
+
+    ``{"id": "<file>:<row>", "csvCells": {"VendorID": "2", ...}}``, quotes, backslashes and
+    control bytes escaped and every other byte kept, so the consumer dead-letters it as
+    ``not_utf8`` with these bytes.
+    """
+    head = [b'"' + _escaped(name.encode()) + b'":' for name in names]
+    data = []
+    for row, cells in rows:
+        fields = b",".join(
+            key + (b"null" if cell is None else b'"' + _escaped(cell) + b'"')
+            for key, cell in zip(head, cells, strict=True)
+        )
+        row_id = json.dumps(f"{source}:{row}").encode()
+        data.append(b'{"id":' + row_id + b',"csvCells":{' + fields + b"}}")
+    numbers = np.array([row for row, _ in rows], dtype=np.int64)
+    return Records(numbers, np.full(len(rows), NO_TIME, dtype=np.int64), _keys(numbers), data)
+
+
+def within_limit(records: Records, source: str) -> Records:
+    """The records, each one over the stream's record limit replaced by its oversize envelope."""
+    if not records.data or max(map(len, records.data)) <= MAX_RECORD_BYTES - 256:
+        return records  # the common case: even the longest key leaves every record in bounds
+    data = [
+        oversize.envelope(d, line=int(row), source=source) if oversize.is_over_limit(key, d) else d
+        for row, key, d in zip(records.rows, records.keys, records.data, strict=True)
+    ]
+    return Records(records.rows, records.event_ms, records.keys, data)
+
+
+def _escaped(raw: bytes) -> bytes:
+    """Bytes for inside a JSON string: quote, backslash and control bytes escaped, others kept."""
+    out = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    if any(b < 0x20 for b in out):
+        out = b"".join(b"\\u%04x" % b if b < 0x20 else bytes([b]) for b in out)
+    return out
 
 
 def _times(batch: pa.RecordBatch) -> _Times:

@@ -29,7 +29,9 @@ from taxi_stream.sources.replay.records import (
     Records,
     event_ms,
     malformed_records,
+    not_utf8_records,
     to_records,
+    within_limit,
 )
 
 MAX_WAIT_S: Final = 0.25  # waits are cut in slices this long, to notice stop() and show progress
@@ -66,7 +68,7 @@ class Replayer:
         tick: Callable[[Progress], None] = lambda progress: None,
         tick_every_s: float = 1.0,
     ) -> None:
-        self._files = _from_resume(files, options.resume)
+        self._files, self._resume = _from_resume(files, options.resume)
         self._options = options
         self._put, self._clock, self._sleep, self._stop = put, clock, sleep, stop
         self._tick, self._tick_every_s = tick, tick_every_s
@@ -76,6 +78,7 @@ class Replayer:
         self._result = ReplayResult()
         self._sent_total = 0
         self._lag_s = 0.0
+        self._last_event_ms: int | None = None  # the last pickup sent unpaced
         self._started = 0.0
         self._next_tick = 0.0
         self._total_bytes = max(sum(f.size for f, _ in self._files), 1)
@@ -96,21 +99,32 @@ class Replayer:
             self._result.files.append(count)
             self._file_size, self._file_done = trip_file.size, 0.0
             self._pending_last_row = first_row - 1
-            for block in trip_file.blocks(columns):
-                records, skipped = self._records(block, trip_file.name, columns, first_row)
-                done = self._send(records, count, block.done)
-                count.skipped += _before(skipped, self._pending_last_row + 1, done)
-                count.read = count.sent + count.failed + count.skipped
-                if not done:
+            try:
+                if not self._replay_file(trip_file, columns, count):
                     return self._cut(count)
-                self._file_done = block.done
+            except SourceError as exc:  # a read error mid-file: keep what was read, say where
+                self._result.error = str(exc)
+                return self._cut(count)
             self._flush(count)
             count.read = count.sent + count.failed + count.skipped
             self._bytes_before += trip_file.size
+        self._final_tick()
         return self._result
 
+    def _replay_file(self, trip_file: TripFile, columns: Columns, count: FileCount) -> bool:
+        """Send one file's rows; False when stop() or --limit ended the replay."""
+        for block in trip_file.blocks(columns):
+            records, skipped = self._records(block, trip_file.name, columns, count.first_row)
+            done = self._send(records, count, block.done)
+            count.skipped += _before(skipped, self._pending_last_row + 1, done)
+            count.read = count.sent + count.failed + count.skipped
+            if not done:
+                return False
+            self._file_done = block.done
+        return True
+
     def _first_row(self, name: str) -> int:
-        resume = self._options.resume
+        resume = self._resume
         return resume[1] if resume is not None and resume[0] == name else 1
 
     def _records(
@@ -132,7 +146,11 @@ class Replayer:
         malformed = [(row, text) for row, text in block.malformed if row >= first_row]
         if malformed:
             records = _merge(records, malformed_records(malformed, source))
-        return records, skipped
+        not_utf8 = [(row, cells) for row, cells in block.not_utf8 if row >= first_row]
+        if not_utf8:
+            names = [columns.names[name] for name in columns.names]
+            records = _merge(records, not_utf8_records(not_utf8, names, source))
+        return within_limit(records, source), skipped
 
     def _send(self, records: Records, count: FileCount, block_done: float) -> bool:
         """Pace and send a block's records; False when stop() or --limit ended the replay."""
@@ -180,6 +198,7 @@ class Replayer:
             end = min(start + room, total)
             self._pending += zip(records.keys[start:end], records.data[start:end], strict=True)
             self._pending_last_row = int(records.rows[end - 1])
+            self._note_event(records.event_ms[start:end])
             start = end
             if len(self._pending) >= size:
                 self._flush(count)
@@ -188,6 +207,11 @@ class Replayer:
                     return False
         self._maybe_tick(count, self._fraction(block_done, total, total))
         return True
+
+    def _note_event(self, events: npt.NDArray[np.int64]) -> None:
+        timed = events[events != NO_TIME]
+        if len(timed):
+            self._last_event_ms = int(timed[-1])
 
     def _wait(self, due: float, count: FileCount, fraction: float) -> bool:
         while True:
@@ -215,8 +239,9 @@ class Replayer:
         """End early (stop or limit): flush what is pending, say where to resume."""
         self._flush(count)
         count.read = count.sent + count.failed + count.skipped
-        self._result.stopped = not self._result.limited
+        self._result.stopped = not self._result.limited and self._result.error is None
         self._result.next_row = (count.name, self._pending_last_row + 1)
+        self._final_tick()
         return self._result
 
     def _fraction(self, block_done: float, index: int, total: int) -> float:
@@ -237,10 +262,16 @@ class Replayer:
             rows_read=earlier + read,
             rows_sent=self._sent_total,
             elapsed_s=now - self._started,
-            event_ms=self._pacer.event_ms,
+            event_ms=self._last_event_ms if self._pacer.event_ms is None else self._pacer.event_ms,
             lag_s=self._lag_s,
             fraction=fraction,
         )
+
+    def _final_tick(self) -> None:
+        """The last progress, after the last flush: every record sent is counted."""
+        last = self.snapshot()
+        if last is not None:
+            self._tick(last)
 
     def snapshot(self) -> Progress | None:
         """Where the replay stands now (None before the first file), for the last line."""
@@ -253,13 +284,26 @@ class Replayer:
 
 def _from_resume(
     files: list[tuple[TripFile, Columns]], resume: tuple[str, int] | None
-) -> list[tuple[TripFile, Columns]]:
+) -> tuple[list[tuple[TripFile, Columns]], tuple[str, int] | None]:
+    """The files from the one ``resume`` names (its name, its path as given, or resolved)."""
     if resume is None:
-        return files
-    names = [trip_file.name for trip_file, _ in files]
-    if resume[0] not in names:
-        raise SourceError(f"cannot resume at {resume[0]}: not among the files ({', '.join(names)})")
-    return files[names.index(resume[0]) :]
+        return files, None
+    wanted, row = resume
+    matches = [i for i, (trip_file, _) in enumerate(files) if _names(trip_file, wanted)]
+    if len(matches) != 1:
+        names = ", ".join(trip_file.name for trip_file, _ in files)
+        why = "not among the files" if not matches else "it names more than one of the files"
+        raise SourceError(f"cannot resume at {wanted}: {why} ({names})")
+    return files[matches[0] :], (files[matches[0]][0].name, row)
+
+
+def _names(trip_file: TripFile, wanted: str) -> bool:
+    if wanted in (trip_file.name, str(trip_file.path)):
+        return True
+    try:
+        return Path(wanted).resolve() == trip_file.path.resolve()
+    except OSError:
+        return False
 
 
 def _before(skipped: npt.NDArray[np.int64], next_row: int, whole: bool) -> int:
