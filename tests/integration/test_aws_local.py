@@ -256,3 +256,20 @@ def test_the_printed_commands_resume_the_demo_and_count_new_trips(tmp_path: Path
         finally:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=60)
+
+
+@pytest.mark.aws
+def test_a_data_dir_holding_other_files_is_refused_and_kept(tmp_path: Path) -> None:
+    """aws local empties its data dir, so one holding files no data dir has is refused in one
+    line, and those files stay."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    done = subprocess.run(
+        [*CLI, "aws", "local", "--trips", "10", "--no-wait", "--data-dir", str(tmp_path)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(), timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"Error: --data-dir {tmp_path} holds other files")
+    assert "notes.txt" in line
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"

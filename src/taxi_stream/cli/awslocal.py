@@ -169,7 +169,6 @@ def local(
     start_ms = flag_ms(start_iso, "--start") or SYSTEM_CLOCK.now_ms()
     demo = Demo(trips, seed, malformed, start_ms, shards, window_seconds)
     keep = sys.stdin.isatty() if wait is None else wait
-    fresh_data_dir(data_dir)
     code = _serve(modules, demo, (kinesis_port, dynamodb_port), data_dir, keep=keep)
     if code:
         raise SystemExit(code)
@@ -205,6 +204,7 @@ def _serve(modules: Path, demo: Demo, ports: tuple[int, int], data_dir: Path, *,
             kinesis = stack.enter_context(kinesalite_server(node_modules=modules, port=ports[0]))
             dynamodb = stack.enter_context(dynalite_server(node_modules=modules, port=ports[1]))
             started = True
+            fresh_data_dir(data_dir)  # only once the servers are up: a failed start leaves it
             env = environment(kinesis, dynamodb)
             stack.enter_context(_environ(env))
             click.echo(f"kinesalite on {kinesis}, dynalite on {dynamodb} (in memory)")
