@@ -82,6 +82,14 @@ class TotalsStore(Protocol):
         """Claim the store for these windows on first use; ConfigError if it holds other ones."""
         ...
 
+    def claim_stream(self, stream: str, checkpoints_id: str, where: str) -> None:
+        """Claim ``stream`` for one checkpoint store (``checkpoints_id``, kept at ``where``).
+
+        The first claim of a stream is recorded; a later one with another id is refused with
+        ConfigError: exactly-once rests on one checkpoint history per stream and store.
+        """
+        ...
+
 
 class TotalsQuery(Protocol):
     """The read side: window totals and dead letters."""
@@ -127,6 +135,10 @@ W_co = TypeVar("W_co", bound=UnitOfWork, covariant=True)
 
 class CheckpointStore(Protocol[W_co]):
     """Durable per-shard positions, saved alone or inside a unit of work."""
+
+    def identity(self) -> str:
+        """This checkpoint store's id: made once, the same for as long as the store lives."""
+        ...
 
     def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
         """The saved checkpoint, if any."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,21 @@ def test_a_write_beside_an_open_unit_of_work_is_refused(store: CheckpointStore[A
         with pytest.raises(StoreError):
             save(store, Checkpoint("99"), SHARD_1)
     assert (load(store), load(store, SHARD_1)) == (Checkpoint("6"), None)
+
+
+def test_a_checkpoint_store_keeps_one_identity(store: CheckpointStore[Any]) -> None:
+    """A checkpoint store's id is the same on every call and differs from another store's."""
+    first = store.identity()
+    assert first
+    assert store.identity() == first
+    assert MemoryCheckpointStore().identity() != first
+
+
+def test_a_sqlite_store_keeps_its_identity_when_reopened(tmp_path: Path) -> None:
+    """The id of a store.db is made once: reopened, the file gives the same id back."""
+    with closing(SQLiteStore(tmp_path / "store.db")) as opened:
+        made = opened.identity()
+    with closing(SQLiteStore(tmp_path / "store.db")) as reopened:
+        assert reopened.identity() == made
+    with closing(SQLiteStore(tmp_path / "other.db")) as other:
+        assert other.identity() != made

@@ -269,3 +269,20 @@ def test_a_store_holds_one_kind_of_window(store: ContractStore) -> None:
     assert store.windows() == []
     assert store.dead_letters() == []
     assert store.counts() == (0, 0)
+
+
+def test_a_stream_is_fed_by_one_checkpoint_store(store: ContractStore) -> None:
+    """The first checkpoint store to claim a stream keeps it; another id is refused in one line
+    naming the stream, the store and the data dir that holds the claim; other streams are free."""
+    store.claim_stream("input-stream", "id-a", "data/first")
+    store.claim_stream("input-stream", "id-a", "data/first")  # the same checkpoints resume
+    with pytest.raises(ConfigError) as refused:
+        store.claim_stream("input-stream", "id-b", "data/second")
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "input-stream" in message
+    assert "--data-dir data/first" in message
+    assert "another data dir" in message
+    store.claim_stream("other-stream", "id-b", "data/second")
+    assert store.counts() == (0, 0)
+    assert store.windows() == []

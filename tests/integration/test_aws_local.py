@@ -54,13 +54,14 @@ def _expected(trips: int, seed: int, malformed: float, lines: list[bytes]) -> tu
 
 
 @pytest.mark.aws
-def test_the_demo_totals_equal_an_independent_sum_and_the_servers_stop() -> None:
+def test_the_demo_totals_equal_an_independent_sum_and_the_servers_stop(tmp_path: Path) -> None:
     """aws local ends with per-vendor totals equal to a sum of the trips it produced, every
     malformed record dead-lettered, and both servers stopped."""
     trips, seed, malformed = 3000, 7, 0.01
     args = ["--trips", str(trips), "--seed", str(seed), "--malformed", str(malformed)]
     done = subprocess.run(
-        [*CLI, "aws", "local", *args, "--start", START, "--window-seconds", "5", "--no-wait"],
+        [*CLI, "aws", "local", *args, "--start", START, "--window-seconds", "5", "--no-wait",
+         "--data-dir", str(tmp_path / "demo")],
         stdin=subprocess.DEVNULL, capture_output=True, env=_env(), timeout=240, check=False,
     )  # fmt: skip
     out = done.stdout.decode()
@@ -92,10 +93,11 @@ def test_the_demo_totals_equal_an_independent_sum_and_the_servers_stop() -> None
 
 
 @pytest.mark.aws
-def test_sigterm_while_the_servers_wait_stops_them() -> None:
+def test_sigterm_while_the_servers_wait_stops_them(tmp_path: Path) -> None:
     """With --wait the servers stay up after the demo; SIGTERM then stops them and exits 0."""
     with subprocess.Popen(
-        [*CLI, "aws", "local", "--trips", "200", "--malformed", "0", "--wait"],
+        [*CLI, "aws", "local", "--trips", "200", "--malformed", "0", "--wait", "--data-dir",
+         str(tmp_path)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
         text=True,
     ) as process:  # fmt: skip
@@ -147,14 +149,15 @@ def test_missing_node_is_one_clear_line() -> None:
 
 
 @pytest.mark.aws
-def test_a_taken_port_is_one_clear_line() -> None:
+def test_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
     """A fixed port that is taken is refused in one line naming the server and the port."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [*CLI, "aws", "local", "--kinesis-port", str(port)], stdin=subprocess.DEVNULL,
+            [*CLI, "aws", "local", "--kinesis-port", str(port), "--data-dir", str(tmp_path)],
+            stdin=subprocess.DEVNULL,
             capture_output=True, text=True, env=_env(), timeout=60, check=False,
         )  # fmt: skip
     assert done.returncode == 1
@@ -163,3 +166,110 @@ def test_a_taken_port_is_one_clear_line() -> None:
     assert lines[0].startswith("Error: kinesalite did not start (exit code 1): kinesalite cannot")
     assert f"127.0.0.1:{port}" in lines[0]
     assert "EADDRINUSE" in lines[0]
+
+
+def _run(args: list[str], env: dict[str, str], stdin: bytes | None = None) -> CompletedBytes:
+    """Run one taxi-stream command (args without the program name) with ``env``."""
+    return subprocess.run(
+        [*CLI, *args], input=stdin, capture_output=True, env=env, timeout=180, check=False
+    )
+
+
+CompletedBytes = subprocess.CompletedProcess[bytes]
+
+
+def _printed(out: str, start: str) -> list[list[str]]:
+    """The printed example command that starts with ``taxi-stream START``, split at pipes."""
+    line = next(text.strip() for text in out.splitlines() if text.strip().startswith(start))
+    return [shlex.split(part.strip())[1:] for part in line.split("|")]
+
+
+def _stored(env: dict[str, str]) -> dict[str, tuple[int, int, int, int]]:
+    """Per-vendor sums of the windows in my-dynamodb-table, as `query --format json` shows them."""
+    done = _run(["query", "--format", "json", "--store", "dynamodb://my-dynamodb-table"], env)
+    assert done.returncode == 0, done.stderr.decode()
+    cells: dict[str, list[int]] = {}
+    for row in json.loads(done.stdout):
+        cell = cells.setdefault(row["vendorId"], [0, 0, 0, 0])
+        cell[0] += row["tripCount"]
+        cell[1] += round(row["totalDistanceMiles"] * 1000)
+        cell[2] += row["totalDurationSeconds"]
+        cell[3] += row["passengerCount"]
+    return {vendor: (c[0], c[1], c[2], c[3]) for vendor, c in cells.items()}
+
+
+@pytest.mark.aws
+def test_the_printed_commands_resume_the_demo_and_count_new_trips(tmp_path: Path) -> None:
+    """With --wait, the printed exports reach the servers with plain boto3, a data dir other
+    than the demo's is refused in one line (its re-read would skip new trips as duplicates),
+    and the printed produce and process commands add the new trips to the demo's totals."""
+    demo_dir = tmp_path / "demo"
+    with subprocess.Popen(
+        [*CLI, "aws", "local", "--trips", "100", "--seed", "4", "--malformed", "0", "--start",
+         START, "--window-seconds", "900", "--wait", "--data-dir", str(demo_dir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+        text=True,
+    ) as process:  # fmt: skip
+        assert process.stdout is not None
+        seen: list[str] = []
+        try:
+            for line in process.stdout:
+                seen.append(line)
+                if "stay up until Ctrl-C" in line:
+                    break
+            out = "".join(seen)
+            exports = dict(re.findall(r"^\s*export (\w+)=(\S+)$", out, re.MULTILINE))
+            env = {**_env(), **exports}
+
+            probe = "import boto3; print(boto3.client('kinesis').list_streams()['StreamNames'])"
+            listed = subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, env=env, timeout=60,
+                check=False,
+            )  # fmt: skip
+            assert listed.stdout.decode().strip() == "['input-stream']", listed.stderr.decode()
+
+            same = next(text for text in out.splitlines() if "the same records:" in text)
+            demo_lines = _run(shlex.split(same.split("taxi-stream ", 1)[1]), env).stdout
+            demo_lines = demo_lines.splitlines()
+            generate, produce = _printed(out, "taxi-stream generate --trips 1000")
+            new_lines = _run(generate, env).stdout.splitlines()
+            assert len(new_lines) == 1000
+            produced = _run(produce, env, stdin=b"\n".join(new_lines) + b"\n")
+            assert produced.returncode == 0, produced.stderr.decode()
+
+            [printed] = _printed(out, "taxi-stream process")
+            at = printed.index("--data-dir")
+            assert printed[at + 1] == str(demo_dir)
+            other = [*printed[:at], "--data-dir", str(tmp_path / "other"), *printed[at + 2 :]]
+            refused = _run(other, env)
+            assert refused.returncode == 1
+            [why] = refused.stderr.decode().strip().splitlines()
+            assert "input-stream" in why
+            assert "my-dynamodb-table" in why
+            assert f"--data-dir {demo_dir}" in why
+
+            resumed = _run(printed, env)
+            assert resumed.returncode == 0, resumed.stderr.decode()
+            trips = [json.loads(line) for line in demo_lines + new_lines]
+            assert len(trips) == 1100
+            assert _stored(env) == reference_totals(trips)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=60)
+
+
+@pytest.mark.aws
+def test_a_data_dir_holding_other_files_is_refused_and_kept(tmp_path: Path) -> None:
+    """aws local empties its data dir, so one holding files no data dir has is refused in one
+    line, and those files stay."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    done = subprocess.run(
+        [*CLI, "aws", "local", "--trips", "10", "--no-wait", "--data-dir", str(tmp_path)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(), timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"Error: --data-dir {tmp_path} holds other files")
+    assert "notes.txt" in line
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"

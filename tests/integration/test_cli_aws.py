@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -120,3 +121,52 @@ def test_produce_aggregate_reports_user_and_kinesis_records(
     assert (
         f"sent 2,000 records in {len(stored):,} Kinesis records, failed 0" in done.stderr.decode()
     )
+
+
+def _create(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `aws create-resources` with ``args``; the result, whatever it is."""
+    return subprocess.run(
+        [*CLI, "aws", "create-resources", *args], capture_output=True, text=True, env=env,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.aws
+def test_create_resources_checks_both_names_before_creating_anything(
+    kinesalite_url: str, moto_url: str, aws_credentials: dict[str, str]
+) -> None:
+    """A table name DynamoDB refuses (t3: under 3 characters) is one line, and no stream is made;
+    a stream name Kinesis refuses is one line too."""
+    env = {**os.environ, **aws_credentials, "AWS_ENDPOINT_URL_KINESIS": kinesalite_url,
+           "AWS_ENDPOINT_URL_DYNAMODB": moto_url}  # fmt: skip
+    env.pop("AWS_ENDPOINT_URL", None)
+    done = _create(env, "--stream-name", "names-s3", "--table-name", "t3")
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert "'t3'" in line
+    assert "3 to 255" in line
+    client = boto3.client("kinesis", endpoint_url=kinesalite_url, region_name="us-east-1")
+    assert "names-s3" not in client.list_streams()["StreamNames"]
+    done = _create(env, "--stream-name", "bad name", "--table-name", "names-t3")
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert "'bad name'" in line
+    assert "1 to 128" in line
+
+
+@pytest.mark.aws
+def test_create_resources_says_what_it_created_before_a_table_failure(
+    kinesalite_url: str, aws_credentials: dict[str, str]
+) -> None:
+    """When the table cannot be made (no DynamoDB at its endpoint), the one error line says the
+    stream was created first."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    env = {**os.environ, **aws_credentials, "AWS_ENDPOINT_URL_KINESIS": kinesalite_url,
+           "AWS_ENDPOINT_URL_DYNAMODB": nowhere}  # fmt: skip
+    env.pop("AWS_ENDPOINT_URL", None)
+    done = _create(env, "--stream-name", "before-failure", "--table-name", "no-dynamodb")
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("Error: stream before-failure: created (1 shard(s)); table no-dynamodb")

@@ -107,7 +107,7 @@ class Processor:
             self._resources.callback(consumer.close)
             self.mapping = EventSourceMapping(
                 consumer.stream,
-                self._handler(options, consumer),
+                self._handler(options, consumer, settings.data_dir),
                 consumer.checkpoints,
                 options.mapping,
                 now_ms=clock.now_ms,
@@ -124,9 +124,16 @@ class Processor:
         self.delivered = 0  # records the function processed; discarded ones are not in it
 
     @staticmethod
-    def _handler(options: ProcessOptions, consumer: Consumer) -> Handler | InProcess[Any]:
-        if options.ours:  # our handler's windows must match the store's
+    def _handler(
+        options: ProcessOptions, consumer: Consumer, data_dir: Path
+    ) -> Handler | InProcess[Any]:
+        """Our handler once the store agrees to its windows and to these checkpoints feeding it
+        the stream (another data dir's would re-read it under the same contribution ids, and the
+        store would skip new trips as duplicates); else the user's, which writes where it will."""
+        if options.ours:
             config = options.handler_config()
+            identity = consumer.checkpoints.identity()
+            consumer.store.claim_stream(consumer.stream.name, identity, str(data_dir))
             return our_handler(consumer.store, config, in_process=consumer.own_store)
         return import_handler(options.handler)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack, closing
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlparse
 
-from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.errors import ConfigError, TaxiStreamError
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.ports import CountingStream, FailureDestination, Store, Stream
@@ -31,6 +32,8 @@ from taxi_stream.streams.local import LocalStream
 OUR_HANDLER: Final = "taxi_stream.lambda_handler:lambda_handler"
 STREAM_FILE: Final = "stream.db"
 STORE_FILE: Final = "store.db"
+_STREAM_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,128}")  # Kinesis's rule for stream names
+_TABLE_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{3,255}")  # DynamoDB's rule for table names
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,15 +181,39 @@ def create_aws_resources(
     dynamodb_url: str | None,
     region: str | None,
 ) -> tuple[bool, bool]:
-    """Create the Kinesis stream and the DynamoDB table unless they exist: which were created."""
+    """Create the Kinesis stream and the DynamoDB table unless they exist: which were created.
+
+    Both names are checked before anything is created; when the table fails after the stream
+    was made, the error says what became of the stream.
+    """
     from taxi_stream.stores.dynamodb import DynamoDBStore, create_table  # noqa: PLC0415 - AWS only
     from taxi_stream.streams.kinesis import KinesisStream, create_stream  # noqa: PLC0415
 
+    check_resource_names(stream_name, table_name)
     with closing(KinesisStream(stream_name, region=region, endpoint_url=kinesis_url)) as stream:
         stream_created = create_stream(stream.client, stream_name, shards)
-    with closing(DynamoDBStore(table_name, region=region, endpoint_url=dynamodb_url)) as store:
-        table_created = create_table(store.client, table_name)
+    try:
+        with closing(DynamoDBStore(table_name, region=region, endpoint_url=dynamodb_url)) as store:
+            table_created = create_table(store.client, table_name)
+    except TaxiStreamError as exc:
+        done = f"created ({shards} shard(s))" if stream_created else "already there"
+        raise type(exc)(f"stream {stream_name}: {done}; table {table_name}: {exc}") from exc
     return stream_created, table_created
+
+
+def check_resource_names(stream_name: str, table_name: str) -> None:
+    """ConfigError unless both are names AWS accepts (so neither is created when one is not)."""
+    allowed = "of the letters a-z and A-Z, the digits 0-9, '_', '.' and '-'"
+    if not _STREAM_NAME.fullmatch(stream_name):
+        raise ConfigError(
+            f"stream name {stream_name!r} is not a Kinesis stream name: 1 to 128 {allowed}"
+            " (nothing was created)"
+        )
+    if not _TABLE_NAME.fullmatch(table_name):
+        raise ConfigError(
+            f"table name {table_name!r} is not a DynamoDB table name: 3 to 255 {allowed}"
+            " (nothing was created)"
+        )
 
 
 def our_handler(

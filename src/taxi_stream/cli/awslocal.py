@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
 from taxi_stream.cli.options import clear_errors, err, flag_ms
 from taxi_stream.cli.query import query
-from taxi_stream.core.errors import ServerStartError
+from taxi_stream.core.errors import ConfigError, ServerStartError
 from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO, Totals
@@ -43,6 +44,9 @@ DUMMY_KEY: Final = "local"  # kinesalite and dynalite accept any credentials; ne
 GIVE_UP_AFTER_S: Final = 30.0
 STREAM_URL: Final = f"kinesis://{DEFAULT_STREAM}"
 STORE_URL: Final = f"dynamodb://{DEFAULT_TABLE}"
+DATA_DIR: Final = Path("data/aws-local")
+# What a data dir holds: the only names aws local removes when it recreates one.
+_DATA_DIR_FILES: Final = ("stream.db", "store.db", "consumer.lock")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,14 @@ class Demo:
     " working directory or a parent, else in this checkout).",
 )
 @click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DATA_DIR,
+    show_default=True,
+    help="Where the demo's checkpoints live, so the printed `process` command resumes them;"
+    " emptied at start (the servers start empty). Refused if it holds other files.",
+)
+@click.option(
     "--wait/--no-wait",
     default=None,
     help="After the demo, keep the servers up until Ctrl-C (default: when stdin is a terminal).",
@@ -133,6 +145,7 @@ def local(
     kinesis_port: int,
     dynamodb_port: int,
     node_modules: Path | None,
+    data_dir: Path,
     wait: bool | None,
 ) -> None:
     """Start kinesalite and dynalite on 127.0.0.1, run the AWS pipeline on them, stop them.
@@ -141,9 +154,11 @@ def local(
     simulated trips into kinesis://input-stream (as `produce`), processes them into
     dynamodb://my-dynamodb-table with the local runner until idle (as `process --until-idle`),
     then prints the window totals, the accounting and the environment that points other tools
-    at the servers. The servers keep everything in memory and stop when this command ends
-    (after the demo, on Ctrl-C, SIGTERM or an error). Exits 3 like `process` when a shard stays
-    stuck, 130 when interrupted during the demo.
+    at the servers. The checkpoints live in --data-dir (emptied at start), and the printed
+    `process` command names it, so it resumes them and counts only new trips. The servers keep
+    everything in memory and stop when this command ends (after the demo, on Ctrl-C, SIGTERM or
+    an error). Exits 3 like `process` when a shard stays stuck, 130 when interrupted during the
+    demo.
     """  # fmt: skip
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop ends it like Ctrl-C
     modules = node_modules or find_node_modules()
@@ -154,7 +169,7 @@ def local(
     start_ms = flag_ms(start_iso, "--start") or SYSTEM_CLOCK.now_ms()
     demo = Demo(trips, seed, malformed, start_ms, shards, window_seconds)
     keep = sys.stdin.isatty() if wait is None else wait
-    code = _serve(modules, demo, (kinesis_port, dynamodb_port), keep=keep)
+    code = _serve(modules, demo, (kinesis_port, dynamodb_port), data_dir, keep=keep)
     if code:
         raise SystemExit(code)
 
@@ -163,7 +178,25 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _serve(modules: Path, demo: Demo, ports: tuple[int, int], *, keep: bool) -> int:
+def fresh_data_dir(data_dir: Path) -> None:
+    """Empty ``data_dir`` (the servers start empty, so old checkpoints would point nowhere).
+
+    Only a data dir's own files are removed: a directory holding anything else is refused.
+    """
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            raise ConfigError(f"--data-dir {data_dir} is not a directory")
+        other = sorted(p.name for p in data_dir.iterdir() if not p.name.startswith(_DATA_DIR_FILES))
+        if other:
+            raise ConfigError(
+                f"--data-dir {data_dir} holds other files than a data dir's ({', '.join(other[:3])}"
+                "): aws local empties it, so name another one"
+            )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+
+
+def _serve(modules: Path, demo: Demo, ports: tuple[int, int], data_dir: Path, *, keep: bool) -> int:
     """Run the demo with both servers up; stop them however it ends. The exit code."""
     started = False
     try:
@@ -171,13 +204,13 @@ def _serve(modules: Path, demo: Demo, ports: tuple[int, int], *, keep: bool) -> 
             kinesis = stack.enter_context(kinesalite_server(node_modules=modules, port=ports[0]))
             dynamodb = stack.enter_context(dynalite_server(node_modules=modules, port=ports[1]))
             started = True
+            fresh_data_dir(data_dir)  # only once the servers are up: a failed start leaves it
             env = environment(kinesis, dynamodb)
             stack.enter_context(_environ(env))
-            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aws-local-")))
             click.echo(f"kinesalite on {kinesis}, dynalite on {dynamodb} (in memory)")
             code = _pipeline(demo, data_dir)
             if code == 0:
-                _print_environment(env, demo.window_seconds)
+                _print_environment(env, demo.window_seconds, data_dir)
                 _linger(keep)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
@@ -193,6 +226,7 @@ def environment(kinesis_url: str, dynamodb_url: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL_KINESIS": kinesis_url,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
         "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,  # what boto3 and botocore read
         "AWS_ACCESS_KEY_ID": DUMMY_KEY,
         "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
     }
@@ -282,7 +316,7 @@ def _print_vendor_totals(store: TotalsQuery) -> None:
         )
 
 
-def _print_environment(env: dict[str, str], window_seconds: int) -> None:
+def _print_environment(env: dict[str, str], window_seconds: int, data_dir: Path) -> None:
     click.echo("\npoint your own tools at the servers (paste into a shell):")
     for key, value in env.items():
         click.echo(f"  export {key}={value}")
@@ -292,7 +326,7 @@ def _print_environment(env: dict[str, str], window_seconds: int) -> None:
         f"taxi-stream query --store {STORE_URL} --dead-letters",
         f"taxi-stream generate --trips 1000 | taxi-stream produce --stream {STREAM_URL} --from -",
         f"taxi-stream process --stream {STREAM_URL} --store {STORE_URL} --until-idle"
-        f" --window-seconds {window_seconds} --data-dir data/aws-local",
+        f" --window-seconds {window_seconds} --data-dir {shlex.quote(str(data_dir))}",
         f"aws kinesis describe-stream-summary --stream-name {DEFAULT_STREAM}",
         f"aws dynamodb scan --table-name {DEFAULT_TABLE} --max-items 5",
     ):

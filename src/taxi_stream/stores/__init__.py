@@ -21,3 +21,22 @@ def windows_mismatch(store: str, have: str, want: str) -> ConfigError:
         f"{store} holds {clock}-clock windows of {seconds} s, not {want.replace(' ', '-clock ')} s:"
         f" use --clock {clock} --window-seconds {seconds}, or another --data-dir / --store"
     )
+
+
+def stream_label(checkpoints_id: str, where: str) -> str:
+    """How a store records the checkpoint store that consumes a stream into it: ``ID WHERE``."""
+    return f"{checkpoints_id} {where}"
+
+
+def stream_claimed(store: str, stream: str, have: str) -> ConfigError:
+    """The error for a second checkpoint history feeding one stream into a store (lost trips).
+
+    Contribution ids name where their records came from, not who read them: a consumer that
+    re-reads the stream from other checkpoints makes ids the store already holds, and the store
+    skips those parts as duplicates, trips it never counted among them.
+    """
+    where = have.partition(" ")[2] or "another data dir"
+    return ConfigError(
+        f"{store} is fed stream {stream} already by the checkpoints in {where} (another data"
+        f" dir): use --data-dir {where}, or another --store for this data dir"
+    )

@@ -27,7 +27,13 @@ from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.infra.clock import now_ms
-from taxi_stream.stores import DEFAULT_TABLE, windows_label, windows_mismatch
+from taxi_stream.stores import (
+    DEFAULT_TABLE,
+    stream_claimed,
+    stream_label,
+    windows_label,
+    windows_mismatch,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_KEY: Final = "#dead-letter"
-META_KEY: Final = "#meta"  # what the table holds (its windows); never a vendor
+META_KEY: Final = "#meta"  # what the table holds (its windows, who feeds it); never a vendor
 MAX_RAW_BYTES: Final = 256 * 1024  # of a dead letter's raw bytes: an item holds at most 400 KB
 MAX_MESSAGE_CHARS: Final = 2048
 PK: Final = "vendorId"
@@ -213,6 +219,25 @@ class DynamoDBStore:
         have = item.get("Item", {}).get("windows", {}).get("S", want)
         if have != want:
             raise windows_mismatch(f"the table {self.table_name}", have, want)
+
+    def claim_stream(self, stream: str, checkpoints_id: str, where: str) -> None:
+        """Record who feeds ``stream`` into the table (a '#meta' item per stream); refuse others."""
+        want = stream_label(checkpoints_id, where)
+        key = {PK: {"S": META_KEY}, SK: {"S": f"stream {stream}"}}
+        with self._errors(f"record who consumes {stream}", once=True) as stored:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={**key, "consumer": {"S": want}},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PK},
+            )
+        if stored.count:
+            return
+        with self._errors(f"read who consumes {stream}"):
+            item = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        have = item.get("Item", {}).get("consumer", {}).get("S", want)
+        if have.partition(" ")[0] != checkpoints_id:
+            raise stream_claimed(f"the DynamoDB table {self.table_name!r}", stream, have)
 
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters): the two sides of the accounting line."""

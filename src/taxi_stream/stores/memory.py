@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -10,7 +11,7 @@ from taxi_stream.core.records import Contribution, DeadLetter, WindowTotals
 from taxi_stream.core.totals import ZERO
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.runner.checkpoint import Checkpoint
-from taxi_stream.stores import windows_label, windows_mismatch
+from taxi_stream.stores import stream_claimed, stream_label, windows_label, windows_mismatch
 
 _Key = tuple[str, str, str]  # consumer, stream, shard id
 
@@ -24,6 +25,7 @@ class MemoryStore:
         self._applied: set[tuple[str, int, str]] = set()
         self._letters: dict[str, DeadLetter] = {}
         self._windows_held: str | None = None
+        self._streams: dict[str, str] = {}
 
     def close(self) -> None:
         """Nothing to free; here so the memory store is a Store like the others."""
@@ -34,6 +36,12 @@ class MemoryStore:
         self._windows_held = self._windows_held or want
         if self._windows_held != want:
             raise windows_mismatch("the memory store", self._windows_held, want)
+
+    def claim_stream(self, stream: str, checkpoints_id: str, where: str) -> None:
+        """Record the checkpoint store that feeds ``stream`` into this one; refuse another."""
+        have = self._streams.setdefault(stream, stream_label(checkpoints_id, where))
+        if have.partition(" ")[0] != checkpoints_id:
+            raise stream_claimed("the memory store", stream, have)
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply contributions not applied before; return how many were new."""
@@ -109,6 +117,11 @@ class MemoryCheckpointStore:
     def __init__(self) -> None:
         self._checkpoints: dict[_Key, Checkpoint] = {}
         self._open: MemoryUnitOfWork | None = None
+        self._id = str(uuid.uuid4())
+
+    def identity(self) -> str:
+        """This store's id, made when it was."""
+        return self._id
 
     def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
         """The saved checkpoint, if any."""

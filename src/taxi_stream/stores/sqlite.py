@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from taxi_stream.core.windows import WindowClock
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, connect_read_only, errors
 from taxi_stream.runner.checkpoint import Checkpoint
-from taxi_stream.stores import windows_label, windows_mismatch
+from taxi_stream.stores import stream_claimed, stream_label, windows_label, windows_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,26 @@ class SQLiteUnitOfWork:
         if found[0] != want:
             raise windows_mismatch(f"the store {self._path}", found[0], want)
 
+    def claim_stream(self, stream: str, checkpoints_id: str, where: str) -> None:
+        """Record the checkpoint store that feeds ``stream`` into this one; refuse another."""
+        db, want = self._open(), stream_label(checkpoints_id, where)
+        with errors("store stream claim", StoreError, self._path):
+            db.execute("INSERT OR IGNORE INTO store_meta VALUES (?, ?)", (f"stream {stream}", want))
+            have = db.execute(
+                "SELECT value FROM store_meta WHERE key = ?", (f"stream {stream}",)
+            ).fetchone()[0]
+        if have.partition(" ")[0] != checkpoints_id:
+            raise stream_claimed(f"the store {self._path}", stream, have)
+
+    def identity(self) -> str:
+        """The id of the checkpoints in this store: made on first use, kept in store_meta."""
+        db = self._open()
+        with errors("store identity", StoreError, self._path):
+            made = str(uuid.uuid4())
+            db.execute("INSERT OR IGNORE INTO store_meta VALUES ('checkpoints', ?)", (made,))
+            row = db.execute("SELECT value FROM store_meta WHERE key = 'checkpoints'").fetchone()
+        return str(row[0])
+
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply contributions not applied before; return how many were new."""
         db, new, now = self._open(), 0, self._clock()
@@ -221,6 +242,16 @@ class SQLiteStore:
         one row)."""
         with self.unit_of_work() as work:
             work.claim_windows(seconds, clock)
+
+    def claim_stream(self, stream: str, checkpoints_id: str, where: str) -> None:
+        """Record the checkpoint store that feeds ``stream`` into this one; refuse another."""
+        with self.unit_of_work() as work:
+            work.claim_stream(stream, checkpoints_id, where)
+
+    def identity(self) -> str:
+        """The id of the checkpoints in this store: made once (store_meta), then always the same."""
+        with self.unit_of_work() as work:
+            return work.identity()
 
     def apply(self, contributions: Sequence[Contribution]) -> int:
         """Apply contributions not applied before; return how many were new."""
