@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import IO, Final, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -20,18 +22,52 @@ F = TypeVar("F", bound=Callable[..., object])
 
 err = Console(stderr=True)
 
+BROKEN_PIPE_EXIT: Final = 141  # as a shell reports a command ended by SIGPIPE (128 + 13)
+
 
 def clear_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn our errors and OS errors into one line on stderr and exit status 1."""
+    """Turn our errors and OS errors into one line on stderr and exit status 1.
+
+    A reader that went away (``| head``) is no error to report: the command ends quietly with
+    exit status 141, as one killed by SIGPIPE would.
+    """
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise SystemExit(BROKEN_PIPE_EXIT) from None
         except (TaxiStreamError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush finds no broken pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # stdout is gone altogether: nothing to flush
+        pass
+    finally:
+        os.close(devnull)
+
+
+def open_dash(path: str, mode: str, flag: str) -> IO[bytes]:
+    """``path`` opened in binary ``mode``; ``-`` is stdin (read) or stdout (write).
+
+    A closed stdin or stdout is a one-line error (exit status 1) naming ``flag``.
+    """
+    if path == "-":
+        reading = "r" in mode
+        stream = sys.stdin if reading else sys.stdout
+        if stream is None or getattr(stream, "buffer", None) is None:
+            name = "stdin" if reading else "stdout"
+            raise click.ClickException(f"{name} is closed: give {flag} FILE, or open {name}")
+    return click.open_file(path, mode)
 
 
 def common(*, stream: bool = True, store: bool = True, window: bool = True) -> Callable[[F], F]:

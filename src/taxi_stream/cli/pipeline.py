@@ -15,7 +15,7 @@ from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import Settings
-from taxi_stream.cli.options import clear_errors, common, err, flag_ms
+from taxi_stream.cli.options import clear_errors, common, err, flag_ms, open_dash
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
@@ -239,6 +239,6 @@ def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out
     if start is None:
         start = DEFAULT_START_MS
     sim = Simulator(SimulatorConfig(seed=seed, start_ms=start, malformed_fraction=malformed))
-    with click.open_file(out_path, "wb") as out:
+    with open_dash(out_path, "wb", "--out") as out:
         for batch in sim.batches(10_000, count=trips):
             out.write(b"".join(data.replace(b"\n", b" ") + b"\n" for _, data in batch.entries))

@@ -12,7 +12,7 @@ import click
 
 from taxi_stream.app.produce import Interruption, Produced, produce
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.cli.options import clear_errors, common, err, open_dash
 from taxi_stream.core import oversize
 from taxi_stream.core.limits import MAX_RECORD_BYTES
 from taxi_stream.ports import StreamWriter
@@ -116,7 +116,7 @@ def _entries(
     if letters is not None:
         yield dead_letters(letters, reading, key_by=key_by, skip=skip)
         return
-    with click.open_file(source or "-", "rb") as file:
+    with open_dash(source or "-", "rb", "--from") as file:
         yield json_lines(file, source or "-", reading, key_by=key_by, skip=skip)
 
 
