@@ -81,7 +81,7 @@ def test_a_poisoned_record_is_isolated_and_its_batch_details_written(tmp_path: P
     assert (info["startSequenceNumber"], info["batchSize"]) == (poisoned, 1)
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert "discarded 1 (1 rec) -> file://" in done.stderr
-    assert f"delivered {TRIPS - 1:,} records, discarded 1 (sent to file://{failures});" in (
+    assert f"delivered {TRIPS - 1:,} records, discarded 1 (sent to file://{failures})\n" in (
         done.stderr
     )
 

@@ -198,7 +198,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _print_accounting(result: Accounting, out: Console) -> None:
     style = "green" if result.in_flight == 0 else "red"
-    out.print(result.line(), style=style, highlight=False, soft_wrap=True)
+    for line in result.lines():
+        out.print(line, style=style, highlight=False, soft_wrap=True)
     if result.in_flight:
         raise SystemExit(1)
 

@@ -12,6 +12,7 @@ from taxi_stream.cli.options import clear_errors, common, err
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.core.words import count
 from taxi_stream.function.handler import CLOCKS
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
@@ -227,9 +228,9 @@ def process(
         if code == EXIT_INTERRUPTED:
             raise SystemExit(code)
         counted, dead = processor.store.counts()
+        err.print(processor.delivery().line(), highlight=False, soft_wrap=True)
         err.print(
-            f"{processor.delivery().line()}; store holds {counted:,} trips in windows"
-            f" and {dead:,} dead letters",
+            f"store: {count(counted, 'trip')} in windows, {count(dead, 'dead letter')}",
             highlight=False,
             soft_wrap=True,
         )
