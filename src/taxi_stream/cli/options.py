@@ -22,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., object])
 
 err = Console(stderr=True)
 
+DEFAULT_WINDOW_S: Final = 60  # --window-seconds when not given
 BROKEN_PIPE_EXIT: Final = 141  # as a shell reports a command ended by SIGPIPE (128 + 13)
 
 
@@ -93,7 +94,7 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
             click.option(
                 "--window-seconds",
                 type=click.IntRange(0, MAX_WINDOW_S),
-                default=60,
+                default=DEFAULT_WINDOW_S,
                 show_default=True,
                 envvar="TAXI_STREAM_WINDOW_SECONDS",
                 show_envvar=True,

@@ -196,6 +196,8 @@ def process(
 
     The flags are the AWS event source mapping settings, with AWS's behaviour
     (docs/local-runner.md). Exits 3 when --until-idle gives up on work that keeps failing.
+    Ctrl-C or SIGTERM stops it with one line (exit 130); the next run resumes from the last
+    checkpoint.
     """  # fmt: skip
     settings = Settings(
         data_dir,
