@@ -71,8 +71,12 @@ def open_dash(path: str, mode: str, flag: str) -> IO[bytes]:
     return click.open_file(path, mode)
 
 
-def common(*, stream: bool = True, store: bool = True, window: bool = True) -> Callable[[F], F]:
+def common(
+    *, stream: bool = True, store: bool = True, window: bool = True, windows_off: bool = False
+) -> Callable[[F], F]:
     """The options of a command: where data lives, and the stream, store and window it uses.
+
+    ``windows_off``: --window-seconds also takes 0 (``process``, for a --handler of your own).
 
     The command takes them as keyword parameters: ``data_dir: Path``, ``window_seconds: int``,
     ``stream_url: str``, ``shards: int | None``, ``store_url: str``, ``endpoint_url: str |
@@ -90,16 +94,16 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
         ),
     ]
     if window:
+        off = " (0: windows off, for a --handler of your own)" if windows_off else ""
         options.append(
             click.option(
                 "--window-seconds",
-                type=click.IntRange(0, MAX_WINDOW_S),
+                type=click.IntRange(0 if windows_off else 1, MAX_WINDOW_S),
                 default=DEFAULT_WINDOW_S,
                 show_default=True,
                 envvar="TAXI_STREAM_WINDOW_SECONDS",
                 show_envvar=True,
-                help="Tumbling window size (1..900; 0 turns windows off in `process`, for a"
-                " --handler of your own).",
+                help=f"Tumbling window size in seconds{off}.",
             )
         )
     if stream:

@@ -98,8 +98,6 @@ def run(
     ends it at once, with one line and exit status 1. At the end it prints every window of the
     run (the latest 12 when there are more) with a totals row, then the accounting line.
     """  # fmt: skip
-    if window_seconds == 0:
-        raise click.BadParameter("run needs windows: 1..900 s", param_hint="--window-seconds")
     settings = Settings(
         data_dir,
         stream_url=stream_url,

@@ -19,7 +19,7 @@ from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
 
 @click.command()
-@common()
+@common(windows_off=True)
 @click.option(
     "--handler",
     default=OUR_HANDLER,
