@@ -12,14 +12,16 @@ from click.testing import CliRunner
 
 from taxi_stream.app.wiring import STORE_FILE, in_process_handler
 from taxi_stream.cli.query import query
-from taxi_stream.core.records import Contribution
+from taxi_stream.core.records import Contribution, WindowTotals
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.windows import WindowClock
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.views.query import windows_table
 from tests.handlers.harness import START_MS, Clock
 from tests.handlers.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
-from tests.handlers.screen import WIDTH, row_of, too_wide
+from tests.handlers.screen import WIDTH, row_of, screen_lines, too_wide
 
 LONG_VENDOR = "Creative Mobile Technologies, LLC (a vendor id of 64 characters).."
 PARTS = [  # (vendor, window index, trips, distance_milli, duration_s, passengers)
@@ -118,3 +120,10 @@ def test_dead_letters_fit_80_columns_with_56_digit_sequence_numbers(
     assert [d["sequenceNumber"] for d in letters] == sequences
     assert all(len(d["sequenceNumber"]) == SEQUENCE_DIGITS for d in letters)
     assert letters[0]["shardId"] == shard
+
+
+def test_a_single_window_is_counted_in_the_singular() -> None:
+    """A table of one window ends with a totals row saying ``1 window``."""
+    window = WindowTotals("1", 0, 60_000, Totals(3, 4_500, 1_800, 3), 1, WindowClock.ARRIVAL, 0)
+    lines = screen_lines(windows_table([window]))
+    assert row_of(lines, "total")[:3] == ["total", "1 window", "3"]

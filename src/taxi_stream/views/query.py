@@ -9,6 +9,7 @@ from rich.table import Table
 from taxi_stream.core.records import DeadLetter, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO
+from taxi_stream.core.words import count
 from taxi_stream.views.cells import (
     cut,
     sequence_label,
@@ -32,7 +33,7 @@ def windows_table(windows: Sequence[WindowTotals]) -> Table:
         start = iso_utc(w.window_start_ms).replace("T", " ").rstrip("Z")
         rows.add_row(cut(w.vendor_id), start, *totals_cells(w.totals))
     total = sum((w.totals for w in windows), ZERO)
-    total_row(rows, ["total", f"{len(windows):,} windows", *totals_cells(total)])
+    total_row(rows, ["total", count(len(windows), "window"), *totals_cells(total)])
     return rows
 
 
