@@ -1,7 +1,9 @@
-"""--help says the ranges each command takes and how a time without an offset is read."""
+"""--help says the ranges each command takes and how a time without an offset is read;
+commands leave logging as they found it."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from click.testing import CliRunner
@@ -35,3 +37,12 @@ def test_query_says_a_time_without_an_offset_is_utc() -> None:
     """query --since and --until say a time without an offset is read as UTC."""
     text = help_text("query")
     assert text.count("without an offset, UTC") == 2
+
+
+def test_a_command_leaves_the_package_logging_as_it_found_it() -> None:
+    """The stderr warning handler a command installs is gone once the command has ended."""
+    package = logging.getLogger("taxi_stream")
+    before = list(package.handlers)
+    result = CliRunner().invoke(main, ["query", "--data-dir", "nowhere"])
+    assert result.exit_code == 1
+    assert package.handlers == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import click
 
@@ -20,7 +21,7 @@ from taxi_stream.cli.replay import replay
 @click.version_option(package_name="taxi-stream")
 def main() -> None:
     """Real-time NYC taxi-trip analytics: per-vendor tumbling-window totals, stored exactly once."""
-    show_warnings()
+    click.get_current_context().call_on_close(show_warnings())
 
 
 class WarningLine(logging.Handler):
@@ -36,11 +37,15 @@ class WarningLine(logging.Handler):
         err.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
-def show_warnings() -> None:
-    """Send the package's warnings (and worse) to stderr, once however often a command runs."""
-    package = logging.getLogger("taxi_stream")
-    if not any(isinstance(handler, WarningLine) for handler in package.handlers):
-        package.addHandler(WarningLine(logging.WARNING))
+def show_warnings() -> Callable[[], None]:
+    """Send the package's warnings (and worse) to stderr; the call that stops it.
+
+    The command removes it when it ends, so a command run inside another program (a test, say)
+    leaves that program's logging as it was.
+    """
+    package, handler = logging.getLogger("taxi_stream"), WarningLine(logging.WARNING)
+    package.addHandler(handler)
+    return lambda: package.removeHandler(handler)
 
 
 for command in (run, generate, produce_cmd, replay, process, query, aws):
