@@ -19,8 +19,8 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 VENDOR_ROW = re.compile(r"^\d\d:\d\d:\d\dZ\s+(\S+)\s+([\d,]+)\s")
 TOTAL_ROW = re.compile(r"^total\s+([\d,]+)\s")
 ACCOUNTING = re.compile(
-    r"^produced (?P<n>[\d,]+) = counted in windows (?P<c>[\d,]+)"
-    r" \+ dead-lettered (?P<d>[\d,]+); in flight 0 \(balanced\)$"
+    r"^produced (?P<n>[\d,]+) = (?P<c>[\d,]+) in windows"
+    r" \+ (?P<d>[\d,]+) dead letters? \(balanced\)$"
 )
 
 

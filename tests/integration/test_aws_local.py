@@ -84,7 +84,8 @@ def test_the_demo_totals_equal_an_independent_sum_and_the_servers_stop(tmp_path:
     }  # fmt: skip
     assert stored == expected
     counted = sum(cell[0] for cell in expected.values())
-    assert f"produced {trips:,} = counted in windows {counted:,} + dead-lettered {dead:,}" in out
+    letters = "dead letter" if dead == 1 else "dead letters"
+    assert f"produced {trips:,} = {counted:,} in windows + {dead:,} {letters} (balanced)" in out
     assert "stream input-stream: created (2 shard(s))" in out
     assert "table my-dynamodb-table: created" in out
     ports = [int(p) for p in PORT.findall(out)]

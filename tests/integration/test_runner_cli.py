@@ -81,7 +81,7 @@ def test_a_poisoned_record_is_isolated_and_its_batch_details_written(tmp_path: P
     assert (info["startSequenceNumber"], info["batchSize"]) == (poisoned, 1)
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert "discarded 1 (1 rec) -> file://" in done.stderr
-    assert f"delivered {TRIPS - 1:,} records, discarded 1 (sent to file://{failures});" in (
+    assert f"delivered {TRIPS - 1:,} records, discarded 1 (sent to file://{failures})\n" in (
         done.stderr
     )
 
@@ -156,3 +156,25 @@ def test_discarded_batches_go_to_an_sqs_queue(moto_url: str, tmp_path: Path) -> 
         "KinesisBatchInfo",
     }
     sqs.close()
+
+
+def test_our_handler_after_a_stuck_one_says_it_drops_the_foreign_state(tmp_path: Path) -> None:
+    """After the workshop handler got stuck, our handler starts the open window afresh and says
+    so on stderr, in one line, as README's Troubleshooting tells."""
+    produce(tmp_path / "data")
+    stuck = process(
+        tmp_path / "data",
+        "--handler", "tests.handlers.workshop:lambda_handler",
+        "--give-up-after", "1",
+        env={"AWS_REGION": "us-east-1"},
+    )  # fmt: skip
+    assert stuck.returncode == 3, stuck.stderr
+    done = process(tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: ignoring state not written by this handler ([")
+    assert warnings[0].endswith(
+        "the open window starts afresh, and the partial totals that state held for it are dropped"
+    )
+    assert "Traceback" not in done.stderr

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taxi_stream.app.accounting import accounting
+import pytest
+
+from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.wiring import Settings, open_consumer
 from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals
@@ -37,14 +39,18 @@ def test_the_data_dirs_own_store_balances_against_all_the_stream_ever_took() -> 
     result = accounting(filled_store(7, 2), CountingLog(10), before=(4, 1), this_run=5)
     assert (result.produced, result.counted, result.dead_letters) == (10, 7, 2)
     assert result.in_flight == 1
-    assert result.line().startswith("this run produced 5; with earlier runs produced 10 =")
+    assert result.lines() == [
+        "this run produced 5; with earlier runs:",
+        "produced 10 = 7 in windows + 2 dead letters + 1 in flight",
+        "NOT balanced: 1 record in no window and no dead letter",
+    ]
 
 
 def test_another_store_balances_this_run_against_what_the_store_gained() -> None:
     """Without the whole data dir, produced = this run, against the store's growth in the run."""
     result = accounting(filled_store(7, 2), None, before=(4, 1), this_run=4)
     assert (result.produced, result.counted, result.dead_letters) == (4, 3, 1)
-    assert result.line().endswith("in flight 0 (balanced)")
+    assert result.lines() == ["produced 4 = 3 in windows + 1 dead letter (balanced)"]
 
 
 def test_wiring_names_the_whole_data_dir_only_for_the_local_store(tmp_path: Path) -> None:
@@ -61,3 +67,19 @@ def test_wiring_names_the_whole_data_dir_only_for_the_local_store(tmp_path: Path
         assert other.store is not other.checkpoints
     finally:
         other.close()
+
+
+@pytest.mark.parametrize(
+    ("produced", "counted", "dead"),
+    [(9_999_999, 9_989_999, 10_000), (999_999, 900_000, 9_999), (50_000, 49_955, 45)],
+)
+def test_the_accounting_fits_80_columns_up_to_millions(
+    produced: int, counted: int, dead: int
+) -> None:
+    """Balanced up to 9,999,999 records, or not, with this run's own count: no line over 80."""
+    for this_run in (produced, 1_234_567):
+        for result in (
+            Accounting(produced, counted, produced - counted, this_run),  # balanced
+            Accounting(produced, counted, dead, this_run),  # records in flight
+        ):
+            assert [line for line in result.lines() if len(line) > 80] == []

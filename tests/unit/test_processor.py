@@ -159,3 +159,20 @@ def test_a_handler_of_your_own_still_runs_with_windows_off(tmp_path: Path) -> No
     result = CliRunner().invoke(process, [*argv, "--handler", FOREIGN, "--quiet"])
     assert result.exit_code == 0, result.output
     assert "delivered 5 records, discarded 0" in result.output
+
+
+def test_process_ends_with_what_it_delivered_and_what_the_store_holds_within_80_columns(
+    tmp_path: Path,
+) -> None:
+    """The last two lines: delivered and discarded, then the store's trips and dead letters."""
+    stream = LocalStream(tmp_path / "stream.db", 1)
+    stream.put_records([("k", json.dumps(trip(n)).encode()) for n in range(1_234)] + [("k", b"x")])
+    stream.close()
+    argv = ["--data-dir", str(tmp_path), "--until-idle", "--quiet"]
+    result = CliRunner().invoke(process, argv)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-2:] == [
+        "delivered 1,235 records, discarded 0",
+        "store: 1,234 trips in windows, 1 dead letter",
+    ]
+    assert all(len(line) <= 80 for line in result.output.splitlines())

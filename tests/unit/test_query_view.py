@@ -12,14 +12,16 @@ from click.testing import CliRunner
 
 from taxi_stream.app.wiring import STORE_FILE, in_process_handler
 from taxi_stream.cli.query import query
-from taxi_stream.core.records import Contribution
+from taxi_stream.core.records import Contribution, WindowTotals
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.windows import WindowClock
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
+from taxi_stream.views.query import windows_table
 from tests.handlers.harness import START_MS, Clock
 from tests.handlers.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
-from tests.handlers.screen import WIDTH, row_of, too_wide
+from tests.handlers.screen import WIDTH, row_of, screen_lines, too_wide
 
 LONG_VENDOR = "Creative Mobile Technologies, LLC (a vendor id of 64 characters).."
 PARTS = [  # (vendor, window index, trips, distance_milli, duration_s, passengers)
@@ -90,7 +92,7 @@ def test_dead_letters_fit_80_columns_with_56_digit_sequence_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Dead letters from Kinesis-like shards: reason and shard whole, the sequence number as its
-    last 7 digits, the message cut; --format json keeps all 56 digits."""
+    last 7 digits, the message in the rest of the line; --format json keeps all 56 digits."""
     monkeypatch.setenv("COLUMNS", str(WIDTH))
     stream = KinesisLikeStream()
     shard = stream.add_shard(1)
@@ -108,12 +110,20 @@ def test_dead_letters_fit_80_columns_with_56_digit_sequence_numbers(
     store.close()
     lines = query_output(tmp_path, "--dead-letters").splitlines()
     assert too_wide(lines) == []
-    assert row_of(lines, "reason") == ["reason", "shard", "sequence", "message", "raw"]
+    assert row_of(lines, "reason") == ["reason", "shard", "sequence", "message"]
     first = row_of(lines, "not_json")
     assert first[1:3] == ["shard-0001", "…" + sequences[0][-7:]]
     assert all(sequence not in "\n".join(lines) for sequence in sequences)
-    assert any(cell.endswith("…") for cell in first[3:])
+    header = next(line for line in lines if line.startswith("reason"))
+    assert WIDTH - header.index("message") >= 40  # the message has half the screen or more
     letters = json.loads(query_output(tmp_path, "--dead-letters", "--format", "json"))
     assert [d["sequenceNumber"] for d in letters] == sequences
     assert all(len(d["sequenceNumber"]) == SEQUENCE_DIGITS for d in letters)
     assert letters[0]["shardId"] == shard
+
+
+def test_a_single_window_is_counted_in_the_singular() -> None:
+    """A table of one window ends with a totals row saying ``1 window``."""
+    window = WindowTotals("1", 0, 60_000, Totals(3, 4_500, 1_800, 3), 1, WindowClock.ARRIVAL, 0)
+    lines = screen_lines(windows_table([window]))
+    assert row_of(lines, "total")[:3] == ["total", "1 window", "3"]

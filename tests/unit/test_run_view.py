@@ -62,18 +62,19 @@ def test_the_final_table_shows_every_window_of_the_run_and_its_total(tmp_path: P
     lines = screen_lines(view.render(200, 200, windows=FINAL_WINDOWS))
     assert too_wide(lines) == []
     assert row_of(lines, "window") == HEADERS
-    assert split_units(lines, ["ms", "trips/s"]) == []
+    assert split_units(lines, ["ms", "records/s"]) == []
+    assert "| processed 200 records |" in lines[0]  # dead letters are records, not trips
     rows = [line for line in lines if line[:2].isdigit()]
     assert len(rows) == len(stored) == 10  # 5 windows, 2 vendors
     assert all(line.rstrip().endswith("closed") for line in rows)
     assert row_of(lines, "total") == expected_total([t for w in trips for t in w], stored)
-    assert not any("more windows" in line for line in lines)
+    assert not any("the total includes" in line for line in lines)
     harness.close()
 
 
 def test_a_long_run_shows_its_latest_windows_and_says_how_many_more(tmp_path: Path) -> None:
-    """Of 15 windows, 2 before the run began: the latest 12 are shown, "and 1 more windows"
-    names the command that lists them, and the total covers all 13 of the run."""
+    """Of 15 windows, 2 before the run began: the latest 12 are shown, a line says the total
+    includes 1 more window (the earlier one) and names the command that lists it."""
     harness = Harness(tmp_path, shards=2)
     mapping, trips = run_through(harness, 15)
     harness.settle(mapping, drain=True)
@@ -84,7 +85,7 @@ def test_a_long_run_shows_its_latest_windows_and_says_how_many_more(tmp_path: Pa
     shown = sorted({line[:9] for line in lines if line[:2].isdigit()})
     assert shown == [f"00:00:{s:02d}Z" for s in range(3, 15)]
     assert len(shown) == 12
-    assert f"and 1 more windows ({HINT})" in lines
+    assert f"the total includes 1 more window: {HINT}" in lines
     stored = harness.store.windows(start_ms=since)
     assert row_of(lines, "total") == expected_total([t for w in trips[2:] for t in w], stored)
     harness.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from taxi_stream.core.words import count
 from taxi_stream.ports import CountingStream, TotalsQuery
 
 log = logging.getLogger(__name__)
@@ -29,16 +30,27 @@ class Accounting:
         """Records produced but in no window total and no dead letter yet."""
         return self.produced - self.counted - self.dead_letters
 
-    def line(self) -> str:
-        """The one-line summary printed at the end of a run."""
-        verdict = "balanced" if self.in_flight == 0 else "NOT balanced"
-        prefix = ""
+    def lines(self) -> list[str]:
+        """The summary printed at the end of a run, each line within 80 columns.
+
+        ``produced N = C in windows + D dead letters (balanced)``; when records are in flight,
+        ``+ F in flight`` and a line ``NOT balanced: ...`` after it. When earlier runs are in
+        the balance, a line naming what this run produced comes first.
+        """
+        lines = []
         if self.this_run is not None and self.this_run != self.produced:
-            prefix = f"this run produced {self.this_run:,}; with earlier runs "
-        return (
-            f"{prefix}produced {self.produced:,} = counted in windows {self.counted:,}"
-            f" + dead-lettered {self.dead_letters:,}; in flight {self.in_flight:,} ({verdict})"
+            lines.append(f"this run produced {self.this_run:,}; with earlier runs:")
+        balance = (
+            f"produced {self.produced:,} = {self.counted:,} in windows"
+            f" + {count(self.dead_letters, 'dead letter')}"
         )
+        if self.in_flight == 0:
+            return [*lines, f"{balance} (balanced)"]
+        if self.in_flight < 0:  # the store holds more than the stream took: another writer
+            why = f"the store holds {count(-self.in_flight, 'record')} more than were produced"
+        else:
+            why = f"{count(self.in_flight, 'record')} in no window and no dead letter"
+        return [*lines, f"{balance} + {self.in_flight:,} in flight", f"NOT balanced: {why}"]
 
 
 def accounting(

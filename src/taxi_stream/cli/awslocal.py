@@ -269,7 +269,7 @@ def _pipeline(demo: Demo, data_dir: Path) -> int:
         click.get_current_context().invoke(query, store_url=STORE_URL, region=REGION)
         _print_vendor_totals(processor.store)
         result = accounting(processor.store, processor.whole_data_dir, before, sent)
-    click.echo(result.line())
+    click.echo("\n".join(result.lines()))
     return 0 if result.in_flight == 0 else 1
 
 

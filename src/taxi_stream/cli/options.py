@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import IO, Final, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -20,22 +22,61 @@ F = TypeVar("F", bound=Callable[..., object])
 
 err = Console(stderr=True)
 
+DEFAULT_WINDOW_S: Final = 60  # --window-seconds when not given
+BROKEN_PIPE_EXIT: Final = 141  # as a shell reports a command ended by SIGPIPE (128 + 13)
+
 
 def clear_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn our errors and OS errors into one line on stderr and exit status 1."""
+    """Turn our errors and OS errors into one line on stderr and exit status 1.
+
+    A reader that went away (``| head``) is no error to report: the command ends quietly with
+    exit status 141, as one killed by SIGPIPE would.
+    """
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise SystemExit(BROKEN_PIPE_EXIT) from None
         except (TaxiStreamError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
 
 
-def common(*, stream: bool = True, store: bool = True, window: bool = True) -> Callable[[F], F]:
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush finds no broken pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # stdout is gone altogether: nothing to flush
+        pass
+    finally:
+        os.close(devnull)
+
+
+def open_dash(path: str, mode: str, flag: str) -> IO[bytes]:
+    """``path`` opened in binary ``mode``; ``-`` is stdin (read) or stdout (write).
+
+    A closed stdin or stdout is a one-line error (exit status 1) naming ``flag``.
+    """
+    if path == "-":
+        reading = "r" in mode
+        stream = sys.stdin if reading else sys.stdout
+        if stream is None or getattr(stream, "buffer", None) is None:
+            name = "stdin" if reading else "stdout"
+            raise click.ClickException(f"{name} is closed: give {flag} FILE, or open {name}")
+    return click.open_file(path, mode)
+
+
+def common(
+    *, stream: bool = True, store: bool = True, window: bool = True, windows_off: bool = False
+) -> Callable[[F], F]:
     """The options of a command: where data lives, and the stream, store and window it uses.
+
+    ``windows_off``: --window-seconds also takes 0 (``process``, for a --handler of your own).
 
     The command takes them as keyword parameters: ``data_dir: Path``, ``window_seconds: int``,
     ``stream_url: str``, ``shards: int | None``, ``store_url: str``, ``endpoint_url: str |
@@ -53,16 +94,16 @@ def common(*, stream: bool = True, store: bool = True, window: bool = True) -> C
         ),
     ]
     if window:
+        off = " (0: windows off, for a --handler of your own)" if windows_off else ""
         options.append(
             click.option(
                 "--window-seconds",
-                type=click.IntRange(0, MAX_WINDOW_S),
-                default=60,
+                type=click.IntRange(0 if windows_off else 1, MAX_WINDOW_S),
+                default=DEFAULT_WINDOW_S,
                 show_default=True,
                 envvar="TAXI_STREAM_WINDOW_SECONDS",
                 show_envvar=True,
-                help="Tumbling window size (1..900; 0 turns windows off in `process`, for a"
-                " --handler of your own).",
+                help=f"Tumbling window size in seconds{off}.",
             )
         )
     if stream:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -15,12 +16,20 @@ from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import Settings
-from taxi_stream.cli.options import clear_errors, common, err, flag_ms
+from taxi_stream.cli.options import (
+    DEFAULT_WINDOW_S,
+    clear_errors,
+    common,
+    err,
+    flag_ms,
+    open_dash,
+)
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
+from taxi_stream.views.console import EXIT_INTERRUPTED
 
 SNAPSHOT_EVERY_S = 5.0
 GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
@@ -84,12 +93,11 @@ def run(
 
     Stops on Ctrl-C or SIGTERM, after --trips or after --duration, then drains: every produced
     trip is counted in a window or dead-lettered before it exits (a drain whose work keeps
-    failing for 30 s ends, not balanced). A failed producer or a damaged file ends it at once,
-    with one line and exit status 1. At the end it prints every window of the run (the latest
-    12 when there are more) with a totals row, then the accounting line.
+    failing for 30 s ends, not balanced). A second Ctrl-C cuts the drain short (exit 130) and
+    prints the `process --until-idle` that counts the rest. A failed producer or a damaged file
+    ends it at once, with one line and exit status 1. At the end it prints every window of the
+    run (the latest 12 when there are more) with a totals row, then the accounting line.
     """  # fmt: skip
-    if window_seconds == 0:
-        raise click.BadParameter("run needs windows: 1..900 s", param_hint="--window-seconds")
     settings = Settings(
         data_dir,
         stream_url=stream_url,
@@ -142,10 +150,15 @@ def _run_live(
                     stop=lambda: not producer.running(), tick=refresh, give_up_after_s=GIVE_UP_S
                 )
             except KeyboardInterrupt:
-                producer.stop()
-                if not quiet:
-                    out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
-                processor.loop(stop=lambda: True, tick=refresh, give_up_after_s=GIVE_UP_S)
+
+                def stop_producing() -> None:
+                    producer.stop()
+                    if not quiet:
+                        out.print(
+                            "[yellow]stopping: draining what was produced (Ctrl-C again quits)"
+                        )
+
+                drain(processor, refresh, settings, first=stop_producing)
     finally:
         producer.stop()
     if not quiet:
@@ -155,6 +168,42 @@ def _run_live(
         err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
     _print_accounting(balance, out)
+
+
+def drain(
+    processor: Processor,
+    tick: Callable[[], None],
+    settings: Settings,
+    *,
+    first: Callable[[], None] = lambda: None,
+) -> None:
+    """After ``first`` (stop producing), count what was produced.
+
+    A second Ctrl-C (or SIGTERM) cuts it short, during ``first`` too: one line, exit 130.
+    """
+    try:
+        first()
+        processor.loop(stop=lambda: True, tick=tick, give_up_after_s=GIVE_UP_S)
+    except KeyboardInterrupt:
+        err.print(
+            "drain cut short: what was produced stays in the stream; count it with"
+            f" {_finish_hint(settings, processor.mapping.window_seconds)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _finish_hint(settings: Settings, window_seconds: int) -> str:
+    """The command that drains this run's stream into its store, in windows of the same size."""
+    flags = [f"--data-dir {settings.data_dir}"]
+    if settings.stream_url != "local":
+        flags.append(f"--stream {settings.stream_url}")
+    if settings.store_url != "local":
+        flags.append(f"--store {settings.store_url}")
+    if window_seconds != DEFAULT_WINDOW_S:
+        flags.append(f"--window-seconds {window_seconds}")
+    return f"taxi-stream process {' '.join(flags)} --until-idle"
 
 
 def _query_hint(settings: Settings) -> str:
@@ -198,7 +247,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _print_accounting(result: Accounting, out: Console) -> None:
     style = "green" if result.in_flight == 0 else "red"
-    out.print(result.line(), style=style, highlight=False, soft_wrap=True)
+    for line in result.lines():
+        out.print(line, style=style, highlight=False, soft_wrap=True)
     if result.in_flight:
         raise SystemExit(1)
 
@@ -239,6 +289,6 @@ def generate(trips: int, seed: int, malformed: float, start_iso: str | None, out
     if start is None:
         start = DEFAULT_START_MS
     sim = Simulator(SimulatorConfig(seed=seed, start_ms=start, malformed_fraction=malformed))
-    with click.open_file(out_path, "wb") as out:
+    with open_dash(out_path, "wb", "--out") as out:
         for batch in sim.batches(10_000, count=trips):
             out.write(b"".join(data.replace(b"\n", b" ") + b"\n" for _, data in batch.entries))

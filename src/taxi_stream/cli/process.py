@@ -12,13 +12,14 @@ from taxi_stream.cli.options import clear_errors, common, err
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.core.words import count
 from taxi_stream.function.handler import CLOCKS
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
 
 @click.command()
-@common()
+@common(windows_off=True)
 @click.option(
     "--handler",
     default=OUR_HANDLER,
@@ -195,6 +196,8 @@ def process(
 
     The flags are the AWS event source mapping settings, with AWS's behaviour
     (docs/local-runner.md). Exits 3 when --until-idle gives up on work that keeps failing.
+    Ctrl-C or SIGTERM stops it with one line (exit 130); the next run resumes from the last
+    checkpoint.
     """  # fmt: skip
     settings = Settings(
         data_dir,
@@ -227,9 +230,9 @@ def process(
         if code == EXIT_INTERRUPTED:
             raise SystemExit(code)
         counted, dead = processor.store.counts()
+        err.print(processor.delivery().line(), highlight=False, soft_wrap=True)
         err.print(
-            f"{processor.delivery().line()}; store holds {counted:,} trips in windows"
-            f" and {dead:,} dead letters",
+            f"store: {count(counted, 'trip')} in windows, {count(dead, 'dead letter')}",
             highlight=False,
             soft_wrap=True,
         )

@@ -12,14 +12,16 @@ import click
 
 from taxi_stream.app.produce import Interruption, Produced, produce
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.cli.options import clear_errors, common, err, open_dash
 from taxi_stream.core import oversize
 from taxi_stream.core.limits import MAX_RECORD_BYTES
+from taxi_stream.core.words import count
 from taxi_stream.ports import StreamWriter
 from taxi_stream.sources.files import Entry, Reading, dead_letters, json_lines
 
 INTERRUPTED_EXIT: Final = 130  # as a shell reports a command ended by Ctrl-C
-SHOWN: Final = 20  # failures and oversize lines listed one by one
+SHOWN: Final = 20  # reasons for failure, and oversize lines, listed one by one
+RANGES: Final = 5  # runs of line numbers shown for one reason
 
 
 @click.command("produce")
@@ -116,7 +118,7 @@ def _entries(
     if letters is not None:
         yield dead_letters(letters, reading, key_by=key_by, skip=skip)
         return
-    with click.open_file(source or "-", "rb") as file:
+    with open_dash(source or "-", "rb", "--from") as file:
         yield json_lines(file, source or "-", reading, key_by=key_by, skip=skip)
 
 
@@ -129,6 +131,43 @@ def _produce(stream: StreamWriter, entries: Iterator[Entry]) -> Produced:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def failure_lines(failures: list[tuple[int, str]], noun: str, nouns: str) -> list[str]:
+    """The failed lines grouped by reason: ``lines 1..5,000: WHY``; what is left out is counted.
+
+    The first SHOWN reasons are listed, each with its first RANGES runs of line numbers.
+    """
+    by_reason: dict[str, list[int]] = {}
+    for number, why in failures:
+        by_reason.setdefault(why, []).append(number)
+    out = []
+    for why, numbers in list(by_reason.items())[:SHOWN]:
+        runs = _runs(sorted(numbers))
+        shown = runs[:RANGES]
+        label = noun if len(shown) == 1 and shown[0][0] == shown[0][1] else nouns
+        text = ", ".join(f"{a:,}" if a == b else f"{a:,}..{b:,}" for a, b in shown)
+        line = f"  {label} {text}: {why}"
+        hidden = sum(b - a + 1 for a, b in runs[RANGES:])
+        if hidden:
+            line += f" (and {count(hidden, 'more ' + noun, 'more ' + nouns)} with this reason)"
+        out.append(line)
+    other = list(by_reason.values())[SHOWN:]
+    if other:
+        failed = count(sum(len(numbers) for numbers in other), "more " + noun, "more " + nouns)
+        out.append(f"  and {failed}, failed for {count(len(other), 'other reason')}")
+    return out
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as runs of consecutive ones: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
 
 
 def _say(text: str) -> None:
@@ -149,8 +188,11 @@ def _report(result: Produced, reading: Reading, *, noun: str, skip: int, aggrega
             f" record limit; sent as a marker the consumer dead-letters as too_large with its"
             f" first {min(size, oversize.HEAD_BYTES):,} bytes"
         )
-    for number, why in result.failures[:SHOWN]:
-        _say(f"  {noun} {number}: {why}")
+    if len(reading.oversize) > SHOWN:
+        more = count(len(reading.oversize) - SHOWN, "more " + noun, "more " + nouns)
+        _say(f"  and {more} over the limit")
+    for line in failure_lines(result.failures, noun, nouns):
+        _say(line)
     if result.interrupted:
         through = max(skip, result.handled_through)
         done = f"{nouns} 1..{through:,} are handled" if through else f"no {noun} is handled"

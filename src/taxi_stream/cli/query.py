@@ -35,8 +35,16 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
     show_default=True,
 )
 @click.option("--vendor", default=None, help="Only this vendor.")
-@click.option("--since", default=None, help="Windows starting at or after (ISO-8601).")
-@click.option("--until", default=None, help="Windows starting before (ISO-8601).")
+@click.option(
+    "--since",
+    default=None,
+    help="Windows starting at or after this time (ISO-8601; without an offset, UTC).",
+)
+@click.option(
+    "--until",
+    default=None,
+    help="Windows starting before this time (ISO-8601; without an offset, UTC).",
+)
 @click.option("--dead-letters", is_flag=True, help="Show dead letters with their reasons.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @clear_errors

@@ -71,7 +71,11 @@ def part_from_state(state: object) -> Part:
     if not isinstance(state, Mapping) or not is_handler_state(state):
         if state:
             what = sorted(map(str, state))[:5] if isinstance(state, Mapping) else type(state)
-            log.warning("ignoring state not written by this handler: %s", what)
+            log.warning(
+                "ignoring state not written by this handler (%s): the open window starts"
+                " afresh, and the partial totals that state held for it are dropped",
+                what,
+            )
         return Part(None, 0, {})
     try:
         cells = {

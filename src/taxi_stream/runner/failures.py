@@ -112,4 +112,5 @@ class FailurePolicy:
         backoff_ms = min(BASE_BACKOFF_MS * doubling, MAX_BACKOFF_MS)
         retry.retry_at_ms = now + backoff_ms
         what = "shard %s: %s (%d in a row); retrying in %d ms"
-        log.warning(what, cursor.shard_id, why, retry.consecutive_failures, backoff_ms)
+        # info, not warning: each retry would repeat what the views already show of the streak
+        log.info(what, cursor.shard_id, why, retry.consecutive_failures, backoff_ms)

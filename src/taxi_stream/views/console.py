@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -72,18 +74,21 @@ def run_processor(
     give_up_after_s: float,
     err: Console,
 ) -> int:
-    """Run the processor loop with a live per-shard view (or quiet notices); the exit code."""
+    """Run the processor loop with a live per-shard view (or quiet notices); the exit code.
+
+    Ctrl-C and SIGTERM end it alike: one line, exit code 130.
+    """
     mapping = processor.mapping
     live = not quiet and err.is_terminal
     try:
-        if live:
-            _run_live(processor, until_idle=until_idle, give_up_after_s=give_up_after_s, err=err)
-        else:
-            notices = Notices(
-                mapping, lambda line: err.print(line, highlight=False, soft_wrap=True)
+        with sigterm_as_ctrl_c():
+            _loop(
+                processor,
+                until_idle=until_idle,
+                live=live,
+                give_up_after_s=give_up_after_s,
+                err=err,
             )
-            processor.loop(stop=lambda: until_idle, tick=notices, give_up_after_s=give_up_after_s)
-            notices()
     except KeyboardInterrupt:
         err.print("interrupted; the next run resumes from the last checkpoint")
         return EXIT_INTERRUPTED
@@ -93,6 +98,34 @@ def run_processor(
         return 0
     err.print(f"[red]gave up: work left has kept failing for {give_up_after_s:g} s")
     return EXIT_STUCK
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While inside, SIGTERM (a service manager's stop, ``kill``) raises KeyboardInterrupt."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _loop(
+    processor: Processor, *, until_idle: bool, live: bool, give_up_after_s: float, err: Console
+) -> None:
+    """The processor loop under a live view, or with a notice line per event."""
+    if live:
+        _run_live(processor, until_idle=until_idle, give_up_after_s=give_up_after_s, err=err)
+        return
+    notices = Notices(
+        processor.mapping, lambda line: err.print(line, highlight=False, soft_wrap=True)
+    )
+    processor.loop(stop=lambda: until_idle, tick=notices, give_up_after_s=give_up_after_s)
+    notices()
 
 
 def _run_live(

@@ -9,6 +9,7 @@ from rich.table import Table
 from taxi_stream.core.records import DeadLetter, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO
+from taxi_stream.core.words import count
 from taxi_stream.views.cells import (
     cut,
     sequence_label,
@@ -21,9 +22,6 @@ from taxi_stream.views.cells import (
     totals_columns,
 )
 
-RAW_CHARS = 200  # of a dead letter's bytes, before the cell cuts them to its width
-RAW_WIDTH = 12  # a glimpse of the raw bytes; the message gets the rest of the line
-
 
 def windows_table(windows: Sequence[WindowTotals]) -> Table:
     """One row per (vendor, window), then the totals of the rows shown."""
@@ -35,21 +33,21 @@ def windows_table(windows: Sequence[WindowTotals]) -> Table:
         start = iso_utc(w.window_start_ms).replace("T", " ").rstrip("Z")
         rows.add_row(cut(w.vendor_id), start, *totals_cells(w.totals))
     total = sum((w.totals for w in windows), ZERO)
-    total_row(rows, ["total", f"{len(windows):,} windows", *totals_cells(total)])
+    total_row(rows, ["total", count(len(windows), "window"), *totals_cells(total)])
     return rows
 
 
 def letters_table(letters: Sequence[DeadLetter]) -> Table:
-    """One row per dead letter: reason, where it came from, message and raw bytes, cut to fit.
+    """One row per dead letter: reason, where it came from, and its message, cut to fit.
 
-    Sequence numbers (56 digits on Kinesis) show their last digits; --format json has them whole.
+    Sequence numbers (56 digits on Kinesis) show their last digits; the raw bytes are left to
+    --format json and csv, which have them whole, so the message gets the rest of the line.
     """
     rows = table()
     short_column(rows, "reason", 6, "left")
     short_column(rows, "shard", 10, "left")
     short_column(rows, "sequence", 8)
     text_column(rows, "message", 7)
-    rows.add_column("raw", max_width=RAW_WIDTH)
     for d in letters:
         o = d.origin
         sub = "" if o.sub_sequence is None else f"#{o.sub_sequence}"
@@ -58,6 +56,5 @@ def letters_table(letters: Sequence[DeadLetter]) -> Table:
             shard_label(o.shard_id),
             sequence_label(o.sequence_number) + sub,
             cut(d.message),
-            cut(d.raw[:RAW_CHARS].decode("utf-8", "replace")),
         )
     return rows

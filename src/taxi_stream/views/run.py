@@ -14,6 +14,7 @@ from rich.text import Text
 from taxi_stream.core.records import WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO, Totals, WindowKey, merge
+from taxi_stream.core.words import count
 from taxi_stream.function.state import window_totals
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.views.cells import (
@@ -123,7 +124,8 @@ class RunView:
             windows_table(title, shown, total),
         ]
         if more:
-            parts.append(Text(f"and {more:,} more windows ({self.query_hint})"))
+            hidden = count(more, "more window")  # earlier ones, not shown
+            parts.append(Text(f"the total includes {hidden}: {self.query_hint}"))
         return Group(*parts)
 
     def rows(self) -> list[WindowRow]:
@@ -144,8 +146,8 @@ class RunView:
         lag = max((s.stats.behind_ms for s in shards), default=0)
         failures = sum(s.stats.failures for s in shards)
         parts: list[str | Text] = [
-            f"processed {delivered:,} trips",
-            f"{self._rate:,.0f} trips/s",
+            f"processed {delivered:,} records",  # dead letters too: records, not trips
+            f"{self._rate:,.0f} records/s",
             f"lag {lag:,} ms",
         ]
         if produced is not None:

@@ -1,0 +1,69 @@
+"""A second Ctrl-C during `run`'s drain: one line naming the command that counts the rest, 130."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.pipeline import drain
+
+
+class Mapping:
+    """The mapping's window size, all the drain's hint reads of it."""
+
+    def __init__(self, window_seconds: int) -> None:
+        self.window_seconds = window_seconds
+
+
+class InterruptedProcessor:
+    """A processor whose loop is interrupted by Ctrl-C, as a second one during the drain is."""
+
+    def __init__(self, window_seconds: int) -> None:
+        self.mapping = Mapping(window_seconds)
+
+    def loop(
+        self, *, stop: Callable[[], bool], tick: Callable[[], None], give_up_after_s: float
+    ) -> None:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("window_seconds", "store", "finish"),
+    [
+        (60, "local", "taxi-stream process --data-dir d --until-idle"),
+        (
+            30,
+            "sqlite:///s.db",
+            "taxi-stream process --data-dir d --store sqlite:///s.db --window-seconds 30"
+            " --until-idle",
+        ),
+    ],
+)
+def test_a_cut_short_drain_says_how_to_finish_it_and_exits_130(
+    capsys: pytest.CaptureFixture[str], window_seconds: int, store: str, finish: str
+) -> None:
+    """A drain cut short exits 130, its one line ending in the process command that finishes it."""
+    settings = Settings(Path("d"), store_url=store)
+    with pytest.raises(SystemExit) as ended:
+        drain(InterruptedProcessor(window_seconds), lambda: None, settings)  # type: ignore[arg-type]
+    assert ended.value.code == 130
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("drain cut short")
+    assert line.endswith(f"count it with {finish}")
+
+
+def test_a_ctrl_c_while_the_producer_stops_is_a_cut_short_drain_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A second Ctrl-C that lands while the producer is being stopped also ends with 130."""
+
+    def stopping() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as ended:
+        drain(InterruptedProcessor(60), lambda: None, Settings(Path("d")), first=stopping)  # type: ignore[arg-type]
+    assert ended.value.code == 130
+    assert capsys.readouterr().err.startswith("drain cut short")
