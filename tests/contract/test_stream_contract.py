@@ -11,7 +11,7 @@ from typing import Protocol
 
 import boto3
 import pytest
-from tests.handlers.reading import read_shard
+from tests.support.reading import read_shard
 
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.ports import StreamReader, StreamWriter

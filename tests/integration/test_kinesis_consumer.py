@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from tests.handlers.reading import read_shard
+from tests.support.reading import read_shard
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.records import StreamRecord

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.handlers.harness import settle
+from tests.support.harness import settle
 
 from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.core.records import WindowTotals

@@ -68,7 +68,7 @@ def test_a_poisoned_record_is_isolated_and_its_batch_details_written(tmp_path: P
     failures = tmp_path / "failures.jsonl"
     done = process(
         tmp_path / "data",
-        "--handler", "tests.handlers.poison:lambda_handler",
+        "--handler", "tests.support.poison:lambda_handler",
         "--batch-size", "64",
         "--maximum-retry-attempts", "0",
         "--bisect-batch-on-function-error",
@@ -92,7 +92,7 @@ def test_the_workshop_handler_is_reported_stuck(tmp_path: Path) -> None:
     produce(tmp_path / "data")
     done = process(
         tmp_path / "data",
-        "--handler", "tests.handlers.workshop:lambda_handler",
+        "--handler", "tests.support.workshop:lambda_handler",
         "--give-up-after", "1",
         env={"AWS_REGION": "us-east-1"},
     )  # fmt: skip
@@ -130,7 +130,7 @@ def test_discarded_batches_go_to_an_sqs_queue(moto_url: str, tmp_path: Path) -> 
     produce(tmp_path / "data", poison_at=7)
     done = process(
         tmp_path / "data",
-        "--handler", "tests.handlers.poison:lambda_handler",
+        "--handler", "tests.support.poison:lambda_handler",
         "--batch-size", "10",
         "--maximum-retry-attempts", "1",
         "--on-failure", "sqs://failed-batches",
@@ -164,7 +164,7 @@ def test_our_handler_after_a_stuck_one_says_it_drops_the_foreign_state(tmp_path:
     produce(tmp_path / "data")
     stuck = process(
         tmp_path / "data",
-        "--handler", "tests.handlers.workshop:lambda_handler",
+        "--handler", "tests.support.workshop:lambda_handler",
         "--give-up-after", "1",
         env={"AWS_REGION": "us-east-1"},
     )  # fmt: skip

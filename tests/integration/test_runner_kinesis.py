@@ -11,10 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
-from tests.handlers.harness import snapshot_of
-from tests.handlers.recording import RecordingHandler, has_records, is_final, sequences
 from tests.servers.moto import fake_aws_credentials
 from tests.servers.node import kinesalite_server
+from tests.support.harness import snapshot_of
+from tests.support.recording import RecordingHandler, has_records, is_final, sequences
 
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore

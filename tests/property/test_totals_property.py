@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.handlers.harness import settle
+from tests.support.harness import settle
 
 from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler

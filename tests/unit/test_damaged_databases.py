@@ -20,8 +20,8 @@ from taxi_stream.infra.sqlite import errors
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
-from tests.handlers.harness import Harness, snapshot_of
-from tests.handlers.recording import RecordingHandler
+from tests.support.harness import Harness, snapshot_of
+from tests.support.recording import RecordingHandler
 
 KEEP = 8192  # bytes left intact: the header and the first pages
 

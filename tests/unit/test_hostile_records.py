@@ -19,8 +19,8 @@ from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
 from tests.conftest import reference_totals
-from tests.handlers import hostile
-from tests.handlers.hostile import COUNTED, Hostile
+from tests.support import hostile
+from tests.support.hostile import COUNTED, Hostile
 
 SEED = 7
 HOSTILE_UNITS = 10_500  # records and user records that are not good trips

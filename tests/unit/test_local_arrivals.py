@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from taxi_stream.streams.local import LocalStream
-from tests.handlers.harness import START_MS, Clock
+from tests.support.harness import START_MS, Clock
 
 
 def test_each_put_stamps_its_records_with_the_clock_at_that_put(tmp_path: Path) -> None:

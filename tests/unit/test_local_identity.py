@@ -14,7 +14,7 @@ from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
-from tests.handlers.harness import settle
+from tests.support.harness import settle
 
 
 def consume(stream: LocalStream, store: SQLiteStore) -> None:

@@ -20,7 +20,7 @@ from taxi_stream.infra.clock import Clock
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.streams.local import LocalStream
 
-FOREIGN = "tests.handlers.poison:lambda_handler"
+FOREIGN = "tests.support.poison:lambda_handler"
 
 
 def trip(n: int) -> dict[str, object]:

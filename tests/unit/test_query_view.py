@@ -19,9 +19,9 @@ from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.views.query import windows_table
-from tests.handlers.harness import START_MS, Clock
-from tests.handlers.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
-from tests.handlers.screen import WIDTH, row_of, screen_lines, too_wide
+from tests.support.harness import START_MS, Clock
+from tests.support.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
+from tests.support.screen import WIDTH, row_of, screen_lines, too_wide
 
 LONG_VENDOR = "Creative Mobile Technologies, LLC (a vendor id of 64 characters).."
 PARTS = [  # (vendor, window index, trips, distance_milli, duration_s, passengers)

@@ -17,7 +17,7 @@ from taxi_stream.function import handler as handler_module
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
 from taxi_stream.streams import kpl
-from tests.handlers.hostile import nested
+from tests.support.hostile import nested
 
 TRIP = {"vendorId": 1, "pickupDate": "2024-11-25T08:00:00Z", "googleDistance": 1.5,
         "tripDuration": 60, "passengerCount": 2}  # fmt: skip

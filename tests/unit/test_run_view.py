@@ -11,8 +11,8 @@ from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.views.run import FINAL_WINDOWS, RunView
-from tests.handlers.harness import START_MS, Harness
-from tests.handlers.screen import row_of, screen_lines, split_units, too_wide
+from tests.support.harness import START_MS, Harness
+from tests.support.screen import row_of, screen_lines, split_units, too_wide
 
 HEADERS = ["window", "vendor", "trips", "miles", "avg mi", "avg min", "pax", "status"]
 HINT = "taxi-stream query --data-dir data"

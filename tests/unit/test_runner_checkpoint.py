@@ -12,9 +12,9 @@ from taxi_stream.core.records import ReadResult, ShardInfo
 from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.mapping import EventSourceMapping, Handler, InProcess, MappingConfig
 from taxi_stream.stores.memory import MemoryCheckpointStore, MemoryUnitOfWork
-from tests.handlers.harness import START_MS, Clock, snapshot_of
-from tests.handlers.kinesis_like import KinesisLikeStream
-from tests.handlers.recording import RecordingHandler, sequences
+from tests.support.harness import START_MS, Clock, snapshot_of
+from tests.support.kinesis_like import KinesisLikeStream
+from tests.support.recording import RecordingHandler, sequences
 
 CONSUMER, SHARD = "taxi-stream", "shardId-000000000000"
 

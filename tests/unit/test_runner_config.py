@@ -12,8 +12,8 @@ from taxi_stream.core.errors import ConfigError
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.destinations import FileDestination, SQSDestination
 from taxi_stream.runner.mapping import EventSourceMapping
-from tests.handlers.harness import Harness
-from tests.handlers.recording import RecordingHandler
+from tests.support.harness import Harness
+from tests.support.recording import RecordingHandler
 
 
 @pytest.mark.parametrize(

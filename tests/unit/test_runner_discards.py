@@ -13,8 +13,8 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.wiring import Settings
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.streams.local import LocalStream
-from tests.handlers.harness import Harness, snapshot_of
-from tests.handlers.recording import RecordingHandler, carries, sequences
+from tests.support.harness import Harness, snapshot_of
+from tests.support.recording import RecordingHandler, carries, sequences
 
 # What AWS sent for ReportBatchItemFailures with BatchSize 3 and MaximumRetryAttempts 3 when the
 # 6th of 6 records kept failing (recorded from AWS as LocalStack's validated snapshot
@@ -105,7 +105,7 @@ def test_processor_counts_discarded_records_apart_from_delivered_ones(tmp_path: 
         maximum_retry_attempts=0,
         on_failure=f"file://{failures}",
     )
-    options = ProcessOptions("tests.handlers.poison:lambda_handler", mapping)
+    options = ProcessOptions("tests.support.poison:lambda_handler", mapping)
     with Processor(Settings(data_dir=data), options) as processor:
         processor.loop(stop=lambda: True)
         assert (processor.delivered, processor.discarded) == (3, 3)

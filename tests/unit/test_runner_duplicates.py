@@ -13,7 +13,7 @@ from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import Handler, InProcess
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
-from tests.handlers.harness import Harness
+from tests.support.harness import Harness
 
 WINDOW_S = 10
 SEED = 2024

@@ -18,9 +18,9 @@ from taxi_stream.runner.mapping import EventSourceMapping, Handler, InProcess, M
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.stores.sqlite import SQLiteUnitOfWork
 from taxi_stream.views.process import ShardView, status
-from tests.handlers import workshop
-from tests.handlers.harness import Harness, snapshot_of
-from tests.handlers.recording import RecordingHandler, carries, is_final, sequences
+from tests.support import workshop
+from tests.support.harness import Harness, snapshot_of
+from tests.support.recording import RecordingHandler, carries, is_final, sequences
 
 BOUND_S = 30.0  # the longest a test waits for the runner to report a timeout
 

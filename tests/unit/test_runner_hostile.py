@@ -9,8 +9,8 @@ from taxi_stream.app.wiring import in_process_handler
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from tests.conftest import reference_totals
-from tests.handlers.harness import Harness
-from tests.handlers.hostile import DEEP_ARRAYS, DEEP_OBJECTS
+from tests.support.harness import Harness
+from tests.support.hostile import DEEP_ARRAYS, DEEP_OBJECTS
 
 WINDOW_S = 10
 

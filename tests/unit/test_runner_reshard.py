@@ -8,8 +8,8 @@ from pathlib import Path
 from taxi_stream.core.records import ReadResult, ShardInfo, StreamRecord
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
-from tests.handlers.harness import START_MS, Clock, snapshot_of
-from tests.handlers.recording import RecordingHandler, has_records, is_final
+from tests.support.harness import START_MS, Clock, snapshot_of
+from tests.support.recording import RecordingHandler, has_records, is_final
 
 
 @dataclass

@@ -13,10 +13,10 @@ from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.views.cells import sequence_label
 from taxi_stream.views.console import Notices, summary
 from taxi_stream.views.process import ShardView
-from tests.handlers.harness import START_MS, Clock, Harness
-from tests.handlers.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
-from tests.handlers.recording import RecordingHandler, carries, is_final
-from tests.handlers.screen import WIDTH, row_of, screen_lines, split_units, too_wide
+from tests.support.harness import START_MS, Clock, Harness
+from tests.support.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
+from tests.support.recording import RecordingHandler, carries, is_final
+from tests.support.screen import WIDTH, row_of, screen_lines, split_units, too_wide
 
 HEADERS = ["shard", "status", "position", "lag", "window", "state", "retries", "failures"]
 UNITS = ["ms", "s", "min", "h", "B", "kB", "MB", "rec", "records", "records/s"]

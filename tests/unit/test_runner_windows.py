@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from taxi_stream.core.timefmt import iso_utc
-from tests.handlers.harness import START_MS, Harness, snapshot_of
-from tests.handlers.recording import RecordingHandler, sequences
+from tests.support.harness import START_MS, Harness, snapshot_of
+from tests.support.recording import RecordingHandler, sequences
 
 
 @pytest.fixture

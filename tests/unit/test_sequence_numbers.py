@@ -13,7 +13,7 @@ from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.streams.local import LocalStream
-from tests.handlers.recording import RecordingHandler, sequences
+from tests.support.recording import RecordingHandler, sequences
 
 KINESIS_DIGITS = 56  # the length of every Kinesis sequence number
 SHARD_0, SHARD_1 = "shardId-000000000000", "shardId-000000000001"

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from taxi_stream.views.cells import Line, Parts, duration, sequence_label, shard_label, size
-from tests.handlers.kinesis_like import FIRST_SEQUENCE
-from tests.handlers.screen import screen_lines
+from tests.support.kinesis_like import FIRST_SEQUENCE
+from tests.support.screen import screen_lines
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Test support code: handlers as fixtures, harnesses and the readers tests share."""
