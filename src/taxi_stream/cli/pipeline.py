@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -14,7 +13,7 @@ from rich.live import Live
 
 from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import ProcessOptions, Processor
-from taxi_stream.app.run import start_producer
+from taxi_stream.app.run import Producing, RunSignals, start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.options import (
     DEFAULT_WINDOW_S,
@@ -115,52 +114,49 @@ def run(
         malformed_fraction=malformed,
     )
     options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
-    with Processor(settings, options, clock=clock) as processor:
-        _run_live(processor, settings, sim, trips=trips, duration=duration, quiet=quiet)
+    # Ctrl-C and SIGTERM (a service manager's stop) drain alike, from before the producer starts.
+    with (
+        Processor(settings, options, clock=clock) as processor,
+        RunSignals().installed() as signals,
+    ):
+        producer = start_producer(settings, sim, trips=trips, duration_s=duration)
+        try:
+            _run_live(processor, producer, signals, settings, sim.start_ms, quiet=quiet)
+        finally:
+            producer.stop()
 
 
 def _run_live(
     processor: Processor,
+    producer: Producing,
+    signals: RunSignals,
     settings: Settings,
-    sim: SimulatorConfig,
+    start_ms: int,
     *,
-    trips: int | None,
-    duration: float | None,
     quiet: bool,
 ) -> None:
+    """Consume while ``producer`` produces, drain, then show the windows and the accounting."""
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
-    producer = start_producer(settings, sim, trips=trips, duration_s=duration)
-    since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
+    since = window_start_ms(start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
-    try:
-        with screen or nullcontext():
+    with screen or nullcontext():
 
-            def refresh() -> None:
-                if screen is not None:
-                    screen.update(view.render(processor.delivered, producer.sent, windows=windows))
+        def refresh() -> None:
+            if screen is not None:
+                screen.update(view.render(processor.delivered, producer.sent, windows=windows))
 
-            try:  # a failed producer raises out of here, the consumer's damaged files too
-                processor.loop(
-                    stop=lambda: not producer.running(), tick=refresh, give_up_after_s=GIVE_UP_S
-                )
-            except KeyboardInterrupt:
+        def stop_producing() -> None:
+            producer.stop()
+            if not quiet:
+                out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
 
-                def stop_producing() -> None:
-                    producer.stop()
-                    if not quiet:
-                        out.print(
-                            "[yellow]stopping: draining what was produced (Ctrl-C again quits)"
-                        )
-
-                drain(processor, refresh, settings, first=stop_producing)
-    finally:
-        producer.stop()
+        # a failed producer raises out of here, the consumer's damaged files too
+        drain(processor, refresh, settings, stop=_stop_when(signals, producer, stop_producing))
     if not quiet:
         out.print(view.render(processor.delivered, producer.sent, windows=views.FINAL_WINDOWS))
         out.line()
@@ -170,20 +166,36 @@ def _run_live(
     _print_accounting(balance, out)
 
 
+def _stop_when(
+    signals: RunSignals, producer: Producing, stop_producing: Callable[[], None]
+) -> Callable[[], bool]:
+    """The loop's ``stop``: true once the producer ended, or once a signal came (read between
+    two polls, never inside one); then the producer is stopped first."""
+
+    def stop() -> bool:
+        if signals.requested:
+            stop_producing()  # once: the loop asks no more once it drains
+            return True
+        return not producer.running()
+
+    return stop
+
+
 def drain(
     processor: Processor,
     tick: Callable[[], None],
     settings: Settings,
     *,
-    first: Callable[[], None] = lambda: None,
+    stop: Callable[[], bool] = lambda: True,
 ) -> None:
-    """After ``first`` (stop producing), count what was produced.
+    """Consume until ``stop()`` says so, then count what was produced.
 
-    A second Ctrl-C (or SIGTERM) cuts it short, during ``first`` too: one line, exit 130.
+    A Ctrl-C (or SIGTERM) that raises in here, the second one (``RunSignals``), cuts it short,
+    while the producer is being stopped too: one line naming the command that counts the rest,
+    exit 130.
     """
     try:
-        first()
-        processor.loop(stop=lambda: True, tick=tick, give_up_after_s=GIVE_UP_S)
+        processor.loop(stop=stop, tick=tick, give_up_after_s=GIVE_UP_S)
     except KeyboardInterrupt:
         err.print(
             "drain cut short: what was produced stays in the stream; count it with"
@@ -239,10 +251,6 @@ def _screen(out: Console, quiet: bool, clock: Clock) -> _Snapshots | Live | None
     if out.is_terminal:
         return Live(console=out, refresh_per_second=4, transient=True)
     return _Snapshots(out, clock)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _print_accounting(result: Accounting, out: Console) -> None:
