@@ -7,7 +7,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.conftest import CLI_TIMEOUT_S
+import pytest
+from tests.e2e.conftest import CLI_TIMEOUT_S, Cli
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, as README.md says
 
@@ -46,6 +47,44 @@ def test_generate_to_a_closed_stdout_says_so_in_one_line(
     )
     assert done.returncode == 1
     assert done.stderr.splitlines() == ["Error: stdout is closed: give --out FILE, or open stdout"]
+
+
+CLOSED_STDOUT = (
+    "Error: stdout is closed, so the output cannot be written: open it, or redirect it to a file"
+    " (> FILE)"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("query", "--data-dir", "d"),
+        ("query", "--data-dir", "d", "--format", "json"),
+        ("query", "--data-dir", "d", "--dead-letters", "--format", "csv"),
+        ("run", "--data-dir", "new", "--trips", "10", "--as-fast-as-possible", "--quiet"),
+    ],
+    ids=["query", "query-json", "dead-letters-csv", "run"],
+)
+def test_a_command_whose_output_goes_to_a_closed_stdout_says_so_in_one_line(
+    cli: Cli, taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """query and run with stdout closed exit 1 with one line on stderr, having done nothing."""
+    cli("generate", "--trips", "20", "--malformed", "0.2", "--out", "t.jsonl")
+    cli("produce", "--data-dir", "d", "--from", "t.jsonl")
+    cli("process", "--data-dir", "d", "--until-idle")  # something to show, were stdout open
+    done = subprocess.run(
+        [str(taxi_stream_exe), *args],
+        cwd=tmp_path,
+        env=cli_env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+        preexec_fn=_close_fd(1),
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [CLOSED_STDOUT]
+    assert not (tmp_path / "new").exists()
 
 
 def test_generate_into_a_reader_that_stops_early_ends_quietly(

@@ -22,6 +22,7 @@ from taxi_stream.cli.options import (
     err,
     flag_ms,
     open_dash,
+    require_stdout,
 )
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
@@ -97,6 +98,7 @@ def run(
     ends it at once, with one line and exit status 1. At the end it prints every window of the
     run (the latest 12 when there are more) with a totals row, then the accounting line.
     """  # fmt: skip
+    require_stdout()
     settings = Settings(
         data_dir,
         stream_url=stream_url,

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taxi_stream.app.wiring import Settings, existing_store
-from taxi_stream.cli.options import clear_errors, common, flag_ms
+from taxi_stream.cli.options import clear_errors, common, flag_ms, require_stdout
 from taxi_stream.core.records import DeadLetter, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.views.query import letters_table, windows_table
@@ -62,6 +62,7 @@ def query(
     limit: int | None,
 ) -> None:
     """Show stored window totals (the table ends with their total) or dead letters; reads only."""
+    require_stdout()
     settings = Settings(data_dir, store_url=store_url, endpoint_url=endpoint_url, region=region)
     with closing(existing_store(settings)) as store:
         if dead_letters:
