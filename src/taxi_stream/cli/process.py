@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from taxi_stream.app.process import ProcessOptions, Processor
-from taxi_stream.app.wiring import OUR_HANDLER, Settings
+from taxi_stream.app.wiring import OUR_HANDLER, Settings, require_stream
 from taxi_stream.cli.options import clear_errors, common, err
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.limits import MAX_BATCH_SIZE
@@ -195,7 +195,8 @@ def process(
     """Run the local event source mapping: stream -> handler -> store, with a live shard view.
 
     The flags are the AWS event source mapping settings, with AWS's behaviour
-    (docs/local-runner.md). Exits 3 when --until-idle gives up on work that keeps failing.
+    (docs/local-runner.md). With the embedded stream, --data-dir must hold one (written by
+    produce, replay or run). Exits 3 when --until-idle gives up on work that keeps failing.
     Ctrl-C or SIGTERM stops it with one line (exit 130); the next run resumes from the last
     checkpoint.
     """  # fmt: skip
@@ -223,6 +224,7 @@ def process(
         on_failure=on_failure,
     )
     options = ProcessOptions(handler, mapping, clock=clock, naive_timezone=naive_timezone)
+    require_stream(settings)
     with Processor(settings, options) as processor:
         code = run_processor(
             processor, until_idle=until_idle, quiet=quiet, give_up_after_s=give_up_after, err=err
