@@ -62,13 +62,14 @@ CLOSED_STDOUT = (
         ("query", "--data-dir", "d", "--format", "json"),
         ("query", "--data-dir", "d", "--dead-letters", "--format", "csv"),
         ("run", "--data-dir", "new", "--trips", "10", "--as-fast-as-possible", "--quiet"),
+        ("aws", "create-resources", "--endpoint-url", "http://127.0.0.1:9", "--region", "x-1"),
     ],
-    ids=["query", "query-json", "dead-letters-csv", "run"],
+    ids=["query", "query-json", "dead-letters-csv", "run", "aws-create-resources"],
 )
 def test_a_command_whose_output_goes_to_a_closed_stdout_says_so_in_one_line(
     cli: Cli, taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path, args: tuple[str, ...]
 ) -> None:
-    """query and run with stdout closed exit 1 with one line on stderr, having done nothing."""
+    """query, run, aws create-resources with stdout closed: exit 1, one line, nothing done."""
     cli("generate", "--trips", "20", "--malformed", "0.2", "--out", "t.jsonl")
     cli("produce", "--data-dir", "d", "--from", "t.jsonl")
     cli("process", "--data-dir", "d", "--until-idle")  # something to show, were stdout open
