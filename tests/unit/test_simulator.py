@@ -154,6 +154,12 @@ def test_partition_key_is_the_unique_trip_id() -> None:
     assert len({key for key, _ in entries}) == 5000
 
 
+def test_ids_are_the_seed_and_a_ten_digit_counter_past_every_block_and_ten_thousand() -> None:
+    """Trip k of seed s has id "s<s>-<k in 10 digits>", across blocks and 10,000 boundaries."""
+    entries = simulate(20_500, seed=4).entries
+    assert [key for key, _ in entries] == [f"s4-{k:010d}" for k in range(20_500)]
+
+
 def test_trip_duration_is_dropoff_minus_pickup(clean: list[dict[str, Any]]) -> None:
     """tripDuration equals dropoffDate minus pickupDate, both whole seconds with a UTC offset."""
     for r in clean:

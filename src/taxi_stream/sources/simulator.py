@@ -115,7 +115,7 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self._id = f"s{self.config.seed}-%010d"  # unique: the seed, then a counter
+        self._id = f"s{self.config.seed}-"  # ids are unique: the seed, then a 10-digit counter
         self._vendor_ids = np.array([_vendor_json(v) for v in self.config.vendors], object)
         weights = np.asarray(self.config.vendor_weights or [1.0] * len(self.config.vendors))
         self._vendor_p = weights / weights.sum()
@@ -174,7 +174,7 @@ class Simulator:
         seed = np.random.SeedSequence(self.config.seed, spawn_key=(block,))
         rng = np.random.Generator(np.random.PCG64(seed))
         columns, late = self._columns(rng, first, BLOCK_SIZE)
-        ids = [self._id % i for i in range(first, first + BLOCK_SIZE)]
+        ids = _ids(self._id, first, BLOCK_SIZE)
         records = [_encode(_WireTrip(*row)) for row in zip(ids, *columns, strict=True)]
         at, reasons = _inject_faults(rng, self.config.malformed_fraction, records)
         late[at] = False
@@ -238,6 +238,19 @@ class _WireTrip(msgspec.Struct, gc=False):
 
 _PASSENGER_P: Final = np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS))
 _encode: Final = msgspec.json.Encoder().encode
+
+
+def _ids(prefix: str, first: int, n: int) -> list[str]:
+    """``prefix`` + each counter first..first+n-1 in 10 digits: its last 4 from a table."""
+    ids: list[str] = []
+    while len(ids) < n:
+        high, low = divmod(first + len(ids), 10_000)
+        head = f"{prefix}{high:06d}"
+        ids += [head + digits for digits in _FOUR_DIGITS[low : low + n - len(ids)]]
+    return ids
+
+
+_FOUR_DIGITS: Final = tuple(f"{k:04d}" for k in range(10_000))
 
 
 def _pickups(rng: np.random.Generator, n: int) -> tuple[_Floats, _Floats]:
