@@ -7,6 +7,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import starmap
 from typing import Any, Final
 
 import msgspec
@@ -175,7 +176,8 @@ class Simulator:
         rng = np.random.Generator(np.random.PCG64(seed))
         columns, late = self._columns(rng, first, BLOCK_SIZE)
         ids = _ids(self._id, first, BLOCK_SIZE)
-        records = [_encode(_WireTrip(*row)) for row in zip(ids, *columns, strict=True)]
+        trips = starmap(_WireTrip, zip(ids, *columns, strict=True))
+        records = _encode_lines(list(trips)).split(b"\n")[:-1]  # JSON has no raw newline
         at, reasons = _inject_faults(rng, self.config.malformed_fraction, records)
         late[at] = False
         entries = list(zip(ids, records, strict=True))
@@ -237,7 +239,7 @@ class _WireTrip(msgspec.Struct, gc=False):
 
 
 _PASSENGER_P: Final = np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS))
-_encode: Final = msgspec.json.Encoder().encode
+_encode_lines: Final = msgspec.json.Encoder().encode_lines  # one call for a block of records
 
 
 def _ids(prefix: str, first: int, n: int) -> list[str]:
