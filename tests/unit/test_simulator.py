@@ -37,6 +37,9 @@ WIRE_KEYS = [
     "tripDuration",
     "googleDistance",
     "googleDuration",
+    "fareAmount",
+    "tipAmount",
+    "totalAmount",
 ]
 NOON_NEW_YORK_MS = 1_730_480_400_000  # 2024-11-01T17:00:00Z
 FOUR_AM_NEW_YORK_MS = 1_730_451_600_000  # 2024-11-01T09:00:00Z
@@ -143,7 +146,7 @@ def test_every_clean_record_is_accepted_by_the_consumer_rules() -> None:
 
 
 def test_records_have_the_wire_keys_in_order(clean: list[dict[str, Any]]) -> None:
-    """Each record carries exactly the 14 camelCase wire fields."""
+    """Each record carries exactly the 14 camelCase wire fields, then the 3 money fields."""
     assert all(list(record) == WIRE_KEYS for record in clean)
 
 

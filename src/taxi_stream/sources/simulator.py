@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from taxi_stream.core.errors import ConfigError, RecordError
 from taxi_stream.core.trip import Reason, vendor_key
+from taxi_stream.sources.fares import Trips, charges, dollars
 
 DEFAULT_START_MS: Final = 1_730_419_200_000  # 2024-11-01T00:00:00Z, the month of the TLC sample
 NOMINAL_TRIPS_PER_SECOND: Final = 100.0  # how fast simulated time runs when the stream is unpaced
@@ -110,8 +111,9 @@ class SimBatch:
 class Simulator:
     """The stream of simulated trips, pulled in batches of any size.
 
-    Trips are drawn in blocks of BLOCK_SIZE, block b from PCG64 seeded by (seed, b), so the
-    bytes never depend on how the stream is pulled.
+    Trips are drawn in blocks of BLOCK_SIZE, block b from PCG64 seeded by (seed, b), its
+    payments and tips from a stream of their own seeded by (seed, b, 1), so the bytes never
+    depend on how the stream is pulled.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -174,7 +176,9 @@ class Simulator:
         first = block * BLOCK_SIZE
         seed = np.random.SeedSequence(self.config.seed, spawn_key=(block,))
         rng = np.random.Generator(np.random.PCG64(seed))
-        columns, late = self._columns(rng, first, BLOCK_SIZE)
+        money_seed = np.random.SeedSequence(self.config.seed, spawn_key=(block, 1))
+        money_rng = np.random.Generator(np.random.PCG64(money_seed))
+        columns, late = self._columns(rng, money_rng, first, BLOCK_SIZE)
         ids = _ids(self._id, first, BLOCK_SIZE)
         trips = starmap(_WireTrip, zip(ids, *columns, strict=True))
         records = _encode_lines(list(trips)).split(b"\n")[:-1]  # JSON has no raw newline
@@ -184,7 +188,7 @@ class Simulator:
         return _Block(entries, at, reasons, np.flatnonzero(late).tolist())
 
     def _columns(
-        self, rng: np.random.Generator, first: int, n: int
+        self, rng: np.random.Generator, money_rng: np.random.Generator, first: int, n: int
     ) -> tuple[list[list[Any]], NDArray[np.bool_]]:
         """The record fields after the id, for trips first..first+n-1; and which are late."""
         vendor = rng.choice(len(self._vendor_p), size=n, p=self._vendor_p)
@@ -198,7 +202,12 @@ class Simulator:
         numbers = (passengers, plon, plat, dlon, dlat, flags, crow, duration, road, google)
         vendors: list[Any] = self._vendor_ids[vendor].tolist()
         times = [_iso(pickup_s), _iso(pickup_s + duration)]
-        return [vendors, *times, *(c.tolist() for c in numbers)], late
+        milli = np.rint(road * 1000).astype(np.int64)
+        ends = np.stack([plon, dlon]), np.stack([plat, dlat])
+        trips = Trips(*ends, milli, duration, pickup_s + _NEW_YORK_OFFSET_S)
+        money = charges(trips, money_rng)
+        amounts = [dollars(cents) for cents in (money.fare, money.tip, money.total)]
+        return [vendors, *times, *(c.tolist() for c in numbers), *amounts], late
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +245,9 @@ class _WireTrip(msgspec.Struct, gc=False):
     tripDuration: int
     googleDistance: float
     googleDuration: int
+    fareAmount: float  # dollars, from whole cents (fares.dollars): at most two decimals
+    tipAmount: float
+    totalAmount: float
 
 
 _PASSENGER_P: Final = np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS))
