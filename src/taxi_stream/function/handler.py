@@ -168,7 +168,9 @@ class TumblingWindowHandler:
             )
             for sub, payload in payloads:
                 try:
-                    vendor, pickup_ms, distance, duration, passengers = decode(payload, tz, stamps)
+                    vendor, pickup_ms, distance, duration, passengers, fare, tip, amount = decode(
+                        payload, tz, stamps
+                    )
                 except RecordError as exc:
                     dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
                     continue
@@ -184,12 +186,15 @@ class TumblingWindowHandler:
                 key = (vendor, start)
                 cell = acc.get(key)
                 if cell is None:
-                    acc[key] = [1, distance, duration, passengers]
+                    acc[key] = [1, distance, duration, passengers, fare, tip, amount]
                 else:
                     cell[0] += 1
                     cell[1] += distance
                     cell[2] += duration
                     cell[3] += passengers
+                    cell[4] += fare
+                    cell[5] += tip
+                    cell[6] += amount
         return dead
 
     def _contributions(
