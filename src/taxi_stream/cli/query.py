@@ -98,6 +98,9 @@ def _window_row(w: WindowTotals) -> Row:
         "totalDistanceMiles": t.distance_milli / 1000,
         "totalDurationSeconds": t.duration_s,
         "passengerCount": t.passenger_count,
+        "totalFare": t.fare_cents,  # cents, exact
+        "totalTip": t.tip_cents,
+        "totalAmount": t.amount_cents,
         "avgDistanceMiles": None
         if t.avg_distance_miles is None
         else round(t.avg_distance_miles, 3),
