@@ -134,17 +134,21 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | No
             parse_timestamp(wire.dropoffDate, "dropoffDate")  # checked, not used
     except RecordError:
         return None
+    # Cents as core.money.cents gives them: the float product rounded when it is not within a
+    # millionth of a half cent (then no rounding rule can differ), else that exact rule. Inline:
+    # a call per amount would cost more than the rest of the money.
     fare, tip, total = wire.fareAmount, wire.tipAmount, wire.totalAmount
-    return (
-        str(vendor),
-        pickup_ms,
-        round(distance * 1000),
-        duration,
-        wire.passengerCount or 0,
-        0 if fare is None else cents(fare, "fareAmount"),
-        0 if tip is None else cents(tip, "tipAmount"),
-        0 if total is None else cents(total, "totalAmount"),
-    )
+    f = 0 if fare is None else round(fare * 100)
+    t = 0 if tip is None else round(tip * 100)
+    a = 0 if total is None else round(total * 100)
+    if fare is not None and not -0.499999 < fare * 100 - f < 0.499999:
+        f = cents(fare, "fareAmount")
+    if tip is not None and not -0.499999 < tip * 100 - t < 0.499999:
+        t = cents(tip, "tipAmount")
+    if total is not None and not -0.499999 < total * 100 - a < 0.499999:
+        a = cents(total, "totalAmount")
+    return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0,
+            f, t, a)  # fmt: skip
 
 
 STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
