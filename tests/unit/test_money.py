@@ -116,3 +116,12 @@ def test_the_fast_path_reads_refunds_and_half_cents_like_the_core() -> None:
     record = {**BASE, "fareAmount": -12.345, "tipAmount": 0.125, "totalAmount": -0.005}
     assert decode_values(json.dumps(record).encode())[5:] == (-1235, 13, -1)
     assert money(record) == (-1235, 13, -1)
+
+
+def test_a_record_bad_before_the_money_keeps_its_reason() -> None:
+    """Money and zones are checked last: a record with no vendor and a bad fare is still
+    missing_vendor, as it was before money was read."""
+    record = {**BASE, "vendorId": None, "fareAmount": "twelve", "puLocationId": 999}
+    with pytest.raises(RecordError) as caught:
+        parse_trip(record)
+    assert caught.value.reason == Reason.MISSING_VENDOR

@@ -57,14 +57,19 @@ def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
     for name, limit in _COORDINATES:
         _coordinate(fields, name, limit)
     _flag(fields.get("storeAndFwdFlag"))
+    vendor = vendor_key(fields.get("vendorId"))
+    distance_milli = _distance_milli(fields)
+    duration_s = _duration_s(fields, pickup_ms, dropoff_ms)
+    passengers = _passengers(fields.get("passengerCount"))
+    # Money and zones last: a record rejected before they existed keeps its reason.
     check_zones(fields)
     fare, tip, amount = (amount_cents(fields, name) for name in AMOUNT_FIELDS)
     return Trip(
-        vendor_id=vendor_key(fields.get("vendorId")),
+        vendor_id=vendor,
         pickup_ms=pickup_ms,  # type: ignore[arg-type]  # required=True never returns None
-        distance_milli=_distance_milli(fields),
-        duration_s=_duration_s(fields, pickup_ms, dropoff_ms),
-        passenger_count=_passengers(fields.get("passengerCount")),
+        distance_milli=distance_milli,
+        duration_s=duration_s,
+        passenger_count=passengers,
         dropoff_ms=dropoff_ms,
         fare_cents=fare,
         tip_cents=tip,
