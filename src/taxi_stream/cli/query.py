@@ -33,6 +33,8 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
     type=click.Choice(["table", "json", "csv"]),
     default="table",
     show_default=True,
+    help="table: a row per window, amounts in whole dollars, then a totals row; json, csv: a"
+    " record per window, totalFare, totalTip and totalAmount in exact cents.",
 )
 @click.option("--vendor", default=None, help="Only this vendor.")
 @click.option(
