@@ -174,3 +174,29 @@ def test_run_serves_metrics_on_loopback_while_it_runs(
     )
     assert 0 < seen <= total(samples, "taxi_stream_records_total") <= sent <= 400
     assert process.returncode == 0
+
+
+def test_replay_metrics_count_what_it_sent(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A paced replay serves the records it sent so far; stopped, its report says no fewer."""
+    sample = Path(__file__).parents[1] / "data" / "yellow_tripdata_2024-11_first10k.csv"
+    argv = [str(taxi_stream_exe), "replay", str(sample), "--data-dir", "d", "--speedup", "60",
+            "--quiet", "--metrics-port", "0"]  # fmt: skip
+    with running(argv, tmp_path, cli_env) as process:
+        url = metrics_url(process.stderr)
+        assert listening_addresses(port_of(url)) == {"0100007F"}
+        deadline = time.monotonic() + CLI_TIMEOUT_S
+        while (seen := scrape(url))[("taxi_stream_produced_trips_total", ())] == 0:
+            assert process.poll() is None, "the replay ended before it was scraped"
+            assert time.monotonic() < deadline, "nothing was counted as sent"
+            time.sleep(POLL_S)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=CLI_TIMEOUT_S)
+    assert process.returncode == 130
+    sent = int(re.findall(r"sent ([\d,]+) records", stderr)[-1].replace(",", ""))
+    assert 0 < seen[("taxi_stream_produced_trips_total", ())] <= sent
+    assert (
+        seen[("taxi_stream_produced_records_total", ())]
+        == seen[("taxi_stream_produced_trips_total", ())]
+    )

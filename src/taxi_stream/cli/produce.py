@@ -118,7 +118,7 @@ def produce_cmd(
     with (
         closing(open_stream(settings)) as stream,
         _entries(source, letters, reading, partition_key, skip_lines) as entries,
-        serving_metrics(lambda: _metrics_sources(tally), metrics_port, metrics_host),
+        serving_metrics(lambda: metrics_sources(tally), metrics_port, metrics_host),
     ):
         result = _produce(stream, entries, tally)
     _report(result, reading, noun=noun, skip=skip_lines, aggregate=aggregate)
@@ -136,8 +136,8 @@ def _entries(
         yield json_lines(file, source or "-", reading, key_by=key_by, skip=skip)
 
 
-def _metrics_sources(tally: Tally) -> Sources:
-    """What the producer's metrics read: the tally, counted up batch by batch."""
+def metrics_sources(tally: Tally) -> Sources:
+    """What a producer's metrics read: its tally, counted up batch by batch."""
     from taxi_stream.views.metrics import ProducedCounts, Sources  # noqa: PLC0415 - only when asked
 
     return Sources(produced=lambda: ProducedCounts(trips=tally.sent, records=tally.records))
