@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -179,3 +180,16 @@ def test_a_single_window_is_counted_in_the_singular() -> None:
     lines = screen_lines(windows_table([window]))
     assert lines[0].strip() == "1 window of 1970-01-01 (UTC)"
     assert row_of(lines, "total")[:2] == ["total", "3"]
+
+
+def test_the_parquet_export_has_the_money_in_integer_cents(windows_dir: Path) -> None:
+    """--format parquet carries totalFare, totalTip and totalAmount as int64 cents, as json."""
+    out = windows_dir / "windows.parquet"
+    query_output(windows_dir, "--format", "parquet", "--out", str(out))
+    table = pq.read_table(out)
+    money = ("totalFare", "totalTip", "totalAmount")
+    assert all(str(table.schema.field(m).type) == "int64" for m in money)
+    rows = json.loads(query_output(windows_dir, "--format", "json"))
+    assert [[r[m] for m in money] for r in table.to_pylist()] == [
+        [r[m] for m in money] for r in rows
+    ]
