@@ -21,9 +21,12 @@ from taxi_stream.cli.options import (
     common,
     err,
     flag_ms,
+    metrics_options,
     open_dash,
     require_stdout,
+    serving_metrics,
 )
+from taxi_stream.cli.process import metrics_sources
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
@@ -70,6 +73,7 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
+@metrics_options
 @clear_errors
 def run(
     *,
@@ -88,6 +92,8 @@ def run(
     malformed: float,
     batch_size: int,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
@@ -123,7 +129,10 @@ def run(
     ):
         producer = start_producer(settings, sim, trips=trips, duration_s=duration)
         try:
-            _run_live(processor, producer, signals, settings, sim.start_ms, quiet=quiet)
+            metrics = (metrics_port, metrics_host)
+            _run_live(
+                processor, producer, signals, settings, sim.start_ms, quiet=quiet, metrics=metrics
+            )
         finally:
             producer.stop()
 
@@ -136,6 +145,7 @@ def _run_live(
     start_ms: int,
     *,
     quiet: bool,
+    metrics: tuple[int | None, str] = (None, ""),
 ) -> None:
     """Consume while ``producer`` produces, drain, then show the windows and the accounting."""
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
@@ -146,7 +156,10 @@ def _run_live(
     out = Console()
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
-    with screen or nullcontext():
+    with (
+        screen or nullcontext(),
+        serving_metrics(lambda: metrics_sources(processor, lambda: producer.sent), *metrics),
+    ):
 
         def refresh() -> None:
             if screen is not None:
