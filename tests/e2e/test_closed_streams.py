@@ -88,6 +88,27 @@ def test_a_command_whose_output_goes_to_a_closed_stdout_says_so_in_one_line(
     assert not (tmp_path / "new").exists()
 
 
+def test_query_into_a_parquet_file_needs_no_stdout(
+    cli: Cli, taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """query --format parquet --out FILE writes its file with stdout closed, and exits 0."""
+    cli("generate", "--trips", "20", "--out", "t.jsonl")
+    cli("produce", "--data-dir", "d", "--from", "t.jsonl")
+    cli("process", "--data-dir", "d", "--until-idle")
+    done = subprocess.run(
+        [str(taxi_stream_exe), "query", "--data-dir", "d", "--format", "parquet", "--out", "w.pq"],
+        cwd=tmp_path,
+        env=cli_env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+        preexec_fn=_close_fd(1),
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert (tmp_path / "w.pq").read_bytes()[:4] == b"PAR1"
+
+
 def test_generate_into_a_reader_that_stops_early_ends_quietly(
     taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
