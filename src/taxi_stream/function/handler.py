@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any, Final
@@ -31,7 +31,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pybase64
 
 from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason, RecordError
-from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
+from taxi_stream.core.records import (
+    Contribution,
+    DeadLetter,
+    Origin,
+    StreamRecord,
+    contribution_id,
+)
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
@@ -42,7 +48,12 @@ from taxi_stream.core.windows import (
     window_start_ms,
 )
 from taxi_stream.function.codec import Stamps, decode_values
-from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.contract import (
+    KinesisEvent,
+    KinesisRecords,
+    LambdaContext,
+    WindowResponse,
+)
 from taxi_stream.function.state import Part, part_from_state
 from taxi_stream.function.stats import InvocationStats
 from taxi_stream.ports import TotalsStore
@@ -151,57 +162,37 @@ class TumblingWindowHandler:
         size = self._config.window_seconds
         by_event = self._config.clock is WindowClock.EVENT
         tz, stamps = self._tz, self._stamps
-        b64decode, decode = _strict_b64decode, decode_values  # locals: faster in the loop
+        decode = decode_values  # a local: faster in the loop
         start = fixed_start or 0
-        for record in records:
-            # A dict first: isinstance against the Mapping ABC costs more than a money field.
-            kinesis = _kinesis_part(record)
-            if kinesis is None:
-                dead.append(_foreign(record, stream, shard))
-                part.records += 1
-                continue
-            if part.first_sequence is None:
-                part.first_sequence = str(kinesis["sequenceNumber"])
-            part.records += 1
+        for kinesis, sub, payload in _payloads(records, part, dead, stream, shard):
             try:
-                data = b64decode(kinesis.get("data"))
-            except (binascii.Error, ValueError, TypeError) as exc:
-                dead.append(_not_base64(stream, shard, kinesis, exc))
+                vendor, pickup_ms, distance, duration, passengers, fare, tip, amount = decode(
+                    payload, tz, stamps
+                )
+            except RecordError as exc:
+                dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
                 continue
-            payloads = (
-                [(None, data)]
-                if data[:4] != MAGIC
-                else _members(kinesis, data, dead, stream=stream, shard=shard)
-            )
-            for sub, payload in payloads:
-                try:
-                    vendor, pickup_ms, distance, duration, passengers, fare, tip, amount = decode(
-                        payload, tz, stamps
-                    )
-                except RecordError as exc:
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
-                    continue
-                except MemoryError:
-                    raise  # the process's, not the record's: the batch is retried
-                except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
-                    continue
-                if by_event:
-                    start = window_start_ms(pickup_ms, size)
-                elif fixed_start is None:
-                    start = window_start_ms(_arrival_ms(kinesis), size)
-                key = (vendor, start)
-                cell = acc.get(key)
-                if cell is None:
-                    acc[key] = [1, distance, duration, passengers, fare, tip, amount]
-                else:
-                    cell[0] += 1
-                    cell[1] += distance
-                    cell[2] += duration
-                    cell[3] += passengers
-                    cell[4] += fare
-                    cell[5] += tip
-                    cell[6] += amount
+            except MemoryError:
+                raise  # the process's, not the record's: the batch is retried
+            except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
+                dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
+                continue
+            if by_event:
+                start = window_start_ms(pickup_ms, size)
+            elif fixed_start is None:
+                start = window_start_ms(_arrival_ms(kinesis), size)
+            key = (vendor, start)
+            cell = acc.get(key)
+            if cell is None:
+                acc[key] = [1, distance, duration, passengers, fare, tip, amount]
+            else:
+                cell[0] += 1
+                cell[1] += distance
+                cell[2] += duration
+                cell[3] += passengers
+                cell[4] += fare
+                cell[5] += tip
+                cell[6] += amount
         return dead
 
     def _contributions(
@@ -224,6 +215,63 @@ class TumblingWindowHandler:
             )
             for (vendor, start), totals in sorted(part.totals().items())
         ]
+
+
+def _payloads(
+    records: Sequence[object], part: Part, dead: list[DeadLetter], stream: str, shard: str
+) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
+    """Each trip payload of the records (KPL members one by one), as (kinesis, sub, bytes).
+
+    Counts the records into the part and names its first sequence number; a record that is no
+    Kinesis record, or whose data is not base64, becomes a dead letter here.
+    """
+    if records.__class__ is KinesisRecords:  # the local runner's view: the bytes themselves
+        yield from _viewed(records.stream_records, part, dead, stream, shard)
+        return
+    b64decode = _strict_b64decode
+    for record in records:
+        # A dict first: isinstance against the Mapping ABC costs more than a money field.
+        kinesis = _kinesis_part(record)
+        part.records += 1
+        if kinesis is None:
+            dead.append(_foreign(record, stream, shard))
+            continue
+        if part.first_sequence is None:
+            part.first_sequence = str(kinesis["sequenceNumber"])
+        try:
+            data = b64decode(kinesis.get("data"))
+        except (binascii.Error, ValueError, TypeError) as exc:
+            dead.append(_not_base64(stream, shard, kinesis, exc))
+            continue
+        if data[:4] != MAGIC:
+            yield kinesis, None, data
+        else:
+            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
+                yield kinesis, sub, payload
+
+
+def _viewed(
+    records: Sequence[StreamRecord], part: Part, dead: list[DeadLetter], stream: str, shard: str
+) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
+    """``_payloads`` of the runner's view: the bytes as they are, no base64 to decode.
+
+    The kinesis part beside each payload carries what a verdict reads of it (its sequence
+    number and arrival time), with the values the record's event form gives.
+    """
+    if records and part.first_sequence is None:
+        part.first_sequence = records[0].sequence_number
+    part.records += len(records)
+    for record in records:
+        kinesis = {
+            "sequenceNumber": record.sequence_number,
+            "approximateArrivalTimestamp": record.arrival_ms / 1000,
+        }
+        data = record.data
+        if data[:4] != MAGIC:
+            yield kinesis, None, data
+        else:
+            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
+                yield kinesis, sub, payload
 
 
 def _kinesis_part(record: object) -> Mapping[str, Any] | None:

@@ -14,7 +14,7 @@ import pybase64
 from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.core.timefmt import iso_utc
-from taxi_stream.function.contract import KinesisEvent, KinesisEventRecord, State
+from taxi_stream.function.contract import KinesisEvent, KinesisEventRecord, KinesisRecords, State
 
 RECORD_OVERHEAD_BYTES: Final = 420  # the JSON envelope of one record, without data and ids
 DEFAULT_REGION: Final = "us-east-1"
@@ -48,10 +48,18 @@ def kinesis_records(
     records: Sequence[StreamRecord], shard_id: str, arn: str, region: str = DEFAULT_REGION
 ) -> list[KinesisEventRecord]:
     """The ``Records`` list of a Lambda Kinesis event."""
+    return [*record_view(records, shard_id, arn, region)]
+
+
+def record_view(
+    records: Sequence[StreamRecord], shard_id: str, arn: str, region: str = DEFAULT_REGION
+) -> KinesisRecords:
+    """The same ``Records``, each built when it is read, the stream's bytes beside them."""
     role = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/taxi-stream-local"
     encode = pybase64.b64encode
-    return [
-        {
+
+    def build(r: StreamRecord) -> KinesisEventRecord:
+        return {
             "kinesis": {
                 "kinesisSchemaVersion": "1.0",
                 "partitionKey": r.partition_key,
@@ -67,17 +75,17 @@ def kinesis_records(
             "awsRegion": region,
             "eventSourceARN": arn,
         }
-        for r in records
-    ]
+
+    return KinesisRecords(records, build)
 
 
-def batch_event(records: list[KinesisEventRecord]) -> KinesisEvent:
+def batch_event(records: Sequence[KinesisEventRecord]) -> KinesisEvent:
     """An invocation without tumbling windows: the records and nothing else."""
     return {"Records": records}
 
 
 def window_event(
-    records: list[KinesisEventRecord],
+    records: Sequence[KinesisEventRecord],
     *,
     shard_id: str,
     arn: str,
