@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any, Final
@@ -33,6 +33,15 @@ import pybase64
 from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
 from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_MAX_OUT_OF_ORDERNESS_S,
+    EventTime,
+    LatePolicy,
+    check_bound_s,
+    late_policy,
+)
+from taxi_stream.core.watermarks import event_time as event_time_named
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
     LAST_INSTANT_MS,
@@ -41,8 +50,10 @@ from taxi_stream.core.windows import (
     window_clock,
     window_start_ms,
 )
+from taxi_stream.function import eventtime
 from taxi_stream.function.codec import Stamps, decode_values
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.eventtime import EventRules
 from taxi_stream.function.state import Part, part_from_state
 from taxi_stream.ports import TotalsStore
 from taxi_stream.streams.kpl import MAGIC, deaggregate
@@ -67,17 +78,44 @@ class HandlerConfig:
     clock: WindowClock
     window_seconds: int  # event clock, or arrival clock when the event has no window
     naive_timezone: str  # zone of wire timestamps written without an offset
+    event_time: EventTime  # event clock: the pickup or the dropoff
+    max_out_of_orderness_s: int  # event clock: watermark = max event time - this
+    allowed_lateness_s: int  # event clock: a trip is late this long after its window's end
+    late: LatePolicy  # event clock: late trips counted, or dead-lettered
 
     def __init__(
         self,
         clock: WindowClock | str = WindowClock.ARRIVAL,
         window_seconds: int = 60,
         naive_timezone: str = "UTC",
+        *,
+        event_time: EventTime | str = EventTime.PICKUP,
+        max_out_of_orderness_s: int = DEFAULT_MAX_OUT_OF_ORDERNESS_S,
+        allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S,
+        late: LatePolicy | str = LatePolicy.COUNT,
     ) -> None:
-        object.__setattr__(self, "clock", window_clock(clock))
-        object.__setattr__(self, "window_seconds", check_window_seconds(window_seconds))
-        object.__setattr__(self, "naive_timezone", naive_timezone)
+        set_ = object.__setattr__
+        set_(self, "clock", window_clock(clock))
+        set_(self, "window_seconds", check_window_seconds(window_seconds))
+        set_(self, "naive_timezone", naive_timezone)
+        set_(self, "event_time", event_time_named(event_time))
+        set_(
+            self,
+            "max_out_of_orderness_s",
+            check_bound_s(max_out_of_orderness_s, "max out-of-orderness"),
+        )
+        set_(self, "allowed_lateness_s", check_bound_s(allowed_lateness_s, "allowed lateness"))
+        set_(self, "late", late_policy(late))
         self.tz()
+
+    def rules(self) -> EventRules:
+        """The event clock's settings in ms, as the fold takes them."""
+        return EventRules(
+            self.window_seconds * 1000,
+            self.max_out_of_orderness_s * 1000,
+            self.allowed_lateness_s * 1000,
+            self.late,
+        )
 
     def tz(self) -> tzinfo:
         """The zone for naive timestamps."""
@@ -102,6 +140,9 @@ class TumblingWindowHandler:
         self._config = config or HandlerConfig()
         self._tz = self._config.tz()
         self._stamps: Stamps = {}  # this handler's own: timestamp text -> ms in its zone
+        by_event = self._config.clock is WindowClock.EVENT
+        self._rules = self._config.rules() if by_event else None
+        self._dropoff = by_event and self._config.event_time is EventTime.DROPOFF
 
     def __call__(self, event: KinesisEvent, context: LambdaContext | None = None) -> WindowResponse:
         """Handle one invocation; raise on infrastructure failure so the batch is retried."""
@@ -111,6 +152,10 @@ class TumblingWindowHandler:
         records: Sequence[object] = event.get("Records") or []  # untrusted, read field by field
         fixed_start = _window_ms(window, "start")
         part = part_from_state(event.get("state"))
+        if self._rules is not None and part.first_sequence is None:
+            first = _first_sequence(records)
+            if first is not None:  # a new part: it starts from the shard's stored watermark
+                eventtime.begin(part, self._store.watermark(stream, shard), first)
         dead = self._aggregate(records, part, stream, shard, fixed_start)
         if dead:
             self._store.put_dead_letters(dead)
@@ -122,7 +167,12 @@ class TumblingWindowHandler:
                 # retry that carries other records is another part (at least once, never lost).
                 sequences += f"..{_last_sequence(records)}"
             end = _window_ms(window, "end")
-            written = self._store.apply(self._contributions(part, sequences, stream, shard, end))
+            contributions = self._contributions(part, sequences, stream, shard, end)
+            mark = eventtime.watermark_of(part, stream, shard)
+            if mark is None:
+                written = self._store.apply(contributions)
+            else:
+                written = self._store.apply(contributions, mark)
             log.info(
                 "window part written: shard=%s records=%d contributions_new=%d dead_letters=%d",
                 shard, part.records, written, len(dead),
@@ -141,55 +191,39 @@ class TumblingWindowHandler:
         dead: list[DeadLetter] = []
         acc = part.cells
         size = self._config.window_seconds
-        by_event = self._config.clock is WindowClock.EVENT
+        rules, dropoff, fold = self._rules, self._dropoff, eventtime.fold
         tz = self._tz
         stamps = self._stamps
-        b64decode = _strict_b64decode
         decode = decode_values
         start = fixed_start or 0
-        for record in records:
-            kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
-            if not isinstance(kinesis, Mapping) or "sequenceNumber" not in kinesis:
-                dead.append(_foreign(record, stream, shard))
-                part.records += 1
-                continue
-            if part.first_sequence is None:
-                part.first_sequence = str(kinesis["sequenceNumber"])
-            part.records += 1
+        for kinesis, sub, payload in _payloads(records, part, dead, stream, shard):
             try:
-                data = b64decode(kinesis.get("data"))
-            except (binascii.Error, ValueError, TypeError) as exc:
-                dead.append(_not_base64(stream, shard, kinesis, exc))
+                values = decode(payload, tz, stamps, dropoff)
+            except RecordError as exc:
+                dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
                 continue
-            payloads = (
-                [(None, data)]
-                if data[:4] != MAGIC
-                else _members(kinesis, data, dead, stream=stream, shard=shard)
-            )
-            for sub, payload in payloads:
-                try:
-                    vendor, pickup_ms, distance, duration, passengers = decode(payload, tz, stamps)
-                except RecordError as exc:
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
-                    continue
-                except MemoryError:
-                    raise  # the process's, not the record's: the batch is retried
-                except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
-                    continue
-                if by_event:
-                    start = window_start_ms(pickup_ms, size)
-                elif fixed_start is None:
-                    start = window_start_ms(_arrival_ms(kinesis), size)
-                key = (vendor, start)
-                cell = acc.get(key)
-                if cell is None:
-                    acc[key] = [1, distance, duration, passengers]
-                else:
-                    cell[0] += 1
-                    cell[1] += distance
-                    cell[2] += duration
-                    cell[3] += passengers
+            except MemoryError:
+                raise  # the process's, not the record's: the batch is retried
+            except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
+                dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
+                continue
+            if rules is not None:
+                why = fold(part, rules, values, _arrival_ms(kinesis))
+                if why is not None:
+                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=why))
+                continue
+            vendor, _, distance, duration, passengers = values
+            if fixed_start is None:
+                start = window_start_ms(_arrival_ms(kinesis), size)
+            key = (vendor, start)
+            cell = acc.get(key)
+            if cell is None:
+                acc[key] = [1, distance, duration, passengers, 0]
+            else:
+                cell[0] += 1
+                cell[1] += distance
+                cell[2] += duration
+                cell[3] += passengers
         return dead
 
     def _contributions(
@@ -212,6 +246,35 @@ class TumblingWindowHandler:
             )
             for (vendor, start), totals in sorted(part.totals().items())
         ]
+
+
+def _payloads(
+    records: Sequence[object], part: Part, dead: list[DeadLetter], stream: str, shard: str
+) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
+    """Each trip payload of the records (KPL members one by one), as (kinesis, sub, bytes).
+
+    Counts the records into the part and names its first sequence number; a record that is no
+    Kinesis record, or whose data is not base64, becomes a dead letter here.
+    """
+    b64decode = _strict_b64decode
+    for record in records:
+        kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
+        part.records += 1
+        if not isinstance(kinesis, Mapping) or "sequenceNumber" not in kinesis:
+            dead.append(_foreign(record, stream, shard))
+            continue
+        if part.first_sequence is None:
+            part.first_sequence = str(kinesis["sequenceNumber"])
+        try:
+            data = b64decode(kinesis.get("data"))
+        except (binascii.Error, ValueError, TypeError) as exc:
+            dead.append(_not_base64(stream, shard, kinesis, exc))
+            continue
+        if data[:4] != MAGIC:
+            yield kinesis, None, data
+        else:
+            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
+                yield kinesis, sub, payload
 
 
 def _strict_b64decode(text: Any) -> bytes:
@@ -301,6 +364,14 @@ def _window_ms(window: object, edge: str) -> int | None:
         return parse_iso_ms(value)
     except (TypeError, ValueError) as exc:
         raise HandlerContractError(f"event window {edge} is not ISO-8601: {window!r}") from exc
+
+
+def _first_sequence(records: Sequence[object]) -> str | None:
+    for record in records:
+        kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
+        if isinstance(kinesis, Mapping) and "sequenceNumber" in kinesis:
+            return str(kinesis["sequenceNumber"])
+    return None
 
 
 def _last_sequence(records: Sequence[object]) -> str:
