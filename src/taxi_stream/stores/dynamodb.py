@@ -74,6 +74,7 @@ _NAMES: Final = {
     "#d": "totalDistance",
     "#t": "totalDuration",
     "#p": "passengerCount",
+    "#l": "lateTrips",
     "#k": "contributionCount",
     "#u": "updatedAt",
     "#c": "clock",
@@ -345,7 +346,7 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
         "TableName": table,
         "Key": {PK: {"S": _vendor_key(c.vendor_id)}, SK: {"S": iso_utc(c.window_start_ms)}},
         "UpdateExpression": (
-            "ADD #n :n, #d :d, #t :t, #p :p, #k :one, #cs :ids SET #e = :e, #u = :u, #c = :c"
+            "ADD #n :n, #d :d, #t :t, #p :p, #l :l, #k :one, #cs :ids SET #e = :e, #u = :u, #c = :c"
         ),
         "ConditionExpression": "attribute_not_exists(#cs) OR NOT contains(#cs, :id)",
         "ExpressionAttributeNames": {
@@ -357,6 +358,7 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
             ":d": {"N": str(miles(t.distance_milli))},
             ":t": {"N": str(t.duration_s)},
             ":p": {"N": str(t.passenger_count)},
+            ":l": {"N": str(t.late_trips)},
             ":one": {"N": "1"},
             ":ids": {"SS": [c.contribution_id]},
             ":id": {"S": c.contribution_id},
@@ -414,6 +416,7 @@ def _window(item: Item) -> WindowTotals:
             distance_milli=milli(item["totalDistance"]["N"]),
             duration_s=int(item["totalDuration"]["N"]),
             passenger_count=int(item["passengerCount"]["N"]),
+            late_trips=int(item["lateTrips"]["N"]) if "lateTrips" in item else 0,
         )
         return WindowTotals(
             vendor_id=item[PK]["S"].removeprefix("#"),  # only vendor keys get here
