@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,10 +20,16 @@ from taxi_stream.app.wiring import Settings, existing_store
 from taxi_stream.cli.options import clear_errors, common, flag_ms
 from taxi_stream.core.records import DeadLetter, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    MAX_BOUND_S,
+)
+from taxi_stream.views.finality import Finality
 from taxi_stream.views.query import letters_table, windows_table
 
 T = TypeVar("T")
-Row = dict[str, str | int | float | None]  # one JSON object or CSV row
+Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
 
 
 @click.command()
@@ -45,6 +52,26 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
     default=None,
     help="Windows starting before this time (ISO-8601; without an offset, UTC).",
 )
+@click.option(
+    "--allowed-lateness",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_ALLOWED_LATENESS_S,
+    show_default=True,
+    envvar="TAXI_STREAM_ALLOWED_LATENESS",
+    show_envvar=True,
+    help="Seconds after its end an event-time window still takes trips on time: it is final"
+    " once the stream's watermark passes its end plus this.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_IDLE_TIMEOUT_S,
+    show_default=True,
+    envvar="TAXI_STREAM_IDLE_TIMEOUT",
+    show_envvar=True,
+    help="A shard whose last record arrived this many seconds before the newest shard's is"
+    " idle: it does not hold the stream's watermark back.",
+)
 @click.option("--dead-letters", is_flag=True, help="Show dead letters with their reasons.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @clear_errors
@@ -58,10 +85,17 @@ def query(
     vendor: str | None,
     since: str | None,
     until: str | None,
+    allowed_lateness: int,
+    idle_timeout: int,
     dead_letters: bool,
     limit: int | None,
 ) -> None:
-    """Show stored window totals (the table ends with their total) or dead letters; reads only."""
+    """Show stored window totals (the table ends with their total) or dead letters; reads only.
+
+    An event-clock window is final (json/csv `final`, a check mark in the table) once the
+    stream's watermark, the least over its shards that are not idle, passes its end plus
+    --allowed-lateness (docs/architecture.md). Arrival-clock windows are never shown final.
+    """
     settings = Settings(data_dir, store_url=store_url, endpoint_url=endpoint_url, region=region)
     with closing(existing_store(settings)) as store:
         if dead_letters:
@@ -72,7 +106,13 @@ def query(
             _show(fmt, store.dead_letters(limit), letters_table, _letter_row)
         else:
             windows = store.windows(vendor, flag_ms(since, "--since"), flag_ms(until, "--until"))
-            _show(fmt, windows[:limit], windows_table, _window_row)
+            finality = Finality.of(store, allowed_lateness, idle_timeout)
+            _show(
+                fmt,
+                windows[:limit],
+                partial(windows_table, final=finality),
+                partial(_window_row, final=finality),
+            )
 
 
 def _show(
@@ -88,7 +128,7 @@ def _show(
         _emit([as_row(item) for item in items], fmt)
 
 
-def _window_row(w: WindowTotals) -> Row:
+def _window_row(w: WindowTotals, *, final: Callable[[WindowTotals], bool]) -> Row:
     t = w.totals
     return {
         "vendorId": w.vendor_id,
@@ -102,6 +142,8 @@ def _window_row(w: WindowTotals) -> Row:
         if t.avg_distance_miles is None
         else round(t.avg_distance_miles, 3),
         "avgDurationSeconds": None if t.avg_duration_s is None else round(t.avg_duration_s, 1),
+        "lateTrips": t.late_trips,
+        "final": final(w),
         "contributions": w.contributions,
         "clock": w.clock,
     }

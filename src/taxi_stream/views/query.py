@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Final
 
 from rich.table import Table
 
@@ -22,16 +23,29 @@ from taxi_stream.views.cells import (
     totals_columns,
 )
 
+FINAL_MARK: Final = "✓"
 
-def windows_table(windows: Sequence[WindowTotals]) -> Table:
-    """One row per (vendor, window), then the totals of the rows shown."""
+
+def windows_table(
+    windows: Sequence[WindowTotals], *, final: Callable[[WindowTotals], bool] = lambda w: False
+) -> Table:
+    """One row per (vendor, window), then the totals of the rows shown.
+
+    A final window's row starts with a check mark (the caption says so when one does).
+    """
     rows = table()
     text_column(rows, "vendor", 6)
     short_column(rows, "window (UTC)", 19, "left")
     totals_columns(rows)
+    marked = False
     for w in windows:
         start = iso_utc(w.window_start_ms).replace("T", " ").rstrip("Z")
-        rows.add_row(cut(w.vendor_id), start, *totals_cells(w.totals))
+        vendor = w.vendor_id
+        if final(w):
+            vendor, marked = f"{FINAL_MARK} {vendor}", True
+        rows.add_row(cut(vendor), start, *totals_cells(w.totals))
+    if marked:
+        rows.caption = f"{FINAL_MARK} final: the stream's watermark has passed the window's end"
     total = sum((w.totals for w in windows), ZERO)
     total_row(rows, ["total", count(len(windows), "window"), *totals_cells(total)])
     return rows
