@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
 
 from taxi_stream.core.errors import Reason
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
 from tests.support.disorder import (
@@ -119,3 +122,47 @@ def test_the_watermark_item_names_the_part_that_raised_it(trips: list[Trip]) -> 
     assert mark.previous_ms is not None
     assert mark.start_for(mark.part) == mark.previous_ms
     assert mark.previous_ms < mark.watermark_ms
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"pickupLongitude": " -73.98"}],  # the clean form (fast path), a quirk (core rules)
+    ids=["clean", "quirk"],
+)
+def test_dropoff_event_time_windows_trips_by_their_dropoff(extra: dict[str, Any]) -> None:
+    """--event-time dropoff: dropoffDate picks the window, else pickup plus the duration."""
+    base = {"vendorId": 1, "gcDistance": 1.0, "tripDuration": 120, **extra}
+    with_dropoff = {**base, "pickupDate": "2024-11-01T08:59:30Z",
+                    "dropoffDate": "2024-11-01T09:01:10Z"}  # fmt: skip
+    without = {**base, "pickupDate": "2024-11-01T09:58:30Z"}  # + 120 s: 10:00:30
+    store = MemoryStore()
+    handler = TumblingWindowHandler(store, config(event_time="dropoff"))
+    records = [
+        {"kinesis": {"sequenceNumber": str(n), "approximateArrivalTimestamp": 1_730_455_200.0,
+                     "data": base64.b64encode(json.dumps(trip).encode()).decode()}}
+        for n, trip in enumerate((with_dropoff, without), start=1)
+    ]  # fmt: skip
+    run_part(handler, records, SHARD, 1_000_000)
+    starts = [iso_utc(w.window_start_ms) for w in store.windows()]
+    assert starts == ["2024-11-01T09:01:00Z", "2024-11-01T10:00:00Z"]
+
+
+def test_trips_from_2008_and_2088_are_dead_letters_and_move_no_watermark() -> None:
+    """A pickup before 2009 or over a day after its arrival is dead-lettered with its reason;
+    the watermark stays with the trip of 2024 (else every later trip would be late)."""
+    trips = ["2008-12-31T23:59:59Z", "2024-11-01T09:00:00Z", "2088-01-01T00:00:00Z"]
+    arrival_s = 1_730_451_600.0  # 2024-11-01T09:00:00Z
+    records = [
+        {"kinesis": {"sequenceNumber": str(n), "approximateArrivalTimestamp": arrival_s,
+                     "data": base64.b64encode(json.dumps(
+                         {"vendorId": 1, "pickupDate": pickup, "gcDistance": 1.0,
+                          "tripDuration": 60}).encode()).decode()}}
+        for n, pickup in enumerate(trips, start=1)
+    ]  # fmt: skip
+    store = MemoryStore()
+    run_part(TumblingWindowHandler(store, config(max_out_of_orderness_s=0)), records, SHARD, 0)
+    reasons = {d.origin.sequence_number: d.reason for d in store.dead_letters()}
+    assert reasons == {"1": Reason.EVENT_TOO_EARLY, "3": Reason.EVENT_IN_FUTURE}
+    assert store.counts() == (1, 2)
+    (mark,) = store.watermarks()
+    assert iso_utc(mark.watermark_ms) == "2024-11-01T09:00:00Z"

@@ -13,7 +13,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from taxi_stream.app.accounting import Accounting, accounting
-from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.options import (
@@ -21,6 +21,7 @@ from taxi_stream.cli.options import (
     clear_errors,
     common,
     err,
+    event_options,
     flag_ms,
     open_dash,
 )
@@ -67,6 +68,7 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
     show_default=True,
     help="BatchSize of the event source mapping.",
 )
+@event_options(clock=True)
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
@@ -87,6 +89,11 @@ def run(
     seed: int | None,
     malformed: float,
     batch_size: int,
+    clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     quiet: bool,
 ) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
@@ -106,16 +113,20 @@ def run(
         region=region,
         shards=shards,
     )
-    clock = SYSTEM_CLOCK
+    system = SYSTEM_CLOCK
     sim = SimulatorConfig(
         # An unseeded run draws its seed from the clock's nanoseconds: any 32-bit value will do.
         seed=seed if seed is not None else time.time_ns() % 2**32,
-        start_ms=clock.now_ms(),
+        start_ms=system.now_ms(),
         trips_per_second=None if as_fast_as_possible else rate,
         malformed_fraction=malformed,
     )
-    options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
-    with Processor(settings, options, clock=clock) as processor:
+    options = ProcessOptions(
+        mapping=MappingConfig(batch_size, window_seconds),
+        clock=clock,
+        event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
+    )
+    with Processor(settings, options, clock=system) as processor:
         _run_live(processor, settings, sim, trips=trips, duration=duration, quiet=quiet)
 
 

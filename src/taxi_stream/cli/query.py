@@ -57,7 +57,7 @@ Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
     type=click.IntRange(0, MAX_BOUND_S),
     default=DEFAULT_ALLOWED_LATENESS_S,
     show_default=True,
-    envvar="TAXI_STREAM_ALLOWED_LATENESS",
+    envvar="ALLOWED_LATENESS_SECONDS",
     show_envvar=True,
     help="Seconds after its end an event-time window still takes trips on time: it is final"
     " once the stream's watermark passes its end plus this.",
