@@ -125,6 +125,7 @@ class Processor:
         self, settings: Settings, options: ProcessOptions, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self._clock = clock
+        self.options = options
         self._resources = ExitStack()
         try:
             lock = consumer_lock(settings.data_dir)

@@ -170,8 +170,8 @@ def flag_ms(text: str | None, flag: str) -> int | None:
         raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None
 
 
-def event_options(*, clock: bool = False) -> Callable[[F], F]:
-    """The event clock's options (``clock``: --clock too, default arrival).
+def event_options(*, clock: bool = False, default_clock: str = "arrival") -> Callable[[F], F]:
+    """The event clock's options (``clock``: --clock too, default ``default_clock``).
 
     The command takes them as keyword parameters ``event_time: str``,
     ``max_out_of_orderness: int``, ``allowed_lateness: int`` and ``late: str`` (and
@@ -204,7 +204,7 @@ def event_options(*, clock: bool = False) -> Callable[[F], F]:
             click.option(
                 "--clock",
                 type=click.Choice([c.value for c in WindowClock]),
-                default=WindowClock.ARRIVAL.value,
+                default=WindowClock(default_clock).value,
                 show_default=True,
                 envvar="WINDOW_CLOCK",
                 show_envvar=True,

@@ -14,7 +14,7 @@ from rich.live import Live
 
 from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
-from taxi_stream.app.run import start_producer
+from taxi_stream.app.run import SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.options import (
     DEFAULT_WINDOW_S,
@@ -143,7 +143,7 @@ def _run_live(
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
-    producer = start_producer(settings, sim, trips=trips, duration_s=duration)
+    producer = start_producer(settings, SimulateJob(sim, trips, duration))
     since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
@@ -198,16 +198,18 @@ def drain(
     except KeyboardInterrupt:
         err.print(
             "drain cut short: what was produced stays in the stream; count it with"
-            f" {_finish_hint(settings, processor.mapping.window_seconds)}",
+            f" {_finish_hint(settings, processor.mapping.window_seconds, processor.options.clock)}",
             highlight=False,
             soft_wrap=True,
         )
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
-def _finish_hint(settings: Settings, window_seconds: int) -> str:
+def _finish_hint(settings: Settings, window_seconds: int, clock: str) -> str:
     """The command that drains this run's stream into its store, in windows of the same size."""
     flags = [f"--data-dir {settings.data_dir}"]
+    if clock != "arrival":
+        flags.append(f"--clock {clock}")
     if settings.stream_url != "local":
         flags.append(f"--stream {settings.stream_url}")
     if settings.store_url != "local":
