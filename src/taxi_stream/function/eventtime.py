@@ -1,9 +1,10 @@
 """The handler's event clock: trips into event-time windows under their shard's watermark.
 
 ``fold`` adds the trips of one window part, in shard order. Before a trip is added it is
-checked against the range rule (an event time before 2009-01-01, when TLC records began, or
-more than a day after the record's arrival, when that is known (from 2009 on), is a dead letter:
-such a trip would drag the watermark years ahead) and then against the part's running
+checked against the range rule (an event time before 2009-01-01 in New York, when TLC records
+began, or more than a day after the record's arrival, when that is known (from 2009 on), is a
+dead letter: such a trip would drag the watermark years ahead) and then against the part's
+running
 watermark: a trip whose window ended (plus the allowed lateness) at or before that watermark is
 late. A late trip is added to its window and counted as late, or, with the dead-letter policy,
 rejected with reason ``late``. Then the watermark rises to the trip's event time minus the
@@ -26,7 +27,8 @@ from taxi_stream.core.watermarks import LatePolicy, Watermark
 from taxi_stream.core.windows import LAST_INSTANT_MS, window_start_ms
 from taxi_stream.function.state import LATE, Part
 
-FIRST_EVENT_MS: Final = to_epoch_ms(datetime(2009, 1, 1, tzinfo=UTC))  # TLC records begin
+# TLC records begin at 2009-01-01 00:00 New York time (EST, UTC-5)
+FIRST_EVENT_MS: Final = to_epoch_ms(datetime(2009, 1, 1, 5, tzinfo=UTC))
 MAX_AHEAD_MS: Final = 86_400_000  # an event time this far past its record's arrival is absurd
 
 
@@ -98,7 +100,9 @@ def watermark_of(part: Part, stream: str, shard: str) -> Watermark | None:
 def _out_of_range(event_ms: int, arrival_ms: int) -> RecordError | None:
     if event_ms < FIRST_EVENT_MS:
         return RecordError(
-            Reason.EVENT_TOO_EARLY, f"event time {iso_utc(event_ms)} is before 2009-01-01 UTC"
+            Reason.EVENT_TOO_EARLY,
+            f"event time {iso_utc(event_ms)} is before 2009-01-01 00:00 New York time,"
+            " when TLC records begin",
         )
     ahead = arrival_ms >= FIRST_EVENT_MS and event_ms > arrival_ms + MAX_AHEAD_MS
     if ahead or event_ms >= LAST_INSTANT_MS:
