@@ -106,7 +106,7 @@ def query(
             _show(fmt, store.dead_letters(limit), letters_table, _letter_row)
         else:
             windows = store.windows(vendor, flag_ms(since, "--since"), flag_ms(until, "--until"))
-            finality = Finality.of(store, allowed_lateness, idle_timeout)
+            finality = Finality.of(store.watermarks(), allowed_lateness, idle_timeout)
             _show(
                 fmt,
                 windows[:limit],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from taxi_stream.core.records import WindowTotals
-from taxi_stream.core.watermarks import is_final, stream_watermark
+from taxi_stream.core.watermarks import Watermark, is_final, stream_watermark
 from taxi_stream.core.windows import WindowClock
-from taxi_stream.ports import TotalsQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +23,12 @@ class Finality:
     allowed_lateness_ms: int
 
     @classmethod
-    def of(cls, store: TotalsQuery, allowed_lateness_s: int, idle_timeout_s: int) -> Finality:
-        """Read the store's watermarks once: the least over the shards that are not idle."""
-        mark = stream_watermark(store.watermarks(), idle_timeout_s * 1000)
+    def of(
+        cls, marks: Iterable[Watermark], allowed_lateness_s: int, idle_timeout_s: int
+    ) -> Finality:
+        """From a store's watermarks (``TotalsQuery.watermarks()``), read once: the stream's is
+        the least over the shards that are not idle."""
+        mark = stream_watermark(marks, idle_timeout_s * 1000)
         return cls(mark, allowed_lateness_s * 1000)
 
     def __call__(self, window: WindowTotals) -> bool:
