@@ -166,3 +166,22 @@ def test_trips_from_2008_and_2088_are_dead_letters_and_move_no_watermark() -> No
     assert store.counts() == (1, 2)
     (mark,) = store.watermarks()
     assert iso_utc(mark.watermark_ms) == "2024-11-01T09:00:00Z"
+
+
+def test_each_invocation_reports_the_late_trips_it_counted(
+    trips: list[Trip], late: set[str]
+) -> None:
+    """The invocation stats (the metrics' source) count, over the run, exactly the late trips."""
+    store = MemoryStore()
+    handler = TumblingWindowHandler(store, config())
+    seen: list[int] = []
+
+    def invoke(event: Any) -> Any:
+        response = handler(event)
+        seen.append(handler.stats.late_trips)
+        return response
+
+    for shard in sorted({t.shard_id for t in trips}):
+        for n, records in enumerate(parts(trips, shard, 97)):
+            run_part(invoke, records, shard, 1_000_000 + n * 60_000)
+    assert sum(seen) == len(late)

@@ -23,8 +23,11 @@ from taxi_stream.cli.options import (
     err,
     event_options,
     flag_ms,
+    metrics_options,
     open_dash,
+    serving_metrics,
 )
+from taxi_stream.cli.process import metrics_sources
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
@@ -72,6 +75,7 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
+@metrics_options
 @clear_errors
 def run(
     *,
@@ -95,6 +99,8 @@ def run(
     allowed_lateness: int,
     late: str,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
@@ -127,22 +133,24 @@ def run(
         event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
     )
     with Processor(settings, options, clock=system) as processor:
-        _run_live(processor, settings, sim, trips=trips, duration=duration, quiet=quiet)
+        metrics = (metrics_port, metrics_host)
+        _run_live(processor, settings, sim, (trips, duration), quiet=quiet, metrics=metrics)
 
 
 def _run_live(
     processor: Processor,
     settings: Settings,
     sim: SimulatorConfig,
+    bounds: tuple[int | None, float | None],
     *,
-    trips: int | None,
-    duration: float | None,
     quiet: bool,
+    metrics: tuple[int | None, str],
 ) -> None:
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
+    trips, duration = bounds
     producer = start_producer(settings, SimulateJob(sim, trips, duration))
     since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
@@ -150,7 +158,10 @@ def _run_live(
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
     try:
-        with screen or nullcontext():
+        with (
+            screen or nullcontext(),
+            serving_metrics(lambda: metrics_sources(processor, lambda: producer.sent), *metrics),
+        ):
 
             def refresh() -> None:
                 if screen is not None:

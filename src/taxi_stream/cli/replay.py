@@ -17,11 +17,20 @@ from rich.live import Live
 from rich.text import Text
 
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
-from taxi_stream.app.produce import Produced, produce
+from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.options import clear_errors, common, err, event_options
+from taxi_stream.cli.options import (
+    clear_errors,
+    common,
+    err,
+    event_options,
+    metrics_options,
+    serving_metrics,
+)
 from taxi_stream.cli.pipeline import GIVE_UP_S, drain
+from taxi_stream.cli.process import metrics_sources as processor_metrics
+from taxi_stream.cli.produce import metrics_sources
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.core.words import count as counted
@@ -79,6 +88,7 @@ LIVE_EVERY_S = 0.25
     help="File layout; auto tells it from the header.",
 )
 @click.option("--quiet", is_flag=True, help="No progress line.")
+@metrics_options
 @clear_errors
 def replay(
     files: tuple[Path, ...],
@@ -103,6 +113,8 @@ def replay(
     max_out_of_orderness: int,
     allowed_lateness: int,
     late: str,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Replay TLC trip files (yellow, green, every era; Parquet or CSV) or the Kaggle CSV.
 
@@ -137,12 +149,14 @@ def replay(
         region=region,
         shards=shards,
     )
+    metrics = (metrics_port, metrics_host)
     if produce_only:
-        _produce_only(settings, job)
+        _produce_only(settings, job, metrics)
         return
     event = EventSettings(event_time, max_out_of_orderness, allowed_lateness, late)
     mapping = MappingConfig(window_seconds=window_seconds)
-    _replay_and_process(settings, job, ProcessOptions(mapping=mapping, clock=clock, event=event))
+    options_ = ProcessOptions(mapping=mapping, clock=clock, event=event)
+    _replay_and_process(settings, job, options_, metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,20 +189,33 @@ class ReplayJob:
         return _run(replayer, quiet=self.quiet)
 
 
-def _produce_only(settings: Settings, job: ReplayJob) -> None:
+_Metrics = tuple[int | None, str]  # --metrics-port, --metrics-host
+
+
+def _produce_only(settings: Settings, job: ReplayJob, metrics: _Metrics) -> None:
     """The replay in this process, into the stream: the consumer is elsewhere."""
-    stopping = _StopOnSignal()
+    stopping, tally = _StopOnSignal(), Tally()
+
+    def add(count: int) -> None:  # a replay puts one stream record per row sent
+        tally.sent, tally.records = tally.sent + count, tally.records + count
+
     started = SYSTEM_CLOCK.monotonic()
     try:
-        with closing(open_stream(settings)) as stream, stopping:
-            result = job(stream, stopping, lambda count: None)
+        with (
+            closing(open_stream(settings)) as stream,
+            stopping,
+            serving_metrics(lambda: metrics_sources(tally), *metrics),
+        ):
+            result = job(stream, stopping, add)
     except KeyboardInterrupt:
         _say("quit at once: the batch in flight may or may not have been sent")
         raise SystemExit(130) from None
     _report(result, SYSTEM_CLOCK.monotonic() - started)
 
 
-def _replay_and_process(settings: Settings, job: ReplayJob, options: ProcessOptions) -> None:
+def _replay_and_process(
+    settings: Settings, job: ReplayJob, options: ProcessOptions, metrics: _Metrics
+) -> None:
     """The replay in a child process, and the event source mapping here, until both are done."""
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     started = SYSTEM_CLOCK.monotonic()
@@ -196,10 +223,13 @@ def _replay_and_process(settings: Settings, job: ReplayJob, options: ProcessOpti
         before = processor.store.counts()
         producer = start_producer(settings, job)
         try:
-            try:
-                processor.loop(stop=lambda: not producer.running(), give_up_after_s=GIVE_UP_S)
-            except KeyboardInterrupt:
-                drain(processor, lambda: None, settings, first=producer.stop)
+            with serving_metrics(
+                lambda: processor_metrics(processor, lambda: producer.sent), *metrics
+            ):
+                try:
+                    processor.loop(stop=lambda: not producer.running(), give_up_after_s=GIVE_UP_S)
+                except KeyboardInterrupt:
+                    drain(processor, lambda: None, settings, first=producer.stop)
         finally:
             producer.stop()
         result = producer.result()

@@ -23,113 +23,38 @@ import json
 import logging
 import reprlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, tzinfo
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pybase64
 
-from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason, RecordError
+from taxi_stream.core.errors import HandlerContractError, Reason, RecordError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
 from taxi_stream.core.timefmt import parse_iso_ms
-from taxi_stream.core.watermarks import (
-    DEFAULT_ALLOWED_LATENESS_S,
-    DEFAULT_MAX_OUT_OF_ORDERNESS_S,
-    EventTime,
-    LatePolicy,
-    check_bound_s,
-    late_policy,
-)
-from taxi_stream.core.watermarks import event_time as event_time_named
+from taxi_stream.core.watermarks import EventTime
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
     LAST_INSTANT_MS,
     WindowClock,
-    check_window_seconds,
-    window_clock,
     window_start_ms,
 )
 from taxi_stream.function import eventtime
 from taxi_stream.function.codec import Stamps, decode_values
+from taxi_stream.function.config import CLOCKS, HandlerConfig, naive_zone
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
-from taxi_stream.function.eventtime import EventRules
-from taxi_stream.function.state import Part, part_from_state
+from taxi_stream.function.state import LATE, Part, part_from_state
+from taxi_stream.function.stats import InvocationStats
 from taxi_stream.ports import TotalsStore
 from taxi_stream.streams.kpl import MAGIC, deaggregate
 
+__all__ = ["CLOCKS", "HandlerConfig", "TumblingWindowHandler", "naive_zone"]  # the settings too
+
 log = logging.getLogger(__name__)
 
-CLOCKS: Final = tuple(clock.value for clock in WindowClock)  # as flags spell them
 MAX_RAW_CHARS: Final = 1_400_000  # a Kinesis record's base64 data is at most this long
 MAX_ERROR_CHARS: Final = 500  # of an unforeseen exception's text in a dead letter's message
 
 _REPR = reprlib.Repr()  # bounded in depth and size: safe on any nesting or cycle
 _REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 8, 40, 40, 200, 200
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class HandlerConfig:
-    """How the handler windows trips; checks its own values.
-
-    ``clock`` takes a WindowClock or its text (as a flag or the environment spells it).
-    """
-
-    clock: WindowClock
-    window_seconds: int  # event clock, or arrival clock when the event has no window
-    naive_timezone: str  # zone of wire timestamps written without an offset
-    event_time: EventTime  # event clock: the pickup or the dropoff
-    max_out_of_orderness_s: int  # event clock: watermark = max event time - this
-    allowed_lateness_s: int  # event clock: a trip is late this long after its window's end
-    late: LatePolicy  # event clock: late trips counted, or dead-lettered
-
-    def __init__(
-        self,
-        clock: WindowClock | str = WindowClock.ARRIVAL,
-        window_seconds: int = 60,
-        naive_timezone: str = "UTC",
-        *,
-        event_time: EventTime | str = EventTime.PICKUP,
-        max_out_of_orderness_s: int = DEFAULT_MAX_OUT_OF_ORDERNESS_S,
-        allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S,
-        late: LatePolicy | str = LatePolicy.COUNT,
-    ) -> None:
-        set_ = object.__setattr__
-        set_(self, "clock", window_clock(clock))
-        set_(self, "window_seconds", check_window_seconds(window_seconds))
-        set_(self, "naive_timezone", naive_timezone)
-        set_(self, "event_time", event_time_named(event_time))
-        set_(
-            self,
-            "max_out_of_orderness_s",
-            check_bound_s(max_out_of_orderness_s, "max out-of-orderness"),
-        )
-        set_(self, "allowed_lateness_s", check_bound_s(allowed_lateness_s, "allowed lateness"))
-        set_(self, "late", late_policy(late))
-        self.tz()
-
-    def rules(self) -> EventRules:
-        """The event clock's settings in ms, as the fold takes them."""
-        return EventRules(
-            self.window_seconds * 1000,
-            self.max_out_of_orderness_s * 1000,
-            self.allowed_lateness_s * 1000,
-            self.late,
-        )
-
-    def tz(self) -> tzinfo:
-        """The zone for naive timestamps."""
-        return naive_zone(self.naive_timezone)
-
-
-def naive_zone(name: str) -> tzinfo:
-    """The zone ``name`` names (``UTC`` in any case, or an IANA name); else ConfigError."""
-    if name.upper() == "UTC":
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone: {name!r}") from None
 
 
 class TumblingWindowHandler:
@@ -143,6 +68,7 @@ class TumblingWindowHandler:
         by_event = self._config.clock is WindowClock.EVENT
         self._rules = self._config.rules() if by_event else None
         self._dropoff = by_event and self._config.event_time is EventTime.DROPOFF
+        self.stats = InvocationStats()  # what the last invocation did (its metrics read it)
 
     def __call__(self, event: KinesisEvent, context: LambdaContext | None = None) -> WindowResponse:
         """Handle one invocation; raise on infrastructure failure so the batch is retried."""
@@ -152,11 +78,16 @@ class TumblingWindowHandler:
         records: Sequence[object] = event.get("Records") or []  # untrusted, read field by field
         fixed_start = _window_ms(window, "start")
         part = part_from_state(event.get("state"))
+        stats = self.stats = InvocationStats(records=len(records))
+        trips_before, late_before = _trips(part), _late(part)
         if self._rules is not None and part.first_sequence is None:
             first = _first_sequence(records)
             if first is not None:  # a new part: it starts from the shard's stored watermark
                 eventtime.begin(part, self._store.watermark(stream, shard), first)
         dead = self._aggregate(records, part, stream, shard, fixed_start)
+        stats.trips = _trips(part) - trips_before
+        stats.late_trips = _late(part) - late_before
+        stats.count_dead(letter.reason for letter in dead)
         if dead:
             self._store.put_dead_letters(dead)
         closing = bool(event.get("isFinalInvokeForWindow") or event.get("isWindowTerminatedEarly"))
@@ -173,6 +104,7 @@ class TumblingWindowHandler:
                 written = self._store.apply(contributions)
             else:
                 written = self._store.apply(contributions, mark)
+            _count_written(stats, contributions, written)
             log.info(
                 "window part written: shard=%s records=%d contributions_new=%d dead_letters=%d",
                 shard, part.records, written, len(dead),
@@ -275,6 +207,20 @@ def _payloads(
         else:
             for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
                 yield kinesis, sub, payload
+
+
+def _trips(part: Part) -> int:
+    return sum(totals.trip_count for totals in part.totals().values())
+
+
+def _late(part: Part) -> int:
+    return sum(cell[LATE] for cell in part.cells.values())
+
+
+def _count_written(stats: InvocationStats, contributions: list[Contribution], new: int) -> None:
+    stats.contributions_written = new
+    if contributions:
+        stats.newest_window_end_ms = max(c.window_end_ms for c in contributions)
 
 
 def _strict_b64decode(text: Any) -> bytes:
