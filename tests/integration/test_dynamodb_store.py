@@ -120,6 +120,7 @@ def test_window_item_layout_follows_the_design(client: Any, store: DynamoDBStore
         "totalDistance": Decimal("9.134"),  # miles, exactly 2 x 4.567
         "totalDuration": 3_600,
         "passengerCount": 10,
+        "lateTrips": 0,
         "contributionCount": 2,
     }
     assert set(item) == {"vendorId", "windowStart", *numbers}
