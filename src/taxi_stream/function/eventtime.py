@@ -25,6 +25,7 @@ from taxi_stream.core.errors import Reason, RecordError
 from taxi_stream.core.timefmt import iso_utc, to_epoch_ms
 from taxi_stream.core.watermarks import LatePolicy, Watermark
 from taxi_stream.core.windows import LAST_INSTANT_MS, window_start_ms
+from taxi_stream.function.codec import TripValues
 from taxi_stream.function.state import LATE, Part
 
 # TLC records begin at 2009-01-01 00:00 New York time (EST, UTC-5)
@@ -49,11 +50,9 @@ def begin(part: Part, stored: Watermark | None, first_sequence: str) -> None:
     part.watermark_ms = start
 
 
-def fold(
-    part: Part, rules: EventRules, trip: tuple[str, int, int, int, int], arrival_ms: int
-) -> RecordError | None:
+def fold(part: Part, rules: EventRules, trip: TripValues, arrival_ms: int) -> RecordError | None:
     """Add one trip to its event-time window; the RecordError of one that becomes a dead letter."""
-    vendor, event_ms, distance, duration, passengers = trip
+    vendor, event_ms, distance, duration, passengers, fare, tip, amount = trip
     why = _out_of_range(event_ms, arrival_ms)
     if why is not None:
         return why
@@ -78,6 +77,9 @@ def fold(
     cell[1] += distance
     cell[2] += duration
     cell[3] += passengers
+    cell[4] += fare
+    cell[5] += tip
+    cell[6] += amount
     if late:
         cell[LATE] += 1
     return None

@@ -124,9 +124,7 @@ class TumblingWindowHandler:
         acc = part.cells
         size = self._config.window_seconds
         rules, dropoff, fold = self._rules, self._dropoff, eventtime.fold
-        tz = self._tz
-        stamps = self._stamps
-        decode = decode_values
+        tz, stamps, decode = self._tz, self._stamps, decode_values  # locals: faster in the loop
         start = fixed_start or 0
         for kinesis, sub, payload in _payloads(records, part, dead, stream, shard):
             try:
@@ -144,18 +142,21 @@ class TumblingWindowHandler:
                 if why is not None:
                     dead.append(_dead(stream, shard, kinesis, sub, payload, why=why))
                 continue
-            vendor, _, distance, duration, passengers = values
+            vendor, _, distance, duration, passengers, fare, tip, amount = values
             if fixed_start is None:
                 start = window_start_ms(_arrival_ms(kinesis), size)
             key = (vendor, start)
             cell = acc.get(key)
             if cell is None:
-                acc[key] = [1, distance, duration, passengers, 0]
+                acc[key] = [1, distance, duration, passengers, fare, tip, amount, 0]
             else:
                 cell[0] += 1
                 cell[1] += distance
                 cell[2] += duration
                 cell[3] += passengers
+                cell[4] += fare
+                cell[5] += tip
+                cell[6] += amount
         return dead
 
     def _contributions(
@@ -190,9 +191,9 @@ def _payloads(
     """
     b64decode = _strict_b64decode
     for record in records:
-        kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
+        kinesis = _kinesis_part(record)
         part.records += 1
-        if not isinstance(kinesis, Mapping) or "sequenceNumber" not in kinesis:
+        if kinesis is None:
             dead.append(_foreign(record, stream, shard))
             continue
         if part.first_sequence is None:
@@ -207,6 +208,15 @@ def _payloads(
         else:
             for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
                 yield kinesis, sub, payload
+
+
+def _kinesis_part(record: object) -> Mapping[str, Any] | None:
+    """The record's ``kinesis`` mapping when it has a sequence number, else None."""
+    is_map = record.__class__ is dict or isinstance(record, Mapping)
+    kinesis = record.get("kinesis") if is_map else None  # type: ignore[attr-defined]
+    if (kinesis.__class__ is dict or isinstance(kinesis, Mapping)) and "sequenceNumber" in kinesis:
+        return kinesis
+    return None
 
 
 def _trips(part: Part) -> int:

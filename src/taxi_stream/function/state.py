@@ -2,16 +2,18 @@
 
 The handler carries one shard's part of a window between invocations as Lambda's ``state``::
 
-    {"taxiStream": 2, "firstSequenceNumber": "4959...", "records": 120,
+    {"taxiStream": 3, "firstSequenceNumber": "4959...", "records": 120,
      "totals": {"<window start ms>": {"<vendor>": [trips, distance_milli, duration_s,
-                                                   passengers, late_trips]}},
+                                                   passengers, fare_cents, tip_cents,
+                                                   amount_cents, late_trips]}},
      "watermark": {"startMs": ..., "ms": ..., "lastArrivalMs": ...}}
 
-The numbers are a ``Totals`` in ``Totals.as_list()`` order. ``watermark`` (event clock only) is
-the shard's watermark when the part began (None: the shard had none) and as of its last record,
-and the newest arrival time the part read. State of version 1 (four numbers, no watermark) is
-still read: a window in flight across an upgrade loses nothing. Readers outside the handler
-(the views) ask ``window_totals(state)``, never the layout.
+The eight numbers are a ``Totals`` in ``Totals.as_list()`` order. ``watermark`` (event clock
+only) is the shard's watermark when the part began (None: the shard had none) and as of its last
+record, and the newest arrival time the part read. Version 1 (before the money totals) had the
+first four numbers, version 2 (before late trips) seven, neither a watermark; their state is
+still read, what they lack as 0, so a window in flight across an upgrade keeps its trips.
+Readers outside the handler (the views) ask ``window_totals(state)``, never the layout.
 """
 
 from __future__ import annotations
@@ -28,10 +30,8 @@ from taxi_stream.function.contract import State
 log = logging.getLogger(__name__)
 
 STATE_KEY: Final = "taxiStream"
-STATE_VERSION: Final = 2
-_READ_VERSIONS: Final = (1, 2)  # state versions still read: (cell length) 4 and 5 numbers
-_CELL_LEN: Final = len(Totals().as_list())
-_V1_CELL_LEN: Final = 4
+STATE_VERSION: Final = 3
+_CELL_LENS: Final = {1: 4, 2: 7, STATE_VERSION: len(Totals().as_list())}  # by state version
 LATE: Final = Totals.__slots__.index("late_trips")  # a cell's late-trip count
 
 
@@ -53,7 +53,7 @@ class Part:
     @staticmethod
     def new_cell() -> list[int]:
         """An empty cell: every sum 0."""
-        return [0] * _CELL_LEN
+        return [0] * _CELL_LENS[STATE_VERSION]
 
     def totals(self) -> dict[WindowKey, Totals]:
         """The part's totals per (vendor, window start)."""
@@ -80,8 +80,11 @@ class Part:
 
 
 def is_handler_state(state: object) -> bool:
-    """Whether ``state`` was written by this handler (in this state version)."""
-    return isinstance(state, Mapping) and state.get(STATE_KEY) in _READ_VERSIONS
+    """Whether ``state`` was written by this handler (in this state version or an earlier one)."""
+    if not isinstance(state, Mapping):
+        return False
+    version = state.get(STATE_KEY)
+    return type(version) is int and version in _CELL_LENS
 
 
 def part_from_state(state: object) -> Part:
@@ -99,8 +102,8 @@ def part_from_state(state: object) -> Part:
                 what,
             )
         return Part(None, 0, {})
+    length = _CELL_LENS[state[STATE_KEY]]
     try:
-        length = _V1_CELL_LEN if state[STATE_KEY] == 1 else _CELL_LEN
         cells = {
             (str(vendor), int(start)): _cell(cell, length)
             for start, vendors in state["totals"].items()
@@ -129,10 +132,10 @@ def window_totals(state: object) -> dict[WindowKey, Totals]:
 
 
 def _cell(cell: Any, length: int) -> list[int]:
-    """A cell of ``length`` whole numbers (an older version's), padded with 0 to today's."""
+    """A cell of ``length`` whole numbers, padded with zeros to this version's length."""
     if not isinstance(cell, list) or len(cell) != length or not all(type(x) is int for x in cell):
         raise ValueError(f"a total must be {length} whole numbers, got {cell!r}")
-    return [*cell, *[0] * (_CELL_LEN - length)]
+    return cell + [0] * (_CELL_LENS[STATE_VERSION] - length)
 
 
 def _optional_int(value: Any) -> int | None:

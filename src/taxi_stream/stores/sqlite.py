@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS windows (
     distance_milli INTEGER NOT NULL,
     duration_s INTEGER NOT NULL,
     passenger_count INTEGER NOT NULL,
+    fare_cents INTEGER NOT NULL DEFAULT 0,
+    tip_cents INTEGER NOT NULL DEFAULT 0,
+    amount_cents INTEGER NOT NULL DEFAULT 0,
     late_trips INTEGER NOT NULL DEFAULT 0,
     contributions INTEGER NOT NULL,
     clock TEXT NOT NULL,
@@ -86,17 +89,25 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 ) WITHOUT ROWID;
 """
 
+# The money columns came later: a store file made before them gets them on open (default 0).
+MONEY_COLUMNS: Final = ("fare_cents", "tip_cents", "amount_cents")
+ADDED_COLUMNS: Final = (*MONEY_COLUMNS, "late_trips")  # and so did late trips
+
 # The columns are named: a store file created by an earlier version also has a column
 # late_contributions (always 0, read by nothing), which keeps its default.
 _ADD_WINDOW: Final = """
 INSERT INTO windows (vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,
-    duration_s, passenger_count, late_trips, contributions, clock, updated_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+    duration_s, passenger_count, fare_cents, tip_cents, amount_cents, late_trips, contributions,
+    clock, updated_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
     trip_count = trip_count + excluded.trip_count,
     distance_milli = distance_milli + excluded.distance_milli,
     duration_s = duration_s + excluded.duration_s,
     passenger_count = passenger_count + excluded.passenger_count,
+    fare_cents = fare_cents + excluded.fare_cents,
+    tip_cents = tip_cents + excluded.tip_cents,
+    amount_cents = amount_cents + excluded.amount_cents,
     late_trips = late_trips + excluded.late_trips,
     contributions = contributions + 1,
     window_end_ms = MAX(window_end_ms, excluded.window_end_ms),
@@ -105,7 +116,6 @@ ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
 
 # Only forward: a watermark lower than the stored one changes nothing (an equal one rewrites
 # the part it names, which a redelivered part does with the same values).
-_ADD_LATE_TRIPS: Final = "ALTER TABLE windows ADD COLUMN late_trips INTEGER NOT NULL DEFAULT 0"
 _RAISE_WATERMARK: Final = """
 INSERT INTO watermarks VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (stream, shard_id) DO UPDATE SET
@@ -202,8 +212,8 @@ class SQLiteUnitOfWork:
                 db.execute(
                     _ADD_WINDOW,
                     (c.vendor_id, c.window_start_ms, c.window_end_ms, t.trip_count,
-                     t.distance_milli, t.duration_s, t.passenger_count, t.late_trips, c.clock,
-                     now),
+                     t.distance_milli, t.duration_s, t.passenger_count, t.fare_cents,
+                     t.tip_cents, t.amount_cents, t.late_trips, c.clock, now),
                 )  # fmt: skip
                 new += 1
         return new
@@ -261,13 +271,31 @@ class SQLiteStore:
             self._db = connect_read_only(self.path, StoreError)
         else:
             self._db = connect(self.path, _SCHEMA, StoreError)
-            with errors("store upgrade", StoreError, self.path):
-                if "late_trips" not in self._window_columns():
-                    self._db.execute(_ADD_LATE_TRIPS)
+            self._add_money_columns()
+        self._added = ", ".join(self._money_columns())  # what a read selects for them
 
-    def _window_columns(self) -> set[str]:
-        """The columns of the windows table (a file from an earlier version has fewer)."""
-        return {row[1] for row in self._db.execute("PRAGMA table_info(windows)")}
+    def _money_columns(self) -> list[str]:
+        """The columns that came later (money, late trips), or 0 for each one a file made
+        before them lacks (read-only)."""
+        with errors("store open", StoreError, self.path):
+            rows = self._db.execute("PRAGMA table_info(windows)").fetchall()
+        have = {row[1] for row in rows}
+        return [name if name in have else "0" for name in ADDED_COLUMNS]
+
+    def _add_money_columns(self) -> None:
+        """Give a store file made before the money totals or late trips their columns, 0 for
+        existing windows."""
+        if "0" not in self._money_columns():
+            return
+        with self.unit_of_work():  # one writer at a time: another may be upgrading it too
+            have = self._money_columns()  # again, now that no other writer can add them
+            missing = [n for n, col in zip(ADDED_COLUMNS, have, strict=True) if col == "0"]
+            with errors("store upgrade", StoreError, self.path):
+                for name in missing:
+                    self._db.execute(
+                        f"ALTER TABLE windows ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0"
+                    )
+        log.info("store %s: columns added (%s), 0 for its windows", self.path, missing)
 
     def close(self) -> None:
         """Close the connection."""
@@ -350,19 +378,20 @@ class SQLiteStore:
         end_ms: int | None = None,
     ) -> list[WindowTotals]:
         """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
-        with errors("store query", StoreError, self.path):
-            late = "late_trips" if "late_trips" in self._window_columns() else "0"
         sql = (
             "SELECT vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,"
-            f" duration_s, passenger_count, {late}, contributions, clock, updated_ms FROM windows"
+            f" duration_s, passenger_count, {self._added}, contributions, clock, updated_ms"
+            " FROM windows"
             " WHERE (?1 IS NULL OR vendor_id = ?1) AND (?2 IS NULL OR window_start_ms >= ?2)"
             " AND (?3 IS NULL OR window_start_ms < ?3) ORDER BY vendor_id, window_start_ms"
         )
         with errors("store query", StoreError, self.path):
             rows = self._db.execute(sql, (vendor_id, start_ms, end_ms)).fetchall()
         return [
-            WindowTotals(v, s, e, Totals(n, d, t, p, late), c, WindowClock(clock), u)
-            for v, s, e, n, d, t, p, late, c, clock, u in rows
+            WindowTotals(
+                v, s, e, Totals(n, d, t, p, fare, tip, amount, late), c, WindowClock(clock), u
+            )
+            for v, s, e, n, d, t, p, fare, tip, amount, late, c, clock, u in rows
         ]
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
