@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -87,3 +89,12 @@ def test_the_table_marks_final_windows(data_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.count("✓ 1") == 2
     assert "✓ final" in result.output
+
+
+def test_csv_spells_final_as_true_or_false(data_dir: Path) -> None:
+    """--format csv has a final column of true/false, as JSON spells booleans."""
+    result = CliRunner().invoke(query, ["--data-dir", str(data_dir), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [row["final"] for row in rows] == ["true", "true", "false"]
+    assert [row["lateTrips"] for row in rows] == ["0", "0", "0"]

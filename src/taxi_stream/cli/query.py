@@ -207,6 +207,7 @@ def _letter_row(d: DeadLetter) -> Row:
 
 
 def _emit(rows: list[Row], fmt: str) -> None:
+    """JSON, or CSV with booleans spelt as JSON spells them (``true``, ``false``)."""
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -214,5 +215,7 @@ def _emit(rows: list[Row], fmt: str) -> None:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(
+            {k: json.dumps(v) if isinstance(v, bool) else v for k, v in row.items()} for row in rows
+        )
     click.echo(buffer.getvalue(), nl=False)
