@@ -234,6 +234,8 @@ def _replay_and_process(
             producer.stop()
         result = producer.result()
         after = processor.store.counts()
+        if not processor.mapping.idle():
+            _say(f"gave up processing: the work left has kept failing for {GIVE_UP_S:g} s")
     if not isinstance(result, ReplayResult):
         raise TaxiStreamError("the replay ended without its report")
     processed = (after[0] - before[0], after[1] - before[1])
