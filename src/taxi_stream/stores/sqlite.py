@@ -27,6 +27,8 @@ from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, connect_read_only, errors
 from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.stores import stream_claimed, stream_label, windows_label, windows_mismatch
+from taxi_stream.stores.sqlite_marks import SCHEMA as WATERMARKS_SCHEMA
+from taxi_stream.stores.sqlite_marks import raise_watermark, read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +69,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     raw BLOB NOT NULL,
     stored_ms INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS watermarks (
-    stream TEXT NOT NULL,
-    shard_id TEXT NOT NULL,
-    watermark_ms INTEGER NOT NULL,
-    part TEXT NOT NULL,
-    previous_ms INTEGER,
-    last_arrival_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    PRIMARY KEY (stream, shard_id)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     consumer TEXT NOT NULL,
@@ -113,22 +105,6 @@ ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
     window_end_ms = MAX(window_end_ms, excluded.window_end_ms),
     updated_ms = excluded.updated_ms
 """
-
-# Only forward: a watermark lower than the stored one changes nothing (an equal one rewrites
-# the part it names, which a redelivered part does with the same values).
-_RAISE_WATERMARK: Final = """
-INSERT INTO watermarks VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (stream, shard_id) DO UPDATE SET
-    watermark_ms = excluded.watermark_ms,
-    part = excluded.part,
-    previous_ms = excluded.previous_ms,
-    last_arrival_ms = excluded.last_arrival_ms,
-    updated_ms = excluded.updated_ms
-WHERE excluded.watermark_ms >= watermarks.watermark_ms
-"""
-_WATERMARKS: Final = (
-    "SELECT stream, shard_id, watermark_ms, part, previous_ms, last_arrival_ms FROM watermarks"
-)
 
 
 class SQLiteUnitOfWork:
@@ -195,12 +171,7 @@ class SQLiteUnitOfWork:
         db, new, now = self._open(), 0, self._clock()
         with errors("store apply", StoreError, self._path):
             if watermark is not None:
-                w = watermark
-                db.execute(
-                    _RAISE_WATERMARK,
-                    (w.stream, w.shard_id, w.watermark_ms, w.part, w.previous_ms,
-                     w.last_arrival_ms, now),
-                )  # fmt: skip
+                raise_watermark(db, watermark, now)
             for c in contributions:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO contributions VALUES (?, ?, ?)",
@@ -222,10 +193,7 @@ class SQLiteUnitOfWork:
         """The shard's stored watermark, if any."""
         db = self._open()
         with errors("store watermark read", StoreError, self._path):
-            row = db.execute(
-                f"{_WATERMARKS} WHERE stream = ? AND shard_id = ?", (stream, shard_id)
-            ).fetchone()
-        return None if row is None else Watermark(*row)
+            return next(iter(read_watermarks(db, stream, shard_id)), None)
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each, by letter id; return how many were new."""
@@ -270,7 +238,7 @@ class SQLiteStore:
         if read_only:
             self._db = connect_read_only(self.path, StoreError)
         else:
-            self._db = connect(self.path, _SCHEMA, StoreError)
+            self._db = connect(self.path, _SCHEMA + WATERMARKS_SCHEMA, StoreError)
             self._add_money_columns()
         self._added = ", ".join(self._money_columns())  # what a read selects for them
 
@@ -346,18 +314,13 @@ class SQLiteStore:
 
     def watermark(self, stream: str, shard_id: str) -> Watermark | None:
         """The shard's stored watermark, if any."""
-        return next(
-            (w for w in self.watermarks() if (w.stream, w.shard_id) == (stream, shard_id)), None
-        )
+        with errors("store watermark read", StoreError, self.path):
+            return next(iter(read_watermarks(self._db, stream, shard_id)), None)
 
     def watermarks(self) -> list[Watermark]:
         """Every shard's watermark, by stream and shard (none in a file from before them)."""
         with errors("store query", StoreError, self.path):
-            found = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'watermarks'"
-            ).fetchone()
-            rows = self._db.execute(f"{_WATERMARKS} ORDER BY stream, shard_id") if found else []
-            return [Watermark(*row) for row in rows]
+            return read_watermarks(self._db)
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each, by letter id; return how many were new."""
