@@ -28,7 +28,13 @@ from typing import Any, Final
 import pybase64
 
 from taxi_stream.core.errors import HandlerContractError, Reason, RecordError
-from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
+from taxi_stream.core.records import (
+    Contribution,
+    DeadLetter,
+    Origin,
+    StreamRecord,
+    contribution_id,
+)
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.watermarks import EventTime
 from taxi_stream.core.windows import (
@@ -40,7 +46,12 @@ from taxi_stream.core.windows import (
 from taxi_stream.function import eventtime
 from taxi_stream.function.codec import Stamps, decode_values
 from taxi_stream.function.config import CLOCKS, HandlerConfig, naive_zone
-from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.contract import (
+    KinesisEvent,
+    KinesisRecords,
+    LambdaContext,
+    WindowResponse,
+)
 from taxi_stream.function.state import LATE, Part, part_from_state
 from taxi_stream.function.stats import InvocationStats
 from taxi_stream.ports import TotalsStore
@@ -189,6 +200,9 @@ def _payloads(
     Counts the records into the part and names its first sequence number; a record that is no
     Kinesis record, or whose data is not base64, becomes a dead letter here.
     """
+    if records.__class__ is KinesisRecords:  # the local runner's view: the bytes themselves
+        yield from _viewed(records.stream_records, part, dead, stream, shard)
+        return
     b64decode = _strict_b64decode
     for record in records:
         kinesis = _kinesis_part(record)
@@ -203,6 +217,30 @@ def _payloads(
         except (binascii.Error, ValueError, TypeError) as exc:
             dead.append(_not_base64(stream, shard, kinesis, exc))
             continue
+        if data[:4] != MAGIC:
+            yield kinesis, None, data
+        else:
+            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
+                yield kinesis, sub, payload
+
+
+def _viewed(
+    records: Sequence[StreamRecord], part: Part, dead: list[DeadLetter], stream: str, shard: str
+) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
+    """``_payloads`` of the runner's view: the bytes as they are, no base64 to decode.
+
+    The kinesis part beside each payload carries what a verdict reads of it (its sequence
+    number and arrival time), with the values the record's event form gives.
+    """
+    if records and part.first_sequence is None:
+        part.first_sequence = records[0].sequence_number
+    part.records += len(records)
+    for record in records:
+        kinesis = {
+            "sequenceNumber": record.sequence_number,
+            "approximateArrivalTimestamp": record.arrival_ms / 1000,
+        }
+        data = record.data
         if data[:4] != MAGIC:
             yield kinesis, None, data
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from itertools import takewhile
 from typing import Final
 
 from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
@@ -67,7 +66,7 @@ class Batcher:
             if saved.window_start_ms is not None and window != saved.window_start_ms:
                 return None  # the next record opens a later window: this one closes first
             end = window + config.window_seconds * 1000
-            records = list(takewhile(lambda r: r.arrival_ms < end, records))
+            records = records[: _before(records, end)]
             limit -= state_bytes(saved.state) + EVENT_OVERHEAD_BYTES
         records = records[: fit_payload(records, limit)]
         complete = len(records) == config.batch_size or len(records) < len(buffer)
@@ -93,3 +92,11 @@ class Batcher:
         assert open_start is not None
         end = open_start + self._config.window_seconds * 1000
         return self._now_ms() >= end + self._config.idle_close_s * 1000
+
+
+def _before(records: list[StreamRecord], end_ms: int) -> int:
+    """How many leading records arrived before ``end_ms``."""
+    for count, record in enumerate(records):
+        if record.arrival_ms >= end_ms:
+            return count
+    return len(records)
