@@ -99,12 +99,13 @@ def test_process_metrics_equal_the_store_and_its_summary(
         url = metrics_url(process.stderr)
         assert listening_addresses(port_of(url)) == {"0100007F"}  # 127.0.0.1, nothing else
         deadline = time.monotonic() + CLI_TIMEOUT_S
-        while True:  # until every record is in a window written, or dead-lettered
+        while True:  # until every record is in a window written, or dead-lettered, and counted
             samples = scrape(url)
             in_windows = sum(int(str(row["tripCount"])) for row in query_json(cli))
             dead = total(samples, "taxi_stream_dead_letters_total")
             counted = samples[("taxi_stream_trips_total", ())]
-            if counted == in_windows and counted + dead == produced:
+            records = total(samples, "taxi_stream_records_total")  # the runner's, after each call
+            if counted == in_windows and counted + dead == produced and records == produced:
                 break
             assert process.poll() is None, "process ended by itself"
             assert time.monotonic() < deadline, f"never settled: {samples}"
