@@ -15,6 +15,7 @@ from rich.console import Console
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.limits import MAX_WINDOW_S
 from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.streams.local import DEFAULT_RETENTION_H, MAX_RETENTION_H
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,8 +80,8 @@ def common(
     ``windows_off``: --window-seconds also takes 0 (``process``, for a --handler of your own).
 
     The command takes them as keyword parameters: ``data_dir: Path``, ``window_seconds: int``,
-    ``stream_url: str``, ``shards: int | None``, ``store_url: str``, ``endpoint_url: str |
-    None`` and ``region: str | None`` (those it asked for).
+    ``stream_url: str``, ``shards: int | None``, ``retention_hours: int``, ``store_url: str``,
+    ``endpoint_url: str | None`` and ``region: str | None`` (those it asked for).
     """
     options = [
         click.option(
@@ -122,6 +123,16 @@ def common(
                 type=click.IntRange(1, 64),
                 default=None,
                 help="Shards of a new embedded stream (default 4).",
+            ),
+            click.option(
+                "--retention-hours",
+                type=click.IntRange(1, MAX_RETENTION_H),
+                default=DEFAULT_RETENTION_H,
+                show_default=True,
+                envvar="TAXI_STREAM_RETENTION_HOURS",
+                show_envvar=True,
+                help="The embedded stream trims records older than this, read or not"
+                " (as Kinesis's retention); their disk space is given back.",
             ),
         ]
     if store:

@@ -78,6 +78,7 @@ def replay(
     data_dir: Path,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
     endpoint_url: str | None,
     region: str | None,
 ) -> None:
@@ -103,7 +104,12 @@ def replay(
 
     opened = open_files(files, None if layout == "auto" else layout)
     settings = Settings(
-        data_dir, stream_url=stream_url, endpoint_url=endpoint_url, region=region, shards=shards
+        data_dir,
+        stream_url=stream_url,
+        endpoint_url=endpoint_url,
+        region=region,
+        shards=shards,
+        retention_hours=retention_hours,
     )
     stream = open_stream(settings)
     stopping = _StopOnSignal()
