@@ -103,3 +103,17 @@ def test_a_damaged_batch_is_a_stream_error_naming_the_batch(tmp_path: Path) -> N
         stream.read(SHARD_0, None, 10)
     assert "\n" not in str(raised.value)
     stream.close()
+
+
+def test_a_put_of_large_records_is_stored_in_batches_of_at_most_4_mib(tmp_path: Path) -> None:
+    """Nine 1 MB records to one shard take three rows of four, four and one; all read back."""
+    stream = LocalStream(tmp_path / "stream.db", 1, clock=lambda: NOW_MS)
+    payloads = [bytes([n]) * 1_000_000 for n in range(9)]  # four fit in 4 MiB, five do not
+    assert stream.put_records([(f"k{n}", data) for n, data in enumerate(payloads)]).sent == 9
+    records = read_shard(stream, SHARD_0, limit=3)
+    assert [r.data for r in records] == payloads
+    stream.close()
+    with sqlite3.connect(tmp_path / "stream.db") as db:
+        counts = [count for (count,) in db.execute("SELECT count FROM batches ORDER BY last_seq")]
+    db.close()
+    assert counts == [4, 4, 1]

@@ -20,6 +20,7 @@ from taxi_stream.core.errors import StreamError
 RAW: Final = 0
 ZSTD: Final = 1
 ZSTD_LEVEL: Final = 1  # the fastest level; higher ones cost 1.5-3x the time for ~5% less
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # a put's records of one shard past this take more rows
 
 
 @cache
@@ -28,6 +29,20 @@ def _zstd() -> Any:
     import pyarrow as pa  # noqa: PLC0415 - only the embedded stream's batches need it
 
     return pa.Codec("zstd", ZSTD_LEVEL)
+
+
+def split(keys: list[bytes], payloads: list[bytes]) -> list[tuple[list[bytes], list[bytes]]]:
+    """Consecutive runs of the records whose bodies stay within MAX_BODY_BYTES (one at least)."""
+    runs: list[tuple[list[bytes], list[bytes]]] = []
+    start, size = 0, 0
+    for index, (key, data) in enumerate(zip(keys, payloads, strict=True)):
+        grown = size + 6 + len(key) + len(data)
+        if grown > MAX_BODY_BYTES and index > start:
+            runs.append((keys[start:index], payloads[start:index]))
+            start, grown = index, 6 + len(key) + len(data)
+        size = grown
+    runs.append((keys[start:], payloads[start:]))
+    return runs
 
 
 def encode(keys: list[bytes], payloads: list[bytes]) -> tuple[int, int, bytes]:

@@ -184,14 +184,17 @@ class LocalStream:
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
         by_shard, failed = self._by_shard(entries)
-        encoded = {shard: batches.encode(keys, data) for shard, (keys, data) in by_shard.items()}
+        encoded = [
+            (shard, len(run[0]), batches.encode(*run))
+            for shard, (keys, payloads) in by_shard.items()
+            for run in batches.split(keys, payloads)
+        ]
         with errors("embedded stream write", StreamError, self._path), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             last = dict(self._db.execute("SELECT shard, last_seq FROM shards"))
             arrival_ms = self._clock()
             out = []
-            for shard, (codec, size, stored) in encoded.items():
-                count = len(by_shard[shard][0])
+            for shard, count, (codec, size, stored) in encoded:
                 last[shard] = last.get(shard, 0) + count
                 out.append((shard, last[shard], count, arrival_ms, codec, size, stored))
             self._db.executemany("INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)", out)
