@@ -131,8 +131,8 @@ def common(
                 show_default=True,
                 envvar="TAXI_STREAM_RETENTION_HOURS",
                 show_envvar=True,
-                help="The embedded stream trims records older than this, read or not"
-                " (as Kinesis's retention); their disk space is given back.",
+                help="Hours the embedded stream keeps a record, read or not (as Kinesis's"
+                " retention); a trim frees the disk space (docs/architecture.md).",
             ),
         ]
     if store:
