@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from taxi_stream.app.tally import HandlerTally
 from taxi_stream.app.wiring import (
     OUR_HANDLER,
     Consumer,
@@ -21,6 +22,12 @@ from taxi_stream.app.wiring import (
     our_handler,
 )
 from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_MAX_OUT_OF_ORDERNESS_S,
+    EventTime,
+    LatePolicy,
+)
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.ports import CountingStream, Store, Stream
@@ -38,6 +45,16 @@ WINDOWS_OFF: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class EventSettings:
+    """Our handler's event clock: which instant, the watermark's bound, lateness, late trips."""
+
+    event_time: str = EventTime.PICKUP.value
+    max_out_of_orderness_s: int = DEFAULT_MAX_OUT_OF_ORDERNESS_S
+    allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S
+    late: str = LatePolicy.COUNT.value
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessOptions:
     """How to run the event source mapping: the handler and the mapping's settings.
 
@@ -50,6 +67,7 @@ class ProcessOptions:
     mapping: MappingConfig = field(default_factory=MappingConfig)
     clock: str = "arrival"
     naive_timezone: str = "UTC"
+    event: EventSettings = field(default_factory=EventSettings)
 
     def __post_init__(self) -> None:
         if self.ours:
@@ -66,7 +84,16 @@ class ProcessOptions:
         """Our handler's settings: its windows are the mapping's; ConfigError with windows off."""
         if not self.mapping.windowed:
             raise ConfigError(WINDOWS_OFF)
-        return HandlerConfig(self.clock, self.mapping.window_seconds, self.naive_timezone)
+        event = self.event
+        return HandlerConfig(
+            self.clock,
+            self.mapping.window_seconds,
+            self.naive_timezone,
+            event_time=event.event_time,
+            max_out_of_orderness_s=event.max_out_of_orderness_s,
+            allowed_lateness_s=event.allowed_lateness_s,
+            late=event.late,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +126,9 @@ class Processor:
         self, settings: Settings, options: ProcessOptions, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self._clock = clock
+        self.options = options
         self._resources = ExitStack()
+        self.tally = HandlerTally() if options.ours else None  # what our handler did
         try:
             lock = consumer_lock(settings.data_dir)
             self._resources.callback(os.close, lock)
@@ -107,7 +136,7 @@ class Processor:
             self._resources.callback(consumer.close)
             self.mapping = EventSourceMapping(
                 consumer.stream,
-                self._handler(options, consumer, settings.data_dir),
+                self._handler(options, consumer, settings.data_dir, self.tally),
                 consumer.checkpoints,
                 options.mapping,
                 now_ms=clock.now_ms,
@@ -125,7 +154,7 @@ class Processor:
 
     @staticmethod
     def _handler(
-        options: ProcessOptions, consumer: Consumer, data_dir: Path
+        options: ProcessOptions, consumer: Consumer, data_dir: Path, tally: HandlerTally | None
     ) -> Handler | InProcess[Any]:
         """Our handler once the store agrees to its windows and to these checkpoints feeding it
         the stream (another data dir's would re-read it under the same contribution ids, and the
@@ -134,7 +163,7 @@ class Processor:
             config = options.handler_config()
             identity = consumer.checkpoints.identity()
             consumer.store.claim_stream(consumer.stream.name, identity, str(data_dir))
-            return our_handler(consumer.store, config, in_process=consumer.own_store)
+            return our_handler(consumer.store, config, in_process=consumer.own_store, tally=tally)
         return import_handler(options.handler)
 
     def __enter__(self) -> Processor:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import IO, Final, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Final, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -15,7 +16,18 @@ from rich.console import Console
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.limits import MAX_WINDOW_S
 from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_MAX_OUT_OF_ORDERNESS_S,
+    MAX_BOUND_S,
+    EventTime,
+    LatePolicy,
+)
+from taxi_stream.core.windows import WindowClock
 from taxi_stream.streams.local import DEFAULT_RETENTION_H, MAX_RETENTION_H
+
+if TYPE_CHECKING:
+    from taxi_stream.views.metrics import Sources
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -171,3 +183,89 @@ def flag_ms(text: str | None, flag: str) -> int | None:
         return parse_iso_ms(text)
     except ValueError:
         raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None
+
+
+def event_options(*, clock: bool = False, default_clock: str = "arrival") -> Callable[[F], F]:
+    """The event clock's options (``clock``: --clock too, default ``default_clock``).
+
+    The command takes them as keyword parameters ``event_time: str``,
+    ``max_out_of_orderness: int``, ``allowed_lateness: int`` and ``late: str`` (and
+    ``clock: str``). They read the environment variables the Lambda function reads.
+    """
+    bound = click.IntRange(0, MAX_BOUND_S)
+    options = [
+        click.option("--event-time", type=click.Choice([e.value for e in EventTime]),
+                     default=EventTime.PICKUP.value, show_default=True, envvar="EVENT_TIME",
+                     show_envvar=True,
+                     help="Event clock: the trip's instant that puts it in its window."),
+        click.option("--max-out-of-orderness", type=bound,
+                     default=DEFAULT_MAX_OUT_OF_ORDERNESS_S, show_default=True,
+                     envvar="MAX_OUT_OF_ORDERNESS_SECONDS", show_envvar=True,
+                     help="Event clock: a shard's watermark is the latest event time it saw"
+                     " minus this many seconds."),
+        click.option("--allowed-lateness", type=bound, default=DEFAULT_ALLOWED_LATENESS_S,
+                     show_default=True, envvar="ALLOWED_LATENESS_SECONDS", show_envvar=True,
+                     help="Event clock: a trip is late once its shard's watermark has passed"
+                     " its window's end plus this many seconds."),
+        click.option("--late", type=click.Choice([p.value for p in LatePolicy]),
+                     default=LatePolicy.COUNT.value, show_default=True, envvar="LATE_TRIPS",
+                     show_envvar=True,
+                     help="Event clock: count late trips in their window (and in its"
+                     " lateTrips), or send them to the dead letters (reason late)."),
+    ]  # fmt: skip
+    if clock:
+        options.insert(
+            0,
+            click.option(
+                "--clock",
+                type=click.Choice([c.value for c in WindowClock]),
+                default=WindowClock(default_clock).value,
+                show_default=True,
+                envvar="WINDOW_CLOCK",
+                show_envvar=True,
+                help="Window clock: arrival (Lambda's own windows) or event (the trip's time).",
+            ),
+        )
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def metrics_options(fn: F) -> F:
+    """--metrics-port and --metrics-host; the command takes ``metrics_port: int | None`` and
+    ``metrics_host: str``, and serves with ``serving_metrics``."""
+    port = click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65_535),
+        default=None,
+        envvar="TAXI_STREAM_METRICS_PORT",
+        show_envvar=True,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics while it runs (0: a free"
+        " port); a line on stderr names the address. Off by default.",
+    )
+    host = click.option(
+        "--metrics-host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="TAXI_STREAM_METRICS_HOST",
+        show_envvar=True,
+        help="Address the metrics server binds; give another only to be scraped from elsewhere.",
+    )
+    return port(host(fn))
+
+
+@contextmanager
+def serving_metrics(sources: Callable[[], Sources], port: int | None, host: str) -> Iterator[None]:
+    """While inside, serve the metrics of ``sources()`` (nothing when ``port`` is None)."""
+    if port is None:
+        yield
+        return
+    from taxi_stream.views.metrics import MetricsServer, registry  # noqa: PLC0415 - only when asked
+
+    with MetricsServer(registry(sources()), port=port, host=host) as server:
+        err.print(f"metrics: {server.url}", highlight=False, soft_wrap=True)
+        yield

@@ -13,17 +13,21 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from taxi_stream.app.accounting import Accounting, accounting
-from taxi_stream.app.process import ProcessOptions, Processor
-from taxi_stream.app.run import start_producer
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
+from taxi_stream.app.run import SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.options import (
     DEFAULT_WINDOW_S,
     clear_errors,
     common,
     err,
+    event_options,
     flag_ms,
+    metrics_options,
     open_dash,
+    serving_metrics,
 )
+from taxi_stream.cli.process import metrics_sources
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
@@ -67,9 +71,11 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
     show_default=True,
     help="BatchSize of the event source mapping.",
 )
+@event_options(clock=True)
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
+@metrics_options
 @clear_errors
 def run(
     *,
@@ -88,7 +94,14 @@ def run(
     seed: int | None,
     malformed: float,
     batch_size: int,
+    clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
@@ -108,40 +121,49 @@ def run(
         shards=shards,
         retention_hours=retention_hours,
     )
-    clock = SYSTEM_CLOCK
+    system = SYSTEM_CLOCK
     sim = SimulatorConfig(
         # An unseeded run draws its seed from the clock's nanoseconds: any 32-bit value will do.
         seed=seed if seed is not None else time.time_ns() % 2**32,
-        start_ms=clock.now_ms(),
+        start_ms=system.now_ms(),
         trips_per_second=None if as_fast_as_possible else rate,
         malformed_fraction=malformed,
     )
-    options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
-    with Processor(settings, options, clock=clock) as processor:
-        _run_live(processor, settings, sim, trips=trips, duration=duration, quiet=quiet)
+    options = ProcessOptions(
+        mapping=MappingConfig(batch_size, window_seconds),
+        clock=clock,
+        event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
+    )
+    with Processor(settings, options, clock=system) as processor:
+        metrics = (metrics_port, metrics_host)
+        _run_live(processor, settings, sim, (trips, duration), quiet=quiet, metrics=metrics)
 
 
 def _run_live(
     processor: Processor,
     settings: Settings,
     sim: SimulatorConfig,
+    bounds: tuple[int | None, float | None],
     *,
-    trips: int | None,
-    duration: float | None,
     quiet: bool,
+    metrics: tuple[int | None, str],
 ) -> None:
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
-    producer = start_producer(settings, sim, trips=trips, duration_s=duration)
+    trips, duration = bounds
+    producer = start_producer(settings, SimulateJob(sim, trips, duration))
     since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
     try:
-        with screen or nullcontext():
+        with (
+            screen or nullcontext(),
+            serving_metrics(lambda: metrics_sources(processor, lambda: producer.sent), *metrics),
+        ):
 
             def refresh() -> None:
                 if screen is not None:
@@ -189,16 +211,18 @@ def drain(
     except KeyboardInterrupt:
         err.print(
             "drain cut short: what was produced stays in the stream; count it with"
-            f" {_finish_hint(settings, processor.mapping.window_seconds)}",
+            f" {_finish_hint(settings, processor.mapping.window_seconds, processor.options.clock)}",
             highlight=False,
             soft_wrap=True,
         )
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
-def _finish_hint(settings: Settings, window_seconds: int) -> str:
+def _finish_hint(settings: Settings, window_seconds: int, clock: str) -> str:
     """The command that drains this run's stream into its store, in windows of the same size."""
     flags = [f"--data-dir {settings.data_dir}"]
+    if clock != "arrival":
+        flags.append(f"--clock {clock}")
     if settings.stream_url != "local":
         flags.append(f"--stream {settings.stream_url}")
     if settings.store_url != "local":

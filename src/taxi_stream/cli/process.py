@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.wiring import OUR_HANDLER, Settings
-from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.cli.options import (
+    clear_errors,
+    common,
+    err,
+    event_options,
+    metrics_options,
+    serving_metrics,
+)
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.words import count
-from taxi_stream.function.handler import CLOCKS
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
+
+if TYPE_CHECKING:
+    from taxi_stream.views.metrics import Sources
 
 
 @click.command()
@@ -39,15 +50,7 @@ from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
     show_envvar=True,
     help="BatchSize.",
 )
-@click.option(
-    "--clock",
-    type=click.Choice(CLOCKS),
-    default="arrival",
-    show_default=True,
-    envvar="WINDOW_CLOCK",
-    show_envvar=True,
-    help="Window clock of our handler.",
-)
+@event_options(clock=True)
 @click.option(
     "--naive-timezone",
     default="UTC",
@@ -163,6 +166,7 @@ from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
     help="With --until-idle: exit 3 once all work left has kept failing this long.",
 )
 @click.option("--quiet", is_flag=True, help="No live view; one line per stuck shard or discard.")
+@metrics_options
 @clear_errors
 def process(
     *,
@@ -177,6 +181,10 @@ def process(
     handler: str,
     batch_size: int,
     clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     naive_timezone: str,
     until_idle: bool,
     maximum_batching_window_in_seconds: int,
@@ -192,6 +200,8 @@ def process(
     idle_window_close: float,
     give_up_after: float,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run the local event source mapping: stream -> handler -> store, with a live shard view.
 
@@ -224,8 +234,14 @@ def process(
         function_timeout_s=function_timeout,
         on_failure=on_failure,
     )
-    options = ProcessOptions(handler, mapping, clock=clock, naive_timezone=naive_timezone)
-    with Processor(settings, options) as processor:
+    event = EventSettings(event_time, max_out_of_orderness, allowed_lateness, late)
+    options = ProcessOptions(
+        handler, mapping, clock=clock, naive_timezone=naive_timezone, event=event
+    )
+    with (
+        Processor(settings, options) as processor,
+        serving_metrics(lambda: metrics_sources(processor), metrics_port, metrics_host),
+    ):
         code = run_processor(
             processor, until_idle=until_idle, quiet=quiet, give_up_after_s=give_up_after, err=err
         )
@@ -240,6 +256,22 @@ def process(
         )
     if code:
         raise SystemExit(code)
+
+
+def metrics_sources(processor: Processor, produced: Callable[[], int] | None = None) -> Sources:
+    """What the metrics of a processor read: its shards, our handler's tally, and ``produced``
+    (the records a producer beside it put, one trip each)."""
+    from taxi_stream.views.metrics import ProducedCounts, Sources  # noqa: PLC0415 - only when asked
+
+    def counts(sent: Callable[[], int]) -> Callable[[], ProducedCounts]:
+        return lambda: ProducedCounts(trips=sent(), records=sent())
+
+    return Sources(
+        shards=processor.mapping.snapshot,
+        handler=processor.tally,
+        produced=None if produced is None else counts(produced),
+        now_ms=processor.clock.now_ms,
+    )
 
 
 def parse_timestamp(text: str | None) -> int | None:

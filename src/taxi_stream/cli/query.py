@@ -1,4 +1,4 @@
-"""``query``: stored window totals or dead letters, as a table (with totals), JSON or CSV."""
+"""``query``: stored window totals or dead letters: a table (with totals), JSON, CSV, Parquet."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import click
 from rich.console import Console
@@ -17,12 +18,25 @@ from rich.table import Table
 
 from taxi_stream.app.wiring import Settings, existing_store
 from taxi_stream.cli.options import clear_errors, common, flag_ms
-from taxi_stream.core.records import DeadLetter, WindowTotals
+from taxi_stream.core.records import DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
+from taxi_stream.core.totals import Totals
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    MAX_BOUND_S,
+)
+from taxi_stream.core.windows import WindowClock
+from taxi_stream.views.finality import Finality
 from taxi_stream.views.query import letters_table, windows_table
 
 T = TypeVar("T")
-Row = dict[str, str | int | float | None]  # one JSON object or CSV row
+# Items with every field set: their rows give the Parquet columns their types.
+TYPICAL_WINDOW: Final = WindowTotals(
+    "1", 0, 60_000, Totals(1, 1_000, 60, 1), 1, WindowClock.ARRIVAL, 0
+)
+TYPICAL_LETTER: Final = DeadLetter(Origin("s", "shard", "1", 0, 0), "not_json", "m", b"x")
+Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
 
 
 @click.command()
@@ -30,9 +44,19 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "parquet"]),
     default="table",
     show_default=True,
+    help="table: a row per window, amounts in whole dollars, then a totals row; json, csv: a"
+    " record per window, totalFare, totalTip and totalAmount in exact cents; parquet: the"
+    " columns of json in a file (needs --out), times as UTC timestamps.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The file --format parquet writes (atomically: a temporary file, then renamed).",
 )
 @click.option("--vendor", default=None, help="Only this vendor.")
 @click.option(
@@ -44,6 +68,26 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
     "--until",
     default=None,
     help="Windows starting before this time (ISO-8601; without an offset, UTC).",
+)
+@click.option(
+    "--allowed-lateness",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_ALLOWED_LATENESS_S,
+    show_default=True,
+    envvar="ALLOWED_LATENESS_SECONDS",
+    show_envvar=True,
+    help="Seconds after its end an event-time window still takes trips on time: it is final"
+    " once the stream's watermark passes its end plus this.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_IDLE_TIMEOUT_S,
+    show_default=True,
+    envvar="TAXI_STREAM_IDLE_TIMEOUT",
+    show_envvar=True,
+    help="A shard whose last record arrived this many seconds before the newest shard's is"
+    " idle: it does not hold the stream's watermark back.",
 )
 @click.option("--dead-letters", is_flag=True, help="Show dead letters with their reasons.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
@@ -58,10 +102,19 @@ def query(
     vendor: str | None,
     since: str | None,
     until: str | None,
+    allowed_lateness: int,
+    idle_timeout: int,
     dead_letters: bool,
     limit: int | None,
+    out_path: Path | None,
 ) -> None:
-    """Show stored window totals (the table ends with their total) or dead letters; reads only."""
+    """Show stored window totals (the table ends with their total) or dead letters; reads only.
+
+    An event-clock window is final (json/csv/parquet `final`, a check mark in the table) once
+    the stream's watermark, the least over its shards that are not idle, passes its end plus
+    --allowed-lateness (docs/architecture.md). Arrival-clock windows are never shown final.
+    """
+    _check_out(fmt, out_path)
     settings = Settings(data_dir, store_url=store_url, endpoint_url=endpoint_url, region=region)
     with closing(existing_store(settings)) as store:
         if dead_letters:
@@ -69,10 +122,26 @@ def query(
                 raise click.UsageError(
                     "--vendor, --since and --until select windows, not dead letters"
                 )
-            _show(fmt, store.dead_letters(limit), letters_table, _letter_row)
+            letters = store.dead_letters(limit)
+            _show(fmt, letters, letters_table, _letter_row, (out_path, TYPICAL_LETTER))
         else:
             windows = store.windows(vendor, flag_ms(since, "--since"), flag_ms(until, "--until"))
-            _show(fmt, windows[:limit], windows_table, _window_row)
+            finality = Finality.of(store.watermarks(), allowed_lateness, idle_timeout)
+            _show(
+                fmt,
+                windows[:limit],
+                partial(windows_table, final=finality),
+                partial(_window_row, final=finality),
+                (out_path, TYPICAL_WINDOW),
+            )
+
+
+def _check_out(fmt: str, out_path: Path | None) -> None:
+    """--out goes with --format parquet, and parquet with --out (never binary on a terminal)."""
+    if fmt == "parquet" and out_path is None:
+        raise click.UsageError("--format parquet writes a file: give --out FILE")
+    if fmt != "parquet" and out_path is not None:
+        raise click.UsageError("--out is for --format parquet; redirect the other formats")
 
 
 def _show(
@@ -80,15 +149,23 @@ def _show(
     items: Sequence[T],
     as_table: Callable[[Sequence[T]], Table],
     as_row: Callable[[T], Row],
+    parquet: tuple[Path | None, T],
 ) -> None:
-    """A table with the items (a terminal view), or each as a JSON object or CSV row."""
+    """A table with the items (a terminal view), each as a JSON object or CSV row, or a Parquet
+    file at ``parquet[0]`` whose column types are those of the typical item ``parquet[1]``."""
     if fmt == "table":
         Console().print(as_table(items) if items else "(no rows)")
+    elif fmt == "parquet":
+        from taxi_stream.views import export  # noqa: PLC0415 - pyarrow only when asked
+
+        path, typical = parquet
+        assert path is not None  # _check_out saw to it
+        export.write_parquet([as_row(i) for i in items], export.schema_of(as_row(typical)), path)
     else:
         _emit([as_row(item) for item in items], fmt)
 
 
-def _window_row(w: WindowTotals) -> Row:
+def _window_row(w: WindowTotals, *, final: Callable[[WindowTotals], bool]) -> Row:
     t = w.totals
     return {
         "vendorId": w.vendor_id,
@@ -98,10 +175,15 @@ def _window_row(w: WindowTotals) -> Row:
         "totalDistanceMiles": t.distance_milli / 1000,
         "totalDurationSeconds": t.duration_s,
         "passengerCount": t.passenger_count,
+        "totalFare": t.fare_cents,  # cents, exact
+        "totalTip": t.tip_cents,
+        "totalAmount": t.amount_cents,
         "avgDistanceMiles": None
         if t.avg_distance_miles is None
         else round(t.avg_distance_miles, 3),
         "avgDurationSeconds": None if t.avg_duration_s is None else round(t.avg_duration_s, 1),
+        "lateTrips": t.late_trips,
+        "final": final(w),
         "contributions": w.contributions,
         "clock": w.clock,
     }
@@ -125,6 +207,7 @@ def _letter_row(d: DeadLetter) -> Row:
 
 
 def _emit(rows: list[Row], fmt: str) -> None:
+    """JSON, or CSV with booleans spelt as JSON spells them (``true``, ``false``)."""
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -132,5 +215,7 @@ def _emit(rows: list[Row], fmt: str) -> None:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(
+            {k: json.dumps(v) if isinstance(v, bool) else v for k, v in row.items()} for row in rows
+        )
     click.echo(buffer.getvalue(), nl=False)

@@ -26,6 +26,7 @@ import msgspec
 from taxi_stream.core import oversize
 from taxi_stream.core.errors import Reason, RecordError
 from taxi_stream.core.limits import MAX_RECORD_BYTES
+from taxi_stream.core.money import MAX_AMOUNT_USD, MAX_ZONE_ID, cents
 from taxi_stream.core.trip import (
     MAX_DISTANCE_MILES,
     MAX_DURATION_S,
@@ -45,6 +46,8 @@ _Seconds = Annotated[int, msgspec.Meta(ge=0, le=MAX_DURATION_S)]
 _Passengers = Annotated[int, msgspec.Meta(ge=0, le=MAX_PASSENGERS)]
 _Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 _Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+_Dollars = Annotated[float, msgspec.Meta(ge=-MAX_AMOUNT_USD, le=MAX_AMOUNT_USD)]
+_Zone = Annotated[int, msgspec.Meta(ge=1, le=MAX_ZONE_ID)]
 
 
 class _CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
@@ -65,6 +68,11 @@ class _CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     dropoffLongitude: _Lon | None = None
     dropoffLatitude: _Lat | None = None
     storeAndFwdFlag: Literal["Y", "N"] | None = None
+    fareAmount: _Dollars | None = None
+    tipAmount: _Dollars | None = None
+    totalAmount: _Dollars | None = None
+    puLocationId: _Zone | None = None  # checked, not used
+    doLocationId: _Zone | None = None
 
 
 _clean = msgspec.json.Decoder(_CleanTrip)
@@ -79,29 +87,38 @@ _JSON_KINDS: Final = {
 }
 
 
-TripValues = tuple[str, int, int, int, int]
-"""(vendor id, pickup epoch ms, distance in thousandths of a mile, duration s, passengers)."""
+TripValues = tuple[str, int, int, int, int, int, int, int]
+"""(vendor id, event epoch ms, distance in thousandths of a mile, duration s, passengers,
+fare, tip and total amount in cents).
+
+The event instant is the pickup, or with ``dropoff`` the dropoff: ``dropoffDate`` when the record
+has one, else pickup plus the duration.
+"""
 
 
 Stamps = dict[str, int]
 """Timestamp text -> epoch ms, for one naive zone: a cache its owner (a handler) keeps."""
 
 
-def decode_values(data: bytes, naive_tz: tzinfo = UTC, stamps: Stamps | None = None) -> TripValues:
+def decode_values(
+    data: bytes, naive_tz: tzinfo = UTC, stamps: Stamps | None = None, dropoff: bool = False
+) -> TripValues:
     """The hot path: decode one record straight to the values a window total needs.
 
-    ``stamps`` remembers the instants of pickup texts already read in ``naive_tz`` (the caller
-    keeps one per zone, and passes the same one on every call; None: remember nothing).
+    ``stamps`` remembers the instants of timestamp texts already read in ``naive_tz`` (the
+    caller keeps one per zone, and passes the same one on every call; None: remember nothing).
+    ``dropoff``: the event instant is the dropoff, not the pickup (see ``TripValues``).
     Raises RecordError with the reason for a record that cannot be understood.
     """
     values = None
     # Non-ASCII bytes take the core rules, which check UTF-8 everywhere; so do oversized ones.
     if data.isascii() and len(data) <= MAX_RECORD_BYTES:
+        memo = {} if stamps is None else stamps
         try:  # noqa: SIM105 - suppress() costs more than the decode on this path
-            values = _fast(_clean.decode(data), naive_tz, {} if stamps is None else stamps)
+            values = _fast(_clean.decode(data), naive_tz, memo, dropoff)
         except msgspec.DecodeError:
             pass
-    return values or _values(parse_trip(_loose_object(data), naive_tz))
+    return values or _values(parse_trip(_loose_object(data), naive_tz), dropoff)
 
 
 def decode_trip(data: bytes, naive_tz: tzinfo = UTC) -> Trip:
@@ -110,7 +127,7 @@ def decode_trip(data: bytes, naive_tz: tzinfo = UTC) -> Trip:
     return parse_trip(_loose_object(data), naive_tz)
 
 
-def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | None:
+def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps, dropoff: bool) -> TripValues | None:
     """Values of a clean record; None when the core rules must decide (and say why)."""
     distance = wire.googleDistance if wire.googleDistance is not None else wire.gcDistance
     duration = wire.tripDuration if wire.tripDuration is not None else wire.googleDuration
@@ -121,11 +138,37 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | No
         pickup_ms = stamps.get(wire.pickupDate)
         if pickup_ms is None:
             pickup_ms = _remember(stamps, wire.pickupDate, "pickupDate", naive_tz)
-        if wire.dropoffDate:
+        if dropoff:
+            pickup_ms = _dropoff_ms(wire, pickup_ms, duration, naive_tz, stamps)
+        elif wire.dropoffDate:
             parse_timestamp(wire.dropoffDate, "dropoffDate")  # checked, not used
     except RecordError:
         return None
-    return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0)
+    # Cents as core.money.cents gives them: the float product rounded when it is not within a
+    # millionth of a half cent (then no rounding rule can differ), else that exact rule. Inline:
+    # a call per amount would cost more than the rest of the money.
+    fare, tip, total = wire.fareAmount, wire.tipAmount, wire.totalAmount
+    f = 0 if fare is None else round(fare * 100)
+    t = 0 if tip is None else round(tip * 100)
+    a = 0 if total is None else round(total * 100)
+    if fare is not None and not -0.499999 < fare * 100 - f < 0.499999:
+        f = cents(fare, "fareAmount")
+    if tip is not None and not -0.499999 < tip * 100 - t < 0.499999:
+        t = cents(tip, "tipAmount")
+    if total is not None and not -0.499999 < total * 100 - a < 0.499999:
+        a = cents(total, "totalAmount")
+    return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0,
+            f, t, a)  # fmt: skip
+
+
+def _dropoff_ms(
+    wire: _CleanTrip, pickup_ms: int, duration_s: int, naive_tz: tzinfo, stamps: Stamps
+) -> int:
+    """The dropoff instant: ``dropoffDate`` (read as the core reads it), else pickup + duration."""
+    if not wire.dropoffDate:
+        return pickup_ms + duration_s * 1000
+    found = stamps.get(wire.dropoffDate)
+    return _remember(stamps, wire.dropoffDate, "dropoffDate", naive_tz) if found is None else found
 
 
 STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
@@ -141,13 +184,21 @@ def _remember(stamps: Stamps, text: str, name: str, naive_tz: tzinfo) -> int:
     return ms
 
 
-def _values(trip: Trip) -> TripValues:
+def _values(trip: Trip, dropoff: bool = False) -> TripValues:
+    event_ms = trip.pickup_ms
+    if dropoff:
+        event_ms = (
+            trip.dropoff_ms if trip.dropoff_ms is not None else event_ms + trip.duration_s * 1000
+        )
     return (
         trip.vendor_id,
-        trip.pickup_ms,
+        event_ms,
         trip.distance_milli,
         trip.duration_s,
         trip.passenger_count,
+        trip.fare_cents,
+        trip.tip_cents,
+        trip.amount_cents,
     )
 
 

@@ -2,12 +2,18 @@
 
 The handler carries one shard's part of a window between invocations as Lambda's ``state``::
 
-    {"taxiStream": 1, "firstSequenceNumber": "4959...", "records": 120,
+    {"taxiStream": 3, "firstSequenceNumber": "4959...", "records": 120,
      "totals": {"<window start ms>": {"<vendor>": [trips, distance_milli, duration_s,
-                                                   passengers]}}}
+                                                   passengers, fare_cents, tip_cents,
+                                                   amount_cents, late_trips]}},
+     "watermark": {"startMs": ..., "ms": ..., "lastArrivalMs": ...}}
 
-The four numbers are a ``Totals`` in ``Totals.as_list()`` order. Readers outside the handler (the
-views) ask ``window_totals(state)``, never the layout.
+The eight numbers are a ``Totals`` in ``Totals.as_list()`` order. ``watermark`` (event clock
+only) is the shard's watermark when the part began (None: the shard had none) and as of its last
+record, and the newest arrival time the part read. Version 1 (before the money totals) had the
+first four numbers, version 2 (before late trips) seven, neither a watermark; their state is
+still read, what they lack as 0, so a window in flight across an upgrade keeps its trips.
+Readers outside the handler (the views) ask ``window_totals(state)``, never the layout.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from taxi_stream.function.contract import State
 log = logging.getLogger(__name__)
 
 STATE_KEY: Final = "taxiStream"
-STATE_VERSION: Final = 1
-_CELL_LEN: Final = len(Totals().as_list())
+STATE_VERSION: Final = 3
+_CELL_LENS: Final = {1: 4, 2: 7, STATE_VERSION: len(Totals().as_list())}  # by state version
+LATE: Final = Totals.__slots__.index("late_trips")  # a cell's late-trip count
 
 
 @dataclass(slots=True)
@@ -39,6 +46,14 @@ class Part:
     first_sequence: str | None  # the part's first sequence number (None: no record yet)
     records: int
     cells: dict[WindowKey, list[int]]
+    watermark_start_ms: int | None = None  # event clock: the shard's when the part began
+    watermark_ms: int | None = None  # event clock: as of the part's last record
+    last_arrival_ms: int = 0  # event clock: the newest arrival time the part read
+
+    @staticmethod
+    def new_cell() -> list[int]:
+        """An empty cell: every sum 0."""
+        return [0] * _CELL_LENS[STATE_VERSION]
 
     def totals(self) -> dict[WindowKey, Totals]:
         """The part's totals per (vendor, window start)."""
@@ -49,17 +64,27 @@ class Part:
         nested: dict[str, dict[str, list[int]]] = {}
         for (vendor, start), cell in self.cells.items():
             nested.setdefault(str(start), {})[vendor] = cell
-        return {
+        state: State = {
             STATE_KEY: STATE_VERSION,
             "firstSequenceNumber": self.first_sequence,
             "records": self.records,
             "totals": nested,
         }
+        if self.watermark_ms is not None:
+            state["watermark"] = {
+                "startMs": self.watermark_start_ms,
+                "ms": self.watermark_ms,
+                "lastArrivalMs": self.last_arrival_ms,
+            }
+        return state
 
 
 def is_handler_state(state: object) -> bool:
-    """Whether ``state`` was written by this handler (in this state version)."""
-    return isinstance(state, Mapping) and state.get(STATE_KEY) == STATE_VERSION
+    """Whether ``state`` was written by this handler (in this state version or an earlier one)."""
+    if not isinstance(state, Mapping):
+        return False
+    version = state.get(STATE_KEY)
+    return type(version) is int and version in _CELL_LENS
 
 
 def part_from_state(state: object) -> Part:
@@ -77,13 +102,20 @@ def part_from_state(state: object) -> Part:
                 what,
             )
         return Part(None, 0, {})
+    length = _CELL_LENS[state[STATE_KEY]]
     try:
         cells = {
-            (str(vendor), int(start)): _cell(cell)
+            (str(vendor), int(start)): _cell(cell, length)
             for start, vendors in state["totals"].items()
             for vendor, cell in vendors.items()
         }
-        return Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), cells)
+        part = Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), cells)
+        mark = state.get("watermark")
+        if mark is not None:
+            part.watermark_start_ms = _optional_int(mark["startMs"])
+            part.watermark_ms = _optional_int(mark["ms"])
+            part.last_arrival_ms = int(mark["lastArrivalMs"])
+        return part
     except (KeyError, AttributeError, TypeError, ValueError) as exc:
         raise HandlerContractError(f"the window state is damaged: {exc!r}") from exc
 
@@ -99,11 +131,14 @@ def window_totals(state: object) -> dict[WindowKey, Totals]:
     return part_from_state(state).totals()
 
 
-def _cell(cell: Any) -> list[int]:
-    if (
-        not isinstance(cell, list)
-        or len(cell) != _CELL_LEN
-        or not all(type(x) is int for x in cell)
-    ):
-        raise ValueError(f"a total must be {_CELL_LEN} whole numbers, got {cell!r}")
-    return list(cell)
+def _cell(cell: Any, length: int) -> list[int]:
+    """A cell of ``length`` whole numbers, padded with zeros to this version's length."""
+    if not isinstance(cell, list) or len(cell) != length or not all(type(x) is int for x in cell):
+        raise ValueError(f"a total must be {length} whole numbers, got {cell!r}")
+    return cell + [0] * (_CELL_LENS[STATE_VERSION] - length)
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is not None and type(value) is not int:
+        raise ValueError(f"a watermark must be a whole number of ms, got {value!r}")
+    return value

@@ -1,9 +1,11 @@
 """The DynamoDB store: window totals applied exactly once by conditional UpdateItem, dead letters.
 
 One table (partition ``vendorId``, sort ``windowStart``, ISO-8601 UTC) holds two item types: a
-window per (vendor, window start) with its totals (``totalDistance`` in miles as an exact
-decimal) and the set of applied contribution ids; and dead letters under the reserved partition
-``#dead-letter``, sorted by arrival time. docs/deploy-aws.md draws the layout and says why.
+window per (vendor, window start) with its totals (``totalDistance`` in miles, ``totalFare``,
+``totalTip`` and ``totalAmount`` in US dollars, as exact decimals, and ``lateTrips``) and the set
+of applied contribution ids; dead letters under the reserved partition ``#dead-letter``, sorted
+by arrival time; and (event clock) one watermark per stream and shard under ``#watermark``.
+docs/deploy-aws.md draws the layout and says why.
 Standard library and boto3 only: the Lambda handler imports this module.
 """
 
@@ -24,6 +26,7 @@ from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_ms, iso_utc, parse_iso_ms
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.watermarks import Watermark
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.infra.clock import now_ms
@@ -33,6 +36,13 @@ from taxi_stream.stores import (
     stream_label,
     windows_label,
     windows_mismatch,
+)
+from taxi_stream.stores.dynamodb_marks import (
+    PK,
+    SK,
+    WATERMARK_KEY,
+    watermark_item,
+    watermark_request,
 )
 
 if TYPE_CHECKING:
@@ -51,8 +61,6 @@ DEAD_LETTER_KEY: Final = "#dead-letter"
 META_KEY: Final = "#meta"  # what the table holds (its windows, who feeds it); never a vendor
 MAX_RAW_BYTES: Final = 256 * 1024  # of a dead letter's raw bytes: an item holds at most 400 KB
 MAX_MESSAGE_CHARS: Final = 2048
-PK: Final = "vendorId"
-SK: Final = "windowStart"
 
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 _EXACT: Final = Context(prec=38, traps=[Inexact])  # DynamoDB numbers carry 38 digits
@@ -67,6 +75,10 @@ _NAMES: Final = {
     "#d": "totalDistance",
     "#t": "totalDuration",
     "#p": "passengerCount",
+    "#f": "totalFare",
+    "#tp": "totalTip",
+    "#a": "totalAmount",
+    "#l": "lateTrips",
     "#k": "contributionCount",
     "#u": "updatedAt",
     "#c": "clock",
@@ -118,15 +130,48 @@ class DynamoDBStore:
                 self._client.close()
                 self._client = None
 
-    def apply(self, contributions: Sequence[Contribution]) -> int:
-        """Apply each contribution not applied before (one conditional UpdateItem each)."""
+    def apply(
+        self, contributions: Sequence[Contribution], watermark: Watermark | None = None
+    ) -> int:
+        """Apply each contribution not applied before (one conditional UpdateItem each), then
+        raise the shard's watermark (a conditional UpdateItem that never lowers it).
+
+        The watermark goes after the contributions it covers: a crash between the two leaves
+        the old one, and the redelivered part, starting from it, judges its trips as before.
+        """
         new = 0
         for c in contributions:
             request = _apply_request(self.table_name, c, self._clock())
             with self._errors(f"apply contribution {c.contribution_id!r}", once=True) as applied:
                 self.client.update_item(**request)
             new += applied.count
+        if watermark is not None:
+            request = watermark_request(self.table_name, watermark, self._clock())
+            with self._errors(f"raise the watermark of {watermark.shard_id}", once=True):
+                self.client.update_item(**request)
         return new
+
+    def watermark(self, stream: str, shard_id: str) -> Watermark | None:
+        """The shard's stored watermark, if any (a consistent GetItem)."""
+        key = {PK: {"S": WATERMARK_KEY}, SK: {"S": f"{stream}|{shard_id}"}}
+        with self._errors(f"read the watermark of {shard_id}"):
+            item = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        return watermark_item(item["Item"]) if "Item" in item else None
+
+    def watermarks(self) -> list[Watermark]:
+        """Every shard's watermark, by stream and shard (one Query on their partition)."""
+        with self._errors("query watermarks"):
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": PK},
+                ExpressionAttributeValues={":pk": {"S": WATERMARK_KEY}},
+                ConsistentRead=True,
+            )
+            items = [item for page in pages for item in page["Items"]]
+        return sorted(
+            (watermark_item(item) for item in items), key=lambda w: (w.stream, w.shard_id)
+        )
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each (a conditional PutItem); return how many were new."""
@@ -298,6 +343,23 @@ def milli(miles_text: str) -> int:
     return int(value)
 
 
+def dollars(cents: int) -> Decimal:
+    """Cents as an exact decimal number of US dollars (-1234 -> Decimal('-12.34'))."""
+    return Decimal(cents).scaleb(-2, _EXACT)
+
+
+def cents(item: Item, name: str) -> int:
+    """A money attribute (exact dollars) back to cents: 0 when absent (an item written before
+    the money totals); StoreError if not a whole number of cents."""
+    if name not in item:
+        return 0
+    text = item[name]["N"]
+    value = Decimal(text).scaleb(2, _EXACT)
+    if value != value.to_integral_value():
+        raise StoreError(f"{name} {text} is not a whole number of cents")
+    return int(value)
+
+
 def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputTypeDef:
     """One conditional UpdateItem: ADD the totals and the id, unless the id is in the set."""
     t = c.totals
@@ -305,7 +367,8 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
         "TableName": table,
         "Key": {PK: {"S": _vendor_key(c.vendor_id)}, SK: {"S": iso_utc(c.window_start_ms)}},
         "UpdateExpression": (
-            "ADD #n :n, #d :d, #t :t, #p :p, #k :one, #cs :ids SET #e = :e, #u = :u, #c = :c"
+            "ADD #n :n, #d :d, #t :t, #p :p, #f :f, #tp :tp, #a :a, #l :l, #k :one, #cs :ids"
+            " SET #e = :e, #u = :u, #c = :c"
         ),
         "ConditionExpression": "attribute_not_exists(#cs) OR NOT contains(#cs, :id)",
         "ExpressionAttributeNames": {
@@ -317,6 +380,10 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
             ":d": {"N": str(miles(t.distance_milli))},
             ":t": {"N": str(t.duration_s)},
             ":p": {"N": str(t.passenger_count)},
+            ":f": {"N": str(dollars(t.fare_cents))},
+            ":tp": {"N": str(dollars(t.tip_cents))},
+            ":a": {"N": str(dollars(t.amount_cents))},
+            ":l": {"N": str(t.late_trips)},
             ":one": {"N": "1"},
             ":ids": {"SS": [c.contribution_id]},
             ":id": {"S": c.contribution_id},
@@ -374,6 +441,10 @@ def _window(item: Item) -> WindowTotals:
             distance_milli=milli(item["totalDistance"]["N"]),
             duration_s=int(item["totalDuration"]["N"]),
             passenger_count=int(item["passengerCount"]["N"]),
+            fare_cents=cents(item, "totalFare"),
+            tip_cents=cents(item, "totalTip"),
+            amount_cents=cents(item, "totalAmount"),
+            late_trips=int(item["lateTrips"]["N"]) if "lateTrips" in item else 0,
         )
         return WindowTotals(
             vendor_id=item[PK]["S"].removeprefix("#"),  # only vendor keys get here
