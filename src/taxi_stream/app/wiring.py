@@ -26,7 +26,7 @@ from taxi_stream.runner.config import check_destination
 from taxi_stream.runner.destinations import FileDestination, SQSDestination
 from taxi_stream.runner.mapping import Handler, InProcess
 from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
-from taxi_stream.streams.local import LocalStream
+from taxi_stream.streams.local import DEFAULT_RETENTION_H, LocalStream
 
 # The --handler value that selects our handler. It names the Lambda entry point, but that one
 # writes to DynamoDB; wiring runs our TumblingWindowHandler in its place, on the chosen --store.
@@ -48,6 +48,7 @@ class Settings:
     region: str | None = None
     shards: int | None = None
     aggregate: bool = False  # KPL-aggregate records put into Kinesis
+    retention_hours: int = DEFAULT_RETENTION_H  # the embedded stream trims older records
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,12 @@ def open_stream(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Str
 
 
 def _local_stream(settings: Settings, clock: Callable[[], int]) -> LocalStream:
-    return LocalStream(settings.data_dir / STREAM_FILE, settings.shards, clock=clock)
+    return LocalStream(
+        settings.data_dir / STREAM_FILE,
+        settings.shards,
+        retention_hours=settings.retention_hours,
+        clock=clock,
+    )
 
 
 def open_checkpoints(settings: Settings, *, clock: Callable[[], int] = now_ms) -> SQLiteStore:

@@ -24,6 +24,7 @@ from taxi_stream.core.watermarks import (
     LatePolicy,
 )
 from taxi_stream.core.windows import WindowClock
+from taxi_stream.streams.local import DEFAULT_RETENTION_H, MAX_RETENTION_H
 
 if TYPE_CHECKING:
     from taxi_stream.views.metrics import Sources
@@ -91,8 +92,8 @@ def common(
     ``windows_off``: --window-seconds also takes 0 (``process``, for a --handler of your own).
 
     The command takes them as keyword parameters: ``data_dir: Path``, ``window_seconds: int``,
-    ``stream_url: str``, ``shards: int | None``, ``store_url: str``, ``endpoint_url: str |
-    None`` and ``region: str | None`` (those it asked for).
+    ``stream_url: str``, ``shards: int | None``, ``retention_hours: int``, ``store_url: str``,
+    ``endpoint_url: str | None`` and ``region: str | None`` (those it asked for).
     """
     options = [
         click.option(
@@ -134,6 +135,16 @@ def common(
                 type=click.IntRange(1, 64),
                 default=None,
                 help="Shards of a new embedded stream (default 4).",
+            ),
+            click.option(
+                "--retention-hours",
+                type=click.IntRange(1, MAX_RETENTION_H),
+                default=DEFAULT_RETENTION_H,
+                show_default=True,
+                envvar="TAXI_STREAM_RETENTION_HOURS",
+                show_envvar=True,
+                help="Hours the embedded stream keeps a record, read or not (as Kinesis's"
+                " retention); a trim frees the disk space (docs/architecture.md).",
             ),
         ]
     if store:

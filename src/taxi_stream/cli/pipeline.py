@@ -83,6 +83,7 @@ def run(
     window_seconds: int,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
     store_url: str,
     endpoint_url: str | None,
     region: str | None,
@@ -118,6 +119,7 @@ def run(
         endpoint_url=endpoint_url,
         region=region,
         shards=shards,
+        retention_hours=retention_hours,
     )
     system = SYSTEM_CLOCK
     sim = SimulatorConfig(

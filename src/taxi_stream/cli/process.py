@@ -174,6 +174,7 @@ def process(
     window_seconds: int,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
     store_url: str,
     endpoint_url: str | None,
     region: str | None,
@@ -216,6 +217,7 @@ def process(
         endpoint_url=endpoint_url,
         region=region,
         shards=shards,
+        retention_hours=retention_hours,
     )
     mapping = MappingConfig(
         batch_size=batch_size,

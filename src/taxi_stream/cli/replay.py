@@ -105,6 +105,7 @@ def replay(
     window_seconds: int,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
     store_url: str,
     endpoint_url: str | None,
     region: str | None,
@@ -148,6 +149,7 @@ def replay(
         endpoint_url=endpoint_url,
         region=region,
         shards=shards,
+        retention_hours=retention_hours,
     )
     metrics = (metrics_port, metrics_host)
     if produce_only:

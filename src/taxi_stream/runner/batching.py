@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
@@ -16,6 +17,8 @@ from taxi_stream.runner.events import fit_payload
 from taxi_stream.runner.invoke import state_bytes
 
 EVENT_OVERHEAD_BYTES: Final = 1_024  # window, shard and flags around the records and state
+
+log = logging.getLogger(__name__)
 
 
 class Batcher:
@@ -38,6 +41,8 @@ class Batcher:
         records = result.records
         if records:
             cursor.read_after = records[-1].sequence_number
+        if result.expired:
+            self._expired(cursor, result.expired)
         start = cursor.checkpoint.start_ms
         if start is not None:
             records = [record for record in records if record.arrival_ms >= start]
@@ -47,6 +52,17 @@ class Batcher:
             cursor.stats = replace(cursor.stats, behind_ms=behind_ms)
         cursor.caught_up = not result.records
         cursor.at_end = result.end_of_shard
+
+    @staticmethod
+    def _expired(cursor: ShardCursor, count: int) -> None:
+        """Say that retention took records of this shard before they were read, and count them."""
+        log.warning(
+            "%s: %d records expired (trimmed by the stream's retention) before they were read",
+            cursor.shard_id,
+            count,
+        )
+        lost = cursor.stats.expired_records + count
+        cursor.stats = replace(cursor.stats, expired_records=lost)
 
     def window_of(self, cursor: ShardCursor, record: StreamRecord) -> int:
         """The window a record joins: by its arrival time, never before the open window."""
