@@ -5,8 +5,9 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console, RenderableType
@@ -16,6 +17,7 @@ from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.dashboard import serve_options, start_beside
 from taxi_stream.cli.options import (
     DEFAULT_WINDOW_S,
     clear_errors,
@@ -30,6 +32,9 @@ from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from taxi_stream.views.dashboard import LiveFeed, PipelineSample
 
 SNAPSHOT_EVERY_S = 5.0
 GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
@@ -70,6 +75,13 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
+@click.option(
+    "--dashboard",
+    "with_dashboard",
+    is_flag=True,
+    help="Serve the live web dashboard beside the run, until it ends (URL on stderr).",
+)
+@serve_options(prefix="dashboard-")
 @clear_errors
 def run(
     *,
@@ -88,6 +100,9 @@ def run(
     malformed: float,
     batch_size: int,
     quiet: bool,
+    with_dashboard: bool,
+    dashboard_host: str,
+    dashboard_port: int,
 ) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
@@ -97,6 +112,7 @@ def run(
     prints the `process --until-idle` that counts the rest. A failed producer or a damaged file
     ends it at once, with one line and exit status 1. At the end it prints every window of the
     run (the latest 12 when there are more) with a totals row, then the accounting line.
+    With --dashboard the web page serves the run's windows, shards and dead letters live.
     """  # fmt: skip
     settings = Settings(
         data_dir,
@@ -116,7 +132,22 @@ def run(
     )
     options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
     with Processor(settings, options, clock=clock) as processor:
-        _run_live(processor, settings, sim, trips=trips, duration=duration, quiet=quiet)
+        feed = None
+        if with_dashboard:
+            from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
+
+            feed = LiveFeed()
+        with _dashboard(settings, feed, dashboard_host, dashboard_port):
+            _run_live(
+                processor, settings, sim, trips=trips, duration=duration, quiet=quiet, feed=feed
+            )
+
+
+def _dashboard(
+    settings: Settings, feed: LiveFeed | None, host: str, port: int
+) -> AbstractContextManager[object]:
+    """The dashboard beside the run, fed by ``feed`` (none without a feed)."""
+    return nullcontext() if feed is None else start_beside(settings, feed, host=host, port=port)
 
 
 def _run_live(
@@ -127,6 +158,7 @@ def _run_live(
     trips: int | None,
     duration: float | None,
     quiet: bool,
+    feed: LiveFeed | None = None,
 ) -> None:
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
@@ -142,6 +174,8 @@ def _run_live(
         with screen or nullcontext():
 
             def refresh() -> None:
+                if feed is not None:
+                    feed.publish(_sample(processor, producer.sent))
                 if screen is not None:
                     screen.update(view.render(processor.delivered, producer.sent, windows=windows))
 
@@ -168,6 +202,14 @@ def _run_live(
         err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
     _print_accounting(balance, out)
+
+
+def _sample(processor: Processor, produced: int) -> PipelineSample:
+    """What the dashboard beside the run shows of it: the shards and the counts."""
+    from taxi_stream.views.dashboard import PipelineSample  # noqa: PLC0415 - only when asked
+
+    shards = tuple(processor.mapping.snapshot())
+    return PipelineSample(shards, produced, processor.delivered, processor.discarded)
 
 
 def drain(

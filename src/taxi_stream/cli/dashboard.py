@@ -1,0 +1,129 @@
+"""``dashboard``: the live web page over a store, and the flags that start it beside ``run``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from contextlib import closing
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from taxi_stream.app.standing import standing
+from taxi_stream.app.wiring import Settings, existing_store
+from taxi_stream.cli.options import clear_errors, common, err
+
+if TYPE_CHECKING:
+    from taxi_stream.views.dashboard import DashboardServer, LiveFeed, Reads
+
+F = TypeVar("F", bound=Callable[..., object])
+HOST_HELP = "Address to serve the dashboard on; another than 127.0.0.1 only when you mean it."
+
+
+def serve_options(*, prefix: str) -> Callable[[F], F]:
+    """``--{prefix}host`` and ``--{prefix}port``, taken as ``host: str`` and ``port: int``
+    (``dashboard_host``/``dashboard_port`` with the prefix ``dashboard-``)."""
+    env = "TAXI_STREAM_DASHBOARD_"
+    host = click.option(
+        f"--{prefix}host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar=f"{env}HOST",
+        show_envvar=True,
+        help=HOST_HELP,
+    )
+    port = click.option(
+        f"--{prefix}port",
+        type=click.IntRange(0, 65535),
+        default=8765,
+        show_default=True,
+        envvar=f"{env}PORT",
+        show_envvar=True,
+        help="Port of the dashboard (0: a free one, printed with the URL).",
+    )
+
+    def decorate(fn: F) -> F:
+        return host(port(fn))
+
+    return decorate
+
+
+def store_reads(settings: Settings) -> Reads:
+    """How the dashboard reads the store: SQLite opened read-only for each read (as ``query``
+    opens it), DynamoDB opened once. The store is opened once now, so a wrong --data-dir or
+    --store is a one-line error before anything is served."""
+    from taxi_stream.views.dashboard import Reads  # noqa: PLC0415 - starlette only when serving
+
+    with closing(existing_store(settings)):
+        pass
+    return Reads(partial(existing_store, settings), keep_open=settings.store_url != "local")
+
+
+def start_beside(settings: Settings, feed: LiveFeed, *, host: str, port: int) -> DashboardServer:
+    """The dashboard beside a pipeline (``run --dashboard``): health from ``feed``."""
+    from taxi_stream.views.dashboard import start_dashboard  # noqa: PLC0415 - only when asked
+
+    server = start_dashboard(store_reads(settings), host=host, port=port, feed=feed)
+    err.print(f"dashboard: {server.url}", highlight=False, soft_wrap=True)
+    return server
+
+
+@click.command()
+@common(stream=False, window=False)
+@click.option(
+    "--stream",
+    "stream_url",
+    default="local",
+    show_default=True,
+    envvar="TAXI_STREAM_STREAM",
+    show_envvar=True,
+    help="The stream whose shards the health shows: 'local' (embedded) or kinesis://NAME.",
+)
+@serve_options(prefix="")
+@clear_errors
+def dashboard(
+    *,
+    data_dir: Path,
+    store_url: str,
+    stream_url: str,
+    endpoint_url: str | None,
+    region: str | None,
+    host: str,
+    port: int,
+) -> None:
+    """Serve the live dashboard of a store: windows, dead letters, health; reads only.
+
+    Prints the page's URL, then serves until Ctrl-C or SIGTERM. The health shows each shard's
+    checkpoint against the stream (records waiting, how far behind) and the dead letters;
+    beside a pipeline (run --dashboard) it shows the runner's own view instead.
+    """  # fmt: skip
+    from taxi_stream.views.dashboard import start_dashboard  # noqa: PLC0415 - starlette, uvicorn
+
+    settings = Settings(
+        data_dir, stream_url=stream_url, store_url=store_url, endpoint_url=endpoint_url,
+        region=region,
+    )  # fmt: skip
+    server = start_dashboard(
+        store_reads(settings), host=host, port=port, standing=partial(standing, settings)
+    )
+    click.echo(f"dashboard: {server.url} (Ctrl-C stops it)")
+    try:
+        wait_for_stop(server.running)
+    finally:
+        server.stop()
+
+
+def wait_for_stop(running: Callable[[], bool], every_s: float = 0.2) -> None:
+    """Return on Ctrl-C or SIGTERM, or once ``running()`` is False."""
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
+    try:
+        while running() and not stopped.wait(every_s):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
