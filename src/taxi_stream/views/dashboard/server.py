@@ -76,8 +76,9 @@ class DashboardServer:
         return f"http://{shown}:{port}/"
 
     def start(self) -> DashboardServer:
-        """Start serving (returns at once)."""
-        self._thread.start()
+        """Start serving, unless it was started already (returns at once)."""
+        if self._thread.ident is None:
+            self._thread.start()
         return self
 
     def running(self) -> bool:
@@ -94,6 +95,7 @@ class DashboardServer:
         self._sock.close()
 
     def __enter__(self) -> DashboardServer:
+        """Serving (started if it was not)."""
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
