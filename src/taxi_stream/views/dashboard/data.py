@@ -24,7 +24,6 @@ from taxi_stream.views.dashboard.health import (
 from taxi_stream.views.dashboard.rows import Json, Row, letter_row, window_row
 
 MAX_ROWS: Final = 5_000  # the most window rows or dead letters one answer carries
-DEFAULT_ROWS: Final = 1_000
 LETTERS_SCAN: Final = 10_000  # dead letters read for the by-reason counts (the oldest ones)
 LATEST_LETTERS: Final = 5
 
@@ -58,7 +57,7 @@ class WindowQuery:
     vendor: str | None = None
     start_ms: int | None = None
     end_ms: int | None = None
-    limit: int = DEFAULT_ROWS
+    limit: int = MAX_ROWS
     latest: int | None = None  # only the latest N window starts (after the other filters)
 
 

@@ -148,7 +148,7 @@ function renderCharts(rows, cols) {
         label: `vendor ${v}`, stroke: COLORS[i % COLORS.length], width: 1.5,
         value: (u, value) => (value === null ? "-" : c.format(value)),
       }))],
-      axes: [{}, { values: (u, ticks) => ticks.map((t) => int.format(t)) }],
+      axes: [{}, { size: 70, values: (u, ticks) => ticks.map((t) => int.format(t)) }],
       scales: { x: { time: true } },
     }, data, holder);
     state.charts.set(c.key, chart);
