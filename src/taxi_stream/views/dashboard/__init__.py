@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from starlette.types import ASGIApp
+
 from taxi_stream.app.standing import Standing
 from taxi_stream.views.dashboard.app import create_app
 from taxi_stream.views.dashboard.data import DashboardData, Reader, Reads
@@ -36,14 +38,15 @@ def start_dashboard(
     feed: LiveFeed | None = None,
     standing: Callable[[], Standing] | None = None,
     interval_s: float = 1.0,
+    mounts: dict[str, ASGIApp] | None = None,
 ) -> DashboardServer:
     """Serve the dashboard over ``reads`` on ``host``:``port``; ConfigError if it cannot bind.
 
     ``feed``: the pipeline beside it publishes its shards there; else ``standing`` reads where
-    the consumer stands from the stores.
+    the consumer stands from the stores. ``mounts`` serves other apps beside it (path -> app).
     """
     sock = bind(host, port)
     stopping = threading.Event()
     data = DashboardData(reads, monotonic=time.monotonic, feed=feed, standing=standing)
-    app = create_app(data, interval_s=interval_s, stopping=stopping)
+    app = create_app(data, interval_s=interval_s, stopping=stopping, extra=mounts)
     return DashboardServer(app, sock, stopping).start()

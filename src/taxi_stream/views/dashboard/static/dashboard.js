@@ -175,7 +175,8 @@ function renderHealth(h) {
     card("retries in flight", fmt.count(h.retries || 0)),
   ];
   if (h.produced !== null && h.produced !== undefined) {
-    cards.splice(2, 0, card("records in the stream", fmt.count(h.produced)));
+    const label = h.source === "pipeline" ? "records produced by this run" : "records in the stream";
+    cards.splice(2, 0, card(label, fmt.count(h.produced)));
   }
   $("health-summary").replaceChildren(...cards);
   const error = $("health-error");
