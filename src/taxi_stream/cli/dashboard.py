@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., object])
 HOST_HELP = "Address to serve the dashboard on; another than 127.0.0.1 only when you mean it."
+REFRESH_S = {"local": 1.0, "dynamodb": 5.0}  # every refresh scans a DynamoDB table: less often
 
 
 def serve_options(*, prefix: str) -> Callable[[F], F]:
@@ -62,11 +63,19 @@ def store_reads(settings: Settings) -> Reads:
     return Reads(partial(existing_store, settings), keep_open=settings.store_url != "local")
 
 
+def _refresh(settings: Settings, given: float | None = None) -> float:
+    """How often the page refreshes: ``given``, else 1 s (SQLite) or 5 s (a DynamoDB table)."""
+    if given is not None:
+        return given
+    return REFRESH_S["dynamodb" if settings.store_url.startswith("dynamodb:") else "local"]
+
+
 def start_beside(settings: Settings, feed: LiveFeed, *, host: str, port: int) -> DashboardServer:
     """The dashboard beside a pipeline (``run --dashboard``): health from ``feed``."""
     from taxi_stream.views.dashboard import start_dashboard  # noqa: PLC0415 - only when asked
 
-    server = start_dashboard(store_reads(settings), host=host, port=port, feed=feed)
+    reads = store_reads(settings)
+    server = start_dashboard(reads, host=host, port=port, feed=feed, interval_s=_refresh(settings))
     err.print(f"dashboard: {server.url}", highlight=False, soft_wrap=True)
     return server
 
@@ -83,6 +92,13 @@ def start_beside(settings: Settings, feed: LiveFeed, *, host: str, port: int) ->
     help="The stream whose shards the health shows: 'local' (embedded) or kinesis://NAME.",
 )
 @serve_options(prefix="")
+@click.option(
+    "--refresh-seconds",
+    type=click.FloatRange(0.2, 60),
+    default=None,
+    help="How often the page updates (default 1 s; 5 s for a DynamoDB table, which each"
+    " update scans).",
+)
 @clear_errors
 def dashboard(
     *,
@@ -93,6 +109,7 @@ def dashboard(
     region: str | None,
     host: str,
     port: int,
+    refresh_seconds: float | None,
 ) -> None:
     """Serve the live dashboard of a store: windows, dead letters, health; reads only.
 
@@ -107,7 +124,11 @@ def dashboard(
         region=region,
     )  # fmt: skip
     server = start_dashboard(
-        store_reads(settings), host=host, port=port, standing=partial(standing, settings)
+        store_reads(settings),
+        host=host,
+        port=port,
+        standing=partial(standing, settings),
+        interval_s=_refresh(settings, refresh_seconds),
     )
     click.echo(f"dashboard: {server.url} (Ctrl-C stops it)")
     try:

@@ -42,11 +42,14 @@ def start_dashboard(
 ) -> DashboardServer:
     """Serve the dashboard over ``reads`` on ``host``:``port``; ConfigError if it cannot bind.
 
+    ``interval_s``: how often the page's updates are read (health at most twice as often).
     ``feed``: the pipeline beside it publishes its shards there; else ``standing`` reads where
     the consumer stands from the stores. ``mounts`` serves other apps beside it (path -> app).
     """
     sock = bind(host, port)
     stopping = threading.Event()
-    data = DashboardData(reads, monotonic=time.monotonic, feed=feed, standing=standing)
+    data = DashboardData(
+        reads, monotonic=time.monotonic, feed=feed, standing=standing, cache_s=interval_s / 2
+    )
     app = create_app(data, interval_s=interval_s, stopping=stopping, extra=mounts)
     return DashboardServer(app, sock, stopping).start()

@@ -175,7 +175,8 @@ class DashboardData:
         else:
             shards, produced = self._stored(health)
         health["shards"] = list[Json](shards)
-        health["retries"] = sum(_whole(shard.get("retries")) for shard in shards)
+        live = self._feed is not None  # the stores know nothing of retries in flight
+        health["retries"] = sum(_whole(s.get("retries")) for s in shards) if live else None
         health["stuck"] = list[Json](stuck_shards(shards))
         return produced
 

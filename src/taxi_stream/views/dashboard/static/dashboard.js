@@ -172,7 +172,7 @@ function renderHealth(h) {
     card("records out (counted or dead-lettered)", fmt.rate(rates.outPerSecond)),
     card("trips in windows", fmt.count(h.counted)),
     card("dead letters", fmt.count(h.deadLetters.total)),
-    card("retries in flight", fmt.count(h.retries || 0)),
+    card("retries in flight", h.retries === null ? "-" : fmt.count(h.retries)),
   ];
   if (h.produced !== null && h.produced !== undefined) {
     const label = h.source === "pipeline" ? "records produced by this run" : "records in the stream";
