@@ -15,6 +15,7 @@ const fmt = {
   hours: (v) => `${one.format(v / 3600)} h`,
   avgMinutes: (v) => (v === null ? "-" : `${one.format(v / 60)} min`),
   dollars: (v) => `$${two.format(v / 100)}`,
+  avgDollars: (v) => (v === null ? "-" : `$${two.format(v / 100)}`),
   rate: (v) => (v === null || v === undefined ? "-" : `${int.format(v)}/s`),
   final: (v) => (v ? "final" : "open"),
 };
@@ -75,7 +76,9 @@ function renderVendors(rows, cols) {
     per.set(r.vendorId, sums);
   });
   const table = $("vendors");
-  header(table, ["vendor", "windows", ...cols.map((c) => c.label), "avg distance", "avg duration"]);
+  const fares = cols.some((c) => c.key === "totalFare");
+  header(table, ["vendor", "windows", ...cols.map((c) => c.label), "avg distance", "avg duration",
+    ...(fares ? ["avg fare"] : [])]);
   const body = [...per.keys()].sort().map((vendor) => {
     const s = per.get(vendor);
     const tr = document.createElement("tr");
@@ -86,6 +89,7 @@ function renderVendors(rows, cols) {
     const trips = s.tripCount || 0;
     tr.appendChild(numCell(trips ? s.totalDistanceMiles / trips : null, fmt.avgMiles));
     tr.appendChild(numCell(trips ? s.totalDurationSeconds / trips : null, fmt.avgMinutes));
+    if (fares) tr.appendChild(numCell(trips ? s.totalFare / trips : null, fmt.avgDollars));
     return tr;
   });
   table.tBodies[0].replaceChildren(...body);
@@ -94,8 +98,9 @@ function renderVendors(rows, cols) {
 function renderWindows(rows, cols) {
   const hasFinal = rows.some((r) => "final" in r);
   const table = $("windows");
+  const fares = cols.some((c) => c.key === "totalFare");
   header(table, ["window (UTC)", "vendor", ...cols.map((c) => c.label), "avg distance",
-    "avg duration", ...(hasFinal ? ["status"] : [])]);
+    "avg duration", ...(fares ? ["avg fare"] : []), ...(hasFinal ? ["status"] : [])]);
   const newest = [...rows].sort((a, b) => b.windowStartMs - a.windowStartMs
     || String(a.vendorId).localeCompare(String(b.vendorId))).slice(0, 60);
   table.tBodies[0].replaceChildren(...newest.map((r) => {
@@ -106,6 +111,9 @@ function renderWindows(rows, cols) {
     cols.forEach((c) => tr.appendChild(numCell(r[c.key], c.format, c.key)));
     tr.appendChild(numCell(r.avgDistanceMiles, fmt.avgMiles));
     tr.appendChild(numCell(r.avgDurationSeconds, fmt.avgMinutes));
+    if (fares) {
+      tr.appendChild(numCell(r.tripCount ? r.totalFare / r.tripCount : null, fmt.avgDollars));
+    }
     if (hasFinal) tr.appendChild(cell("td", fmt.final(r.final)));
     return tr;
   }));
