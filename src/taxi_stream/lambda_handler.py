@@ -9,6 +9,7 @@ package ships (msgspec, pybase64). Configuration comes from the environment:
   1..900, default 60), ``NAIVE_TIMEZONE`` (zone of timestamps written without an offset,
   default UTC);
 - ``LOG_LEVEL`` of taxi-stream's own log lines (default ``INFO``);
+- ``METRICS_NAMESPACE``, the CloudWatch namespace of the metrics line (default ``TaxiStream``);
 - the standard AWS variables (``AWS_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...), read by boto3.
 
 On the first invocation (the cold start) the settings are checked, then the store and its
@@ -18,6 +19,11 @@ ConfigError and one log line naming the variable; nothing is read until it is fi
 taxi-stream's own loggers write JSON lines through one handler of ours, on the ``taxi_stream``
 logger, which stops there (no second, plain-text copy through the runtime's root handler).
 Every other logger, the root logger and their handlers and formatters are left as they are.
+
+Each invocation that returns writes one CloudWatch embedded-metric-format line on stdout
+(``function/emf.py``): its records, trips, dead letters by reason, late trips and
+contributions written, as the handler counted them (``InvocationStats``). An invocation that
+raises writes none: Lambda retries it, and the retry's line counts its records once.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ import json
 import logging
 import os
 import re
+import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import TextIO, TypeVar
 
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.windows import WindowClock, check_window_seconds, window_clock
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.emf import DEFAULT_NAMESPACE, emf_line
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler, naive_zone
 from taxi_stream.stores import DEFAULT_TABLE
 from taxi_stream.stores.dynamodb import DynamoDBStore
@@ -41,6 +50,8 @@ log = logging.getLogger(__name__)
 PACKAGE_LOGGER = "taxi_stream"
 _T = TypeVar("_T")
 _handler: TumblingWindowHandler | None = None
+_namespace = DEFAULT_NAMESPACE  # set at the cold start, from METRICS_NAMESPACE
+NAMESPACE_RULE = re.compile(r"(?!AWS/)[0-9A-Za-z.\-_/#: ]{1,255}")
 
 
 def config_from_env(env: Mapping[str, str]) -> tuple[str, HandlerConfig]:
@@ -57,20 +68,45 @@ def log_level_from_env(env: Mapping[str, str]) -> int:
     return _setting(env, "LOG_LEVEL", "INFO", _log_level)
 
 
+def metrics_namespace_from_env(env: Mapping[str, str]) -> str:
+    """The CloudWatch namespace ``METRICS_NAMESPACE`` names (default ``TaxiStream``)."""
+    return _setting(env, "METRICS_NAMESPACE", DEFAULT_NAMESPACE, _namespace_name)
+
+
 def lambda_handler(event: KinesisEvent, context: LambdaContext | None) -> WindowResponse:
-    """Handle one Kinesis (tumbling-window) invocation."""
+    """Handle one Kinesis (tumbling-window) invocation, then write its metrics line."""
     global _handler  # noqa: PLW0603 - one handler and one client per container, built lazily
     if _handler is None:
         _handler = _cold_start(os.environ)
-    return _handler(event, context)
+    response = _handler(event, context)
+    write_metrics(_handler, event, context)
+    return response
+
+
+def write_metrics(
+    handler: TumblingWindowHandler, event: KinesisEvent, context: LambdaContext | None
+) -> None:
+    """The invocation's embedded-metric-format line, on stdout (CloudWatch Logs reads it)."""
+    name = context.function_name if context is not None else None
+    line = emf_line(
+        handler.stats,
+        namespace=_namespace,
+        function_name=name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+        shard_id=str(event.get("shardId") or ""),
+        now_ms=time.time_ns() // 1_000_000,
+    )
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _cold_start(env: Mapping[str, str]) -> TumblingWindowHandler:
     """Logging, settings and the store, once per container; a bad setting is one log line."""
+    global _namespace  # noqa: PLW0603 - set with the handler, once per container
     package = configure_logging()
     try:
         package.setLevel(log_level_from_env(env))  # the level is the package's, not the root's
         table, config = config_from_env(env)
+        _namespace = metrics_namespace_from_env(env)
     except ConfigError as exc:
         log.error("the function's configuration is invalid, no record was read: %s", exc)
         raise
@@ -93,6 +129,15 @@ def _window_seconds(text: str) -> int:
 
 def _zone_name(text: str) -> str:
     naive_zone(text)  # raises ConfigError for a zone nobody knows
+    return text
+
+
+def _namespace_name(text: str) -> str:
+    if not NAMESPACE_RULE.fullmatch(text):
+        raise ConfigError(
+            "a CloudWatch namespace is 1..255 letters, digits or . - _ / # : and spaces,"
+            f" not starting with AWS/; got {text!r}"
+        )
     return text
 
 

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from tests.support.dashboard import serving
 
 from taxi_stream.stores.sqlite import SQLiteStore
@@ -50,7 +51,7 @@ def test_the_dashboard_listens_on_127_0_0_1_only_by_default(
 def test_run_serves_the_dashboard_beside_the_pipeline_until_it_ends(
     taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """run --dashboard serves the runner's own shard view on 127.0.0.1 and stops when it ends."""
+    """run --dashboard serves the runner's shards and its /metrics on 127.0.0.1, until it ends."""
     argv = [taxi_stream_exe, "run", "--data-dir", tmp_path / "data", "--duration", "4"]
     argv += ["--rate", "300", "--window-seconds", "1", "--quiet", "--dashboard"]
     argv += ["--dashboard-port", "0"]
@@ -63,6 +64,9 @@ def test_run_serves_the_dashboard_beside_the_pipeline_until_it_ends(
         assert health["source"] == "pipeline"
         assert [shard["shard"] for shard in health["shards"]] == [f"shard-000{n}" for n in range(4)]
         assert {"iteratorAge", "retries", "lastError"} <= set(health["shards"][0])
+        scraped = httpx.get(f"{served.url}metrics", timeout=10)
+        families = {f.name for f in text_string_to_metric_families(scraped.text)}
+        assert {"taxi_stream_invocations", "taxi_stream_iterator_age_seconds"} <= families
         served.process.wait(timeout=CLI_TIMEOUT_S)
         assert listening_addresses(served.port) == []
     assert served.returncode == 0, served.lines

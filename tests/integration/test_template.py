@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,15 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 from cfnlint.decode import decode_str
 
+from taxi_stream.core.errors import Reason
+from taxi_stream.function.emf import emf_record
+from taxi_stream.function.stats import InvocationStats
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 
 Template = dict[str, Any]
+REASONS = [value for name, value in vars(Reason).items() if name.isupper()]
 
 
 def load(text: str) -> Template:
@@ -236,6 +243,7 @@ def test_the_function_follows_the_design(template: Template) -> None:
         "WINDOW_CLOCK": {"Ref": "WindowClock"},
         "WINDOW_SECONDS": {"Ref": "TumblingWindowInSeconds"},
         "NAIVE_TIMEZONE": {"Ref": "NaiveTimezone"},
+        "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
     }
     event = props["Events"]["Trips"]
     assert event["Type"] == "Kinesis"
@@ -294,3 +302,40 @@ def test_sam_builds_the_function_with_make_not_docker(template: Template) -> Non
     assert re.search(
         r"^build-WindowFunction:\n\t.*build\.sh\" \"\$\(ARTIFACTS_DIR\)\"$", makefile, re.M
     )
+
+
+def dashboard_metrics(template: Template) -> list[list[Any]]:
+    """Every metric the operations dashboard plots, its !Sub variables left as they are."""
+    ((_, props),) = resources(template, "AWS::CloudWatch::Dashboard")
+    body = props["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(body)["widgets"]
+    return [m for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"]]
+
+
+def test_the_dashboard_plots_every_count_the_function_writes(template: Template) -> None:
+    """Each EMF metric (one per dead-letter reason) in the function's namespace, and IteratorAge."""
+    stats = InvocationStats(records=1, trips=1, dead_letters=Counter(REASONS))
+    line = emf_record(stats, namespace="N", function_name="F", shard_id="S", now_ms=0)
+    written = {m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    plotted = {m[1] for m in dashboard_metrics(template) if m[0] == "${MetricsNamespace}"}
+    assert plotted == written
+    assert all(
+        m[2:4] == ["FunctionName", "${WindowFunction}"]
+        for m in dashboard_metrics(template)
+        if m[0] == "${MetricsNamespace}"
+    )
+    stream_age = ["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName",
+                  "${InputStream}"]  # fmt: skip
+    assert stream_age in [m[:4] for m in dashboard_metrics(template)]
+    function = next(p for _, p in resources(template, "AWS::Serverless::Function"))
+    variables = function["Environment"]["Variables"]
+    assert variables["METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+
+
+def test_the_dashboard_shows_every_alarm(template: Template) -> None:
+    """The alarm widget names each alarm the template defines."""
+    ((_, props),) = resources(template, "AWS::CloudWatch::Dashboard")
+    widgets = json.loads(props["DashboardBody"]["Fn::Sub"])["widgets"]
+    shown = {a for w in widgets if w["type"] == "alarm" for a in w["properties"]["alarms"]}
+    alarms = {f"${{{name}.Arn}}" for name, _ in resources(template, "AWS::CloudWatch::Alarm")}
+    assert shown == alarms

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from taxi_stream.app.tally import HandlerTally
 from taxi_stream.app.wiring import (
     OUR_HANDLER,
     Consumer,
@@ -100,6 +101,7 @@ class Processor:
     ) -> None:
         self._clock = clock
         self._resources = ExitStack()
+        self.tally = HandlerTally() if options.ours else None  # what our handler did
         try:
             lock = consumer_lock(settings.data_dir)
             self._resources.callback(os.close, lock)
@@ -107,7 +109,7 @@ class Processor:
             self._resources.callback(consumer.close)
             self.mapping = EventSourceMapping(
                 consumer.stream,
-                self._handler(options, consumer, settings.data_dir),
+                self._handler(options, consumer, settings.data_dir, self.tally),
                 consumer.checkpoints,
                 options.mapping,
                 now_ms=clock.now_ms,
@@ -125,7 +127,7 @@ class Processor:
 
     @staticmethod
     def _handler(
-        options: ProcessOptions, consumer: Consumer, data_dir: Path
+        options: ProcessOptions, consumer: Consumer, data_dir: Path, tally: HandlerTally | None
     ) -> Handler | InProcess[Any]:
         """Our handler once the store agrees to its windows and to these checkpoints feeding it
         the stream (another data dir's would re-read it under the same contribution ids, and the
@@ -134,7 +136,7 @@ class Processor:
             config = options.handler_config()
             identity = consumer.checkpoints.identity()
             consumer.store.claim_stream(consumer.stream.name, identity, str(data_dir))
-            return our_handler(consumer.store, config, in_process=consumer.own_store)
+            return our_handler(consumer.store, config, in_process=consumer.own_store, tally=tally)
         return import_handler(options.handler)
 
     def __enter__(self) -> Processor:

@@ -54,7 +54,9 @@ class Interruption:
 
 
 @dataclass(slots=True)
-class _Tally:
+class Tally:
+    """What went so far: entries sent (trips), stream records put, failures by input line."""
+
     sent: int = 0
     records: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)
@@ -79,14 +81,16 @@ def produce(
     entries: Iterable[Entry],
     batch: int = PRODUCE_BATCH,
     interruption: Interruption | None = None,
+    tally: Tally | None = None,
 ) -> Produced:
     """Send (line number, partition key, data) entries in batches; count what went and failed.
 
     With an ``interruption`` installed as the signal handler, a signal ends the input: what
-    was read is sent, and the result says so.
+    was read is sent, and the result says so. ``tally`` (a fresh one by default) is counted
+    up batch by batch, so another thread (the metrics) can watch it.
     """
     gate = interruption or Interruption()
-    tally, chunk = _Tally(), []
+    tally, chunk = Tally() if tally is None else tally, []
     try:
         gate.breakable = interruption is not None and not gate.requested
         for entry in entries:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlparse
 
+from taxi_stream.app.tally import HandlerTally
 from taxi_stream.core.errors import ConfigError, TaxiStreamError
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.infra.clock import now_ms
@@ -234,23 +235,34 @@ def check_resource_names(stream_name: str, table_name: str) -> None:
 
 
 def our_handler(
-    store: Store, config: HandlerConfig, *, in_process: bool = False
+    store: Store,
+    config: HandlerConfig,
+    *,
+    in_process: bool = False,
+    tally: HandlerTally | None = None,
 ) -> Handler | InProcess[SQLiteUnitOfWork]:
     """Our handler writing to ``store``, once the store agrees to hold its kind of windows.
 
     ``in_process`` (the data dir's own SQLite store, which holds the checkpoints too): the
     handler writes through the unit of work the runner opens for each invocation, so its
     contributions and dead letters commit in the same transaction as the checkpoint.
+    ``tally`` sums what each invocation did, for the metrics.
     """
     store.claim_windows(config.window_seconds, config.clock)
     if in_process:
-        return in_process_handler(config)
-    return TumblingWindowHandler(store, config)
+        return in_process_handler(config, tally)
+    return _counted(TumblingWindowHandler(store, config), tally)
 
 
-def in_process_handler(config: HandlerConfig) -> InProcess[SQLiteUnitOfWork]:
+def in_process_handler(
+    config: HandlerConfig, tally: HandlerTally | None = None
+) -> InProcess[SQLiteUnitOfWork]:
     """Our handler, built on each unit of work the runner opens on a SQLite store."""
-    return InProcess(lambda work: TumblingWindowHandler(work, config))
+    return InProcess(lambda work: _counted(TumblingWindowHandler(work, config), tally))
+
+
+def _counted(handler: TumblingWindowHandler, tally: HandlerTally | None) -> Handler:
+    return handler if tally is None else tally.observe(handler)
 
 
 def import_handler(spec: str) -> Handler:

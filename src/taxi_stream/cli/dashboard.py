@@ -17,6 +17,8 @@ from taxi_stream.app.wiring import Settings, existing_store
 from taxi_stream.cli.options import clear_errors, common, err
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
     from taxi_stream.views.dashboard import DashboardServer, LiveFeed, Reads
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -70,12 +72,22 @@ def _refresh(settings: Settings, given: float | None = None) -> float:
     return REFRESH_S["dynamodb" if settings.store_url.startswith("dynamodb:") else "local"]
 
 
-def start_beside(settings: Settings, feed: LiveFeed, *, host: str, port: int) -> DashboardServer:
-    """The dashboard beside a pipeline (``run --dashboard``): health from ``feed``."""
+def start_beside(
+    settings: Settings,
+    feed: LiveFeed,
+    *,
+    host: str,
+    port: int,
+    mounts: dict[str, ASGIApp] | None = None,
+) -> DashboardServer:
+    """The dashboard beside a pipeline (``run --dashboard``): health from ``feed``; ``mounts``
+    serves other apps beside it (the run's ``/metrics``)."""
     from taxi_stream.views.dashboard import start_dashboard  # noqa: PLC0415 - only when asked
 
     reads = store_reads(settings)
-    server = start_dashboard(reads, host=host, port=port, feed=feed, interval_s=_refresh(settings))
+    server = start_dashboard(
+        reads, host=host, port=port, feed=feed, interval_s=_refresh(settings), mounts=mounts
+    )
     err.print(f"dashboard: {server.url}", highlight=False, soft_wrap=True)
     return server
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import IO, Final, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Final, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.console import Console
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.limits import MAX_WINDOW_S
 from taxi_stream.core.timefmt import parse_iso_ms
+
+if TYPE_CHECKING:
+    from taxi_stream.views.metrics import Sources
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -160,3 +164,39 @@ def flag_ms(text: str | None, flag: str) -> int | None:
         return parse_iso_ms(text)
     except ValueError:
         raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None
+
+
+def metrics_options(fn: F) -> F:
+    """--metrics-port and --metrics-host; the command takes ``metrics_port: int | None`` and
+    ``metrics_host: str``, and serves with ``serving_metrics``."""
+    port = click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65_535),
+        default=None,
+        envvar="TAXI_STREAM_METRICS_PORT",
+        show_envvar=True,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics while it runs (0: a free"
+        " port); a line on stderr names the address. Off by default.",
+    )
+    host = click.option(
+        "--metrics-host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="TAXI_STREAM_METRICS_HOST",
+        show_envvar=True,
+        help="Address the metrics server binds; give another only to be scraped from elsewhere.",
+    )
+    return port(host(fn))
+
+
+@contextmanager
+def serving_metrics(sources: Callable[[], Sources], port: int | None, host: str) -> Iterator[None]:
+    """While inside, serve the metrics of ``sources()`` (nothing when ``port`` is None)."""
+    if port is None:
+        yield
+        return
+    from taxi_stream.views.metrics import MetricsServer, registry  # noqa: PLC0415 - only when asked
+
+    with MetricsServer(registry(sources()), port=port, host=host) as server:
+        err.print(f"metrics: {server.url}", highlight=False, soft_wrap=True)
+        yield

@@ -24,8 +24,11 @@ from taxi_stream.cli.options import (
     common,
     err,
     flag_ms,
+    metrics_options,
     open_dash,
+    serving_metrics,
 )
+from taxi_stream.cli.process import metrics_sources
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
@@ -35,6 +38,7 @@ from taxi_stream.views.console import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from taxi_stream.views.dashboard import LiveFeed, PipelineSample
+    from taxi_stream.views.metrics import Sources
 
 SNAPSHOT_EVERY_S = 5.0
 GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
@@ -82,6 +86,7 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
     help="Serve the live web dashboard beside the run, until it ends (URL on stderr).",
 )
 @serve_options(prefix="dashboard-")
+@metrics_options
 @clear_errors
 def run(
     *,
@@ -103,6 +108,8 @@ def run(
     with_dashboard: bool,
     dashboard_host: str,
     dashboard_port: int,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Simulate -> embedded stream -> tumbling windows -> store, with a live view.
 
@@ -132,46 +139,51 @@ def run(
     )
     options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
     with Processor(settings, options, clock=clock) as processor:
-        feed = None
-        if with_dashboard:
-            from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
-
-            feed = LiveFeed()
-        with _dashboard(settings, feed, dashboard_host, dashboard_port):
-            _run_live(
-                processor, settings, sim, trips=trips, duration=duration, quiet=quiet, feed=feed
-            )
-
-
-def _dashboard(
-    settings: Settings, feed: LiveFeed | None, host: str, port: int
-) -> AbstractContextManager[object]:
-    """The dashboard beside the run, fed by ``feed`` (none without a feed)."""
-    return nullcontext() if feed is None else start_beside(settings, feed, host=host, port=port)
+        metrics = (metrics_port, metrics_host)
+        dashboard = (dashboard_host, dashboard_port) if with_dashboard else None
+        _run_live(
+            processor,
+            settings,
+            sim,
+            (trips, duration),
+            quiet=quiet,
+            metrics=metrics,
+            dashboard=dashboard,
+        )
 
 
 def _run_live(
     processor: Processor,
     settings: Settings,
     sim: SimulatorConfig,
+    bounds: tuple[int | None, float | None],
     *,
-    trips: int | None,
-    duration: float | None,
     quiet: bool,
-    feed: LiveFeed | None = None,
+    metrics: tuple[int | None, str],
+    dashboard: tuple[str, int] | None = None,
 ) -> None:
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
+    trips, duration = bounds
     producer = start_producer(settings, sim, trips=trips, duration_s=duration)
     since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
+    feed = None if dashboard is None else _feed()
+
+    def sources() -> Sources:
+        return metrics_sources(processor, lambda: producer.sent)
+
     try:
-        with screen or nullcontext():
+        with (
+            screen or nullcontext(),
+            serving_metrics(sources, *metrics),
+            _dashboard(settings, feed, dashboard, sources),
+        ):
 
             def refresh() -> None:
                 if feed is not None:
@@ -202,6 +214,28 @@ def _run_live(
         err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
     _print_accounting(balance, out)
+
+
+def _feed() -> LiveFeed:
+    from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
+
+    return LiveFeed()
+
+
+def _dashboard(
+    settings: Settings,
+    feed: LiveFeed | None,
+    address: tuple[str, int] | None,
+    sources: Callable[[], Sources],
+) -> AbstractContextManager[object]:
+    """The dashboard beside the run, fed by ``feed``, with the run's metrics at /metrics."""
+    if feed is None or address is None:
+        return nullcontext()
+    from taxi_stream.views.metrics import asgi_app, registry  # noqa: PLC0415 - only when asked
+
+    host, port = address
+    mounts = {"/metrics": asgi_app(registry(sources()))}
+    return start_beside(settings, feed, host=host, port=port, mounts=mounts)
 
 
 def _sample(processor: Processor, produced: int) -> PipelineSample:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.wiring import OUR_HANDLER, Settings
-from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.cli.options import clear_errors, common, err, metrics_options, serving_metrics
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.timefmt import parse_iso_ms
@@ -16,6 +18,9 @@ from taxi_stream.core.words import count
 from taxi_stream.function.handler import CLOCKS
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
+
+if TYPE_CHECKING:
+    from taxi_stream.views.metrics import Sources
 
 
 @click.command()
@@ -163,6 +168,7 @@ from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
     help="With --until-idle: exit 3 once all work left has kept failing this long.",
 )
 @click.option("--quiet", is_flag=True, help="No live view; one line per stuck shard or discard.")
+@metrics_options
 @clear_errors
 def process(
     *,
@@ -191,6 +197,8 @@ def process(
     idle_window_close: float,
     give_up_after: float,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run the local event source mapping: stream -> handler -> store, with a live shard view.
 
@@ -223,7 +231,10 @@ def process(
         on_failure=on_failure,
     )
     options = ProcessOptions(handler, mapping, clock=clock, naive_timezone=naive_timezone)
-    with Processor(settings, options) as processor:
+    with (
+        Processor(settings, options) as processor,
+        serving_metrics(lambda: metrics_sources(processor), metrics_port, metrics_host),
+    ):
         code = run_processor(
             processor, until_idle=until_idle, quiet=quiet, give_up_after_s=give_up_after, err=err
         )
@@ -238,6 +249,22 @@ def process(
         )
     if code:
         raise SystemExit(code)
+
+
+def metrics_sources(processor: Processor, produced: Callable[[], int] | None = None) -> Sources:
+    """What the metrics of a processor read: its shards, our handler's tally, and ``produced``
+    (the records a producer beside it put, one trip each)."""
+    from taxi_stream.views.metrics import ProducedCounts, Sources  # noqa: PLC0415 - only when asked
+
+    def counts(sent: Callable[[], int]) -> Callable[[], ProducedCounts]:
+        return lambda: ProducedCounts(trips=sent(), records=sent())
+
+    return Sources(
+        shards=processor.mapping.snapshot,
+        handler=processor.tally,
+        produced=None if produced is None else counts(produced),
+        now_ms=processor.clock.now_ms,
+    )
 
 
 def parse_timestamp(text: str | None) -> int | None:

@@ -6,18 +6,28 @@ import signal
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
-from taxi_stream.app.produce import Interruption, Produced, produce
+from taxi_stream.app.produce import Interruption, Produced, Tally, produce
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.options import clear_errors, common, err, open_dash
+from taxi_stream.cli.options import (
+    clear_errors,
+    common,
+    err,
+    metrics_options,
+    open_dash,
+    serving_metrics,
+)
 from taxi_stream.core import oversize
 from taxi_stream.core.limits import MAX_RECORD_BYTES
 from taxi_stream.core.words import count
 from taxi_stream.ports import StreamWriter
 from taxi_stream.sources.files import Entry, Reading, dead_letters, json_lines
+
+if TYPE_CHECKING:
+    from taxi_stream.views.metrics import Sources
 
 INTERRUPTED_EXIT: Final = 130  # as a shell reports a command ended by Ctrl-C
 SHOWN: Final = 20  # reasons for failure, and oversize lines, listed one by one
@@ -64,6 +74,7 @@ RANGES: Final = 5  # runs of line numbers shown for one reason
     help="Kinesis only: pack records KPL-style (fewer, larger Kinesis records; cheaper); the"
     " summary says how many Kinesis records carried them.",
 )
+@metrics_options
 @clear_errors
 def produce_cmd(
     *,
@@ -77,6 +88,8 @@ def produce_cmd(
     partition_key: str,
     skip_lines: int,
     aggregate: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Send records into the stream, one per line (invalid ones too), or replay dead letters.
 
@@ -100,13 +113,14 @@ def produce_cmd(
         shards=shards,
         aggregate=aggregate,
     )
-    reading = Reading()
+    reading, tally = Reading(), Tally()
     noun = "line" if letters is None else "entry"
     with (
         closing(open_stream(settings)) as stream,
         _entries(source, letters, reading, partition_key, skip_lines) as entries,
+        serving_metrics(lambda: metrics_sources(tally), metrics_port, metrics_host),
     ):
-        result = _produce(stream, entries)
+        result = _produce(stream, entries, tally)
     _report(result, reading, noun=noun, skip=skip_lines, aggregate=aggregate)
 
 
@@ -122,12 +136,19 @@ def _entries(
         yield json_lines(file, source or "-", reading, key_by=key_by, skip=skip)
 
 
-def _produce(stream: StreamWriter, entries: Iterator[Entry]) -> Produced:
+def metrics_sources(tally: Tally) -> Sources:
+    """What a producer's metrics read: its tally, counted up batch by batch."""
+    from taxi_stream.views.metrics import ProducedCounts, Sources  # noqa: PLC0415 - only when asked
+
+    return Sources(produced=lambda: ProducedCounts(trips=tally.sent, records=tally.records))
+
+
+def _produce(stream: StreamWriter, entries: Iterator[Entry], tally: Tally) -> Produced:
     """Produce with Ctrl-C and SIGTERM turned into a clean stop after the batch in flight."""
     interruption = Interruption()
     previous = {sig: signal.signal(sig, interruption) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return produce(stream, entries, interruption=interruption)
+        return produce(stream, entries, interruption=interruption, tally=tally)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

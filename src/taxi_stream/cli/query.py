@@ -1,4 +1,4 @@
-"""``query``: stored window totals or dead letters, as a table (with totals), JSON or CSV."""
+"""``query``: stored window totals or dead letters: a table (with totals), JSON, CSV, Parquet."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import click
 from rich.console import Console
@@ -17,11 +17,18 @@ from rich.table import Table
 
 from taxi_stream.app.wiring import Settings, existing_store
 from taxi_stream.cli.options import clear_errors, common, flag_ms
-from taxi_stream.core.records import DeadLetter, WindowTotals
+from taxi_stream.core.records import DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
+from taxi_stream.core.totals import Totals
+from taxi_stream.core.windows import WindowClock
 from taxi_stream.views.query import letters_table, windows_table
 
 T = TypeVar("T")
+# Items with every field set: their rows give the Parquet columns their types.
+TYPICAL_WINDOW: Final = WindowTotals(
+    "1", 0, 60_000, Totals(1, 1_000, 60, 1), 1, WindowClock.ARRIVAL, 0
+)
+TYPICAL_LETTER: Final = DeadLetter(Origin("s", "shard", "1", 0, 0), "not_json", "m", b"x")
 Row = dict[str, str | int | float | None]  # one JSON object or CSV row
 
 
@@ -30,9 +37,17 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "parquet"]),
     default="table",
     show_default=True,
+    help="parquet: the columns of json in a file (needs --out), times as UTC timestamps.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The file --format parquet writes (atomically: a temporary file, then renamed).",
 )
 @click.option("--vendor", default=None, help="Only this vendor.")
 @click.option(
@@ -60,8 +75,10 @@ def query(
     until: str | None,
     dead_letters: bool,
     limit: int | None,
+    out_path: Path | None,
 ) -> None:
     """Show stored window totals (the table ends with their total) or dead letters; reads only."""
+    _check_out(fmt, out_path)
     settings = Settings(data_dir, store_url=store_url, endpoint_url=endpoint_url, region=region)
     with closing(existing_store(settings)) as store:
         if dead_letters:
@@ -69,10 +86,19 @@ def query(
                 raise click.UsageError(
                     "--vendor, --since and --until select windows, not dead letters"
                 )
-            _show(fmt, store.dead_letters(limit), letters_table, _letter_row)
+            letters = store.dead_letters(limit)
+            _show(fmt, letters, letters_table, _letter_row, (out_path, TYPICAL_LETTER))
         else:
             windows = store.windows(vendor, flag_ms(since, "--since"), flag_ms(until, "--until"))
-            _show(fmt, windows[:limit], windows_table, _window_row)
+            _show(fmt, windows[:limit], windows_table, _window_row, (out_path, TYPICAL_WINDOW))
+
+
+def _check_out(fmt: str, out_path: Path | None) -> None:
+    """--out goes with --format parquet, and parquet with --out (never binary on a terminal)."""
+    if fmt == "parquet" and out_path is None:
+        raise click.UsageError("--format parquet writes a file: give --out FILE")
+    if fmt != "parquet" and out_path is not None:
+        raise click.UsageError("--out is for --format parquet; redirect the other formats")
 
 
 def _show(
@@ -80,10 +106,18 @@ def _show(
     items: Sequence[T],
     as_table: Callable[[Sequence[T]], Table],
     as_row: Callable[[T], Row],
+    parquet: tuple[Path | None, T],
 ) -> None:
-    """A table with the items (a terminal view), or each as a JSON object or CSV row."""
+    """A table with the items (a terminal view), each as a JSON object or CSV row, or a Parquet
+    file at ``parquet[0]`` whose column types are those of the typical item ``parquet[1]``."""
     if fmt == "table":
         Console().print(as_table(items) if items else "(no rows)")
+    elif fmt == "parquet":
+        from taxi_stream.views import export  # noqa: PLC0415 - pyarrow only when asked
+
+        path, typical = parquet
+        assert path is not None  # _check_out saw to it
+        export.write_parquet([as_row(i) for i in items], export.schema_of(as_row(typical)), path)
     else:
         _emit([as_row(item) for item in items], fmt)
 

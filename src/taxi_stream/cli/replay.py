@@ -15,9 +15,10 @@ import click
 from rich.live import Live
 from rich.text import Text
 
-from taxi_stream.app.produce import Produced, produce
+from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.cli.options import clear_errors, common, err, metrics_options, serving_metrics
+from taxi_stream.cli.produce import metrics_sources
 from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.sources.replay.layouts import FORMATS, NEW_YORK
@@ -64,6 +65,7 @@ LIVE_EVERY_S = 0.25
     help="File layout; auto tells it from the header.",
 )
 @click.option("--quiet", is_flag=True, help="No progress line.")
+@metrics_options
 @clear_errors
 def replay(
     files: tuple[Path, ...],
@@ -80,6 +82,8 @@ def replay(
     shards: int | None,
     endpoint_url: str | None,
     region: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Replay TLC trip files (yellow, green, every era; Parquet or CSV) or the Kaggle CSV.
 
@@ -106,18 +110,24 @@ def replay(
         data_dir, stream_url=stream_url, endpoint_url=endpoint_url, region=region, shards=shards
     )
     stream = open_stream(settings)
-    stopping = _StopOnSignal()
+    stopping, sent = _StopOnSignal(), Tally()
 
     def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
         def put(entries: list[tuple[str, bytes]]) -> Produced:  # failures by index in entries
-            return produce(stream, [(i, k, d) for i, (k, d) in enumerate(entries)], PUT_BATCH)
+            done = produce(stream, [(i, k, d) for i, (k, d) in enumerate(entries)], PUT_BATCH)
+            sent.sent, sent.records = sent.sent + done.sent, sent.records + done.records
+            return done
 
         return Replayer(opened, options, put, stop=stopping, tick=tick, tick_every_s=every_s)
 
     clock = SYSTEM_CLOCK
     started = clock.monotonic()
     try:
-        with closing(stream), stopping:
+        with (
+            closing(stream),
+            stopping,
+            serving_metrics(lambda: metrics_sources(sent), metrics_port, metrics_host),
+        ):
             result = _run(replayer, quiet=quiet)
     except KeyboardInterrupt:
         _say("quit at once: the batch in flight may or may not have been sent")

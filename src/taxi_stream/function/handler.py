@@ -44,6 +44,7 @@ from taxi_stream.core.windows import (
 from taxi_stream.function.codec import Stamps, decode_values
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
 from taxi_stream.function.state import Part, part_from_state
+from taxi_stream.function.stats import InvocationStats
 from taxi_stream.ports import TotalsStore
 from taxi_stream.streams.kpl import MAGIC, deaggregate
 
@@ -102,6 +103,7 @@ class TumblingWindowHandler:
         self._config = config or HandlerConfig()
         self._tz = self._config.tz()
         self._stamps: Stamps = {}  # this handler's own: timestamp text -> ms in its zone
+        self.stats = InvocationStats()  # what the last invocation did (its metrics read it)
 
     def __call__(self, event: KinesisEvent, context: LambdaContext | None = None) -> WindowResponse:
         """Handle one invocation; raise on infrastructure failure so the batch is retried."""
@@ -111,7 +113,11 @@ class TumblingWindowHandler:
         records: Sequence[object] = event.get("Records") or []  # untrusted, read field by field
         fixed_start = _window_ms(window, "start")
         part = part_from_state(event.get("state"))
+        stats = self.stats = InvocationStats(records=len(records))
+        trips_before = _trips(part)
         dead = self._aggregate(records, part, stream, shard, fixed_start)
+        stats.trips = _trips(part) - trips_before
+        stats.count_dead(letter.reason for letter in dead)
         if dead:
             self._store.put_dead_letters(dead)
         closing = bool(event.get("isFinalInvokeForWindow") or event.get("isWindowTerminatedEarly"))
@@ -122,7 +128,9 @@ class TumblingWindowHandler:
                 # retry that carries other records is another part (at least once, never lost).
                 sequences += f"..{_last_sequence(records)}"
             end = _window_ms(window, "end")
-            written = self._store.apply(self._contributions(part, sequences, stream, shard, end))
+            contributions = self._contributions(part, sequences, stream, shard, end)
+            written = self._store.apply(contributions)
+            _count_written(stats, contributions, written)
             log.info(
                 "window part written: shard=%s records=%d contributions_new=%d dead_letters=%d",
                 shard, part.records, written, len(dead),
@@ -212,6 +220,16 @@ class TumblingWindowHandler:
             )
             for (vendor, start), totals in sorted(part.totals().items())
         ]
+
+
+def _trips(part: Part) -> int:
+    return sum(totals.trip_count for totals in part.totals().values())
+
+
+def _count_written(stats: InvocationStats, contributions: list[Contribution], new: int) -> None:
+    stats.contributions_written = new
+    if contributions:
+        stats.newest_window_end_ms = max(c.window_end_ms for c in contributions)
 
 
 def _strict_b64decode(text: Any) -> bytes:

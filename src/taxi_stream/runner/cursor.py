@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -57,7 +57,9 @@ class ShardStats:
 
     invocations: int = 0
     records: int = 0  # processed by the function (not failed by it)
-    failures: int = 0
+    failures: int = 0  # failed attempts: the function's errors and the services' alike
+    function_errors: int = 0  # invocations that raised, timed out or returned no valid response
+    retries: int = 0  # failed attempts tried again (a bisected batch's halves included)
     timeouts: int = 0
     discarded_batches: int = 0
     discarded_records: int = 0
@@ -65,6 +67,12 @@ class ShardStats:
     iterator_age_ms: int = 0  # age of the last record of the last batch when it was processed
     last_error: str | None = None  # kept after recovery, for the live view
     sent_to: str | None = None  # where discarded batches' records went
+
+    def function_failed(self, *, timed_out: bool) -> ShardStats:
+        """These statistics with one more function error (and timeout, if it timed out)."""
+        return replace(
+            self, function_errors=self.function_errors + 1, timeouts=self.timeouts + timed_out
+        )
 
 
 @dataclass(frozen=True, slots=True)

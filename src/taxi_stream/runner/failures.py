@@ -51,16 +51,18 @@ class FailurePolicy:
 
     def batch_failed(self, cursor: ShardCursor, pending: Pending, why: str, *, split: bool) -> None:
         """Retry a failed batch: split it first, or discard it once its retries are spent."""
-        self.failed(cursor, why)
         config = self._config
-        if split and config.bisect_batch_on_function_error and len(pending.records) > 1:
+        bisect = split and config.bisect_batch_on_function_error and len(pending.records) > 1
+        limit = config.maximum_retry_attempts
+        exhausted = not bisect and limit != -1 and pending.retries >= limit
+        self.failed(cursor, why, retried=not exhausted)
+        if bisect:
             half = len(pending.records) // 2
             rest = Pending(pending.records[half:], pending.retries, pending.invokes)
             del pending.records[half:]
             cursor.retry.queue.appendleft(rest)  # a split does not count towards the retries
             return
-        limit = config.maximum_retry_attempts
-        if limit != -1 and pending.retries >= limit:
+        if exhausted:
             pending.discard = RETRY_ATTEMPTS_EXHAUSTED
             self.discard(cursor, pending, pending.records, RETRY_ATTEMPTS_EXHAUSTED)
             cursor.retry.next_pending()
@@ -101,10 +103,15 @@ class FailurePolicy:
         retry.failing_since_ms = None  # without the backoff the discarded one had built up
         retry.retry_at_ms = 0
 
-    def failed(self, cursor: ShardCursor, why: str) -> None:
-        """Count a failure and back off: the shard waits, doubling, up to MAX_BACKOFF_MS."""
-        now, retry = self._now_ms(), cursor.retry
-        cursor.stats = replace(cursor.stats, failures=cursor.stats.failures + 1, last_error=why)
+    def failed(self, cursor: ShardCursor, why: str, *, retried: bool = True) -> None:
+        """Count a failure and back off: the shard waits, doubling, up to MAX_BACKOFF_MS.
+
+        ``retried``: the work is tried again (False: its batch is discarded instead).
+        """
+        now, retry, stats = self._now_ms(), cursor.retry, cursor.stats
+        cursor.stats = replace(
+            stats, failures=stats.failures + 1, retries=stats.retries + retried, last_error=why
+        )
         retry.consecutive_failures += 1
         if retry.failing_since_ms is None:
             retry.failing_since_ms = now

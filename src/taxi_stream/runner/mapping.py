@@ -378,7 +378,7 @@ class EventSourceMapping:
         except Exception as exc:
             if not attempt.function_error:
                 raise
-            cursor.stats = replace(stats, timeouts=stats.timeouts + attempt.timed_out)
+            cursor.stats = stats.function_failed(timed_out=attempt.timed_out)
             attempt.error = exc
             return None, attempt
         finally:

@@ -96,7 +96,7 @@ def create_app(
     """The app: ``/`` (the page), ``/static``, ``/api/windows``, ``/api/dead-letters``,
     ``/api/health`` and ``/api/updates`` (server-sent events every ``interval_s`` while
     something changed). ``stopping`` ends the updates streams (the server is stopping);
-    ``extra`` mounts other apps (path -> app)."""
+    ``extra`` serves other ASGI apps at exact paths (``/metrics``: path -> app)."""
     stop = stopping or threading.Event()
 
     def windows(request: Request) -> Json:
@@ -129,9 +129,21 @@ def create_app(
         Route("/api/health", _answer(health)),
         Route("/api/updates", updates),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        *(Mount(path, app) for path, app in (extra or {}).items()),
+        *(Route(path, _Served(app)) for path, app in (extra or {}).items()),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Secured)])
+
+
+class _Served:
+    """Another ASGI app as a route's endpoint (a plain function would be taken for a
+    request-to-response endpoint)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request over."""
+        await self._app(scope, receive, send)
 
 
 class Secured:
