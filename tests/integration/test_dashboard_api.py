@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.dashboard import store_reads
 from taxi_stream.core.errors import StoreUnavailableError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
@@ -286,3 +288,19 @@ def test_rates_are_per_second_over_the_monotonic_clock() -> None:
     assert rates.update({"in": 10_000, "out": 300}) == {"in": 250.0, "out": 150.0}
     now[0] = 104.0
     assert rates.update({"in": 10_000, "out": None}) == {"in": 4_750.0, "out": None}
+
+
+@pytest.mark.parametrize("store_url", ["local", "sqlite://{path}"])  # sqlite:///tmp/...
+def test_a_sqlite_store_is_read_afresh_so_new_windows_show(tmp_path: Path, store_url: str) -> None:
+    """Over the data dir's store or sqlite:///PATH, a window written after the start shows."""
+    path = tmp_path / "store.db"
+    first = SQLiteStore(path, clock=lambda: NOW_MS)
+    first.apply(CONTRIBUTIONS[:1])
+    first.close()  # no write-ahead log left: a reader that kept it open would never see more
+    settings = Settings(tmp_path, store_url=store_url.format(path=path))
+    with client_of(store_reads(settings)) as http:
+        assert len(http.get("/api/windows").json()["windows"]) == 1
+        later = SQLiteStore(path, clock=lambda: NOW_MS)
+        later.apply(CONTRIBUTIONS[1:])
+        later.close()
+        assert len(http.get("/api/windows").json()["windows"]) == len(CONTRIBUTIONS)

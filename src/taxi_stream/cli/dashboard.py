@@ -62,14 +62,18 @@ def store_reads(settings: Settings) -> Reads:
 
     with closing(existing_store(settings)):
         pass
-    return Reads(partial(existing_store, settings), keep_open=settings.store_url != "local")
+    return Reads(partial(existing_store, settings), keep_open=_dynamodb(settings))
+
+
+def _dynamodb(settings: Settings) -> bool:
+    return settings.store_url.startswith("dynamodb:")
 
 
 def _refresh(settings: Settings, given: float | None = None) -> float:
     """How often the page refreshes: ``given``, else 1 s (SQLite) or 5 s (a DynamoDB table)."""
     if given is not None:
         return given
-    return REFRESH_S["dynamodb" if settings.store_url.startswith("dynamodb:") else "local"]
+    return REFRESH_S["dynamodb" if _dynamodb(settings) else "local"]
 
 
 def start_beside(
