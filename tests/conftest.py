@@ -7,6 +7,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,10 @@ def load_event() -> Any:
     return load
 
 
-def reference_totals(trips: list[dict[str, Any]]) -> dict[str, tuple[int, int, int, int]]:
-    """Per-vendor (trips, distance in thousandths of a mile, seconds, passengers), by the
-    DESIGN rules, written independently of the code under test."""
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+def reference_totals(trips: list[dict[str, Any]]) -> dict[str, tuple[int, ...]]:
+    """Per-vendor (trips, distance in thousandths of a mile, seconds, passengers, fare, tip and
+    total amount in cents), by the DESIGN rules, written independently of the code under test."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
     for trip in trips:
         miles = trip.get("googleDistance")
         if miles is None:
@@ -45,7 +46,17 @@ def reference_totals(trips: list[dict[str, Any]]) -> dict[str, tuple[int, int, i
         cell[1] += round(float(miles) * 1000)
         cell[2] += round(float(seconds))
         cell[3] += int(float(trip.get("passengerCount") or 0))
-    return {vendor: (c[0], c[1], c[2], c[3]) for vendor, c in out.items()}
+        for k, name in enumerate(("fareAmount", "tipAmount", "totalAmount"), start=4):
+            cell[k] += reference_cents(trip.get(name))
+    return {vendor: tuple(c) for vendor, c in out.items()}
+
+
+def reference_cents(dollars: Any) -> int:
+    """Dollars (a number, numeric text, or absent) as cents, halves away from zero."""
+    if dollars is None or not str(dollars).strip():
+        return 0
+    exact = Decimal(str(dollars).strip()) * 100
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def event_trips(event: dict[str, Any]) -> list[dict[str, Any]]:

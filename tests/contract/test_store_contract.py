@@ -79,7 +79,15 @@ def contribution(**overrides: Any) -> Contribution:
         "vendor_id": "1",
         "window_start_ms": MINUTE_MS,
         "window_end_ms": 2 * MINUTE_MS,
-        "totals": Totals(trip_count=2, distance_milli=3_141, duration_s=900, passenger_count=3),
+        "totals": Totals(
+            trip_count=2,
+            distance_milli=3_141,
+            duration_s=900,
+            passenger_count=3,
+            fare_cents=2_470,
+            tip_cents=512,
+            amount_cents=3_582,
+        ),
         "clock": "arrival",
     }
     return Contribution(**(fields | overrides))
@@ -102,10 +110,10 @@ def dead_letter(sequence: int, **overrides: Any) -> DeadLetter:
 def test_apply_adds_totals_exactly(store: ContractStore) -> None:
     """Two contributions to one window add up field by field; the window keeps its metadata."""
     first = contribution(contribution_id="a")
-    second = contribution(contribution_id="b", totals=Totals(1, 1, 60, 1))
+    second = contribution(contribution_id="b", totals=Totals(1, 1, 60, 1, -700, 1, -749))
     assert store.apply([first, second]) == 2
     [window] = store.windows()
-    assert window.totals == Totals(3, 3_142, 960, 4)
+    assert window.totals == Totals(3, 3_142, 960, 4, 1_770, 513, 2_833)  # a refund lowers money
     assert (window.vendor_id, window.window_start_ms, window.window_end_ms) == (
         "1",
         60_000,
@@ -120,7 +128,10 @@ def test_reapplying_a_contribution_changes_nothing(store: ContractStore) -> None
     assert store.apply([contribution()]) == 0
     assert store.apply([contribution(), contribution(contribution_id="new"), contribution()]) == 1
     [window] = store.windows()
-    assert (window.totals, window.contributions) == (Totals(4, 6_282, 1_800, 6), 2)
+    assert (window.totals, window.contributions) == (
+        Totals(4, 6_282, 1_800, 6, 4_940, 1_024, 7_164),
+        2,
+    )
 
 
 def test_an_empty_batch_applies_nothing(store: ContractStore) -> None:
@@ -135,6 +146,9 @@ _totals = st.builds(
     distance_milli=st.integers(0, 10**12),
     duration_s=st.integers(0, 86_400 * 500),
     passenger_count=st.integers(0, 9 * 500),
+    fare_cents=st.integers(-(10**9), 10**9),
+    tip_cents=st.integers(-(10**7), 10**9),
+    amount_cents=st.integers(-(10**9), 10**9),
 )
 _parts = st.lists(
     st.tuples(st.sampled_from(["1", "2"]), st.sampled_from([0, MINUTE_MS]), _totals),
@@ -223,12 +237,14 @@ def test_vendor_ids_are_opaque_and_never_mix_with_dead_letters(store: ContractSt
 
 
 def test_exact_values_round_trip(store: ContractStore) -> None:
-    """Thousandths of a mile add without rounding and come back as the same integers."""
-    store.apply([contribution(contribution_id=str(i), totals=Totals(1, 1, 1, 1)) for i in range(3)])
-    big = Totals(10**9, 10**18 + 7, 10**15 + 3, 9 * 10**9)
+    """Thousandths of a mile and cents (signed) add without rounding and come back as the same
+    integers."""
+    one = Totals(1, 1, 1, 1, 1, 1, -1)
+    store.apply([contribution(contribution_id=str(i), totals=one) for i in range(3)])
+    big = Totals(10**9, 10**18 + 7, 10**15 + 3, 9 * 10**9, 10**16 + 1, 10**14 + 9, -(10**16) - 3)
     store.apply([contribution(contribution_id="big", vendor_id="2", totals=big)])
     small, large = store.windows()
-    assert small.totals == Totals(3, 3, 3, 3)  # 0.001 + 0.001 + 0.001 miles, exactly 0.003
+    assert small.totals == Totals(3, 3, 3, 3, 3, 3, -3)  # 0.001 mile, $0.01: exactly, thrice
     assert large.totals == big
     assert all(type(v) is int for v in (*small.totals.as_list(), *large.totals.as_list()))
 

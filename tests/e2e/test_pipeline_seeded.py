@@ -2,8 +2,9 @@
 
 The expected values never come from taxi_stream: DuckDB reads the same JSON lines and applies
 the rules of DESIGN section 3 in SQL (distance = googleDistance else gcDistance, in thousandths
-of a mile; duration = tripDuration else googleDuration else dropoff - pickup; passengers), and a
-plain-Python reading of the same lines names the records that must be dead letters and why.
+of a mile; duration = tripDuration else googleDuration else dropoff - pickup; passengers; money
+in cents), and a plain-Python reading of the same lines names the records that must be dead
+letters and why.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ TRIPS = 100_000
 SEED = 20_241_101
 MALFORMED = 0.01
 
-# One row per vendor: trips, thousandths of a mile, seconds, passengers, over valid trips only.
+# One row per vendor: trips, thousandths of a mile, seconds, passengers, and the cents of fare,
+# tip and total amount (round(dollars * 100), 0 when absent), over valid trips only.
 DUCKDB_TOTALS = """
 WITH lines AS (
     SELECT j FROM read_json(
@@ -49,7 +51,8 @@ raw AS (
         upper(trim(j ->> '$.storeAndFwdFlag')) AS flag,
         coalesce(j ->> '$.googleDistance', j ->> '$.gcDistance') AS distance_text,
         coalesce(j ->> '$.tripDuration', j ->> '$.googleDuration') AS duration_text,
-        j ->> '$.passengerCount' AS passengers_text
+        j ->> '$.passengerCount' AS passengers_text,
+        [j ->> '$.fareAmount', j ->> '$.tipAmount', j ->> '$.totalAmount'] AS money_text
     FROM lines
 ),
 typed AS (
@@ -58,7 +61,8 @@ typed AS (
         coalesce(try_cast(trim(duration_text) AS DOUBLE),
                  CASE WHEN duration_text IS NULL THEN epoch(dropoff) - epoch(pickup) END)
             AS seconds,
-        try_cast(trim(passengers_text) AS DOUBLE) AS passengers
+        try_cast(trim(passengers_text) AS DOUBLE) AS passengers,
+        list_transform(money_text, lambda x: try_cast(trim(x) AS DOUBLE)) AS money
     FROM raw
 ),
 valid AS (
@@ -76,21 +80,27 @@ valid AS (
       AND seconds BETWEEN 0 AND 86400
       AND (passengers_text IS NULL
            OR (passengers BETWEEN 0 AND 9 AND passengers = floor(passengers)))
+      AND list_bool_and(list_transform(list_zip(money_text, money),
+            lambda m: m[1] IS NULL OR abs(m[2]) <= 100000))
 )
 SELECT vendor,
        count(*) AS trips,
        sum(CAST(round(miles * 1000) AS BIGINT)) AS distance_milli,
        sum(CAST(round(seconds) AS BIGINT)) AS duration_s,
-       sum(CAST(coalesce(passengers, 0) AS BIGINT)) AS passengers
+       sum(CAST(coalesce(passengers, 0) AS BIGINT)) AS passengers,
+       sum(CAST(coalesce(round(money[1] * 100), 0) AS BIGINT)) AS fare_cents,
+       sum(CAST(coalesce(round(money[2] * 100), 0) AS BIGINT)) AS tip_cents,
+       sum(CAST(coalesce(round(money[3] * 100), 0) AS BIGINT)) AS amount_cents
 FROM valid GROUP BY vendor ORDER BY vendor
 """
 
 
-def duckdb_totals(path: Path) -> dict[str, tuple[int, int, int, int]]:
-    """Per-vendor (trips, distance_milli, duration_s, passengers) of the valid trips in a file."""
+def duckdb_totals(path: Path) -> dict[str, tuple[int, ...]]:
+    """Per-vendor (trips, distance_milli, duration_s, passengers, fare, tip and total amount in
+    cents) of the valid trips in a file."""
     with duckdb.connect() as db:
         rows = db.execute(DUCKDB_TOTALS, {"path": str(path)}).fetchall()
-    return {vendor: (int(n), int(d), int(t), int(p)) for vendor, n, d, t, p in rows}
+    return {vendor: tuple(map(int, sums)) for vendor, *sums in rows}
 
 
 def _number(value: Any) -> float | None:
@@ -204,18 +214,22 @@ def test_seeded_100k_trips_match_duckdb_and_every_bad_record_is_a_dead_letter(
 
     stored: dict[str, list[int]] = {}
     for w in windows:
-        cell = stored.setdefault(w["vendorId"], [0, 0, 0, 0])
+        cell = stored.setdefault(w["vendorId"], [0] * 7)
         for i, value in enumerate(
             (
                 w["tripCount"],
                 _milli(w["totalDistanceMiles"]),
                 w["totalDurationSeconds"],
                 w["passengerCount"],
+                w["totalFare"],
+                w["totalTip"],
+                w["totalAmount"],
             )
         ):
             cell[i] += value
     expected = duckdb_totals(trips)
     assert {vendor: tuple(cell) for vendor, cell in stored.items()} == expected
+    assert all(cell[4] > 0 and cell[6] > cell[4] for cell in expected.values())  # money, summed
     counted = sum(n for n, *_ in expected.values())
     assert counted + rejected.total() == TRIPS, "DuckDB and plain Python disagree on validity"
     assert sum(w["tripCount"] for w in windows) + len(letters) == TRIPS

@@ -4,8 +4,9 @@ DuckDB reads each file itself and applies the documented mapping (docs/records.m
 consumer's rules (DESIGN section 3) in SQL, written without taxi_stream: the window is the minute
 of the pickup read as New York time, distance in thousandths of a mile (TLC ``trip_distance``;
 Kaggle: the haversine of the coordinates, radius 3958.8 mi), duration in seconds (TLC: dropoff -
-pickup; Kaggle: ``trip_duration``), passengers. Every row read is a trip in a window or a dead
-letter, exactly.
+pickup; Kaggle: ``trip_duration``), passengers, and the fare, tip and total amount in cents
+(``round(amount * 100)``, 0 where the file has none). Every row read is a trip in a window or a
+dead letter, exactly.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import pytest
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture (conftest.py)
 DATA = Path(__file__).parents[1] / "data"
-Totals = dict[tuple[str, int], tuple[int, int, int, int]]
+Totals = dict[tuple[str, int], tuple[int, ...]]
+TLC_ZONES = "[PULocationID, DOLocationID]"  # 2017 on; before, no zones: NULL::BIGINT[]
 
 TLC_ROWS = """
 SELECT
@@ -37,6 +39,10 @@ SELECT
     passenger_count::DOUBLE AS passengers,
     store_and_fwd_flag AS flag,
     {coordinates} AS coordinates,
+    fare_amount::DOUBLE AS fare,
+    tip_amount::DOUBLE AS tip,
+    total_amount::DOUBLE AS total,
+    {zones} AS zones,
     tpep_pickup_datetime::TIMESTAMP AS wall_pickup,
     tpep_dropoff_datetime::TIMESTAMP AS wall_dropoff
 FROM {source}
@@ -60,6 +66,10 @@ SELECT
     passenger_count::DOUBLE AS passengers,
     store_and_fwd_flag AS flag,
     [pickup_longitude, pickup_latitude, dropoff_longitude, dropoff_latitude] AS coordinates,
+    NULL::DOUBLE AS fare,
+    NULL::DOUBLE AS tip,
+    NULL::DOUBLE AS total,
+    NULL::BIGINT[] AS zones,
     pickup_datetime AS wall_pickup,
     dropoff_datetime AS wall_dropoff
 FROM halves
@@ -73,12 +83,16 @@ AND (passengers IS NULL OR (passengers = floor(passengers) AND passengers BETWEE
 AND (flag IS NULL OR flag IN ('Y', 'N'))
 AND (coordinates IS NULL OR (abs(coordinates[1]) <= 180 AND abs(coordinates[2]) <= 90
                              AND abs(coordinates[3]) <= 180 AND abs(coordinates[4]) <= 90))
+AND (fare IS NULL OR abs(fare) <= 100000) AND (tip IS NULL OR abs(tip) <= 100000)
+AND (total IS NULL OR abs(total) <= 100000)
+AND (zones IS NULL OR ((zones[1] IS NULL OR zones[1] BETWEEN 1 AND 265)
+                       AND (zones[2] IS NULL OR zones[2] BETWEEN 1 AND 265)))
 """
 
 
 def duckdb_reference(rows_sql: str) -> tuple[Totals, int, int]:
-    """Per (vendor, minute window start ms): trips, milli-miles, seconds, passengers; and the
-    number of rows that must be dead letters, and the number of rows."""
+    """Per (vendor, minute window start ms): trips, milli-miles, seconds, passengers, cents of
+    fare, tip and total; and the number of rows that must be dead letters, and of rows."""
     con = duckdb.connect()
     con.execute(f"CREATE TABLE r AS {rows_sql}")
     # DuckDB reads the repeated autumn hour as its second occurrence, the replay as its first:
@@ -94,14 +108,17 @@ def duckdb_reference(rows_sql: str) -> tuple[Totals, int, int]:
     totals = con.execute(f"""
         SELECT vendor::VARCHAR, epoch_ms(pickup) // 60000 * 60000, count(*),
                sum(round(miles * 1000))::BIGINT, sum(seconds)::BIGINT,
-               sum(coalesce(passengers, 0))::BIGINT
+               sum(coalesce(passengers, 0))::BIGINT,
+               sum(coalesce(round(fare * 100), 0))::BIGINT,
+               sum(coalesce(round(tip * 100), 0))::BIGINT,
+               sum(coalesce(round(total * 100), 0))::BIGINT
         FROM r WHERE {VALID} GROUP BY ALL
     """).fetchall()
     dead, rows = con.execute(
         f"SELECT count(*) FILTER (WHERE NOT coalesce({VALID}, false)), count(*) FROM r"
     ).fetchone() or (0, 0)
     return (
-        {(v, int(w)): (int(n), int(d), int(s), int(p)) for v, w, n, d, s, p in totals},
+        {(v, int(w)): tuple(map(int, sums)) for v, w, *sums in totals},
         dead,
         rows,
     )
@@ -138,6 +155,9 @@ def replayed_totals(cli: Cli, data: Path, path: Path) -> tuple[Totals, int, str]
             round(w["totalDistanceMiles"] * 1000),
             w["totalDurationSeconds"],
             w["passengerCount"],
+            w["totalFare"],
+            w["totalTip"],
+            w["totalAmount"],
         )
         for w in windows
     }
@@ -155,21 +175,29 @@ SAMPLES = {
     "Kaggle CSV": ("kaggle_trip_duration_train_first1k.csv", KAGGLE_ROWS, True),
 }
 
-BAD_ROWS = [  # no vendor, no pickup, negative and absurd distance, dropoff first, 12 passengers
+BAD_ROWS = [  # no vendor, no pickup, negative and absurd distance, dropoff first, 12 passengers,
+    # zone 266, a fare of $250,000
     ",2024-11-01 00:10:00,2024-11-01 00:20:00,1.0,1.5,1.0,N,1,2,1,9,0,0.5,0,0,1,10.5,0,0",
     "2,,2024-11-01 00:20:00,1.0,1.5,1.0,N,1,2,1,9,0,0.5,0,0,1,10.5,0,0",
     "2,2024-11-01 00:10:00,2024-11-01 00:20:00,1.0,-1.5,1.0,N,1,2,1,9,0,0.5,0,0,1,10.5,0,0",
     "1,2024-11-01 00:10:00,2024-11-01 00:20:00,1.0,700,1.0,N,1,2,1,9,0,0.5,0,0,1,10.5,0,0",
     "1,2024-11-01 00:10:00,2024-11-01 00:05:00,1.0,1.5,1.0,N,1,2,1,9,0,0.5,0,0,1,10.5,0,0",
     "1,2024-11-01 00:10:00,2024-11-01 00:20:00,12.0,1.5,1.0,N,1,2,1,9,0,0.5,0,0,1,10.5,0,0",
+    "2,2024-11-01 00:10:00,2024-11-01 00:20:00,1.0,1.5,1.0,N,266,2,1,9,0,0.5,0,0,1,10.5,0,0",
+    "2,2024-11-01 00:10:00,2024-11-01 00:20:00,1.0,1.5,1.0,N,1,2,1,250000,0,0.5,0,0,1,10.5,0,0",
 ]
+REFUND_ROW = (  # a void as TLC files hold them: negative amounts, zone 264 ("unknown"), counted
+    "2,2024-11-01 00:11:00,2024-11-01 00:19:00,1.0,1.2,1.0,N,264,265,4,-9.3,-1,-0.5,-0.01,0,"
+    "-1,-14.31,-2.5,0"
+)
 
 
 def with_bad_rows(out: Path) -> Path:
     """The 2024 sample with rows the consumer must dead-letter, spread through the file."""
     lines = (DATA / "yellow_tripdata_2024-11_first10k.csv").read_text().splitlines()
     for i, row in enumerate(BAD_ROWS):
-        lines.insert(1 + 1_500 * (i + 1), row)
+        lines.insert(1 + 1_200 * (i + 1), row)
+    lines.insert(2, REFUND_ROW)
     out.write_text("\n".join(lines) + "\n")
     return out
 
@@ -178,7 +206,8 @@ def with_bad_rows(out: Path) -> Path:
 def test_a_replayed_sample_has_the_windows_duckdb_computes(
     cli: Cli, tmp_path: Path, sample: str
 ) -> None:
-    """Per vendor and event-time minute: trips, distance, duration, passengers; no row lost."""
+    """Per vendor and event-time minute: trips, distance, duration, passengers, fares, tips and
+    total amounts; no row lost."""
     name, rows_sql, has_coordinates = SAMPLES[sample]
     path = DATA / name if name else with_bad_rows(tmp_path / "yellow_with_bad_rows.csv")
     coordinates = (
@@ -187,12 +216,17 @@ def test_a_replayed_sample_has_the_windows_duckdb_computes(
         else "NULL::DOUBLE[]"
     )
     source = f"read_csv('{path}')"
-    expected, dead, rows = duckdb_reference(rows_sql.format(source=source, coordinates=coordinates))
+    zones = TLC_ZONES if "2024" in sample else "NULL::BIGINT[]"
+    expected, dead, rows = duckdb_reference(
+        rows_sql.format(source=source, coordinates=coordinates, zones=zones)
+    )
     got, letters, report = replayed_totals(cli, tmp_path / "data", path)
     assert got == expected
     assert letters == dead
     assert sum(t[0] for t in got.values()) + letters == rows
     assert dead == (len(BAD_ROWS) if not name else 0)
+    if rows_sql is TLC_ROWS:  # the files have money: the sums are not vacuous
+        assert all(sum(t[k] for t in got.values()) > 0 for k in (4, 5, 6))
     assert f"read {rows:,} rows, sent {rows:,} records" in report
 
 
@@ -200,7 +234,9 @@ def test_a_parquet_file_replays_like_its_csv(cli: Cli, tmp_path: Path) -> None:
     """The 2024 sample written as TLC-typed Parquet (row groups of 2,500) gives DuckDB's windows."""
     path = parquet_from_csv(DATA / "yellow_tripdata_2024-11_first10k.csv", tmp_path / "y.parquet")
     expected, dead, rows = duckdb_reference(
-        TLC_ROWS.format(source=f"read_parquet('{path}')", coordinates="NULL::DOUBLE[]")
+        TLC_ROWS.format(
+            source=f"read_parquet('{path}')", coordinates="NULL::DOUBLE[]", zones=TLC_ZONES
+        )
     )
     got, letters, report = replayed_totals(cli, tmp_path / "data", path)
     assert rows == 10_000

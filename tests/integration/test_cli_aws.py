@@ -59,13 +59,16 @@ def test_cli_round_trip_on_kinesis_and_dynamodb(
     rows = json.loads(cli("query", "--format", "json", *store, *data_dir, env=env))
     letters = json.loads(cli("query", "--dead-letters", "--format", "json", *store, env=env))
 
-    stored: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    stored: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
     for row in rows:
         cell = stored[row["vendorId"]]
         cell[0] += row["tripCount"]
         cell[1] += round(row["totalDistanceMiles"] * 1000)
         cell[2] += row["totalDurationSeconds"]
         cell[3] += row["passengerCount"]
+        cell[4] += row["totalFare"]
+        cell[5] += row["totalTip"]
+        cell[6] += row["totalAmount"]
     assert sum(c[0] for c in stored.values()) + len(letters) == len(lines)
     assert len(letters) == len(POISON)
     expected = reference_totals([json.loads(line) for line in clean.splitlines()])

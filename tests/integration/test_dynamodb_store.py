@@ -23,7 +23,9 @@ from taxi_stream.core.totals import Totals
 from taxi_stream.stores.dynamodb import (
     DEAD_LETTER_KEY,
     DynamoDBStore,
+    cents,
     create_table,
+    dollars,
     miles,
     milli,
 )
@@ -79,7 +81,7 @@ def contribution(**overrides: Any) -> Contribution:
         "vendor_id": "2",
         "window_start_ms": WINDOW_MS,
         "window_end_ms": WINDOW_MS + 60_000,
-        "totals": Totals(trip_count=3, distance_milli=4_567, duration_s=1_800, passenger_count=5),
+        "totals": Totals(3, 4_567, 1_800, 5, fare_cents=4_830, tip_cents=905, amount_cents=6_735),
         "clock": "event",
     }
     return Contribution(**(fields | overrides))
@@ -120,9 +122,51 @@ def test_window_item_layout_follows_the_design(client: Any, store: DynamoDBStore
         "totalDistance": Decimal("9.134"),  # miles, exactly 2 x 4.567
         "totalDuration": 3_600,
         "passengerCount": 10,
+        "totalFare": Decimal("96.60"),  # US dollars, exactly 2 x 48.30
+        "totalTip": Decimal("18.10"),
+        "totalAmount": Decimal("134.70"),
         "contributionCount": 2,
     }
     assert set(item) == {"vendorId", "windowStart", *numbers}
+
+
+def test_a_window_item_written_before_the_money_totals_reads_and_adds_from_zero(
+    client: Any, store: DynamoDBStore
+) -> None:
+    """An item without totalFare, totalTip and totalAmount reads as 0 cents of each, and the
+    next contribution's ADD starts them from 0, its counts added to the item's."""
+    old = {"tripCount": "4", "totalDistance": "1.5", "totalDuration": "700", "passengerCount": "4",
+           "contributionCount": "1"}  # fmt: skip
+    client.put_item(
+        TableName=store.table_name,
+        Item={
+            "vendorId": {"S": "2"},
+            "windowStart": {"S": "2024-11-01T08:15:00Z"},
+            "windowEnd": {"S": "2024-11-01T08:16:00Z"},
+            "updatedAt": {"S": "2023-11-14T22:13:20.123Z"},
+            "clock": {"S": "event"},
+            "contributions": {"SS": ["an-old-one"]},
+            **{name: {"N": value} for name, value in old.items()},
+        },
+    )
+    [window] = store.windows()
+    assert window.totals == Totals(4, 1_500, 700, 4)
+    store.apply([contribution(totals=Totals(1, 1, 1, 1, -250, 0, -325))])
+    [window] = store.windows()
+    assert window.totals == Totals(5, 1_501, 701, 5, -250, 0, -325)
+
+
+@pytest.mark.parametrize("amount", [0, 1, -1, 99, 100, -4_830, 10**18 + 7, -(10**35)])
+def test_money_is_exact_cents_in_decimal_dollars(amount: int) -> None:
+    """Cents convert to decimal dollars and back without any rounding, signed."""
+    item = {"totalTip": {"N": str(dollars(amount))}}
+    assert cents(item, "totalTip") == amount
+
+
+def test_money_finer_than_cents_is_refused() -> None:
+    """A stored amount that is not whole cents is a StoreError, never rounded."""
+    with pytest.raises(StoreError, match="cents"):
+        cents({"totalFare": {"N": "1.005"}}, "totalFare")
 
 
 # Only on dynalite: moto's server checks a ConditionExpression and applies the update without
@@ -151,7 +195,10 @@ def test_concurrent_apply_of_one_contribution_applies_it_once(
         thread.join(timeout=30)
     assert sorted(applied) == [0] * 15 + [1] * 15
     [window] = store.windows()
-    assert (window.totals, window.contributions) == (Totals(45, 68_505, 27_000, 75), 15)
+    assert (window.totals, window.contributions) == (
+        Totals(45, 68_505, 27_000, 75, 72_450, 13_575, 101_025),
+        15,
+    )
 
 
 def test_dead_letter_item_is_inspectable(client: Any, store: DynamoDBStore) -> None:

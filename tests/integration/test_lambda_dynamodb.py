@@ -54,7 +54,12 @@ def test_batch_and_final_invoke_write_design_items(
     expected = reference_totals(event_trips(event))
     assert set(stored) == {(vendor, "2024-11-25T08:00:00Z") for vendor in expected}
     for (vendor, _), item in stored.items():
-        trips, milli, seconds, passengers = expected[vendor]
+        trips, milli, seconds, passengers, fare, tip, amount = expected[vendor]
+        assert (item["totalFare"], item["totalTip"], item["totalAmount"]) == (
+            Decimal(fare) / 100,
+            Decimal(tip) / 100,
+            Decimal(amount) / 100,
+        )  # exact dollars; absent money (this event has none) is 0
         assert item["tripCount"] == trips
         assert item["totalDistance"] == Decimal(milli) / 1000
         assert item["totalDuration"] == seconds

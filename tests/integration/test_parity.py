@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import reference_totals
 from tests.support.harness import settle
 
 from taxi_stream.app.wiring import in_process_handler
@@ -40,24 +42,26 @@ def drain(
     settle(mapping)
 
 
-def keyed(windows: list[WindowTotals]) -> dict[tuple[str, int], tuple[int, int, int, int]]:
-    """Window totals keyed by (vendor, window start)."""
-    return {
-        (w.vendor_id, w.window_start_ms): (
-            w.totals.trip_count,
-            w.totals.distance_milli,
-            w.totals.duration_s,
-            w.totals.passenger_count,
-        )
-        for w in windows
-    }
+def keyed(windows: list[WindowTotals]) -> dict[tuple[str, int], tuple[int, ...]]:
+    """Window totals (counts, distance, duration, passengers, fare, tip, amount) keyed by
+    (vendor, window start)."""
+    return {(w.vendor_id, w.window_start_ms): tuple(w.totals.as_list()) for w in windows}
+
+
+def per_vendor(windows: dict[tuple[str, int], tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """The window totals summed per vendor."""
+    out: dict[str, tuple[int, ...]] = {}
+    for (vendor, _start), totals in windows.items():
+        out[vendor] = tuple(map(sum, zip(out.get(vendor, (0,) * 7), totals, strict=True)))
+    return out
 
 
 @pytest.mark.aws
 def test_embedded_and_aws_paths_store_identical_totals(
     tmp_path: Path, kinesalite_url: str, moto_url: str
 ) -> None:
-    """Simulator -> kinesalite -> runner -> handler -> DynamoDB equals the embedded pipeline."""
+    """Simulator -> kinesalite -> runner -> handler -> DynamoDB equals the embedded pipeline,
+    fares, tips and amounts included, and both equal the plain sums of the clean trips."""
     entries = scenario()
     local = LocalStream(tmp_path / "stream.db", shard_count=2)
     assert local.put_records(entries).sent == TRIPS
@@ -74,5 +78,9 @@ def test_embedded_and_aws_paths_store_identical_totals(
     embedded, aws = keyed(local_store.windows()), keyed(table.windows())
     assert embedded == aws
     assert len(local_store.dead_letters()) == len(table.dead_letters()) > 0
+    dead = {letter.raw for letter in table.dead_letters()}
+    clean = [json.loads(data) for _, data in entries if data not in dead]
+    assert per_vendor(aws) == reference_totals(clean)  # fares, tips and amounts in cents too
+    assert all(totals[4] > 0 and totals[6] > totals[4] for totals in per_vendor(aws).values())
     counted, dead = local_store.counts()
     assert counted + dead == TRIPS

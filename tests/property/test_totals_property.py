@@ -17,9 +17,12 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import reference_cents
 from tests.support.harness import settle
 
 from taxi_stream.app.wiring import in_process_handler
+from taxi_stream.core.totals import Totals as TotalsRecord
+from taxi_stream.core.totals import merge
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.mapping import EventSourceMapping, MappingConfig
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -38,17 +41,20 @@ Totals = dict[Key, list[int]]
 
 
 def add_trip(totals: Totals, data: bytes, window_ms: int) -> None:
-    """Add one wire record to plain-Python totals: trips, milli-miles, seconds, passengers."""
+    """Add one wire record to plain-Python totals: trips, milli-miles, seconds, passengers,
+    then fare, tip and total amount in cents."""
     trip = json.loads(data)
     miles = trip["googleDistance"] if trip.get("googleDistance") is not None else trip["gcDistance"]
     seconds = (
         trip["tripDuration"] if trip.get("tripDuration") is not None else trip["googleDuration"]
     )
-    cell = totals.setdefault((str(trip["vendorId"]), window_ms), [0, 0, 0, 0])
+    cell = totals.setdefault((str(trip["vendorId"]), window_ms), [0] * 7)
     cell[0] += 1
     cell[1] += round(miles * 1000)
     cell[2] += seconds
     cell[3] += trip.get("passengerCount") or 0
+    for k, name in enumerate(("fareAmount", "tipAmount", "totalAmount"), start=4):
+        cell[k] += reference_cents(trip.get(name))
 
 
 def window_of(arrival_ms: int, window_s: int) -> int:
@@ -64,6 +70,9 @@ def stored(store: SQLiteStore) -> Totals:
             w.totals.distance_milli,
             w.totals.duration_s,
             w.totals.passenger_count,
+            w.totals.fare_cents,
+            w.totals.tip_cents,
+            w.totals.amount_cents,
         ]
         for w in store.windows()
     }
@@ -213,3 +222,30 @@ def test_handler_totals_do_not_depend_on_grouping_order_or_redelivery(
         store.close()
     assert got == expected
     assert counts == (len(RECORDS), 0)
+
+
+_signed_totals = st.lists(st.integers(-(10**12), 10**12), min_size=7, max_size=7)
+_keyed_parts = st.lists(
+    st.tuples(st.sampled_from(VENDORS), st.sampled_from([0, 60_000]), _signed_totals),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=_keyed_parts, data=st.data())
+def test_merge_of_every_field_ignores_order_and_grouping(
+    parts: list[tuple[str, int, list[int]]], data: st.DataObject
+) -> None:
+    """Merging keyed totals (money signed: refunds) in any order and grouping gives, field by
+    field, the plain sums of the parts."""
+    expected: dict[Key, list[int]] = {}
+    for vendor, start, values in parts:
+        cell = expected.setdefault((vendor, start), [0] * 7)
+        for k, value in enumerate(values):
+            cell[k] += value
+    shuffled = data.draw(st.permutations(parts))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(shuffled)), max_size=4)))
+    groups = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
+    merged_groups = [merge({(v, s): TotalsRecord(*t)} for v, s, t in group) for group in groups]
+    merged = merge(merged_groups)
+    assert {key: totals.as_list() for key, totals in merged.items()} == expected

@@ -41,6 +41,11 @@ records = st.fixed_dictionaries(
         "pickupLongitude": numbers,
         "pickupLatitude": numbers,
         "storeAndFwdFlag": st.sampled_from(["Y", "N", 0, 1, "?", None]),
+        "fareAmount": numbers,
+        "tipAmount": st.one_of(numbers, st.sampled_from([0.125, "2.675", -1.005, 1e6, "1e400"])),
+        "totalAmount": numbers,
+        "puLocationId": st.one_of(st.integers(-1, 300), st.sampled_from([" 264", "7.0", 7.5])),
+        "doLocationId": numbers,
     },
 )
 
@@ -52,7 +57,7 @@ def liberal(record: dict[str, Any]) -> tuple[object, ...] | str:
     except RecordError as exc:
         return exc.reason
     return (trip.vendor_id, trip.pickup_ms, trip.distance_milli, trip.duration_s,
-            trip.passenger_count)  # fmt: skip
+            trip.passenger_count, trip.fare_cents, trip.tip_cents, trip.amount_cents)  # fmt: skip
 
 
 def fast(data: bytes) -> tuple[object, ...] | str:
@@ -94,6 +99,11 @@ typed = st.fixed_dictionaries(
         "gcDistance": st.floats(0, 600),
         "dropoffDate": st.datetimes().map(lambda d: d.isoformat()),
         "pickupLatitude": st.floats(-100, 100),
+        "fareAmount": st.floats(-200_000, 200_000),
+        "tipAmount": st.one_of(st.integers(-5, 500), st.sampled_from([12.345, 0.005, -0.015])),
+        "totalAmount": st.floats(-1000, 1000).map(lambda x: round(x, 2)),
+        "puLocationId": st.integers(-1, 300),
+        "doLocationId": st.integers(1, 265),
     },
 )
 

@@ -16,18 +16,13 @@ from taxi_stream.stores.memory import MemoryStore
 from tests.conftest import event_trips, reference_totals
 
 
-def totals_by_vendor(store: MemoryStore) -> dict[str, tuple[int, int, int, int]]:
-    """Stored totals summed per vendor, as plain tuples."""
-    out: dict[str, tuple[int, int, int, int]] = {}
+def totals_by_vendor(store: MemoryStore) -> dict[str, tuple[int, ...]]:
+    """Stored totals summed per vendor, as plain tuples (counts, distance, duration, passengers,
+    cents of fare, tip and total amount)."""
+    out: dict[str, tuple[int, ...]] = {}
     for w in store.windows():
-        t = w.totals
-        a, b, c, d = out.get(w.vendor_id, (0, 0, 0, 0))
-        out[w.vendor_id] = (
-            a + t.trip_count,
-            b + t.distance_milli,
-            c + t.duration_s,
-            d + t.passenger_count,
-        )
+        old = out.get(w.vendor_id, (0,) * 7)
+        out[w.vendor_id] = tuple(a + b for a, b in zip(old, w.totals.as_list(), strict=True))
     return out
 
 
@@ -65,7 +60,11 @@ def test_final_invoke_delivered_twice_writes_once(load_event: Any) -> None:
     final = load_event("taxi_final_invoke.json")
     handler(copy.deepcopy(final))
     handler(copy.deepcopy(final))
-    assert totals_by_vendor(store) == {"1": (2, 2250, 1050, 3), "2": (1, 17250, 1200, 3)}
+    # The event's state is version 1 (no money): it counts, with 0 cents.
+    assert totals_by_vendor(store) == {
+        "1": (2, 2250, 1050, 3, 0, 0, 0),
+        "2": (1, 17250, 1200, 3, 0, 0, 0),
+    }
     assert all(w.contributions == 1 for w in store.windows())
 
 
@@ -74,7 +73,7 @@ def test_early_terminated_window_writes_its_part(load_event: Any) -> None:
     store = MemoryStore()
     response = TumblingWindowHandler(store)(load_event("taxi_window_terminated_early.json"))
     assert response["state"] == {}
-    assert totals_by_vendor(store)["2"] == (1, 17250, 1200, 3)
+    assert totals_by_vendor(store)["2"] == (1, 17250, 1200, 3, 0, 0, 0)  # version-1 state
 
 
 def test_poison_batch_dead_letters_every_bad_record(load_event: Any) -> None:

@@ -132,18 +132,15 @@ def documented_reasons() -> set[str]:
             re.findall(r"`([a-z_0-9]+)`", row)}  # fmt: skip
 
 
-def good_totals(store: MemoryStore) -> dict[str, tuple[int, int, int, int]]:
-    """Stored totals of the good vendors, summed over windows."""
+def good_totals(store: MemoryStore) -> dict[str, tuple[int, ...]]:
+    """Stored totals of the good vendors, summed over windows (money in cents included)."""
     out: dict[str, list[int]] = {}
     for w in store.windows():
         if w.vendor_id in {str(v) for v in hostile.GOOD_VENDORS}:
-            cell = out.setdefault(w.vendor_id, [0, 0, 0, 0])
-            t = w.totals
-            for i, value in enumerate(
-                (t.trip_count, t.distance_milli, t.duration_s, t.passenger_count)
-            ):
+            cell = out.setdefault(w.vendor_id, [0] * 7)
+            for i, value in enumerate(w.totals.as_list()):
                 cell[i] += value
-    return {vendor: (c[0], c[1], c[2], c[3]) for vendor, c in out.items()}
+    return {vendor: tuple(c) for vendor, c in out.items()}
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -24,12 +25,13 @@ from tests.support.kinesis_like import SEQUENCE_DIGITS, KinesisLikeStream
 from tests.support.screen import WIDTH, row_of, screen_lines, too_wide
 
 LONG_VENDOR = "Creative Mobile Technologies, LLC (a vendor id of 64 characters).."
-PARTS = [  # (vendor, window index, trips, distance_milli, duration_s, passengers)
-    ("1", 0, 1_204, 3_456_789, 812_345, 1_830),
-    ("1", 1, 1_187, 3_398_001, 799_002, 1_702),
-    ("1", 1, 5, 12_500, 3_000, 9),  # a second contribution to the same window
-    ("2", 0, 1_311, 3_501_222, 845_678, 1_911),
-    (LONG_VENDOR, 1, 2, 7_300, 1_500, 3),
+PARTS = [  # (vendor, window index, trips, distance_milli, duration_s, passengers, cents of
+    # fare, tip and total amount)
+    ("1", 0, 1_204, 3_456_789, 812_345, 1_830, 2_391_045, 512_330, 3_401_277),
+    ("1", 1, 1_187, 3_398_001, 799_002, 1_702, 2_288_101, 498_021, 3_297_880),
+    ("1", 1, 5, 12_500, 3_000, 9, -3_500, 0, -4_350),  # a second contribution: refunds
+    ("2", 0, 1_311, 3_501_222, 845_678, 1_911, 2_600_010, 590_002, 3_702_449),
+    (LONG_VENDOR, 1, 2, 7_300, 1_500, 3, 2_450, 300, 3_650),
 ]
 
 
@@ -47,8 +49,8 @@ def windows_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store = SQLiteStore(tmp_path / STORE_FILE, clock=Clock())
     contributions = [
         Contribution(f"c{i}", vendor, START_MS + w * 60_000, START_MS + (w + 1) * 60_000,
-                     Totals(n, d, s, p), "arrival")
-        for i, (vendor, w, n, d, s, p) in enumerate(PARTS)
+                     Totals(n, d, s, p, *money), "arrival")
+        for i, (vendor, w, n, d, s, p, *money) in enumerate(PARTS)
     ]  # fmt: skip
     assert store.apply(contributions) == len(PARTS)
     store.close()
@@ -57,25 +59,27 @@ def windows_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_windows_table_ends_with_the_total_of_its_rows(windows_dir: Path) -> None:
     """Each window a row, numbers whole at 80 columns (a long vendor id is cut instead), then
-    a totals row: trips, miles and passengers summed, the averages over the total."""
+    a totals row: trips, miles, passengers and dollars summed, the averages over the total."""
     lines = query_output(windows_dir).splitlines()
     assert too_wide(lines) == []
-    headers = ["vendor", "window (UTC)", "trips", "miles", "avg mi", "avg min", "pax"]
+    assert lines[0].strip() == "4 windows of 2024-11-01 (UTC)"  # one date: times of day below
+    headers = ["vendor", "window", "trips", "miles", "avg mi", "avg min", "pax", "total $"]
     assert row_of(lines, "vendor") == headers
-    assert row_of(lines, "1")[1:3] == ["2024-11-01 00:00:00", "1,204"]
+    assert row_of(lines, "1")[1:3] == ["00:00:00", "1,204"]
+    assert row_of(lines, "1")[-1] == "34,013"  # $34,012.77
     long_row = next(line for line in lines if line.startswith(LONG_VENDOR[:5]))
     assert "…" in long_row
-    assert long_row.split()[-5:] == ["2", "7.3", "3.65", "12.5", "3"]
+    assert long_row.split()[-6:] == ["2", "7.3", "3.65", "12.5", "3", "37"]  # $36.50 rounds up
     trips = sum(p[2] for p in PARTS)
-    milli, seconds, passengers = (sum(p[k] for p in PARTS) for k in (3, 4, 5))
+    milli, seconds, passengers, amount = (sum(p[k] for p in PARTS) for k in (3, 4, 5, 8))
     assert row_of(lines, "total") == [
         "total",
-        "4 windows",
         f"{trips:,}",
         f"{milli / 1000:,.1f}",
         f"{milli / 1000 / trips:.2f}",
         f"{seconds / trips / 60:.1f}",
         f"{passengers:,}",
+        f"{round(amount / 100):,}",
     ]
 
 
@@ -86,6 +90,54 @@ def test_json_and_csv_have_the_windows_and_no_totals_row(windows_dir: Path) -> N
     assert {r["vendorId"] for r in rows} == {"1", "2", LONG_VENDOR}
     records = list(csv.DictReader(io.StringIO(query_output(windows_dir, "--format", "csv"))))
     assert [r["vendorId"] for r in records] == [r["vendorId"] for r in rows]
+
+
+def test_json_and_csv_give_fares_tips_and_amounts_in_exact_cents(windows_dir: Path) -> None:
+    """totalFare, totalTip and totalAmount are whole cents per window, refunds subtracted."""
+    money = ("totalFare", "totalTip", "totalAmount")
+    expected: dict[tuple[str, str], list[int]] = {}
+    for vendor, w, *_counts, fare, tip, amount in PARTS:
+        start = f"2024-11-01T00:0{w}:00Z"
+        cell = expected.setdefault((vendor, start), [0, 0, 0])
+        for k, cents in enumerate((fare, tip, amount)):
+            cell[k] += cents
+    rows = json.loads(query_output(windows_dir, "--format", "json"))
+    assert {(r["vendorId"], r["windowStart"]): [r[m] for m in money] for r in rows} == expected
+    assert rows[1]["totalFare"] == 2_288_101 - 3_500  # the window with a refund
+    records = list(csv.DictReader(io.StringIO(query_output(windows_dir, "--format", "csv"))))
+    assert [[int(r[m]) for m in money] for r in records] == [[r[m] for m in money] for r in rows]
+
+
+def test_a_million_trips_totals_fit_80_columns_whole() -> None:
+    """A run of a million trips ($25 million) shows every total whole, nothing cut, at 80."""
+    big = Totals(999_999, 2_900_000_000, 10**9, 1_600_000, 0, 0, 2_512_345_678)
+    windows = [
+        WindowTotals("1", START_MS, START_MS + 60_000, Totals(1, 2, 3, 1, 0, 0, 250), 1,
+                     WindowClock.ARRIVAL, 0),
+        WindowTotals("2", START_MS + 60_000, START_MS + 120_000, big, 1, WindowClock.ARRIVAL, 0),
+    ]  # fmt: skip
+    lines = screen_lines(windows_table(windows))
+    assert too_wide(lines) == []
+    assert "…" not in "\n".join(lines)
+    assert row_of(lines, "total") == [
+        "total", "1,000,000", "2,900,000.0", "2.90", "16.7", "1,600,001", "25,123,459"
+    ]  # fmt: skip
+
+
+def test_windows_over_several_dates_show_date_and_time() -> None:
+    """When the windows start on different UTC dates, each row shows its date and time."""
+    day_ms = 86_400_000
+    windows = [
+        WindowTotals("1", start, start + 60_000, Totals(2, 3_000, 600, 2, 900, 100, 1_250), 1,
+                     WindowClock.EVENT, 0)
+        for start in (START_MS, START_MS + day_ms)
+    ]  # fmt: skip
+    lines = screen_lines(windows_table(windows))
+    assert lines[0].strip() == "2 windows (UTC)"
+    assert row_of(lines, "vendor")[1] == "window (UTC)"
+    assert row_of(lines, "1")[1] == "2024-11-01 00:00:00"
+    assert "2024-11-02 00:00:00" in "\n".join(lines)
+    assert row_of(lines, "total")[-1] == "25"  # $25.00
 
 
 def test_dead_letters_fit_80_columns_with_56_digit_sequence_numbers(
@@ -123,7 +175,21 @@ def test_dead_letters_fit_80_columns_with_56_digit_sequence_numbers(
 
 
 def test_a_single_window_is_counted_in_the_singular() -> None:
-    """A table of one window ends with a totals row saying ``1 window``."""
+    """A table of one window says ``1 window`` in its title, and its totals row the sums."""
     window = WindowTotals("1", 0, 60_000, Totals(3, 4_500, 1_800, 3), 1, WindowClock.ARRIVAL, 0)
     lines = screen_lines(windows_table([window]))
-    assert row_of(lines, "total")[:3] == ["total", "1 window", "3"]
+    assert lines[0].strip() == "1 window of 1970-01-01 (UTC)"
+    assert row_of(lines, "total")[:2] == ["total", "3"]
+
+
+def test_the_parquet_export_has_the_money_in_integer_cents(windows_dir: Path) -> None:
+    """--format parquet carries totalFare, totalTip and totalAmount as int64 cents, as json."""
+    out = windows_dir / "windows.parquet"
+    query_output(windows_dir, "--format", "parquet", "--out", str(out))
+    table = pq.read_table(out)
+    money = ("totalFare", "totalTip", "totalAmount")
+    assert all(str(table.schema.field(m).type) == "int64" for m in money)
+    rows = json.loads(query_output(windows_dir, "--format", "json"))
+    assert [[r[m] for m in money] for r in table.to_pylist()] == [
+        [r[m] for m in money] for r in rows
+    ]

@@ -60,8 +60,10 @@ def test_kaggle_rows_as_strings_give_exact_totals() -> None:
         except RecordError as exc:
             rejected.append((record, exc.reason))
             continue
-        cell = acc.setdefault(trip.vendor_id, [0, 0, 0, 0])
-        for i, value in enumerate((1, trip.distance_milli, trip.duration_s, trip.passenger_count)):
+        cell = acc.setdefault(trip.vendor_id, [0] * 7)
+        values = (1, trip.distance_milli, trip.duration_s, trip.passenger_count, trip.fare_cents,
+                  trip.tip_cents, trip.amount_cents)  # fmt: skip
+        for i, value in enumerate(values):
             cell[i] += value
     valid = [r for r in records if 0 <= float(r["tripDuration"]) <= 86_400]
     assert {v: tuple(c) for v, c in acc.items()} == reference_totals(valid)

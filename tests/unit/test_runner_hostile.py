@@ -38,10 +38,8 @@ def test_good_trips_behind_a_deeply_nested_record_are_counted(tmp_path: Path) ->
         ]
         counted = {}
         for w in harness.store.windows():
-            t = w.totals
-            a, b, c, d = counted.get(w.vendor_id, (0, 0, 0, 0))
-            counted[w.vendor_id] = (a + t.trip_count, b + t.distance_milli,
-                                    c + t.duration_s, d + t.passenger_count)  # fmt: skip
+            old = counted.get(w.vendor_id, (0,) * 7)
+            counted[w.vendor_id] = tuple(map(sum, zip(old, w.totals.as_list(), strict=True)))
         assert counted == reference_totals([json.loads(data) for data in before + after])
         assert harness.failure_records() == []
     finally:

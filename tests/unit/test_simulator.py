@@ -37,6 +37,9 @@ WIRE_KEYS = [
     "tripDuration",
     "googleDistance",
     "googleDuration",
+    "fareAmount",
+    "tipAmount",
+    "totalAmount",
 ]
 NOON_NEW_YORK_MS = 1_730_480_400_000  # 2024-11-01T17:00:00Z
 FOUR_AM_NEW_YORK_MS = 1_730_451_600_000  # 2024-11-01T09:00:00Z
@@ -143,7 +146,7 @@ def test_every_clean_record_is_accepted_by_the_consumer_rules() -> None:
 
 
 def test_records_have_the_wire_keys_in_order(clean: list[dict[str, Any]]) -> None:
-    """Each record carries exactly the 14 camelCase wire fields."""
+    """Each record carries exactly the 14 camelCase wire fields, then the 3 money fields."""
     assert all(list(record) == WIRE_KEYS for record in clean)
 
 
@@ -152,6 +155,12 @@ def test_partition_key_is_the_unique_trip_id() -> None:
     entries = simulate(5000).entries
     assert all(msgspec.json.decode(data)["id"] == key for key, data in entries)
     assert len({key for key, _ in entries}) == 5000
+
+
+def test_ids_are_the_seed_and_a_ten_digit_counter_past_every_block_and_ten_thousand() -> None:
+    """Trip k of seed s has id "s<s>-<k in 10 digits>", across blocks and 10,000 boundaries."""
+    entries = simulate(20_500, seed=4).entries
+    assert [key for key, _ in entries] == [f"s4-{k:010d}" for k in range(20_500)]
 
 
 def test_trip_duration_is_dropoff_minus_pickup(clean: list[dict[str, Any]]) -> None:

@@ -40,7 +40,9 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
     type=click.Choice(["table", "json", "csv", "parquet"]),
     default="table",
     show_default=True,
-    help="parquet: the columns of json in a file (needs --out), times as UTC timestamps.",
+    help="table: a row per window, amounts in whole dollars, then a totals row; json, csv: a"
+    " record per window, totalFare, totalTip and totalAmount in exact cents; parquet: the"
+    " columns of json in a file (needs --out), times as UTC timestamps.",
 )
 @click.option(
     "--out",
@@ -132,6 +134,9 @@ def _window_row(w: WindowTotals) -> Row:
         "totalDistanceMiles": t.distance_milli / 1000,
         "totalDurationSeconds": t.duration_s,
         "passengerCount": t.passenger_count,
+        "totalFare": t.fare_cents,  # cents, exact
+        "totalTip": t.tip_cents,
+        "totalAmount": t.amount_cents,
         "avgDistanceMiles": None
         if t.avg_distance_miles is None
         else round(t.avg_distance_miles, 3),

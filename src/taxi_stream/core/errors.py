@@ -62,6 +62,8 @@ class Reason:
     BAD_TIMESTAMP: Final = "bad_timestamp"
     BAD_COORDINATE: Final = "bad_coordinate"
     BAD_FLAG: Final = "bad_store_and_fwd_flag"
+    BAD_AMOUNT: Final = "bad_amount"
+    BAD_ZONE: Final = "bad_zone"
     BAD_AGGREGATE: Final = "bad_kpl_aggregate"
 
 

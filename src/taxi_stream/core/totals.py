@@ -9,12 +9,16 @@ from typing import Final
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Sums over the trips of one (vendor, window): counts, thousandths of a mile, seconds."""
+    """Sums over the trips of one (vendor, window): counts, thousandths of a mile, seconds, and
+    money in cents (signed: refunds lower them)."""
 
     trip_count: int = 0
     distance_milli: int = 0
     duration_s: int = 0
     passenger_count: int = 0
+    fare_cents: int = 0
+    tip_cents: int = 0
+    amount_cents: int = 0
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
@@ -22,11 +26,23 @@ class Totals:
             self.distance_milli + other.distance_milli,
             self.duration_s + other.duration_s,
             self.passenger_count + other.passenger_count,
+            self.fare_cents + other.fare_cents,
+            self.tip_cents + other.tip_cents,
+            self.amount_cents + other.amount_cents,
         )
 
     def as_list(self) -> list[int]:
-        """The four sums as a list: [trips, distance_milli, duration_s, passengers]."""
-        return [self.trip_count, self.distance_milli, self.duration_s, self.passenger_count]
+        """The sums as a list, in field order: [trips, distance_milli, duration_s, passengers,
+        fare_cents, tip_cents, amount_cents]."""
+        return [
+            self.trip_count,
+            self.distance_milli,
+            self.duration_s,
+            self.passenger_count,
+            self.fare_cents,
+            self.tip_cents,
+            self.amount_cents,
+        ]
 
     @property
     def distance_miles(self) -> float:

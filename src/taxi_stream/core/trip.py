@@ -5,20 +5,22 @@ timestamps in epoch milliseconds UTC. Field rules (DESIGN section 3):
 
 - distance = ``googleDistance``, else ``gcDistance`` (miles);
 - duration = ``tripDuration``, else ``googleDuration``, else dropoff minus pickup (seconds);
+- money (``fareAmount``, ``tipAmount``, ``totalAmount``) in exact cents, 0 when absent, and the
+  zone ids checked, by ``taxi_stream.core.money``;
 - a field that is present but malformed rejects the record with a reason code; an absent (or
   null) optional field is simply absent.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.money import AMOUNT_FIELDS, amount_cents, check_zones
+from taxi_stream.core.numbers import number
 from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.core.windows import FIRST_INSTANT_MS, LAST_INSTANT_MS
 
@@ -26,7 +28,6 @@ MAX_DISTANCE_MILES: Final = 500  # longer is not a taxi trip in NYC
 MAX_DURATION_S: Final = 86_400  # a trip over a day is a meter left running
 MAX_PASSENGERS: Final = 9
 MAX_VENDOR_LEN: Final = 64
-MAX_INT_CHARS: Final = 100  # longer integer text is read as a float: no range reaches that far
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,9 @@ class Trip:
     duration_s: int
     passenger_count: int
     dropoff_ms: int | None = None
+    fare_cents: int = 0  # fareAmount, tipAmount and totalAmount in exact cents (core/money.py)
+    tip_cents: int = 0
+    amount_cents: int = 0
 
 
 def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
@@ -53,13 +57,23 @@ def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
     for name, limit in _COORDINATES:
         _coordinate(fields, name, limit)
     _flag(fields.get("storeAndFwdFlag"))
+    vendor = vendor_key(fields.get("vendorId"))
+    distance_milli = _distance_milli(fields)
+    duration_s = _duration_s(fields, pickup_ms, dropoff_ms)
+    passengers = _passengers(fields.get("passengerCount"))
+    # Money and zones last: a record rejected before they existed keeps its reason.
+    check_zones(fields)
+    fare, tip, amount = (amount_cents(fields, name) for name in AMOUNT_FIELDS)
     return Trip(
-        vendor_id=vendor_key(fields.get("vendorId")),
+        vendor_id=vendor,
         pickup_ms=pickup_ms,  # type: ignore[arg-type]  # required=True never returns None
-        distance_milli=_distance_milli(fields),
-        duration_s=_duration_s(fields, pickup_ms, dropoff_ms),
-        passenger_count=_passengers(fields.get("passengerCount")),
+        distance_milli=distance_milli,
+        duration_s=duration_s,
+        passenger_count=passengers,
         dropoff_ms=dropoff_ms,
+        fare_cents=fare,
+        tip_cents=tip,
+        amount_cents=amount,
     )
 
 
@@ -79,30 +93,6 @@ def vendor_key(value: Any) -> str:
     if len(key) > MAX_VENDOR_LEN or not key.isprintable():
         raise RecordError(Reason.BAD_VENDOR, f"vendorId is not a short printable id: {key[:80]!r}")
     return key
-
-
-def number(value: Any, name: str) -> float | int:
-    """A JSON number, or a string holding one (blanks around it allowed); finite only."""
-    if isinstance(value, bool):
-        raise RecordError(Reason.BAD_NUMBER, f"{name} is a boolean, not a number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        result: float | int = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _NUMBER.match(text):  # plain ASCII decimals only: no "1_5", no other digits
-            raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value[:80]!r}")
-        whole = len(text) <= MAX_INT_CHARS and text.lstrip("+-").isdigit()
-        result = int(text) if whole else float(text)  # float() has no digit limit, int() has
-    else:
-        raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value!r}")
-    if isinstance(result, float) and not math.isfinite(result):
-        raise RecordError(Reason.BAD_NUMBER, f"{name} is not finite: {str(value)[:80]!r}")
-    return result
-
-
-_NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 
 
 def _present(fields: Mapping[str, Any], name: str) -> Any:

@@ -26,6 +26,7 @@ import msgspec
 from taxi_stream.core import oversize
 from taxi_stream.core.errors import Reason, RecordError
 from taxi_stream.core.limits import MAX_RECORD_BYTES
+from taxi_stream.core.money import MAX_AMOUNT_USD, MAX_ZONE_ID, cents
 from taxi_stream.core.trip import (
     MAX_DISTANCE_MILES,
     MAX_DURATION_S,
@@ -45,6 +46,8 @@ _Seconds = Annotated[int, msgspec.Meta(ge=0, le=MAX_DURATION_S)]
 _Passengers = Annotated[int, msgspec.Meta(ge=0, le=MAX_PASSENGERS)]
 _Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 _Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+_Dollars = Annotated[float, msgspec.Meta(ge=-MAX_AMOUNT_USD, le=MAX_AMOUNT_USD)]
+_Zone = Annotated[int, msgspec.Meta(ge=1, le=MAX_ZONE_ID)]
 
 
 class _CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
@@ -65,6 +68,11 @@ class _CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     dropoffLongitude: _Lon | None = None
     dropoffLatitude: _Lat | None = None
     storeAndFwdFlag: Literal["Y", "N"] | None = None
+    fareAmount: _Dollars | None = None
+    tipAmount: _Dollars | None = None
+    totalAmount: _Dollars | None = None
+    puLocationId: _Zone | None = None  # checked, not used
+    doLocationId: _Zone | None = None
 
 
 _clean = msgspec.json.Decoder(_CleanTrip)
@@ -79,8 +87,9 @@ _JSON_KINDS: Final = {
 }
 
 
-TripValues = tuple[str, int, int, int, int]
-"""(vendor id, pickup epoch ms, distance in thousandths of a mile, duration s, passengers)."""
+TripValues = tuple[str, int, int, int, int, int, int, int]
+"""(vendor id, pickup epoch ms, distance in thousandths of a mile, duration s, passengers,
+fare, tip and total amount in cents)."""
 
 
 Stamps = dict[str, int]
@@ -125,7 +134,21 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | No
             parse_timestamp(wire.dropoffDate, "dropoffDate")  # checked, not used
     except RecordError:
         return None
-    return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0)
+    # Cents as core.money.cents gives them: the float product rounded when it is not within a
+    # millionth of a half cent (then no rounding rule can differ), else that exact rule. Inline:
+    # a call per amount would cost more than the rest of the money.
+    fare, tip, total = wire.fareAmount, wire.tipAmount, wire.totalAmount
+    f = 0 if fare is None else round(fare * 100)
+    t = 0 if tip is None else round(tip * 100)
+    a = 0 if total is None else round(total * 100)
+    if fare is not None and not -0.499999 < fare * 100 - f < 0.499999:
+        f = cents(fare, "fareAmount")
+    if tip is not None and not -0.499999 < tip * 100 - t < 0.499999:
+        t = cents(tip, "tipAmount")
+    if total is not None and not -0.499999 < total * 100 - a < 0.499999:
+        a = cents(total, "totalAmount")
+    return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0,
+            f, t, a)  # fmt: skip
 
 
 STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
@@ -148,6 +171,9 @@ def _values(trip: Trip) -> TripValues:
         trip.distance_milli,
         trip.duration_s,
         trip.passenger_count,
+        trip.fare_cents,
+        trip.tip_cents,
+        trip.amount_cents,
     )
 
 

@@ -2,12 +2,15 @@
 
 The handler carries one shard's part of a window between invocations as Lambda's ``state``::
 
-    {"taxiStream": 1, "firstSequenceNumber": "4959...", "records": 120,
+    {"taxiStream": 2, "firstSequenceNumber": "4959...", "records": 120,
      "totals": {"<window start ms>": {"<vendor>": [trips, distance_milli, duration_s,
-                                                   passengers]}}}
+                                                   passengers, fare_cents, tip_cents,
+                                                   amount_cents]}}}
 
-The four numbers are a ``Totals`` in ``Totals.as_list()`` order. Readers outside the handler (the
-views) ask ``window_totals(state)``, never the layout.
+The seven numbers are a ``Totals`` in ``Totals.as_list()`` order. Version 1 (before the money
+totals) had the first four; its state is still read, the money as 0, so a window in flight
+across an upgrade keeps its trips. Readers outside the handler (the views) ask
+``window_totals(state)``, never the layout.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from taxi_stream.function.contract import State
 log = logging.getLogger(__name__)
 
 STATE_KEY: Final = "taxiStream"
-STATE_VERSION: Final = 1
-_CELL_LEN: Final = len(Totals().as_list())
+STATE_VERSION: Final = 2
+_CELL_LENS: Final = {1: 4, STATE_VERSION: len(Totals().as_list())}  # by state version
 
 
 @dataclass(slots=True)
@@ -58,8 +61,11 @@ class Part:
 
 
 def is_handler_state(state: object) -> bool:
-    """Whether ``state`` was written by this handler (in this state version)."""
-    return isinstance(state, Mapping) and state.get(STATE_KEY) == STATE_VERSION
+    """Whether ``state`` was written by this handler (in this state version or an earlier one)."""
+    if not isinstance(state, Mapping):
+        return False
+    version = state.get(STATE_KEY)
+    return type(version) is int and version in _CELL_LENS
 
 
 def part_from_state(state: object) -> Part:
@@ -77,9 +83,10 @@ def part_from_state(state: object) -> Part:
                 what,
             )
         return Part(None, 0, {})
+    length = _CELL_LENS[state[STATE_KEY]]
     try:
         cells = {
-            (str(vendor), int(start)): _cell(cell)
+            (str(vendor), int(start)): _cell(cell, length)
             for start, vendors in state["totals"].items()
             for vendor, cell in vendors.items()
         }
@@ -99,11 +106,8 @@ def window_totals(state: object) -> dict[WindowKey, Totals]:
     return part_from_state(state).totals()
 
 
-def _cell(cell: Any) -> list[int]:
-    if (
-        not isinstance(cell, list)
-        or len(cell) != _CELL_LEN
-        or not all(type(x) is int for x in cell)
-    ):
-        raise ValueError(f"a total must be {_CELL_LEN} whole numbers, got {cell!r}")
-    return list(cell)
+def _cell(cell: Any, length: int) -> list[int]:
+    """A cell of ``length`` whole numbers, padded with zeros to this version's length."""
+    if not isinstance(cell, list) or len(cell) != length or not all(type(x) is int for x in cell):
+        raise ValueError(f"a total must be {length} whole numbers, got {cell!r}")
+    return cell + [0] * (_CELL_LENS[STATE_VERSION] - length)

@@ -7,6 +7,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import starmap
 from typing import Any, Final
 
 import msgspec
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 
 from taxi_stream.core.errors import ConfigError, Reason, RecordError
 from taxi_stream.core.trip import vendor_key
+from taxi_stream.sources.fares import Trips, charges, dollars
 
 DEFAULT_START_MS: Final = 1_730_419_200_000  # 2024-11-01T00:00:00Z, the month of the TLC sample
 NOMINAL_TRIPS_PER_SECOND: Final = 100.0  # how fast simulated time runs when the stream is unpaced
@@ -109,13 +111,14 @@ class SimBatch:
 class Simulator:
     """The stream of simulated trips, pulled in batches of any size.
 
-    Trips are drawn in blocks of BLOCK_SIZE, block b from PCG64 seeded by (seed, b), so the
-    bytes never depend on how the stream is pulled.
+    Trips are drawn in blocks of BLOCK_SIZE, block b from PCG64 seeded by (seed, b), its
+    payments and tips from a stream of their own seeded by (seed, b, 1), so the bytes never
+    depend on how the stream is pulled.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self._id = f"s{self.config.seed}-%010d"  # unique: the seed, then a counter
+        self._id = f"s{self.config.seed}-"  # ids are unique: the seed, then a 10-digit counter
         self._vendor_ids = np.array([_vendor_json(v) for v in self.config.vendors], object)
         weights = np.asarray(self.config.vendor_weights or [1.0] * len(self.config.vendors))
         self._vendor_p = weights / weights.sum()
@@ -173,16 +176,19 @@ class Simulator:
         first = block * BLOCK_SIZE
         seed = np.random.SeedSequence(self.config.seed, spawn_key=(block,))
         rng = np.random.Generator(np.random.PCG64(seed))
-        columns, late = self._columns(rng, first, BLOCK_SIZE)
-        ids = [self._id % i for i in range(first, first + BLOCK_SIZE)]
-        records = [_encode(_WireTrip(*row)) for row in zip(ids, *columns, strict=True)]
+        money_seed = np.random.SeedSequence(self.config.seed, spawn_key=(block, 1))
+        money_rng = np.random.Generator(np.random.PCG64(money_seed))
+        columns, late = self._columns(rng, money_rng, first, BLOCK_SIZE)
+        ids = _ids(self._id, first, BLOCK_SIZE)
+        trips = starmap(_WireTrip, zip(ids, *columns, strict=True))
+        records = _encode_lines(list(trips)).split(b"\n")[:-1]  # JSON has no raw newline
         at, reasons = _inject_faults(rng, self.config.malformed_fraction, records)
         late[at] = False
         entries = list(zip(ids, records, strict=True))
         return _Block(entries, at, reasons, np.flatnonzero(late).tolist())
 
     def _columns(
-        self, rng: np.random.Generator, first: int, n: int
+        self, rng: np.random.Generator, money_rng: np.random.Generator, first: int, n: int
     ) -> tuple[list[list[Any]], NDArray[np.bool_]]:
         """The record fields after the id, for trips first..first+n-1; and which are late."""
         vendor = rng.choice(len(self._vendor_p), size=n, p=self._vendor_p)
@@ -196,7 +202,12 @@ class Simulator:
         numbers = (passengers, plon, plat, dlon, dlat, flags, crow, duration, road, google)
         vendors: list[Any] = self._vendor_ids[vendor].tolist()
         times = [_iso(pickup_s), _iso(pickup_s + duration)]
-        return [vendors, *times, *(c.tolist() for c in numbers)], late
+        milli = np.rint(road * 1000).astype(np.int64)
+        ends = np.stack([plon, dlon]), np.stack([plat, dlat])
+        trips = Trips(*ends, milli, duration, pickup_s + _NEW_YORK_OFFSET_S)
+        money = charges(trips, money_rng)
+        amounts = [dollars(cents) for cents in (money.fare, money.tip, money.total)]
+        return [vendors, *times, *(c.tolist() for c in numbers), *amounts], late
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +245,26 @@ class _WireTrip(msgspec.Struct, gc=False):
     tripDuration: int
     googleDistance: float
     googleDuration: int
+    fareAmount: float  # dollars, from whole cents (fares.dollars): at most two decimals
+    tipAmount: float
+    totalAmount: float
 
 
 _PASSENGER_P: Final = np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS))
-_encode: Final = msgspec.json.Encoder().encode
+_encode_lines: Final = msgspec.json.Encoder().encode_lines  # one call for a block of records
+
+
+def _ids(prefix: str, first: int, n: int) -> list[str]:
+    """``prefix`` + each counter first..first+n-1 in 10 digits: its last 4 from a table."""
+    ids: list[str] = []
+    while len(ids) < n:
+        high, low = divmod(first + len(ids), 10_000)
+        head = f"{prefix}{high:06d}"
+        ids += [head + digits for digits in _FOUR_DIGITS[low : low + n - len(ids)]]
+    return ids
+
+
+_FOUR_DIGITS: Final = tuple(f"{k:04d}" for k in range(10_000))
 
 
 def _pickups(rng: np.random.Generator, n: int) -> tuple[_Floats, _Floats]:

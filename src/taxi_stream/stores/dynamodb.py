@@ -1,9 +1,10 @@
 """The DynamoDB store: window totals applied exactly once by conditional UpdateItem, dead letters.
 
 One table (partition ``vendorId``, sort ``windowStart``, ISO-8601 UTC) holds two item types: a
-window per (vendor, window start) with its totals (``totalDistance`` in miles as an exact
-decimal) and the set of applied contribution ids; and dead letters under the reserved partition
-``#dead-letter``, sorted by arrival time. docs/deploy-aws.md draws the layout and says why.
+window per (vendor, window start) with its totals (``totalDistance`` in miles, ``totalFare``,
+``totalTip`` and ``totalAmount`` in US dollars, as exact decimals) and the set of applied
+contribution ids; and dead letters under the reserved partition ``#dead-letter``, sorted by
+arrival time. docs/deploy-aws.md draws the layout and says why.
 Standard library and boto3 only: the Lambda handler imports this module.
 """
 
@@ -67,6 +68,9 @@ _NAMES: Final = {
     "#d": "totalDistance",
     "#t": "totalDuration",
     "#p": "passengerCount",
+    "#f": "totalFare",
+    "#tp": "totalTip",
+    "#a": "totalAmount",
     "#k": "contributionCount",
     "#u": "updatedAt",
     "#c": "clock",
@@ -298,6 +302,23 @@ def milli(miles_text: str) -> int:
     return int(value)
 
 
+def dollars(cents: int) -> Decimal:
+    """Cents as an exact decimal number of US dollars (-1234 -> Decimal('-12.34'))."""
+    return Decimal(cents).scaleb(-2, _EXACT)
+
+
+def cents(item: Item, name: str) -> int:
+    """A money attribute (exact dollars) back to cents: 0 when absent (an item written before
+    the money totals); StoreError if not a whole number of cents."""
+    if name not in item:
+        return 0
+    text = item[name]["N"]
+    value = Decimal(text).scaleb(2, _EXACT)
+    if value != value.to_integral_value():
+        raise StoreError(f"{name} {text} is not a whole number of cents")
+    return int(value)
+
+
 def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputTypeDef:
     """One conditional UpdateItem: ADD the totals and the id, unless the id is in the set."""
     t = c.totals
@@ -305,7 +326,8 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
         "TableName": table,
         "Key": {PK: {"S": _vendor_key(c.vendor_id)}, SK: {"S": iso_utc(c.window_start_ms)}},
         "UpdateExpression": (
-            "ADD #n :n, #d :d, #t :t, #p :p, #k :one, #cs :ids SET #e = :e, #u = :u, #c = :c"
+            "ADD #n :n, #d :d, #t :t, #p :p, #f :f, #tp :tp, #a :a, #k :one, #cs :ids"
+            " SET #e = :e, #u = :u, #c = :c"
         ),
         "ConditionExpression": "attribute_not_exists(#cs) OR NOT contains(#cs, :id)",
         "ExpressionAttributeNames": {
@@ -317,6 +339,9 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
             ":d": {"N": str(miles(t.distance_milli))},
             ":t": {"N": str(t.duration_s)},
             ":p": {"N": str(t.passenger_count)},
+            ":f": {"N": str(dollars(t.fare_cents))},
+            ":tp": {"N": str(dollars(t.tip_cents))},
+            ":a": {"N": str(dollars(t.amount_cents))},
             ":one": {"N": "1"},
             ":ids": {"SS": [c.contribution_id]},
             ":id": {"S": c.contribution_id},
@@ -374,6 +399,9 @@ def _window(item: Item) -> WindowTotals:
             distance_milli=milli(item["totalDistance"]["N"]),
             duration_s=int(item["totalDuration"]["N"]),
             passenger_count=int(item["passengerCount"]["N"]),
+            fare_cents=cents(item, "totalFare"),
+            tip_cents=cents(item, "totalTip"),
+            amount_cents=cents(item, "totalAmount"),
         )
         return WindowTotals(
             vendor_id=item[PK]["S"].removeprefix("#"),  # only vendor keys get here

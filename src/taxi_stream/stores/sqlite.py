@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS windows (
     distance_milli INTEGER NOT NULL,
     duration_s INTEGER NOT NULL,
     passenger_count INTEGER NOT NULL,
+    fare_cents INTEGER NOT NULL DEFAULT 0,
+    tip_cents INTEGER NOT NULL DEFAULT 0,
+    amount_cents INTEGER NOT NULL DEFAULT 0,
     contributions INTEGER NOT NULL,
     clock TEXT NOT NULL,
     updated_ms INTEGER NOT NULL,
@@ -74,17 +77,24 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 ) WITHOUT ROWID;
 """
 
+# The money columns came later: a store file made before them gets them on open (default 0).
+MONEY_COLUMNS: Final = ("fare_cents", "tip_cents", "amount_cents")
+
 # The columns are named: a store file created by an earlier version also has a column
 # late_contributions (always 0, read by nothing), which keeps its default.
 _ADD_WINDOW: Final = """
 INSERT INTO windows (vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,
-    duration_s, passenger_count, contributions, clock, updated_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+    duration_s, passenger_count, fare_cents, tip_cents, amount_cents, contributions, clock,
+    updated_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
     trip_count = trip_count + excluded.trip_count,
     distance_milli = distance_milli + excluded.distance_milli,
     duration_s = duration_s + excluded.duration_s,
     passenger_count = passenger_count + excluded.passenger_count,
+    fare_cents = fare_cents + excluded.fare_cents,
+    tip_cents = tip_cents + excluded.tip_cents,
+    amount_cents = amount_cents + excluded.amount_cents,
     contributions = contributions + 1,
     window_end_ms = MAX(window_end_ms, excluded.window_end_ms),
     updated_ms = excluded.updated_ms
@@ -163,7 +173,8 @@ class SQLiteUnitOfWork:
                 db.execute(
                     _ADD_WINDOW,
                     (c.vendor_id, c.window_start_ms, c.window_end_ms, t.trip_count,
-                     t.distance_milli, t.duration_s, t.passenger_count, c.clock, now),
+                     t.distance_milli, t.duration_s, t.passenger_count, t.fare_cents,
+                     t.tip_cents, t.amount_cents, c.clock, now),
                 )  # fmt: skip
                 new += 1
         return new
@@ -212,6 +223,29 @@ class SQLiteStore:
             self._db = connect_read_only(self.path, StoreError)
         else:
             self._db = connect(self.path, _SCHEMA, StoreError)
+            self._add_money_columns()
+        self._money = ", ".join(self._money_columns())  # what a read selects for the money
+
+    def _money_columns(self) -> list[str]:
+        """The money columns, or 0 for each one a file made before them lacks (read-only)."""
+        with errors("store open", StoreError, self.path):
+            rows = self._db.execute("PRAGMA table_info(windows)").fetchall()
+        have = {row[1] for row in rows}
+        return [name if name in have else "0" for name in MONEY_COLUMNS]
+
+    def _add_money_columns(self) -> None:
+        """Give a store file made before the money totals its columns, 0 for existing windows."""
+        if "0" not in self._money_columns():
+            return
+        with self.unit_of_work():  # one writer at a time: another may be upgrading it too
+            have = self._money_columns()  # again, now that no other writer can add them
+            missing = [n for n, col in zip(MONEY_COLUMNS, have, strict=True) if col == "0"]
+            with errors("store upgrade", StoreError, self.path):
+                for name in missing:
+                    self._db.execute(
+                        f"ALTER TABLE windows ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0"
+                    )
+        log.info("store %s: money columns added (%s), 0 for its windows", self.path, missing)
 
     def close(self) -> None:
         """Close the connection."""
@@ -279,15 +313,16 @@ class SQLiteStore:
         """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
         sql = (
             "SELECT vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,"
-            " duration_s, passenger_count, contributions, clock, updated_ms FROM windows"
+            f" duration_s, passenger_count, {self._money}, contributions, clock, updated_ms"
+            " FROM windows"
             " WHERE (?1 IS NULL OR vendor_id = ?1) AND (?2 IS NULL OR window_start_ms >= ?2)"
             " AND (?3 IS NULL OR window_start_ms < ?3) ORDER BY vendor_id, window_start_ms"
         )
         with errors("store query", StoreError, self.path):
             rows = self._db.execute(sql, (vendor_id, start_ms, end_ms)).fetchall()
         return [
-            WindowTotals(v, s, e, Totals(n, d, t, p), c, WindowClock(clock), u)
-            for v, s, e, n, d, t, p, c, clock, u in rows
+            WindowTotals(v, s, e, Totals(n, d, t, p, fare, tip, amount), c, WindowClock(clock), u)
+            for v, s, e, n, d, t, p, fare, tip, amount, c, clock, u in rows
         ]
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:

@@ -22,6 +22,8 @@ ELLIPSIS: Final = "…"
 SEQUENCE_DIGITS: Final = 7  # a long sequence number is shown as "…" and its last 7 digits
 SHARD_PREFIX: Final = "shardId-"
 TOTALS_COLUMNS: Final = (("trips", 9), ("miles", 11), ("avg mi", 6), ("avg min", 7), ("pax", 9))
+Columns = Sequence[tuple[str, int]]
+"""(header, minimum width) of each column of totals."""
 
 Justify = Literal["left", "right"]
 
@@ -101,10 +103,17 @@ def cut(text: str, style: str = "") -> Text:
     return Text(one_line(text), style=style, no_wrap=True, overflow="ellipsis")
 
 
-def totals_columns(table: Table) -> None:
-    """The columns of a window's totals: trips, miles, average miles and minutes, passengers."""
-    for header, min_width in TOTALS_COLUMNS:
+def totals_columns(table: Table, columns: Columns = TOTALS_COLUMNS) -> None:
+    """The columns of a window's totals: trips, miles, average miles and minutes, passengers
+    (``columns``: their headers and minimum widths, in this order)."""
+    for header, min_width in columns:
         short_column(table, header, min_width)
+
+
+def dollars(cents: int) -> str:
+    """Cents as whole US dollars with thousands separators: ``-1,235`` for -123,456 cents."""
+    whole = (abs(cents) + 50) // 100  # half a dollar rounds away from zero
+    return f"{'-' if cents < 0 and whole else ''}{whole:,}"
 
 
 def totals_cells(totals: Totals) -> list[str]:

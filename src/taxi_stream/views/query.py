@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from rich.table import Table
 
@@ -12,6 +13,7 @@ from taxi_stream.core.totals import ZERO
 from taxi_stream.core.words import count
 from taxi_stream.views.cells import (
     cut,
+    dollars,
     sequence_label,
     shard_label,
     short_column,
@@ -22,18 +24,36 @@ from taxi_stream.views.cells import (
     totals_columns,
 )
 
+# A table printed once needs no room for its numbers to grow, so the minimum widths are those
+# of the headers: the numbers widen their columns as they need.
+QUERY_COLUMNS: Final = (("trips", 5), ("miles", 5), ("avg mi", 6), ("avg min", 7), ("pax", 3))
+
 
 def windows_table(windows: Sequence[WindowTotals]) -> Table:
-    """One row per (vendor, window), then the totals of the rows shown."""
-    rows = table()
+    """One row per (vendor, window), then the totals of the rows shown, under a title that
+    counts the windows.
+
+    When every window starts on one UTC date, the title names it and the window column shows
+    the time of day alone: that leaves 80 columns room for a million trips' totals. The last
+    column, ``total $``, is ``totalAmount`` (what the passengers paid, refunds subtracted) in
+    whole dollars; --format json and csv have every amount in cents.
+    """
+    starts = [iso_utc(w.window_start_ms).rstrip("Z").split("T") for w in windows]
+    dates = sorted({date for date, _ in starts})
+    one_date = len(dates) == 1
+    shown = count(len(windows), "window")
+    rows = table(f"{shown} of {dates[0]} (UTC)" if one_date else f"{shown} (UTC)")
     text_column(rows, "vendor", 6)
-    short_column(rows, "window (UTC)", 19, "left")
-    totals_columns(rows)
-    for w in windows:
-        start = iso_utc(w.window_start_ms).replace("T", " ").rstrip("Z")
-        rows.add_row(cut(w.vendor_id), start, *totals_cells(w.totals))
+    short_column(rows, "window" if one_date else "window (UTC)", 8 if one_date else 19, "left")
+    totals_columns(rows, QUERY_COLUMNS)
+    short_column(rows, "total $", 7)
+    for w, (date, time) in zip(windows, starts, strict=True):
+        start = time if one_date else f"{date} {time}"
+        rows.add_row(
+            cut(w.vendor_id), start, *totals_cells(w.totals), dollars(w.totals.amount_cents)
+        )
     total = sum((w.totals for w in windows), ZERO)
-    total_row(rows, ["total", count(len(windows), "window"), *totals_cells(total)])
+    total_row(rows, ["total", "", *totals_cells(total), dollars(total.amount_cents)])
     return rows
 
 
