@@ -17,6 +17,7 @@ from taxi_stream.stores.sqlite import SQLiteStore
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture (e2e/conftest.py)
 WAIT_MS = 60_000
+MONEY = ("totalFare", "totalTip", "totalAmount")  # cents
 SEEDED_RUN = ("--window-seconds", "1", "--rate", "1500", "--malformed", "0.02", "--quiet")
 
 SHOWN_TOTALS = """rows => rows.map(row => [row.dataset.vendor, Object.fromEntries(
@@ -27,7 +28,8 @@ SHOWN_REASONS = """rows => rows.map(row => [row.dataset.reason,
 
 
 def expected_totals(windows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per vendor from `query --format json`: windows, trips, thousandths of a mile, s, pax."""
+    """Per vendor from `query --format json`: windows, trips, thousandths of a mile, s, pax,
+    and the money in cents."""
     out: dict[str, dict[str, int]] = defaultdict(Counter)
     for w in windows:
         cell = out[w["vendorId"]]
@@ -36,6 +38,8 @@ def expected_totals(windows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
         cell["distanceMilli"] += round(w["totalDistanceMiles"] * 1000)
         cell["totalDurationSeconds"] += w["totalDurationSeconds"]
         cell["passengerCount"] += w["passengerCount"]
+        for cents in MONEY:
+            cell[cents] += w[cents]
     return {vendor: dict(cell) for vendor, cell in out.items()}
 
 
@@ -49,6 +53,7 @@ def shown_totals(page: Page) -> dict[str, dict[str, int]]:
             "distanceMilli": round(cells["totalDistanceMiles"] * 1000),
             "totalDurationSeconds": int(cells["totalDurationSeconds"]),
             "passengerCount": int(cells["passengerCount"]),
+            **{cents: int(cells[cents]) for cents in MONEY},
         }
         for vendor, cells in rows
     }
@@ -82,6 +87,7 @@ def test_the_page_shows_the_stores_totals_and_new_windows_without_reload(
         assert shown_totals(page) == expected
         assert page.text_content("#vendors td[data-key=totalDistanceMiles]").endswith(" mi")
         assert page.text_content("#vendors td[data-key=totalDurationSeconds]").endswith(" h")
+        assert page.text_content("#vendors td[data-key=totalFare]").startswith("$")
         shown_reasons = dict(page.eval_on_selector_all("#reasons tbody tr", SHOWN_REASONS))
         assert shown_reasons == Counter(letter["reason"] for letter in letters)
         assert sum(shown_reasons.values()) > 0

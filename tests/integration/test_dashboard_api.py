@@ -137,7 +137,13 @@ def test_a_total_added_later_appears_under_its_camel_case_name() -> None:
         night_surcharge_cents: int = 0
 
     window = WindowTotals(
-        "1", T0_MS, T0_MS + MINUTE_MS, MoreTotals(4, 1, 2, 3, 1, 250), 1, WindowClock.EVENT, NOW_MS
+        "1",
+        T0_MS,
+        T0_MS + MINUTE_MS,
+        MoreTotals(4, 1, 2, 3, late_trips=1, night_surcharge_cents=250),
+        1,
+        WindowClock.EVENT,
+        NOW_MS,
     )
     row = window_row(window)
     assert (row["lateTrips"], row["nightSurchargeCents"]) == (1, 250)
