@@ -119,11 +119,23 @@ function renderWindows(rows, cols) {
   }));
 }
 
+// What each chart plots, in which unit (the API gives seconds and cents).
+const CHARTS = {
+  tripCount: { title: "trips per window", scale: 1 },
+  totalDistanceMiles: { title: "distance per window (mi)", scale: 1 },
+  totalDurationSeconds: { title: "duration per window (h)", scale: 1 / 3600 },
+  totalFare: { title: "fares per window ($)", scale: 1 / 100 },
+  lateTrips: { title: "late trips per window", scale: 1 },
+};
+
 function chartData(rows, key, vendors) {
+  const scale = CHARTS[key].scale;
   const starts = [...new Set(rows.map((r) => r.windowStartMs))].sort((a, b) => a - b);
   const index = new Map(starts.map((s, i) => [s, i]));
   const series = vendors.map(() => starts.map(() => null));
-  rows.forEach((r) => { series[vendors.indexOf(r.vendorId)][index.get(r.windowStartMs)] = r[key]; });
+  rows.forEach((r) => {
+    series[vendors.indexOf(r.vendorId)][index.get(r.windowStartMs)] = r[key] * scale;
+  });
   return [starts.map((s) => s / 1000), ...series];
 }
 
@@ -131,8 +143,7 @@ const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 
 function renderCharts(rows, cols) {
   const vendors = [...new Set(rows.map((r) => r.vendorId))].sort();
-  const wanted = cols.filter((c) => ["tripCount", "totalDistanceMiles",
-    "totalDurationSeconds", "totalFare", "lateTrips"].includes(c.key));
+  const wanted = cols.filter((c) => c.key in CHARTS);
   const box = $("charts");
   const shape = vendors.join("\u0000") + "|" + wanted.map((c) => c.key).join(",");
   if (state.shape !== shape || typeof uPlot === "undefined") {
@@ -148,16 +159,17 @@ function renderCharts(rows, cols) {
     if (chart) { chart.setData(data); return; }
     const holder = document.createElement("div");
     holder.className = "chart";
-    holder.appendChild(cell("h3", `${c.label} per window`));
+    holder.appendChild(cell("h3", CHARTS[c.key].title));
     box.appendChild(holder);
     chart = new uPlot({
       width: 420, height: 180,
       series: [{}, ...vendors.map((v, i) => ({
         label: `vendor ${v}`, stroke: COLORS[i % COLORS.length], width: 1.5,
-        value: (u, value) => (value === null ? "-" : c.format(value)),
+        value: (u, value) => (value === null ? "-" : c.format(value / CHARTS[c.key].scale)),
       }))],
       axes: [{}, { size: 70, values: (u, ticks) => ticks.map((t) => int.format(t)) }],
       scales: { x: { time: true } },
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),  // windows are in UTC
     }, data, holder);
     state.charts.set(c.key, chart);
   });
