@@ -14,8 +14,8 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from taxi_stream.app.accounting import Accounting, accounting
-from taxi_stream.app.process import ProcessOptions, Processor
-from taxi_stream.app.run import start_producer
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
+from taxi_stream.app.run import SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.dashboard import serve_options, start_beside
 from taxi_stream.cli.options import (
@@ -23,6 +23,7 @@ from taxi_stream.cli.options import (
     clear_errors,
     common,
     err,
+    event_options,
     flag_ms,
     metrics_options,
     open_dash,
@@ -76,6 +77,7 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
     show_default=True,
     help="BatchSize of the event source mapping.",
 )
+@event_options(clock=True)
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
@@ -104,6 +106,11 @@ def run(
     seed: int | None,
     malformed: float,
     batch_size: int,
+    clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     quiet: bool,
     with_dashboard: bool,
     dashboard_host: str,
@@ -129,16 +136,20 @@ def run(
         region=region,
         shards=shards,
     )
-    clock = SYSTEM_CLOCK
+    system = SYSTEM_CLOCK
     sim = SimulatorConfig(
         # An unseeded run draws its seed from the clock's nanoseconds: any 32-bit value will do.
         seed=seed if seed is not None else time.time_ns() % 2**32,
-        start_ms=clock.now_ms(),
+        start_ms=system.now_ms(),
         trips_per_second=None if as_fast_as_possible else rate,
         malformed_fraction=malformed,
     )
-    options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
-    with Processor(settings, options, clock=clock) as processor:
+    options = ProcessOptions(
+        mapping=MappingConfig(batch_size, window_seconds),
+        clock=clock,
+        event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
+    )
+    with Processor(settings, options, clock=system) as processor:
         metrics = (metrics_port, metrics_host)
         dashboard = (dashboard_host, dashboard_port) if with_dashboard else None
         _run_live(
@@ -167,7 +178,7 @@ def _run_live(
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
     trips, duration = bounds
-    producer = start_producer(settings, sim, trips=trips, duration_s=duration)
+    producer = start_producer(settings, SimulateJob(sim, trips, duration))
     since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
@@ -263,16 +274,18 @@ def drain(
     except KeyboardInterrupt:
         err.print(
             "drain cut short: what was produced stays in the stream; count it with"
-            f" {_finish_hint(settings, processor.mapping.window_seconds)}",
+            f" {_finish_hint(settings, processor.mapping.window_seconds, processor.options.clock)}",
             highlight=False,
             soft_wrap=True,
         )
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
-def _finish_hint(settings: Settings, window_seconds: int) -> str:
+def _finish_hint(settings: Settings, window_seconds: int, clock: str) -> str:
     """The command that drains this run's stream into its store, in windows of the same size."""
     flags = [f"--data-dir {settings.data_dir}"]
+    if clock != "arrival":
+        flags.append(f"--clock {clock}")
     if settings.stream_url != "local":
         flags.append(f"--stream {settings.stream_url}")
     if settings.store_url != "local":

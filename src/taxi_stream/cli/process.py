@@ -8,14 +8,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.wiring import OUR_HANDLER, Settings
-from taxi_stream.cli.options import clear_errors, common, err, metrics_options, serving_metrics
+from taxi_stream.cli.options import (
+    clear_errors,
+    common,
+    err,
+    event_options,
+    metrics_options,
+    serving_metrics,
+)
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.words import count
-from taxi_stream.function.handler import CLOCKS
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
@@ -44,15 +50,7 @@ if TYPE_CHECKING:
     show_envvar=True,
     help="BatchSize.",
 )
-@click.option(
-    "--clock",
-    type=click.Choice(CLOCKS),
-    default="arrival",
-    show_default=True,
-    envvar="WINDOW_CLOCK",
-    show_envvar=True,
-    help="Window clock of our handler.",
-)
+@event_options(clock=True)
 @click.option(
     "--naive-timezone",
     default="UTC",
@@ -182,6 +180,10 @@ def process(
     handler: str,
     batch_size: int,
     clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     naive_timezone: str,
     until_idle: bool,
     maximum_batching_window_in_seconds: int,
@@ -230,7 +232,10 @@ def process(
         function_timeout_s=function_timeout,
         on_failure=on_failure,
     )
-    options = ProcessOptions(handler, mapping, clock=clock, naive_timezone=naive_timezone)
+    event = EventSettings(event_time, max_out_of_orderness, allowed_lateness, late)
+    options = ProcessOptions(
+        handler, mapping, clock=clock, naive_timezone=naive_timezone, event=event
+    )
     with (
         Processor(settings, options) as processor,
         serving_metrics(lambda: metrics_sources(processor), metrics_port, metrics_host),
