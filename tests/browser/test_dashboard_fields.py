@@ -59,6 +59,9 @@ class LaterStore:
     def counts(self) -> tuple[int, int]:
         return 6, 0
 
+    def watermarks(self) -> list[object]:
+        return []
+
     def close(self) -> None:
         pass
 

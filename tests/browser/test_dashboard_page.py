@@ -17,7 +17,7 @@ from taxi_stream.stores.sqlite import SQLiteStore
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture (e2e/conftest.py)
 WAIT_MS = 60_000
-MONEY = ("totalFare", "totalTip", "totalAmount")  # cents
+MONEY = ("totalFare", "totalTip", "totalAmount", "lateTrips")  # cents, and the late trips
 SEEDED_RUN = ("--window-seconds", "1", "--rate", "1500", "--malformed", "0.02", "--quiet")
 
 SHOWN_TOTALS = """rows => rows.map(row => [row.dataset.vendor, Object.fromEntries(

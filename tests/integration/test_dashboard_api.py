@@ -18,12 +18,13 @@ from taxi_stream.cli.dashboard import store_reads
 from taxi_stream.core.errors import StoreUnavailableError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.watermarks import Watermark
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.cursor import ShardSnapshot, ShardStats
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.views.dashboard import start_dashboard
-from taxi_stream.views.dashboard.data import Reads
+from taxi_stream.views.dashboard.data import DEFAULT_LATENESS, Lateness, Reads
 from taxi_stream.views.dashboard.health import LiveFeed, PipelineSample, Rates
 from taxi_stream.views.dashboard.rows import window_row
 
@@ -66,9 +67,11 @@ def store_path(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def client_of(reads: Reads, feed: LiveFeed | None = None) -> Iterator[httpx.Client]:
+def client_of(
+    reads: Reads, feed: LiveFeed | None = None, lateness: Lateness = DEFAULT_LATENESS
+) -> Iterator[httpx.Client]:
     """A client of the dashboard over ``reads``, served on a free port of 127.0.0.1."""
-    server = start_dashboard(reads, port=0, feed=feed)
+    server = start_dashboard(reads, port=0, feed=feed, lateness=lateness)
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             yield http
@@ -216,7 +219,7 @@ class FailingStore:
     def windows(self, *args: object) -> list[WindowTotals]:
         raise StoreUnavailableError("store query failed, the database is locked:\nbusy")
 
-    dead_letters = counts = windows
+    dead_letters = counts = watermarks = windows
 
     def close(self) -> None:
         pass
@@ -310,3 +313,21 @@ def test_a_sqlite_store_is_read_afresh_so_new_windows_show(tmp_path: Path, store
         later.apply(CONTRIBUTIONS[1:])
         later.close()
         assert len(http.get("/api/windows").json()["windows"]) == len(CONTRIBUTIONS)
+
+
+@pytest.mark.parametrize(("lateness_s", "final_minutes"), [(0, {0}), (40, set())])
+def test_an_event_time_window_is_final_once_the_watermark_passes_it(
+    tmp_path: Path, lateness_s: int, final_minutes: set[int]
+) -> None:
+    """final per window as query decides it: the stream's watermark past end plus lateness."""
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path, clock=lambda: NOW_MS)
+    event = [dataclasses.replace(c, clock="event") for c in CONTRIBUTIONS]
+    mark = Watermark("s", "shardId-000000000000", T0_MS + 90_000, "1", None, NOW_MS)
+    store.apply(event, watermark=mark)  # 90 s: past minute 0's end (60 s), not minute 1's
+    store.close()
+    reads = Reads(partial(SQLiteStore, path, read_only=True), keep_open=False)
+    with client_of(reads, lateness=Lateness(lateness_s, 300)) as http:
+        rows = http.get("/api/windows").json()["windows"]
+    shown = {((r["windowStartMs"] - T0_MS) // MINUTE_MS, r["final"]) for r in rows}
+    assert shown == {(minute, minute in final_minutes) for minute in (0, 1, 2)}

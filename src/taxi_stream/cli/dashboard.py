@@ -15,6 +15,11 @@ import click
 from taxi_stream.app.standing import standing
 from taxi_stream.app.wiring import Settings, existing_store
 from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    MAX_BOUND_S,
+)
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -83,14 +88,21 @@ def start_beside(
     host: str,
     port: int,
     mounts: dict[str, ASGIApp] | None = None,
+    allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S,
 ) -> DashboardServer:
     """The dashboard beside a pipeline (``run --dashboard``): health from ``feed``; ``mounts``
     serves other apps beside it (the run's ``/metrics``)."""
-    from taxi_stream.views.dashboard import start_dashboard  # noqa: PLC0415 - only when asked
+    from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - when asked
 
     reads = store_reads(settings)
     server = start_dashboard(
-        reads, host=host, port=port, feed=feed, interval_s=_refresh(settings), mounts=mounts
+        reads,
+        host=host,
+        port=port,
+        feed=feed,
+        interval_s=_refresh(settings),
+        mounts=mounts,
+        lateness=Lateness(allowed_lateness_s, DEFAULT_IDLE_TIMEOUT_S),
     )
     err.print(f"dashboard: {server.url}", highlight=False, soft_wrap=True)
     return server
@@ -115,6 +127,26 @@ def start_beside(
     help="How often the page updates (default 1 s; 5 s for a DynamoDB table, which each"
     " update scans).",
 )
+@click.option(
+    "--allowed-lateness",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_ALLOWED_LATENESS_S,
+    show_default=True,
+    envvar="ALLOWED_LATENESS_SECONDS",
+    show_envvar=True,
+    help="Seconds after its end an event-time window still takes trips on time: it is shown"
+    " final once the stream's watermark passes its end plus this (as query judges it).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_IDLE_TIMEOUT_S,
+    show_default=True,
+    envvar="TAXI_STREAM_IDLE_TIMEOUT",
+    show_envvar=True,
+    help="A shard whose last record arrived this many seconds before the newest shard's is"
+    " idle: it does not hold the stream's watermark back.",
+)
 @clear_errors
 def dashboard(
     *,
@@ -126,6 +158,8 @@ def dashboard(
     host: str,
     port: int,
     refresh_seconds: float | None,
+    allowed_lateness: int,
+    idle_timeout: int,
 ) -> None:
     """Serve the live dashboard of a store: windows, dead letters, health; reads only.
 
@@ -133,7 +167,7 @@ def dashboard(
     checkpoint against the stream (records waiting, how far behind) and the dead letters;
     beside a pipeline (run --dashboard) it shows the runner's own view instead.
     """  # fmt: skip
-    from taxi_stream.views.dashboard import start_dashboard  # noqa: PLC0415 - starlette, uvicorn
+    from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - starlette
 
     settings = Settings(
         data_dir, stream_url=stream_url, store_url=store_url, endpoint_url=endpoint_url,
@@ -145,6 +179,7 @@ def dashboard(
         port=port,
         standing=partial(standing, settings),
         interval_s=_refresh(settings, refresh_seconds),
+        lateness=Lateness(allowed_lateness, idle_timeout),
     )
     click.echo(f"dashboard: {server.url} (Ctrl-C stops it)")
     try:

@@ -151,7 +151,7 @@ def run(
     )
     with Processor(settings, options, clock=system) as processor:
         metrics = (metrics_port, metrics_host)
-        dashboard = (dashboard_host, dashboard_port) if with_dashboard else None
+        dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
         _run_live(
             processor,
             settings,
@@ -171,7 +171,7 @@ def _run_live(
     *,
     quiet: bool,
     metrics: tuple[int | None, str],
-    dashboard: tuple[str, int] | None = None,
+    dashboard: tuple[str, int, int] | None = None,
 ) -> None:
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
@@ -236,17 +236,20 @@ def _feed() -> LiveFeed:
 def _dashboard(
     settings: Settings,
     feed: LiveFeed | None,
-    address: tuple[str, int] | None,
+    served: tuple[str, int, int] | None,
     sources: Callable[[], Sources],
 ) -> AbstractContextManager[object]:
-    """The dashboard beside the run, fed by ``feed``, with the run's metrics at /metrics."""
-    if feed is None or address is None:
+    """The dashboard beside the run, fed by ``feed``, with the run's metrics at /metrics;
+    ``served``: its host and port, and the run's allowed lateness (for finality)."""
+    if feed is None or served is None:
         return nullcontext()
     from taxi_stream.views.metrics import asgi_app, registry  # noqa: PLC0415 - only when asked
 
-    host, port = address
+    host, port, lateness = served
     mounts = {"/metrics": asgi_app(registry(sources()))}
-    return start_beside(settings, feed, host=host, port=port, mounts=mounts)
+    return start_beside(
+        settings, feed, host=host, port=port, mounts=mounts, allowed_lateness_s=lateness
+    )
 
 
 def _sample(processor: Processor, produced: int) -> PipelineSample:

@@ -11,6 +11,11 @@ from typing import Final, Protocol
 from taxi_stream.app.standing import Standing
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.records import DeadLetter, WindowTotals
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    Watermark,
+)
 from taxi_stream.views.cells import one_line
 from taxi_stream.views.dashboard.health import (
     LiveFeed,
@@ -22,6 +27,7 @@ from taxi_stream.views.dashboard.health import (
     stuck_shards,
 )
 from taxi_stream.views.dashboard.rows import Json, Row, letter_row, window_row
+from taxi_stream.views.finality import Finality
 
 MAX_ROWS: Final = 5_000  # the most window rows or dead letters one answer carries
 LETTERS_SCAN: Final = 10_000  # dead letters read for the by-reason counts (the oldest ones)
@@ -45,9 +51,24 @@ class Reader(Protocol):
         """(trips counted in windows, dead letters)."""
         ...
 
+    def watermarks(self) -> list[Watermark]:
+        """Every shard's watermark (event clock)."""
+        ...
+
     def close(self) -> None:
         """Free the connections."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Lateness:
+    """How finality is judged, as ``query`` judges it (--allowed-lateness, --idle-timeout)."""
+
+    allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S
+    idle_timeout_s: int = DEFAULT_IDLE_TIMEOUT_S
+
+
+DEFAULT_LATENESS: Final = Lateness()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +138,10 @@ class DashboardData:
         feed: LiveFeed | None = None,
         standing: Callable[[], Standing] | None = None,
         cache_s: float = 0.5,
+        lateness: Lateness = DEFAULT_LATENESS,
     ) -> None:
         self._reads, self._feed, self._standing = reads, feed, standing
+        self._lateness = lateness
         self._monotonic, self._cache_s = monotonic, cache_s
         self._rates = Rates(monotonic)
         self._lock = threading.Lock()
@@ -128,8 +151,11 @@ class DashboardData:
         """Window rows for the filters (at most ``query.limit``), in the order of ``query``."""
         with self._reads.store() as store:
             found = store.windows(query.vendor, query.start_ms, query.end_ms)
+            lateness = self._lateness
+            marks = store.watermarks()
+        final = Finality.of(marks, lateness.allowed_lateness_s, lateness.idle_timeout_s)
         shown = latest_windows(found, query.latest)
-        rows: list[Json] = [window_row(w) for w in shown[: query.limit]]
+        rows: list[Json] = [window_row(w, final) for w in shown[: query.limit]]
         return {"windows": rows, "truncated": len(shown) > query.limit, "limit": query.limit}
 
     def dead_letters(self, limit: int) -> list[Row]:

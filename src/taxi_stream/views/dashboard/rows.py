@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections.abc import Callable
 from typing import Final
 
 from taxi_stream.core.records import DeadLetter, WindowTotals
@@ -60,8 +61,11 @@ def totals_row(totals: Totals) -> Row:
     return row
 
 
-def window_row(window: WindowTotals) -> Row:
-    """One (vendor, window) as the API returns it; ``windowStartMs`` places it on a chart."""
+def window_row(window: WindowTotals, final: Callable[[WindowTotals], bool] | None = None) -> Row:
+    """One (vendor, window) as the API returns it; ``windowStartMs`` places it on a chart.
+
+    ``final`` decides whether the window is final (as ``query`` decides it, on read).
+    """
     row: Row = {
         "vendorId": window.vendor_id,
         "windowStart": iso_utc(window.window_start_ms),
@@ -72,6 +76,8 @@ def window_row(window: WindowTotals) -> Row:
         "clock": str(window.clock),
         "updatedAt": iso_utc(window.updated_ms),
     }
+    if final is not None:
+        row["final"] = final(window)
     for field in dataclasses.fields(window):
         if field.name not in _WINDOW_DONE:
             value = getattr(window, field.name)
