@@ -147,6 +147,23 @@ def existing_store(settings: Settings) -> Store:
     return open_store(settings)
 
 
+def existing_stream(settings: Settings) -> tuple[Stream, CountingStream | None] | None:
+    """The stream to read positions from, and its counter when it counts what it took (the
+    embedded log); None when the embedded log's file does not exist (it is not created)."""
+    if settings.stream_url != "local":
+        return open_stream(settings), None
+    if not (settings.data_dir / STREAM_FILE).is_file():
+        return None
+    local = _local_stream(settings, now_ms)
+    return local, local
+
+
+def existing_checkpoints(settings: Settings) -> SQLiteStore | None:
+    """The data dir's checkpoints, opened read-only (None: the data dir has no store file)."""
+    path = settings.data_dir / STORE_FILE
+    return SQLiteStore(path, read_only=True) if path.is_file() else None
+
+
 def open_store(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Store:
     """The store named by ``store_url``: ``local`` (SQLite in the data dir), sqlite:///PATH or
     dynamodb://TABLE; ``clock`` stamps what it writes."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console, RenderableType
@@ -16,6 +17,7 @@ from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.run import SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.dashboard import serve_options, start_beside
 from taxi_stream.cli.options import (
     DEFAULT_WINDOW_S,
     clear_errors,
@@ -34,6 +36,10 @@ from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from taxi_stream.views.dashboard import LiveFeed, PipelineSample
+    from taxi_stream.views.metrics import Sources
 
 SNAPSHOT_EVERY_S = 5.0
 GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
@@ -75,6 +81,13 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
+@click.option(
+    "--dashboard",
+    "with_dashboard",
+    is_flag=True,
+    help="Serve the live web dashboard beside the run, until it ends (URL on stderr).",
+)
+@serve_options(prefix="dashboard-")
 @metrics_options
 @clear_errors
 def run(
@@ -100,6 +113,9 @@ def run(
     allowed_lateness: int,
     late: str,
     quiet: bool,
+    with_dashboard: bool,
+    dashboard_host: str,
+    dashboard_port: int,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -111,6 +127,7 @@ def run(
     prints the `process --until-idle` that counts the rest. A failed producer or a damaged file
     ends it at once, with one line and exit status 1. At the end it prints every window of the
     run (the latest 12 when there are more) with a totals row, then the accounting line.
+    With --dashboard the web page serves the run's windows, shards and dead letters live.
     """  # fmt: skip
     settings = Settings(
         data_dir,
@@ -136,7 +153,16 @@ def run(
     )
     with Processor(settings, options, clock=system) as processor:
         metrics = (metrics_port, metrics_host)
-        _run_live(processor, settings, sim, (trips, duration), quiet=quiet, metrics=metrics)
+        dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
+        _run_live(
+            processor,
+            settings,
+            sim,
+            (trips, duration),
+            quiet=quiet,
+            metrics=metrics,
+            dashboard=dashboard,
+        )
 
 
 def _run_live(
@@ -147,6 +173,7 @@ def _run_live(
     *,
     quiet: bool,
     metrics: tuple[int | None, str],
+    dashboard: tuple[str, int, int] | None = None,
 ) -> None:
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
@@ -159,13 +186,21 @@ def _run_live(
     out = Console()
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
+    feed = None if dashboard is None else _feed()
+
+    def sources() -> Sources:
+        return metrics_sources(processor, lambda: producer.sent)
+
     try:
         with (
             screen or nullcontext(),
-            serving_metrics(lambda: metrics_sources(processor, lambda: producer.sent), *metrics),
+            serving_metrics(sources, *metrics),
+            _dashboard(settings, feed, dashboard, sources),
         ):
 
             def refresh() -> None:
+                if feed is not None:
+                    feed.publish(_sample(processor, producer.sent))
                 if screen is not None:
                     screen.update(view.render(processor.delivered, producer.sent, windows=windows))
 
@@ -192,6 +227,39 @@ def _run_live(
         err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
     _print_accounting(balance, out)
+
+
+def _feed() -> LiveFeed:
+    from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
+
+    return LiveFeed()
+
+
+def _dashboard(
+    settings: Settings,
+    feed: LiveFeed | None,
+    served: tuple[str, int, int] | None,
+    sources: Callable[[], Sources],
+) -> AbstractContextManager[object]:
+    """The dashboard beside the run, fed by ``feed``, with the run's metrics at /metrics;
+    ``served``: its host and port, and the run's allowed lateness (for finality)."""
+    if feed is None or served is None:
+        return nullcontext()
+    from taxi_stream.views.metrics import asgi_app, registry  # noqa: PLC0415 - only when asked
+
+    host, port, lateness = served
+    mounts = {"/metrics": asgi_app(registry(sources()))}
+    return start_beside(
+        settings, feed, host=host, port=port, mounts=mounts, allowed_lateness_s=lateness
+    )
+
+
+def _sample(processor: Processor, produced: int) -> PipelineSample:
+    """What the dashboard beside the run shows of it: the shards and the counts."""
+    from taxi_stream.views.dashboard import PipelineSample  # noqa: PLC0415 - only when asked
+
+    shards = tuple(processor.mapping.snapshot())
+    return PipelineSample(shards, produced, processor.delivered, processor.discarded)
 
 
 def drain(
