@@ -19,10 +19,14 @@ run: $(STAMP)
 aws-local: $(STAMP) node_modules/.installed
 	$(VENV)/bin/taxi-stream aws local $(AWS_LOCAL_ARGS)
 
+# The browser tests drive Debian's chromium (Playwright's own download does not work here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 test: $(STAMP) node_modules/.installed
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)

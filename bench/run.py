@@ -25,7 +25,14 @@ DEFAULT_REPEATS = 5
 COLUMNS = (("benchmark", 56), ("trips/s", 12), ("baseline/s", 12), ("ratio", 8))
 
 
-PIPELINE_ORDER = ("bench_simulator", "bench_producer", "bench_stream", "bench_handler", "bench_e2e")
+PIPELINE_ORDER = (
+    "bench_simulator",
+    "bench_producer",
+    "bench_stream",
+    "bench_handler",
+    "bench_e2e",
+    "bench_peer",
+)
 
 
 def modules(only: list[str]) -> list[str]:

@@ -8,6 +8,9 @@ package ships (msgspec, pybase64). Configuration comes from the environment:
 - ``WINDOW_CLOCK`` (``arrival``, the default, or ``event``), ``WINDOW_SECONDS`` (event clock,
   1..900, default 60), ``NAIVE_TIMEZONE`` (zone of timestamps written without an offset,
   default UTC);
+- event clock: ``EVENT_TIME`` (``pickup``, the default, or ``dropoff``),
+  ``MAX_OUT_OF_ORDERNESS_SECONDS`` (default 60) and ``ALLOWED_LATENESS_SECONDS`` (default 0),
+  each 0..604800, and ``LATE_TRIPS`` (``count``, the default, or ``dead-letter``);
 - ``LOG_LEVEL`` of taxi-stream's own log lines (default ``INFO``);
 - ``METRICS_NAMESPACE``, the CloudWatch namespace of the metrics line (default ``TaxiStream``);
 - the standard AWS variables (``AWS_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, ...), read by boto3.
@@ -38,6 +41,15 @@ from collections.abc import Callable, Mapping
 from typing import TextIO, TypeVar
 
 from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_MAX_OUT_OF_ORDERNESS_S,
+    EventTime,
+    LatePolicy,
+    check_bound_s,
+    event_time,
+    late_policy,
+)
 from taxi_stream.core.windows import WindowClock, check_window_seconds, window_clock
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
 from taxi_stream.function.emf import DEFAULT_NAMESPACE, emf_line
@@ -60,7 +72,19 @@ def config_from_env(env: Mapping[str, str]) -> tuple[str, HandlerConfig]:
     clock = _setting(env, "WINDOW_CLOCK", WindowClock.ARRIVAL.value, window_clock)
     seconds = _setting(env, "WINDOW_SECONDS", "60", _window_seconds)
     zone = _setting(env, "NAIVE_TIMEZONE", "UTC", _zone_name)
-    return table, HandlerConfig(clock=clock, window_seconds=seconds, naive_timezone=zone)
+    return table, HandlerConfig(
+        clock=clock,
+        window_seconds=seconds,
+        naive_timezone=zone,
+        event_time=_setting(env, "EVENT_TIME", EventTime.PICKUP.value, event_time),
+        max_out_of_orderness_s=_setting(
+            env, "MAX_OUT_OF_ORDERNESS_SECONDS", str(DEFAULT_MAX_OUT_OF_ORDERNESS_S), _bound_s
+        ),
+        allowed_lateness_s=_setting(
+            env, "ALLOWED_LATENESS_SECONDS", str(DEFAULT_ALLOWED_LATENESS_S), _bound_s
+        ),
+        late=_setting(env, "LATE_TRIPS", LatePolicy.COUNT.value, late_policy),
+    )
 
 
 def log_level_from_env(env: Mapping[str, str]) -> int:
@@ -125,6 +149,12 @@ def _window_seconds(text: str) -> int:
     if not re.fullmatch(r"[0-9]+", text.strip()):
         raise ConfigError(f"window size must be a whole number of seconds, got {text!r}")
     return check_window_seconds(int(text))
+
+
+def _bound_s(text: str) -> int:
+    if not re.fullmatch(r"[0-9]+", text.strip()):
+        raise ConfigError(f"must be a whole number of seconds, got {text!r}")
+    return check_bound_s(int(text), "the bound")
 
 
 def _zone_name(text: str) -> str:

@@ -17,6 +17,7 @@ from taxi_stream.core.records import (
     ShardInfo,
     WindowTotals,
 )
+from taxi_stream.core.watermarks import Watermark
 
 if TYPE_CHECKING:
     from taxi_stream.runner.checkpoint import Checkpoint
@@ -66,12 +67,20 @@ class CountingStream(Protocol):
 class TotalsStore(Protocol):
     """The write side: apply contributions at most once, keep dead letters."""
 
-    def apply(self, contributions: Sequence[Contribution]) -> int:
+    def apply(
+        self, contributions: Sequence[Contribution], watermark: Watermark | None = None
+    ) -> int:
         """Apply each contribution not applied before; return how many were new.
 
         A contribution whose id was already applied is a success that changes nothing.
-        Infrastructure failures raise StoreError.
+        ``watermark`` (event clock) is the shard's, written with the contributions it covers:
+        in the same transaction, or after them; it is kept only when it does not move the
+        stored one back. Infrastructure failures raise StoreError.
         """
+        ...
+
+    def watermark(self, stream: str, shard_id: str) -> Watermark | None:
+        """The shard's stored watermark (None: none yet); read at the start of a window part."""
         ...
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
@@ -109,6 +118,10 @@ class TotalsQuery(Protocol):
 
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters): the two sides of the accounting line."""
+        ...
+
+    def watermarks(self) -> list[Watermark]:
+        """Every shard's watermark (event clock), by stream and shard: finality is read off them."""
         ...
 
 

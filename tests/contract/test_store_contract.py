@@ -17,6 +17,7 @@ from tests.servers.node import dynalite_server
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge
+from taxi_stream.core.watermarks import Watermark
 from taxi_stream.ports import Store
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
 from taxi_stream.stores.memory import MemoryStore
@@ -302,3 +303,56 @@ def test_a_stream_is_fed_by_one_checkpoint_store(store: ContractStore) -> None:
     store.claim_stream("other-stream", "id-b", "data/second")
     assert store.counts() == (0, 0)
     assert store.windows() == []
+
+
+HOUR_MS = 3_600_000
+
+
+def mark(**overrides: Any) -> Watermark:
+    """Shard 0's watermark at one hour, written by part '5' from none; keywords override."""
+    fields: dict[str, Any] = {
+        "stream": "input-stream",
+        "shard_id": "shardId-000000000000",
+        "watermark_ms": HOUR_MS,
+        "part": "5",
+        "previous_ms": None,
+        "last_arrival_ms": HOUR_MS + 2_000,
+        **overrides,
+    }
+    return Watermark(**fields)
+
+
+def test_a_watermark_is_stored_with_its_contributions(store: ContractStore) -> None:
+    """apply(contributions, watermark) keeps both; the shard reads its watermark back."""
+    assert store.watermark("input-stream", "shardId-000000000000") is None
+    assert store.apply([contribution()], mark()) == 1
+    assert store.watermark("input-stream", "shardId-000000000000") == mark()
+    assert store.watermarks() == [mark()]
+
+
+def test_a_watermark_never_moves_back(store: ContractStore) -> None:
+    """A lower watermark changes nothing; a higher one replaces it, with its part and previous."""
+    store.apply([], mark())
+    store.apply([], mark(watermark_ms=HOUR_MS - 1, part="9"))
+    assert store.watermarks() == [mark()]
+    higher = mark(watermark_ms=HOUR_MS + 60_000, part="9", previous_ms=HOUR_MS)
+    store.apply([], higher)
+    assert store.watermarks() == [higher]
+
+
+def test_watermarks_are_kept_per_stream_and_shard(store: ContractStore) -> None:
+    """Each (stream, shard) has its own item; watermarks() lists them by stream then shard."""
+    b = mark(shard_id="shardId-000000000001", watermark_ms=5)
+    c = mark(stream="other-stream", watermark_ms=7, previous_ms=3)
+    for item in (c, b, mark()):
+        store.apply([], item)
+    assert store.watermarks() == [mark(), b, c]
+    assert store.watermark("other-stream", "shardId-000000000000") == c
+
+
+def test_late_trips_are_added_like_the_other_totals(store: ContractStore) -> None:
+    """lateTrips of two contributions to one window add up; windows read them back."""
+    late = Totals(3, 300, 30, 3, late_trips=2)
+    store.apply([contribution(totals=late), contribution(contribution_id="x", totals=late)])
+    (window,) = store.windows()
+    assert window.totals.late_trips == 4

@@ -32,7 +32,8 @@ def clean_env() -> dict[str, str]:
 
     Warnings are errors in the commands too, as in the test process.
     """
-    drop = {"COLUMNS", "LINES", "FORCE_COLOR", "AWS_ENDPOINT_URL", "WINDOW_CLOCK"}
+    drop = {"COLUMNS", "LINES", "FORCE_COLOR", "AWS_ENDPOINT_URL", "WINDOW_CLOCK", "EVENT_TIME",
+            "MAX_OUT_OF_ORDERNESS_SECONDS", "ALLOWED_LATENESS_SECONDS", "LATE_TRIPS"}  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("TAXI_")}
     env["PYTHONWARNINGS"] = "error"
     return env

@@ -52,3 +52,42 @@ def test_help_says_sigterm_stops_like_ctrl_c(cli: Cli) -> None:
     """--help names both signals that stop a replay after the batch in flight."""
     text = " ".join(cli("replay", "--help").stdout.split())
     assert "Ctrl-C or SIGTERM stops after the batch in flight" in text
+
+
+def test_replay_processes_its_rows_and_balances_them(cli: Cli, tmp_path: Path) -> None:
+    """By default replay counts what it sends: rows read = trips in windows + dead letters,
+    with a 2008 and a 2088 trip (as TLC files hold) dead-lettered by the event-time range."""
+    lines = trips(30)
+    lines[3] = b"1,2008-12-31 23:00:00,2008-12-31 23:10:00,1,1.5"
+    lines[7] = b"2,2088-01-01 00:00:00,2088-01-01 00:20:00,1,1.5"
+    path = tmp_path / "month.csv"
+    path.write_bytes(b"\n".join([HEADER, *lines]) + b"\n")
+    data = tmp_path / "data"
+    done = cli("replay", path, "--data-dir", data, "--as-fast-as-possible", "--quiet")
+    assert "rows read 30 = 28 trips in windows + 2 dead letters (balanced)" in done.stderr
+    letters = json.loads(
+        cli("query", "--data-dir", data, "--dead-letters", "--format", "json").stdout
+    )
+    assert sorted(letter["reason"] for letter in letters) == [
+        "event_before_2009",
+        "event_in_future",
+    ]
+    windows = json.loads(cli("query", "--data-dir", data, "--format", "json").stdout)
+    assert {w["clock"] for w in windows} == {"event"}
+    assert sum(w["tripCount"] for w in windows) == 28
+
+
+def test_produce_only_sends_and_leaves_the_counting_to_another_consumer(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """--produce-only sends every row and counts none: a later process counts them all."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\n".join([HEADER, *trips(12)]) + b"\n")
+    data = tmp_path / "data"
+    done = cli("replay", path, "--data-dir", data, "--as-fast-as-possible", "--produce-only")
+    assert "read 12 rows, sent 12 records" in done.stderr
+    assert "once processed, every record sent is a trip in a window or a dead letter" in done.stderr
+    assert not (data / "store.db").exists()
+    cli("process", "--data-dir", data, "--clock", "event", "--until-idle", "--quiet")
+    windows = json.loads(cli("query", "--data-dir", data, "--format", "json").stdout)
+    assert sum(w["tripCount"] for w in windows) == 12

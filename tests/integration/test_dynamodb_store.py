@@ -125,6 +125,7 @@ def test_window_item_layout_follows_the_design(client: Any, store: DynamoDBStore
         "totalFare": Decimal("96.60"),  # US dollars, exactly 2 x 48.30
         "totalTip": Decimal("18.10"),
         "totalAmount": Decimal("134.70"),
+        "lateTrips": 0,
         "contributionCount": 2,
     }
     assert set(item) == {"vendorId", "windowStart", *numbers}

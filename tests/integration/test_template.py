@@ -243,6 +243,10 @@ def test_the_function_follows_the_design(template: Template) -> None:
         "WINDOW_CLOCK": {"Ref": "WindowClock"},
         "WINDOW_SECONDS": {"Ref": "TumblingWindowInSeconds"},
         "NAIVE_TIMEZONE": {"Ref": "NaiveTimezone"},
+        "EVENT_TIME": {"Ref": "EventTime"},
+        "MAX_OUT_OF_ORDERNESS_SECONDS": {"Ref": "MaxOutOfOrdernessSeconds"},
+        "ALLOWED_LATENESS_SECONDS": {"Ref": "AllowedLatenessSeconds"},
+        "LATE_TRIPS": {"Ref": "LateTrips"},
         "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
     }
     event = props["Events"]["Trips"]

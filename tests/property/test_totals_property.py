@@ -224,7 +224,8 @@ def test_handler_totals_do_not_depend_on_grouping_order_or_redelivery(
     assert counts == (len(RECORDS), 0)
 
 
-_signed_totals = st.lists(st.integers(-(10**12), 10**12), min_size=7, max_size=7)
+FIELDS = len(TotalsRecord().as_list())  # every sum, late trips included
+_signed_totals = st.lists(st.integers(-(10**12), 10**12), min_size=FIELDS, max_size=FIELDS)
 _keyed_parts = st.lists(
     st.tuples(st.sampled_from(VENDORS), st.sampled_from([0, 60_000]), _signed_totals),
     max_size=12,
@@ -240,7 +241,7 @@ def test_merge_of_every_field_ignores_order_and_grouping(
     field, the plain sums of the parts."""
     expected: dict[Key, list[int]] = {}
     for vendor, start, values in parts:
-        cell = expected.setdefault((vendor, start), [0] * 7)
+        cell = expected.setdefault((vendor, start), [0] * FIELDS)
         for k, value in enumerate(values):
             cell[k] += value
     shuffled = data.draw(st.permutations(parts))

@@ -44,15 +44,14 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
 
 def test_a_stream_damaged_past_its_header_raises_damaged_naming_the_file(tmp_path: Path) -> None:
-    """Reading a stream whose pages past byte 8192 are garbage raises DamagedDatabaseError."""
+    """Opening or reading a stream garbled past byte 8192 raises DamagedDatabaseError."""
     path = tmp_path / "stream.db"
     stream = LocalStream(path, 1)
     stream.put_records([(str(i), b"x" * 200) for i in range(500)])
     stream.close()
     garbage_after_header(path)
-    reopened = LocalStream(path)
     with pytest.raises(DamagedDatabaseError, match="malformed") as raised:
-        reopened.read("shardId-000000000000", None, 1000)
+        LocalStream(path).read("shardId-000000000000", None, 1000)
     assert str(path) in str(raised.value)
     assert not isinstance(raised.value, StreamError)  # not an error the runner retries
 

@@ -22,7 +22,8 @@ def totals_by_vendor(store: MemoryStore) -> dict[str, tuple[int, ...]]:
     out: dict[str, tuple[int, ...]] = {}
     for w in store.windows():
         old = out.get(w.vendor_id, (0,) * 7)
-        out[w.vendor_id] = tuple(a + b for a, b in zip(old, w.totals.as_list(), strict=True))
+        sums = w.totals.as_list()[:7]  # late trips: the event clock's (unit/test_event_time.py)
+        out[w.vendor_id] = tuple(a + b for a, b in zip(old, sums, strict=True))
     return out
 
 

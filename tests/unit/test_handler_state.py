@@ -19,6 +19,18 @@ from tests.conftest import event_trips, reference_totals
 
 # One part by hand: vendor 1 in two windows, vendor 2 in one (a refund makes one fare negative).
 STATE = {
+    "taxiStream": 3,
+    "firstSequenceNumber": "7",
+    "records": 4,
+    "totals": {
+        "60000": {"1": [2, 3000, 120, 3, 2410, 300, 3160, 0],
+                  "2": [1, 500, 60, 1, -700, 0, -850, 0]},
+        "120000": {"1": [1, 1, 1, 1, 1, 1, 1, 1]},
+    },
+    "watermark": {"startMs": None, "ms": 150_000, "lastArrivalMs": 9},
+}  # fmt: skip
+# The same part as the handler before late trips wrote it (state version 2: no watermark).
+STATE_V2 = {
     "taxiStream": 2,
     "firstSequenceNumber": "7",
     "records": 4,
@@ -49,11 +61,11 @@ def with_money(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_window_totals_reads_each_vendor_and_window_of_a_state() -> None:
-    """Each (vendor, window start) of the state, as the Totals its seven numbers spell."""
+    """Each (vendor, window start) of the state, as the Totals its eight numbers spell."""
     assert window_totals(STATE) == {
         ("1", 60_000): Totals(2, 3000, 120, 3, fare_cents=2410, tip_cents=300, amount_cents=3160),
         ("2", 60_000): Totals(1, 500, 60, 1, fare_cents=-700, tip_cents=0, amount_cents=-850),
-        ("1", 120_000): Totals(1, 1, 1, 1, fare_cents=1, tip_cents=1, amount_cents=1),
+        ("1", 120_000): Totals(1, 1, 1, 1, fare_cents=1, tip_cents=1, amount_cents=1, late_trips=1),
     }
 
 
@@ -66,16 +78,24 @@ def test_state_of_the_previous_version_reads_with_no_money() -> None:
     }
 
 
+def test_state_of_version_2_reads_with_no_late_trips_and_no_watermark() -> None:
+    """Version-2 state (seven numbers a cell, no watermark): its money kept, late trips 0."""
+    part = part_from_state(copy.deepcopy(STATE_V2))
+    assert window_totals(STATE_V2)[("2", 60_000)] == Totals(1, 500, 60, 1, -700, 0, -850)
+    assert part.watermark_ms is None
+    assert part.to_state()["totals"]["60000"]["1"] == [2, 3000, 120, 3, 2410, 300, 3160, 0]
+
+
 def test_a_window_in_flight_across_the_upgrade_keeps_its_trips(load_event: Any) -> None:
     """A batch whose state a version-1 handler wrote adds its trips to that state's, and the
-    state returned is version 2, money included."""
+    state returned is today's version, money included."""
     event = with_money(load_event("taxi_window_batch.json"))
     start = parse_iso_ms(event["window"]["start"])
     old = {"1": [5, 7_000, 600, 6], "2": [3, 2_000, 300, 2]}
     event["state"] = {"taxiStream": 1, "firstSequenceNumber": "1", "records": 8,
                       "totals": {str(start): old}}  # fmt: skip
     state = TumblingWindowHandler(MemoryStore())(event)["state"]
-    assert state["taxiStream"] == 2
+    assert state["taxiStream"] == 3
     assert state["records"] == 8 + len(event["Records"])
     batch = reference_totals(event_trips(event))
     expected = {
@@ -112,6 +132,6 @@ def test_state_another_handler_wrote_holds_no_totals(state: Any) -> None:
 def test_our_state_damaged_is_a_contract_error_not_empty_totals() -> None:
     """A damaged total of our own state raises, as the handler would: its counts are not zero."""
     damaged = copy.deepcopy(STATE)
-    damaged["totals"]["60000"]["1"] = [2, 3000, 120, 3]  # a version-1 cell in version-2 state
+    damaged["totals"]["60000"]["1"] = [2, 3000, 120, 3]  # a version-1 cell in version-3 state
     with pytest.raises(HandlerContractError, match="damaged"):
         window_totals(damaged)

@@ -57,7 +57,15 @@ def test_a_bad_window_size_fails_the_first_invocation_with_one_line(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("WINDOW_CLOCK", "pickup"), ("NAIVE_TIMEZONE", "Mars/Olympus"), ("LOG_LEVEL", "LOUD")],
+    [
+        ("WINDOW_CLOCK", "pickup"),
+        ("NAIVE_TIMEZONE", "Mars/Olympus"),
+        ("LOG_LEVEL", "LOUD"),
+        ("EVENT_TIME", "arrival"),
+        ("MAX_OUT_OF_ORDERNESS_SECONDS", "-5"),
+        ("ALLOWED_LATENESS_SECONDS", "604801"),
+        ("LATE_TRIPS", "drop"),
+    ],
 )
 def test_every_bad_setting_is_a_config_error_naming_its_variable(
     name: str, value: str, monkeypatch: pytest.MonkeyPatch, package_logger: logging.Logger
@@ -80,6 +88,18 @@ def test_the_environment_names_clock_size_zone_and_table() -> None:
         "America/New_York",
     )
     assert entry.config_from_env({})[1].clock is WindowClock.ARRIVAL
+
+
+def test_the_environment_names_the_event_clocks_settings() -> None:
+    """EVENT_TIME, the two bounds and LATE_TRIPS land in the event clock's settings."""
+    env = {"EVENT_TIME": "dropoff", "MAX_OUT_OF_ORDERNESS_SECONDS": "300",
+           "ALLOWED_LATENESS_SECONDS": " 30 ", "LATE_TRIPS": "dead-letter"}  # fmt: skip
+    config = entry.config_from_env(env)[1]
+    assert (config.event_time, config.max_out_of_orderness_s) == ("dropoff", 300)
+    assert (config.allowed_lateness_s, config.late) == (30, "dead-letter")
+    defaults = entry.config_from_env({})[1]
+    assert (defaults.event_time, defaults.max_out_of_orderness_s) == ("pickup", 60)
+    assert (defaults.allowed_lateness_s, defaults.late) == (0, "count")
 
 
 def test_logging_leaves_the_root_and_other_loggers_handlers_alone(

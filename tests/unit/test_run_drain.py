@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from taxi_stream.app.process import ProcessOptions
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.pipeline import drain
 
@@ -22,8 +23,9 @@ class InterruptedProcessor:
     """A processor whose loop asks ``stop`` once, then is interrupted by Ctrl-C, as a second
     one during the drain interrupts it."""
 
-    def __init__(self, window_seconds: int) -> None:
+    def __init__(self, window_seconds: int, clock: str = "arrival") -> None:
         self.mapping = Mapping(window_seconds)
+        self.options = ProcessOptions(clock=clock)
 
     def loop(
         self, *, stop: Callable[[], bool], tick: Callable[[], None], give_up_after_s: float
@@ -33,24 +35,27 @@ class InterruptedProcessor:
 
 
 @pytest.mark.parametrize(
-    ("window_seconds", "store", "finish"),
+    ("window_seconds", "store", "clock", "finish"),
     [
-        (60, "local", "taxi-stream process --data-dir d --until-idle"),
+        (60, "local", "arrival", "taxi-stream process --data-dir d --until-idle"),
         (
             30,
             "sqlite:///s.db",
+            "arrival",
             "taxi-stream process --data-dir d --store sqlite:///s.db --window-seconds 30"
             " --until-idle",
         ),
+        (60, "local", "event", "taxi-stream process --data-dir d --clock event --until-idle"),
     ],
 )
 def test_a_cut_short_drain_says_how_to_finish_it_and_exits_130(
-    capsys: pytest.CaptureFixture[str], window_seconds: int, store: str, finish: str
+    capsys: pytest.CaptureFixture[str], window_seconds: int, store: str, clock: str, finish: str
 ) -> None:
-    """A drain cut short exits 130, its one line ending in the process command that finishes it."""
+    """A drain cut short exits 130, its one line ending in the process command that finishes it,
+    on the clock it counted with."""
     settings = Settings(Path("d"), store_url=store)
     with pytest.raises(SystemExit) as ended:
-        drain(InterruptedProcessor(window_seconds), lambda: None, settings)  # type: ignore[arg-type]
+        drain(InterruptedProcessor(window_seconds, clock), lambda: None, settings)  # type: ignore[arg-type]
     assert ended.value.code == 130
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("drain cut short")

@@ -39,7 +39,8 @@ def test_good_trips_behind_a_deeply_nested_record_are_counted(tmp_path: Path) ->
         counted = {}
         for w in harness.store.windows():
             old = counted.get(w.vendor_id, (0,) * 7)
-            counted[w.vendor_id] = tuple(map(sum, zip(old, w.totals.as_list(), strict=True)))
+            sums = w.totals.as_list()[:7]  # the arrival clock: no late trips to compare
+            counted[w.vendor_id] = tuple(map(sum, zip(old, sums, strict=True)))
         assert counted == reference_totals([json.loads(data) for data in before + after])
         assert harness.failure_records() == []
     finally:

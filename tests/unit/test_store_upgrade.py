@@ -70,6 +70,29 @@ def test_an_old_store_file_gets_the_money_columns_at_zero(old_file: Path) -> Non
     assert {"fare_cents", "tip_cents", "amount_cents"} <= set(columns(old_file))
 
 
+def test_an_old_store_file_gets_late_trips_and_a_watermarks_table(old_file: Path) -> None:
+    """Opened for writing, the old file gains late_trips (0 for its window) and watermarks."""
+    store = SQLiteStore(old_file, clock=lambda: NOW_MS)
+    [window] = store.windows()
+    new = Contribution("late", "1", MINUTE_MS, 2 * MINUTE_MS, Totals(1, 1, 1, 1, late_trips=1),
+                       "arrival")  # fmt: skip
+    assert store.apply([new]) == 1
+    [after] = store.windows()
+    store.close()
+    assert window.totals.late_trips == 0
+    assert after.totals.late_trips == 1
+    assert "late_trips" in columns(old_file)
+    assert store_watermarks(old_file) == []
+
+
+def store_watermarks(path: Path) -> list[tuple[object, ...]]:
+    """The rows of the watermarks table (which the open created)."""
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT * FROM watermarks").fetchall()
+    db.close()
+    return rows
+
+
 def test_money_adds_to_a_window_the_old_version_wrote(old_file: Path) -> None:
     """A contribution applied after the upgrade adds its counts and its cents to the old row."""
     store = SQLiteStore(old_file, clock=lambda: NOW_MS)

@@ -22,6 +22,12 @@ from taxi_stream.app.wiring import (
     our_handler,
 )
 from taxi_stream.core.errors import ConfigError
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_MAX_OUT_OF_ORDERNESS_S,
+    EventTime,
+    LatePolicy,
+)
 from taxi_stream.function.handler import HandlerConfig
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.ports import CountingStream, Store, Stream
@@ -39,6 +45,16 @@ WINDOWS_OFF: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class EventSettings:
+    """Our handler's event clock: which instant, the watermark's bound, lateness, late trips."""
+
+    event_time: str = EventTime.PICKUP.value
+    max_out_of_orderness_s: int = DEFAULT_MAX_OUT_OF_ORDERNESS_S
+    allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S
+    late: str = LatePolicy.COUNT.value
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessOptions:
     """How to run the event source mapping: the handler and the mapping's settings.
 
@@ -51,6 +67,7 @@ class ProcessOptions:
     mapping: MappingConfig = field(default_factory=MappingConfig)
     clock: str = "arrival"
     naive_timezone: str = "UTC"
+    event: EventSettings = field(default_factory=EventSettings)
 
     def __post_init__(self) -> None:
         if self.ours:
@@ -67,7 +84,16 @@ class ProcessOptions:
         """Our handler's settings: its windows are the mapping's; ConfigError with windows off."""
         if not self.mapping.windowed:
             raise ConfigError(WINDOWS_OFF)
-        return HandlerConfig(self.clock, self.mapping.window_seconds, self.naive_timezone)
+        event = self.event
+        return HandlerConfig(
+            self.clock,
+            self.mapping.window_seconds,
+            self.naive_timezone,
+            event_time=event.event_time,
+            max_out_of_orderness_s=event.max_out_of_orderness_s,
+            allowed_lateness_s=event.allowed_lateness_s,
+            late=event.late,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +126,7 @@ class Processor:
         self, settings: Settings, options: ProcessOptions, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self._clock = clock
+        self.options = options
         self._resources = ExitStack()
         self.tally = HandlerTally() if options.ours else None  # what our handler did
         try:

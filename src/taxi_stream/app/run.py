@@ -1,4 +1,4 @@
-"""Run: the simulator in a child process writing to the stream, as its parent sees it."""
+"""Run: a producer (the simulator, a replay) in a child process writing to the stream."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import multiprocessing as mp
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
@@ -17,6 +17,7 @@ from typing import Final, Protocol
 from taxi_stream.app.produce import PRODUCE_BATCH
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.ports import Stream
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,51 @@ class Producing(Protocol):
         ...
 
 
+class ProducerJob(Protocol):
+    """What a producer child runs: picklable, it writes to the stream until done or stopped.
+
+    It adds what the stream accepted through ``sent`` and returns what it has to report
+    (picklable too; the parent reads it with ``Producer.result``).
+    """
+
+    def __call__(
+        self, stream: Stream, stopped: Callable[[], bool], sent: Callable[[int], None]
+    ) -> object:
+        """Produce into ``stream``; return the report."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SimulateJob:
+    """The simulator's trips: ``trips`` of them, or for ``duration_s``, or until stopped."""
+
+    sim: SimulatorConfig
+    trips: int | None = None
+    duration_s: float | None = None
+
+    def __call__(
+        self, stream: Stream, stopped: Callable[[], bool], sent: Callable[[int], None]
+    ) -> object:
+        """Put the simulator's batches until its bound or ``stopped()``."""
+        batch_size = 5_000 if self.sim.trips_per_second is None else PRODUCE_BATCH
+        batches = Simulator(self.sim).batches(
+            batch_size, count=self.trips, duration_s=self.duration_s
+        )
+        for batch in batches:
+            if stopped():
+                break
+            sent(stream.put_records(batch.entries).sent)
+        return None
+
+
 class Producer:
-    """The simulator in a child process writing to the stream, as its parent sees it."""
+    """A producer job in a child process writing to the stream, as its parent sees it."""
 
     def __init__(
-        self, process: BaseProcess, stop: MpEvent, sent: Synchronized[int], failure: Connection
+        self, process: BaseProcess, stop: MpEvent, sent: Synchronized[int], report: Connection
     ) -> None:
-        self._process, self._stop, self._sent, self._failure = process, stop, sent, failure
-        self._why: str | None = None
+        self._process, self._stop, self._sent, self._report = process, stop, sent, report
+        self._message: tuple[str, object] | None = None
 
     @property
     def sent(self) -> int:
@@ -57,24 +95,40 @@ class Producer:
 
     def running(self) -> bool:
         """True while it produces, False once it has ended; raises why, when it failed."""
+        self._read()
         if self._process.is_alive():
             return True
         self._process.join()
+        self._read()
         code = self._process.exitcode
         if code:
-            if self._why is None:
-                self._why = self._failure.recv() if self._failure.poll() else f"exit code {code}"
-            raise TaxiStreamError(f"the producer failed: {self._why}")
+            why = self._message[1] if self._message else f"exit code {code}"
+            raise TaxiStreamError(f"the producer failed: {why}")
         return False
+
+    def result(self) -> object:
+        """What the job returned, once it has ended (None before, or when it failed)."""
+        self._read()
+        message = self._message
+        return message[1] if message is not None and message[0] == "done" else None
+
+    def _read(self) -> None:
+        if self._message is None and self._report.poll():
+            try:
+                self._message = self._report.recv()
+            except EOFError:
+                self._message = ("failed", "it ended without a word")
 
     def stop(self, within_s: float = PRODUCER_STOP_S) -> None:
         """Stop it after its current batch; one that does not end ``within_s`` is terminated."""
         self._stop.set()
+        self._read()
         self._process.join(within_s)
         if self._process.is_alive():
             log.warning("the producer did not stop within %.0f s; terminating it", within_s)
             self._process.terminate()
             self._process.join()
+        self._read()
 
 
 class RunSignals:
@@ -112,59 +166,45 @@ class RunSignals:
                 signal.signal(sig, handler)
 
 
-def start_producer(
-    settings: Settings, sim: SimulatorConfig, *, trips: int | None, duration_s: float | None
-) -> Producer:
-    """Start the simulator in a child process writing to the stream."""
+def start_producer(settings: Settings, job: ProducerJob) -> Producer:
+    """Start ``job`` in a child process writing to the stream ``settings`` name."""
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     sent: Synchronized[int] = ctx.Value("q", 0)
-    failure, report = ctx.Pipe(duplex=False)
+    receive, report = ctx.Pipe(duplex=False)
     process = ctx.Process(
-        target=_simulate_into,
-        args=(replace(settings), sim, (trips, duration_s)),
+        target=_produce_into,
+        args=(replace(settings), job),
         kwargs={"stop": stop, "sent": sent, "report": report},
         name="taxi-stream-producer",
         daemon=True,
     )
     process.start()
     report.close()  # the child holds the sending end
-    return Producer(process, stop, sent, failure)
+    return Producer(process, stop, sent, receive)
 
 
-def _simulate_into(
+def _produce_into(
     settings: Settings,
-    sim: SimulatorConfig,
-    bounds: tuple[int | None, float | None],
+    job: ProducerJob,
     *,
     stop: MpEvent,
     sent: Synchronized[int],
     report: Connection,
 ) -> None:
-    """The producer child: our errors go to the parent as one message, then exit status 1."""
+    """The producer child: its report, or our error as one message then exit status 1."""
     terminated: list[int] = []
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, lambda signum, _: terminated.append(signum))  # stop cleanly
+
+    def add(count: int) -> None:
+        with sent.get_lock():
+            sent.value += count
+
     try:
-        _simulate(settings, sim, bounds, lambda: stop.is_set() or bool(terminated), sent)
+        with closing(open_stream(settings)) as stream:
+            result = job(stream, lambda: stop.is_set() or bool(terminated), add)
     except (TaxiStreamError, OSError) as exc:
-        report.send(str(exc))
+        report.send(("failed", str(exc)))
         raise SystemExit(1) from None
-
-
-def _simulate(
-    settings: Settings,
-    sim: SimulatorConfig,
-    bounds: tuple[int | None, float | None],
-    stopped: Callable[[], bool],
-    sent: Synchronized[int],
-) -> None:
-    trips, duration_s = bounds
-    batch_size = 5_000 if sim.trips_per_second is None else PRODUCE_BATCH
-    with closing(open_stream(settings)) as stream:
-        for batch in Simulator(sim).batches(batch_size, count=trips, duration_s=duration_s):
-            if stopped():
-                break
-            result = stream.put_records(batch.entries)
-            with sent.get_lock():
-                sent.value += result.sent
+    report.send(("done", result))

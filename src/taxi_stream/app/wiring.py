@@ -26,7 +26,7 @@ from taxi_stream.runner.config import check_destination
 from taxi_stream.runner.destinations import FileDestination, SQSDestination
 from taxi_stream.runner.mapping import Handler, InProcess
 from taxi_stream.stores.sqlite import SQLiteStore, SQLiteUnitOfWork
-from taxi_stream.streams.local import LocalStream
+from taxi_stream.streams.local import DEFAULT_RETENTION_H, LocalStream
 
 # The --handler value that selects our handler. It names the Lambda entry point, but that one
 # writes to DynamoDB; wiring runs our TumblingWindowHandler in its place, on the chosen --store.
@@ -48,6 +48,7 @@ class Settings:
     region: str | None = None
     shards: int | None = None
     aggregate: bool = False  # KPL-aggregate records put into Kinesis
+    retention_hours: int = DEFAULT_RETENTION_H  # the embedded stream trims older records
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,12 @@ def open_stream(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Str
 
 
 def _local_stream(settings: Settings, clock: Callable[[], int]) -> LocalStream:
-    return LocalStream(settings.data_dir / STREAM_FILE, settings.shards, clock=clock)
+    return LocalStream(
+        settings.data_dir / STREAM_FILE,
+        settings.shards,
+        retention_hours=settings.retention_hours,
+        clock=clock,
+    )
 
 
 def require_stream(settings: Settings) -> None:
@@ -155,6 +161,23 @@ def existing_store(settings: Settings) -> Store:
             raise ConfigError(f"no store at {url.path} (is --store right?)")
         return SQLiteStore(Path(url.path), read_only=True)
     return open_store(settings)
+
+
+def existing_stream(settings: Settings) -> tuple[Stream, CountingStream | None] | None:
+    """The stream to read positions from, and its counter when it counts what it took (the
+    embedded log); None when the embedded log's file does not exist (it is not created)."""
+    if settings.stream_url != "local":
+        return open_stream(settings), None
+    if not (settings.data_dir / STREAM_FILE).is_file():
+        return None
+    local = _local_stream(settings, now_ms)
+    return local, local
+
+
+def existing_checkpoints(settings: Settings) -> SQLiteStore | None:
+    """The data dir's checkpoints, opened read-only (None: the data dir has no store file)."""
+    path = settings.data_dir / STORE_FILE
+    return SQLiteStore(path, read_only=True) if path.is_file() else None
 
 
 def open_store(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Store:
@@ -256,8 +279,13 @@ def our_handler(
 def in_process_handler(
     config: HandlerConfig, tally: HandlerTally | None = None
 ) -> InProcess[SQLiteUnitOfWork]:
-    """Our handler, built on each unit of work the runner opens on a SQLite store."""
-    return InProcess(lambda work: _counted(TumblingWindowHandler(work, config), tally))
+    """Our handler, built on each unit of work the runner opens on a SQLite store.
+
+    It reads each invocation's records as the runner's view, without the base64 round trip.
+    """
+    return InProcess(
+        lambda work: _counted(TumblingWindowHandler(work, config), tally), record_view=True
+    )
 
 
 def _counted(handler: TumblingWindowHandler, tally: HandlerTally | None) -> Handler:

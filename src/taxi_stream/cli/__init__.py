@@ -9,6 +9,7 @@ import click
 
 from taxi_stream.cli.aws import aws
 from taxi_stream.cli.awslocal import local
+from taxi_stream.cli.dashboard import dashboard
 from taxi_stream.cli.options import err
 from taxi_stream.cli.pipeline import generate, run
 from taxi_stream.cli.process import process
@@ -48,6 +49,6 @@ def show_warnings() -> Callable[[], None]:
     return lambda: package.removeHandler(handler)
 
 
-for command in (run, generate, produce_cmd, replay, process, query, aws):
+for command in (run, generate, produce_cmd, replay, process, query, dashboard, aws):
     main.add_command(command)
 aws.add_command(local)

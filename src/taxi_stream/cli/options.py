@@ -16,6 +16,15 @@ from rich.console import Console
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.limits import MAX_WINDOW_S
 from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_MAX_OUT_OF_ORDERNESS_S,
+    MAX_BOUND_S,
+    EventTime,
+    LatePolicy,
+)
+from taxi_stream.core.windows import WindowClock
+from taxi_stream.streams.local import DEFAULT_RETENTION_H, MAX_RETENTION_H
 
 if TYPE_CHECKING:
     from taxi_stream.views.metrics import Sources
@@ -95,8 +104,8 @@ def common(
     ``windows_off``: --window-seconds also takes 0 (``process``, for a --handler of your own).
 
     The command takes them as keyword parameters: ``data_dir: Path``, ``window_seconds: int``,
-    ``stream_url: str``, ``shards: int | None``, ``store_url: str``, ``endpoint_url: str |
-    None`` and ``region: str | None`` (those it asked for).
+    ``stream_url: str``, ``shards: int | None``, ``retention_hours: int``, ``store_url: str``,
+    ``endpoint_url: str | None`` and ``region: str | None`` (those it asked for).
     """
     options = [
         click.option(
@@ -139,6 +148,16 @@ def common(
                 default=None,
                 help="Shards of a new embedded stream (default 4).",
             ),
+            click.option(
+                "--retention-hours",
+                type=click.IntRange(1, MAX_RETENTION_H),
+                default=DEFAULT_RETENTION_H,
+                show_default=True,
+                envvar="TAXI_STREAM_RETENTION_HOURS",
+                show_envvar=True,
+                help="Hours the embedded stream keeps a record, read or not (as Kinesis's"
+                " retention); a trim frees the disk space (docs/architecture.md).",
+            ),
         ]
     if store:
         options.append(
@@ -176,6 +195,56 @@ def flag_ms(text: str | None, flag: str) -> int | None:
         return parse_iso_ms(text)
     except ValueError:
         raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None
+
+
+def event_options(*, clock: bool = False, default_clock: str = "arrival") -> Callable[[F], F]:
+    """The event clock's options (``clock``: --clock too, default ``default_clock``).
+
+    The command takes them as keyword parameters ``event_time: str``,
+    ``max_out_of_orderness: int``, ``allowed_lateness: int`` and ``late: str`` (and
+    ``clock: str``). They read the environment variables the Lambda function reads.
+    """
+    bound = click.IntRange(0, MAX_BOUND_S)
+    options = [
+        click.option("--event-time", type=click.Choice([e.value for e in EventTime]),
+                     default=EventTime.PICKUP.value, show_default=True, envvar="EVENT_TIME",
+                     show_envvar=True,
+                     help="Event clock: the trip's instant that puts it in its window."),
+        click.option("--max-out-of-orderness", type=bound,
+                     default=DEFAULT_MAX_OUT_OF_ORDERNESS_S, show_default=True,
+                     envvar="MAX_OUT_OF_ORDERNESS_SECONDS", show_envvar=True,
+                     help="Event clock: a shard's watermark is the latest event time it saw"
+                     " minus this many seconds."),
+        click.option("--allowed-lateness", type=bound, default=DEFAULT_ALLOWED_LATENESS_S,
+                     show_default=True, envvar="ALLOWED_LATENESS_SECONDS", show_envvar=True,
+                     help="Event clock: a trip is late once its shard's watermark has passed"
+                     " its window's end plus this many seconds."),
+        click.option("--late", type=click.Choice([p.value for p in LatePolicy]),
+                     default=LatePolicy.COUNT.value, show_default=True, envvar="LATE_TRIPS",
+                     show_envvar=True,
+                     help="Event clock: count late trips in their window (and in its"
+                     " lateTrips), or send them to the dead letters (reason late)."),
+    ]  # fmt: skip
+    if clock:
+        options.insert(
+            0,
+            click.option(
+                "--clock",
+                type=click.Choice([c.value for c in WindowClock]),
+                default=WindowClock(default_clock).value,
+                show_default=True,
+                envvar="WINDOW_CLOCK",
+                show_envvar=True,
+                help="Window clock: arrival (Lambda's own windows) or event (the trip's time).",
+            ),
+        )
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
 
 
 def metrics_options(fn: F) -> F:

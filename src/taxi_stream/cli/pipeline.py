@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 
 from taxi_stream.app.accounting import Accounting, accounting
-from taxi_stream.app.process import ProcessOptions, Processor
-from taxi_stream.app.run import Producing, RunSignals, start_producer
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
+from taxi_stream.app.run import Producing, RunSignals, SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.dashboard import serve_options, start_beside
 from taxi_stream.cli.options import (
     DEFAULT_WINDOW_S,
     clear_errors,
     common,
     err,
+    event_options,
     flag_ms,
     metrics_options,
     open_dash,
@@ -33,6 +36,10 @@ from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from taxi_stream.views.dashboard import LiveFeed, PipelineSample
+    from taxi_stream.views.metrics import Sources
 
 SNAPSHOT_EVERY_S = 5.0
 GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
@@ -70,9 +77,17 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
     show_default=True,
     help="BatchSize of the event source mapping.",
 )
+@event_options(clock=True)
 @click.option(
     "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
 )
+@click.option(
+    "--dashboard",
+    "with_dashboard",
+    is_flag=True,
+    help="Serve the live web dashboard beside the run, until it ends (URL on stderr).",
+)
+@serve_options(prefix="dashboard-")
 @metrics_options
 @clear_errors
 def run(
@@ -81,6 +96,7 @@ def run(
     window_seconds: int,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
     store_url: str,
     endpoint_url: str | None,
     region: str | None,
@@ -91,7 +107,15 @@ def run(
     seed: int | None,
     malformed: float,
     batch_size: int,
+    clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     quiet: bool,
+    with_dashboard: bool,
+    dashboard_host: str,
+    dashboard_port: int,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -103,6 +127,7 @@ def run(
     prints the `process --until-idle` that counts the rest. A failed producer or a damaged file
     ends it at once, with one line and exit status 1. At the end it prints every window of the
     run (the latest 12 when there are more) with a totals row, then the accounting line.
+    With --dashboard the web page serves the run's windows, shards and dead letters live.
     """  # fmt: skip
     require_stdout()
     settings = Settings(
@@ -112,26 +137,41 @@ def run(
         endpoint_url=endpoint_url,
         region=region,
         shards=shards,
+        retention_hours=retention_hours,
     )
-    clock = SYSTEM_CLOCK
+    system = SYSTEM_CLOCK
     sim = SimulatorConfig(
         # An unseeded run draws its seed from the clock's nanoseconds: any 32-bit value will do.
         seed=seed if seed is not None else time.time_ns() % 2**32,
-        start_ms=clock.now_ms(),
+        start_ms=system.now_ms(),
         trips_per_second=None if as_fast_as_possible else rate,
         malformed_fraction=malformed,
     )
-    options = ProcessOptions(mapping=MappingConfig(batch_size, window_seconds))
+    options = ProcessOptions(
+        mapping=MappingConfig(batch_size, window_seconds),
+        clock=clock,
+        event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
+    )
     # Ctrl-C and SIGTERM (a service manager's stop) drain alike, from before the producer starts.
     with (
-        Processor(settings, options, clock=clock) as processor,
+        Processor(settings, options, clock=system) as processor,
         RunSignals().installed() as signals,
     ):
-        producer = start_producer(settings, sim, trips=trips, duration_s=duration)
+        producer = start_producer(settings, SimulateJob(sim, trips, duration))
         try:
             metrics = (metrics_port, metrics_host)
+            dashboard = (
+                (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
+            )
             _run_live(
-                processor, producer, signals, settings, sim.start_ms, quiet=quiet, metrics=metrics
+                processor,
+                producer,
+                signals,
+                settings,
+                sim.start_ms,
+                quiet=quiet,
+                metrics=metrics,
+                dashboard=dashboard,
             )
         finally:
             producer.stop()
@@ -146,6 +186,7 @@ def _run_live(
     *,
     quiet: bool,
     metrics: tuple[int | None, str] = (None, ""),
+    dashboard: tuple[str, int, int] | None = None,
 ) -> None:
     """Consume while ``producer`` produces, drain, then show the windows and the accounting."""
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
@@ -156,12 +197,20 @@ def _run_live(
     out = Console()
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
+    feed = None if dashboard is None else _feed()
+
+    def sources() -> Sources:
+        return metrics_sources(processor, lambda: producer.sent)
+
     with (
         screen or nullcontext(),
-        serving_metrics(lambda: metrics_sources(processor, lambda: producer.sent), *metrics),
+        serving_metrics(sources, *metrics),
+        _dashboard(settings, feed, dashboard, sources),
     ):
 
         def refresh() -> None:
+            if feed is not None:
+                feed.publish(_sample(processor, producer.sent))
             if screen is not None:
                 screen.update(view.render(processor.delivered, producer.sent, windows=windows))
 
@@ -171,7 +220,7 @@ def _run_live(
                 out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
 
         # a failed producer raises out of here, the consumer's damaged files too
-        drain(processor, refresh, settings, stop=_stop_when(signals, producer, stop_producing))
+        drain(processor, refresh, settings, stop=stop_when(signals, producer, stop_producing))
     if not quiet:
         out.print(view.render(processor.delivered, producer.sent, windows=views.FINAL_WINDOWS))
         out.line()
@@ -181,7 +230,7 @@ def _run_live(
     _print_accounting(balance, out)
 
 
-def _stop_when(
+def stop_when(
     signals: RunSignals, producer: Producing, stop_producing: Callable[[], None]
 ) -> Callable[[], bool]:
     """The loop's ``stop``: true once the producer ended, or once a signal came (read between
@@ -194,6 +243,39 @@ def _stop_when(
         return not producer.running()
 
     return stop
+
+
+def _feed() -> LiveFeed:
+    from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
+
+    return LiveFeed()
+
+
+def _dashboard(
+    settings: Settings,
+    feed: LiveFeed | None,
+    served: tuple[str, int, int] | None,
+    sources: Callable[[], Sources],
+) -> AbstractContextManager[object]:
+    """The dashboard beside the run, fed by ``feed``, with the run's metrics at /metrics;
+    ``served``: its host and port, and the run's allowed lateness (for finality)."""
+    if feed is None or served is None:
+        return nullcontext()
+    from taxi_stream.views.metrics import asgi_app, registry  # noqa: PLC0415 - only when asked
+
+    host, port, lateness = served
+    mounts = {"/metrics": asgi_app(registry(sources()))}
+    return start_beside(
+        settings, feed, host=host, port=port, mounts=mounts, allowed_lateness_s=lateness
+    )
+
+
+def _sample(processor: Processor, produced: int) -> PipelineSample:
+    """What the dashboard beside the run shows of it: the shards and the counts."""
+    from taxi_stream.views.dashboard import PipelineSample  # noqa: PLC0415 - only when asked
+
+    shards = tuple(processor.mapping.snapshot())
+    return PipelineSample(shards, produced, processor.delivered, processor.discarded)
 
 
 def drain(
@@ -214,16 +296,18 @@ def drain(
     except KeyboardInterrupt:
         err.print(
             "drain cut short: what was produced stays in the stream; count it with"
-            f" {_finish_hint(settings, processor.mapping.window_seconds)}",
+            f" {_finish_hint(settings, processor.mapping.window_seconds, processor.options.clock)}",
             highlight=False,
             soft_wrap=True,
         )
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
-def _finish_hint(settings: Settings, window_seconds: int) -> str:
+def _finish_hint(settings: Settings, window_seconds: int, clock: str) -> str:
     """The command that drains this run's stream into its store, in windows of the same size."""
     flags = [f"--data-dir {settings.data_dir}"]
+    if clock != "arrival":
+        flags.append(f"--clock {clock}")
     if settings.stream_url != "local":
         flags.append(f"--stream {settings.stream_url}")
     if settings.store_url != "local":

@@ -8,14 +8,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from taxi_stream.app.process import ProcessOptions, Processor
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.wiring import OUR_HANDLER, Settings, require_stream
-from taxi_stream.cli.options import clear_errors, common, err, metrics_options, serving_metrics
+from taxi_stream.cli.options import (
+    clear_errors,
+    common,
+    err,
+    event_options,
+    metrics_options,
+    serving_metrics,
+)
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.words import count
-from taxi_stream.function.handler import CLOCKS
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
 
@@ -44,15 +50,7 @@ if TYPE_CHECKING:
     show_envvar=True,
     help="BatchSize.",
 )
-@click.option(
-    "--clock",
-    type=click.Choice(CLOCKS),
-    default="arrival",
-    show_default=True,
-    envvar="WINDOW_CLOCK",
-    show_envvar=True,
-    help="Window clock of our handler.",
-)
+@event_options(clock=True)
 @click.option(
     "--naive-timezone",
     default="UTC",
@@ -176,12 +174,17 @@ def process(
     window_seconds: int,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
     store_url: str,
     endpoint_url: str | None,
     region: str | None,
     handler: str,
     batch_size: int,
     clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     naive_timezone: str,
     until_idle: bool,
     maximum_batching_window_in_seconds: int,
@@ -215,6 +218,7 @@ def process(
         endpoint_url=endpoint_url,
         region=region,
         shards=shards,
+        retention_hours=retention_hours,
     )
     mapping = MappingConfig(
         batch_size=batch_size,
@@ -231,7 +235,10 @@ def process(
         function_timeout_s=function_timeout,
         on_failure=on_failure,
     )
-    options = ProcessOptions(handler, mapping, clock=clock, naive_timezone=naive_timezone)
+    event = EventSettings(event_time, max_out_of_orderness, allowed_lateness, late)
+    options = ProcessOptions(
+        handler, mapping, clock=clock, naive_timezone=naive_timezone, event=event
+    )
     require_stream(settings)
     with (
         Processor(settings, options) as processor,

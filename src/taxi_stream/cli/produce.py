@@ -81,6 +81,7 @@ def produce_cmd(
     data_dir: Path,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
     endpoint_url: str | None,
     region: str | None,
     source: str | None,
@@ -111,6 +112,7 @@ def produce_cmd(
         endpoint_url=endpoint_url,
         region=region,
         shards=shards,
+        retention_hours=retention_hours,
         aggregate=aggregate,
     )
     reading, tally = Reading(), Tally()

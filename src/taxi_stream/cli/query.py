@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -20,7 +21,13 @@ from taxi_stream.cli.options import clear_errors, common, flag_ms, require_stdou
 from taxi_stream.core.records import DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    MAX_BOUND_S,
+)
 from taxi_stream.core.windows import WindowClock
+from taxi_stream.views.finality import Finality
 from taxi_stream.views.query import letters_table, windows_table
 
 T = TypeVar("T")
@@ -29,7 +36,7 @@ TYPICAL_WINDOW: Final = WindowTotals(
     "1", 0, 60_000, Totals(1, 1_000, 60, 1), 1, WindowClock.ARRIVAL, 0
 )
 TYPICAL_LETTER: Final = DeadLetter(Origin("s", "shard", "1", 0, 0), "not_json", "m", b"x")
-Row = dict[str, str | int | float | None]  # one JSON object or CSV row
+Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
 
 
 @click.command()
@@ -62,6 +69,26 @@ Row = dict[str, str | int | float | None]  # one JSON object or CSV row
     default=None,
     help="Windows starting before this time (ISO-8601; without an offset, UTC).",
 )
+@click.option(
+    "--allowed-lateness",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_ALLOWED_LATENESS_S,
+    show_default=True,
+    envvar="ALLOWED_LATENESS_SECONDS",
+    show_envvar=True,
+    help="Seconds after its end an event-time window still takes trips on time: it is final"
+    " once the stream's watermark passes its end plus this.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_IDLE_TIMEOUT_S,
+    show_default=True,
+    envvar="TAXI_STREAM_IDLE_TIMEOUT",
+    show_envvar=True,
+    help="A shard whose last record arrived this many seconds before the newest shard's is"
+    " idle: it does not hold the stream's watermark back.",
+)
 @click.option("--dead-letters", is_flag=True, help="Show dead letters with their reasons.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @clear_errors
@@ -75,11 +102,18 @@ def query(
     vendor: str | None,
     since: str | None,
     until: str | None,
+    allowed_lateness: int,
+    idle_timeout: int,
     dead_letters: bool,
     limit: int | None,
     out_path: Path | None,
 ) -> None:
-    """Show stored window totals (the table ends with their total) or dead letters; reads only."""
+    """Show stored window totals (the table ends with their total) or dead letters; reads only.
+
+    An event-clock window is final (json/csv/parquet `final`, a check mark in the table) once
+    the stream's watermark, the least over its shards that are not idle, passes its end plus
+    --allowed-lateness (docs/architecture.md). Arrival-clock windows are never shown final.
+    """
     _check_out(fmt, out_path)
     if fmt != "parquet":  # parquet goes to --out
         require_stdout()
@@ -94,7 +128,14 @@ def query(
             _show(fmt, letters, letters_table, _letter_row, (out_path, TYPICAL_LETTER))
         else:
             windows = store.windows(vendor, flag_ms(since, "--since"), flag_ms(until, "--until"))
-            _show(fmt, windows[:limit], windows_table, _window_row, (out_path, TYPICAL_WINDOW))
+            finality = Finality.of(store.watermarks(), allowed_lateness, idle_timeout)
+            _show(
+                fmt,
+                windows[:limit],
+                partial(windows_table, final=finality),
+                partial(_window_row, final=finality),
+                (out_path, TYPICAL_WINDOW),
+            )
 
 
 def _check_out(fmt: str, out_path: Path | None) -> None:
@@ -126,7 +167,7 @@ def _show(
         _emit([as_row(item) for item in items], fmt)
 
 
-def _window_row(w: WindowTotals) -> Row:
+def _window_row(w: WindowTotals, *, final: Callable[[WindowTotals], bool]) -> Row:
     t = w.totals
     return {
         "vendorId": w.vendor_id,
@@ -143,6 +184,8 @@ def _window_row(w: WindowTotals) -> Row:
         if t.avg_distance_miles is None
         else round(t.avg_distance_miles, 3),
         "avgDurationSeconds": None if t.avg_duration_s is None else round(t.avg_duration_s, 1),
+        "lateTrips": t.late_trips,
+        "final": final(w),
         "contributions": w.contributions,
         "clock": w.clock,
     }
@@ -166,6 +209,7 @@ def _letter_row(d: DeadLetter) -> Row:
 
 
 def _emit(rows: list[Row], fmt: str) -> None:
+    """JSON, or CSV with booleans spelt as JSON spells them (``true``, ``false``)."""
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -173,5 +217,7 @@ def _emit(rows: list[Row], fmt: str) -> None:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(
+            {k: json.dumps(v) if isinstance(v, bool) else v for k, v in row.items()} for row in rows
+        )
     click.echo(buffer.getvalue(), nl=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -15,12 +16,27 @@ import click
 from rich.live import Live
 from rich.text import Text
 
+from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.produce import Produced, Tally, produce
+from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.options import clear_errors, common, err, metrics_options, serving_metrics
+from taxi_stream.cli.options import (
+    clear_errors,
+    common,
+    err,
+    event_options,
+    metrics_options,
+    serving_metrics,
+)
+from taxi_stream.cli.pipeline import GIVE_UP_S, drain, stop_when
+from taxi_stream.cli.process import metrics_sources as processor_metrics
 from taxi_stream.cli.produce import metrics_sources
+from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.timefmt import to_epoch_ms
+from taxi_stream.core.words import count as counted
 from taxi_stream.infra.clock import SYSTEM_CLOCK
+from taxi_stream.ports import Stream
+from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.replay.layouts import FORMATS, NEW_YORK
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress, duration_text
@@ -35,7 +51,14 @@ LIVE_EVERY_S = 0.25
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@common(store=False, window=False)
+@common()
+@event_options(clock=True, default_clock="event")
+@click.option(
+    "--produce-only",
+    is_flag=True,
+    help="Only send the records (a consumer elsewhere counts them: Lambda on a Kinesis"
+    " stream, or a process command); without it the replay processes them too.",
+)
 @click.option(
     "--speedup",
     type=click.FloatRange(min=0, min_open=True),
@@ -77,11 +100,20 @@ def replay(
     resume: str | None,
     layout: str,
     quiet: bool,
+    produce_only: bool,
     data_dir: Path,
+    window_seconds: int,
     stream_url: str,
     shards: int | None,
+    retention_hours: int,
+    store_url: str,
     endpoint_url: str | None,
     region: str | None,
+    clock: str,
+    event_time: str,
+    max_out_of_orderness: int,
+    allowed_lateness: int,
+    late: str,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -89,11 +121,13 @@ def replay(
 
     Every row becomes one record, in file order (rows that cannot map too: the consumer
     dead-letters them), paced by pickup time: t0 + (pickup - first pickup) / speedup; rows
-    behind the pacing clock, or more than a day ahead of it, go at once. Ctrl-C or SIGTERM
-    stops after the batch in flight and prints the --resume FILE:ROW that continues; exit
-    130 (a second one quits at once). A read error mid-file stops too, after sending the rows
-    read before it, and prints the same; exit 1. Columns and oddities: docs/records.md.
-    Count the records with: process --clock event.
+    behind the pacing clock, or more than a day ahead of it, go at once. Unless
+    --produce-only, the local event source mapping processes the records as they come (event
+    clock by default) into --store, and the replay ends with rows read = trips in windows +
+    dead letters. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was
+    sent) and prints the --resume FILE:ROW that continues; exit 130 (a second one quits at
+    once). A read error mid-file stops too, after sending the rows read before it, and prints
+    the same; exit 1. Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -103,36 +137,115 @@ def replay(
         limit=limit,
         resume=_resume_point(resume),
     )
-    from taxi_stream.sources.replay.replayer import Replayer, open_files  # noqa: PLC0415 - pyarrow
+    from taxi_stream.sources.replay.replayer import open_files  # noqa: PLC0415 - pyarrow
 
-    opened = open_files(files, None if layout == "auto" else layout)
+    forced = None if layout == "auto" else layout
+    open_files(files, forced)  # every file opens and has a layout before anything is sent
+    job = ReplayJob(files, forced, options, quiet)
     settings = Settings(
-        data_dir, stream_url=stream_url, endpoint_url=endpoint_url, region=region, shards=shards
+        data_dir,
+        stream_url=stream_url,
+        store_url=store_url,
+        endpoint_url=endpoint_url,
+        region=region,
+        shards=shards,
+        retention_hours=retention_hours,
     )
-    stream = open_stream(settings)
-    stopping, sent = _StopOnSignal(), Tally()
+    metrics = (metrics_port, metrics_host)
+    if produce_only:
+        _produce_only(settings, job, metrics)
+        return
+    event = EventSettings(event_time, max_out_of_orderness, allowed_lateness, late)
+    mapping = MappingConfig(window_seconds=window_seconds)
+    options_ = ProcessOptions(mapping=mapping, clock=clock, event=event)
+    _replay_and_process(settings, job, options_, metrics)
 
-    def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
+
+@dataclass(frozen=True, slots=True)
+class ReplayJob:
+    """The replay of some files, as a producer job (picklable: it runs in a child process)."""
+
+    files: tuple[Path, ...]
+    layout: str | None
+    options: ReplayOptions
+    quiet: bool
+
+    def __call__(
+        self, stream: Stream, stopped: Callable[[], bool], sent: Callable[[int], None]
+    ) -> ReplayResult:
+        """Replay the files into ``stream`` until done or ``stopped()``."""
+        from taxi_stream.sources.replay.replayer import Replayer, open_files  # noqa: PLC0415
+
+        opened = open_files(self.files, self.layout)
+
         def put(entries: list[tuple[str, bytes]]) -> Produced:  # failures by index in entries
-            done = produce(stream, [(i, k, d) for i, (k, d) in enumerate(entries)], PUT_BATCH)
-            sent.sent, sent.records = sent.sent + done.sent, sent.records + done.records
-            return done
+            produced = produce(stream, [(i, k, d) for i, (k, d) in enumerate(entries)], PUT_BATCH)
+            sent(produced.sent)
+            return produced
 
-        return Replayer(opened, options, put, stop=stopping, tick=tick, tick_every_s=every_s)
+        def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
+            return Replayer(
+                opened, self.options, put, stop=stopped, tick=tick, tick_every_s=every_s
+            )
 
-    clock = SYSTEM_CLOCK
-    started = clock.monotonic()
+        return _run(replayer, quiet=self.quiet)
+
+
+_Metrics = tuple[int | None, str]  # --metrics-port, --metrics-host
+
+
+def _produce_only(settings: Settings, job: ReplayJob, metrics: _Metrics) -> None:
+    """The replay in this process, into the stream: the consumer is elsewhere."""
+    stopping, tally = _StopOnSignal(), Tally()
+
+    def add(count: int) -> None:  # a replay puts one stream record per row sent
+        tally.sent, tally.records = tally.sent + count, tally.records + count
+
+    started = SYSTEM_CLOCK.monotonic()
     try:
         with (
-            closing(stream),
+            closing(open_stream(settings)) as stream,
             stopping,
-            serving_metrics(lambda: metrics_sources(sent), metrics_port, metrics_host),
+            serving_metrics(lambda: metrics_sources(tally), *metrics),
         ):
-            result = _run(replayer, quiet=quiet)
+            result = job(stream, stopping, add)
     except KeyboardInterrupt:
         _say("quit at once: the batch in flight may or may not have been sent")
         raise SystemExit(130) from None
-    _report(result, clock.monotonic() - started)
+    _report(result, SYSTEM_CLOCK.monotonic() - started)
+
+
+def _replay_and_process(
+    settings: Settings, job: ReplayJob, options: ProcessOptions, metrics: _Metrics
+) -> None:
+    """The replay in a child process, and the event source mapping here, until both are done.
+
+    Ctrl-C and SIGTERM drain alike, as in ``run``: the first is read between two polls.
+    """
+    started = SYSTEM_CLOCK.monotonic()
+    with Processor(settings, options) as processor, RunSignals().installed() as signals:
+        before = processor.store.counts()
+        producer = start_producer(settings, job)
+        try:
+            with serving_metrics(
+                lambda: processor_metrics(processor, lambda: producer.sent), *metrics
+            ):
+                drain(
+                    processor,
+                    lambda: None,
+                    settings,
+                    stop=stop_when(signals, producer, producer.stop),
+                )
+        finally:
+            producer.stop()
+        result = producer.result()
+        after = processor.store.counts()
+        if not processor.mapping.idle():
+            _say(f"gave up processing: the work left has kept failing for {GIVE_UP_S:g} s")
+    if not isinstance(result, ReplayResult):
+        raise TaxiStreamError("the replay ended without its report")
+    processed = (after[0] - before[0], after[1] - before[1])
+    _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
 
 
 def _run(
@@ -157,8 +270,14 @@ def _run(
     return result
 
 
-def _report(result: ReplayResult, elapsed_s: float) -> None:
-    """Rows read and records sent per file, what was not sent, where to resume; the exit code."""
+def _report(
+    result: ReplayResult, elapsed_s: float, *, processed: tuple[int, int] | None = None
+) -> None:
+    """Rows read and records sent per file, what was not sent, where to resume; the exit code.
+
+    ``processed``: the (trips in windows, dead letters) the store gained, when the replay was
+    processed here; the line then balances them against the rows read.
+    """
     read = sent = 0
     for count in result.files:
         parts = [f"read {count.read:,} rows", f"sent {count.sent:,} records"]
@@ -171,11 +290,16 @@ def _report(result: ReplayResult, elapsed_s: float) -> None:
         _say(f"{count.name} ({count.layout}): {', '.join(parts)}")
         read, sent = read + count.read, sent + count.sent
     rate = read / elapsed_s if elapsed_s > 0 else 0.0
+    promise = (
+        "; once processed, every record sent is a trip in a window or a dead letter"
+        if processed is None
+        else ""
+    )
     _say(
         f"replayed {len(result.files)} file(s): read {read:,} rows, sent {sent:,} records"
-        f" in {duration_text(elapsed_s)} ({rate:,.0f} rows/s); once processed, every record"
-        " sent is a trip in a window or a dead letter"
+        f" in {duration_text(elapsed_s)} ({rate:,.0f} rows/s){promise}"
     )
+    balanced = processed is None or _say_balance(result, read, sent, processed)
     for trip_id, why in result.failures:
         _say(f"  not sent: {trip_id}: {why}")
     _warn_past_the_end(result)
@@ -188,8 +312,27 @@ def _report(result: ReplayResult, elapsed_s: float) -> None:
         _say(f"{why} before {name} row {row:,}; to go on: --resume {name}:{row}")
     if result.stopped:
         raise SystemExit(130)
-    if result.error is not None or any(count.failed for count in result.files):
+    if result.error is not None or any(count.failed for count in result.files) or not balanced:
         raise SystemExit(1)
+
+
+def _say_balance(result: ReplayResult, read: int, sent: int, processed: tuple[int, int]) -> bool:
+    """``rows read R = C trips in windows + D dead letters`` (+ rows not sent); True if so."""
+    trips, dead = processed
+    line = f"rows read {read:,} = {trips:,} trips in windows + {counted(dead, 'dead letter')}"
+    skipped = sum(c.skipped for c in result.files)
+    failed = sum(c.failed for c in result.files)
+    if skipped:
+        line += f" + {skipped:,} skipped"
+    if failed:
+        line += f" + {failed:,} not sent"
+    in_flight = sent - trips - dead
+    if in_flight == 0:
+        _say(f"{line} (balanced)")
+        return True
+    _say(f"{line} + {in_flight:,} in flight")
+    _say(f"NOT balanced: {counted(in_flight, 'record')} sent in no window and no dead letter")
+    return False
 
 
 def _warn_past_the_end(result: ReplayResult) -> None:

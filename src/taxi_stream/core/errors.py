@@ -65,6 +65,9 @@ class Reason:
     BAD_AMOUNT: Final = "bad_amount"
     BAD_ZONE: Final = "bad_zone"
     BAD_AGGREGATE: Final = "bad_kpl_aggregate"
+    EVENT_TOO_EARLY: Final = "event_before_2009"  # event clock: before TLC records began
+    EVENT_IN_FUTURE: Final = "event_in_future"  # event clock: over a day after its arrival
+    LATE: Final = "late"  # event clock, --late dead-letter: behind its shard's watermark
 
 
 class RecordError(TaxiStreamError):

@@ -110,8 +110,9 @@ class ShardInfo:
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
-    """One read from a shard: records, how far behind the tip, and whether the shard is done."""
+    """One read from a shard: records, lag behind the tip, end of shard, records lost to trims."""
 
     records: list[StreamRecord]
     behind_ms: int | None = None
     end_of_shard: bool = False  # a closed shard read to its end
+    expired: int = 0  # records after the read's position that retention trimmed before this read

@@ -10,7 +10,11 @@ from typing import Final
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Sums over the trips of one (vendor, window): counts, thousandths of a mile, seconds, and
-    money in cents (signed: refunds lower them)."""
+    money in cents (signed: refunds lower them).
+
+    ``late_trips`` counts the trips among ``trip_count`` that came after their window closed
+    (event clock: behind their shard's watermark).
+    """
 
     trip_count: int = 0
     distance_milli: int = 0
@@ -19,6 +23,7 @@ class Totals:
     fare_cents: int = 0
     tip_cents: int = 0
     amount_cents: int = 0
+    late_trips: int = 0
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
@@ -29,11 +34,12 @@ class Totals:
             self.fare_cents + other.fare_cents,
             self.tip_cents + other.tip_cents,
             self.amount_cents + other.amount_cents,
+            self.late_trips + other.late_trips,
         )
 
     def as_list(self) -> list[int]:
         """The sums as a list, in field order: [trips, distance_milli, duration_s, passengers,
-        fare_cents, tip_cents, amount_cents]."""
+        fare_cents, tip_cents, amount_cents, late_trips]."""
         return [
             self.trip_count,
             self.distance_milli,
@@ -42,6 +48,7 @@ class Totals:
             self.fare_cents,
             self.tip_cents,
             self.amount_cents,
+            self.late_trips,
         ]
 
     @property

@@ -88,29 +88,37 @@ _JSON_KINDS: Final = {
 
 
 TripValues = tuple[str, int, int, int, int, int, int, int]
-"""(vendor id, pickup epoch ms, distance in thousandths of a mile, duration s, passengers,
-fare, tip and total amount in cents)."""
+"""(vendor id, event epoch ms, distance in thousandths of a mile, duration s, passengers,
+fare, tip and total amount in cents).
+
+The event instant is the pickup, or with ``dropoff`` the dropoff: ``dropoffDate`` when the record
+has one, else pickup plus the duration.
+"""
 
 
 Stamps = dict[str, int]
 """Timestamp text -> epoch ms, for one naive zone: a cache its owner (a handler) keeps."""
 
 
-def decode_values(data: bytes, naive_tz: tzinfo = UTC, stamps: Stamps | None = None) -> TripValues:
+def decode_values(
+    data: bytes, naive_tz: tzinfo = UTC, stamps: Stamps | None = None, dropoff: bool = False
+) -> TripValues:
     """The hot path: decode one record straight to the values a window total needs.
 
-    ``stamps`` remembers the instants of pickup texts already read in ``naive_tz`` (the caller
-    keeps one per zone, and passes the same one on every call; None: remember nothing).
+    ``stamps`` remembers the instants of timestamp texts already read in ``naive_tz`` (the
+    caller keeps one per zone, and passes the same one on every call; None: remember nothing).
+    ``dropoff``: the event instant is the dropoff, not the pickup (see ``TripValues``).
     Raises RecordError with the reason for a record that cannot be understood.
     """
     values = None
     # Non-ASCII bytes take the core rules, which check UTF-8 everywhere; so do oversized ones.
     if data.isascii() and len(data) <= MAX_RECORD_BYTES:
+        memo = {} if stamps is None else stamps
         try:  # noqa: SIM105 - suppress() costs more than the decode on this path
-            values = _fast(_clean.decode(data), naive_tz, {} if stamps is None else stamps)
+            values = _fast(_clean.decode(data), naive_tz, memo, dropoff)
         except msgspec.DecodeError:
             pass
-    return values or _values(parse_trip(_loose_object(data), naive_tz))
+    return values or _values(parse_trip(_loose_object(data), naive_tz), dropoff)
 
 
 def decode_trip(data: bytes, naive_tz: tzinfo = UTC) -> Trip:
@@ -119,7 +127,7 @@ def decode_trip(data: bytes, naive_tz: tzinfo = UTC) -> Trip:
     return parse_trip(_loose_object(data), naive_tz)
 
 
-def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | None:
+def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps, dropoff: bool) -> TripValues | None:
     """Values of a clean record; None when the core rules must decide (and say why)."""
     distance = wire.googleDistance if wire.googleDistance is not None else wire.gcDistance
     duration = wire.tripDuration if wire.tripDuration is not None else wire.googleDuration
@@ -130,7 +138,9 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | No
         pickup_ms = stamps.get(wire.pickupDate)
         if pickup_ms is None:
             pickup_ms = _remember(stamps, wire.pickupDate, "pickupDate", naive_tz)
-        if wire.dropoffDate:
+        if dropoff:
+            pickup_ms = _dropoff_ms(wire, pickup_ms, duration, naive_tz, stamps)
+        elif wire.dropoffDate:
             parse_timestamp(wire.dropoffDate, "dropoffDate")  # checked, not used
     except RecordError:
         return None
@@ -151,6 +161,16 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps) -> TripValues | No
             f, t, a)  # fmt: skip
 
 
+def _dropoff_ms(
+    wire: _CleanTrip, pickup_ms: int, duration_s: int, naive_tz: tzinfo, stamps: Stamps
+) -> int:
+    """The dropoff instant: ``dropoffDate`` (read as the core reads it), else pickup + duration."""
+    if not wire.dropoffDate:
+        return pickup_ms + duration_s * 1000
+    found = stamps.get(wire.dropoffDate)
+    return _remember(stamps, wire.dropoffDate, "dropoffDate", naive_tz) if found is None else found
+
+
 STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
 
 
@@ -164,10 +184,15 @@ def _remember(stamps: Stamps, text: str, name: str, naive_tz: tzinfo) -> int:
     return ms
 
 
-def _values(trip: Trip) -> TripValues:
+def _values(trip: Trip, dropoff: bool = False) -> TripValues:
+    event_ms = trip.pickup_ms
+    if dropoff:
+        event_ms = (
+            trip.dropoff_ms if trip.dropoff_ms is not None else event_ms + trip.duration_s * 1000
+        )
     return (
         trip.vendor_id,
-        trip.pickup_ms,
+        event_ms,
         trip.distance_milli,
         trip.duration_s,
         trip.passenger_count,

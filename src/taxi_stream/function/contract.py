@@ -6,9 +6,17 @@ annotations: nothing is checked or converted at run time, and a payload that bre
 misrouted event source, a hostile record) is still the handler's to judge, field by field.
 Field names are AWS's, as in the payloads under ``tests/events/``. (No postponed annotations
 here: Python 3.11 would then not see ``NotRequired`` when it builds a TypedDict's key sets.)
+
+``KinesisRecords`` is the one exception to "annotations only": the ``Records`` of a local
+invocation of our own in-process handler, built record by record on access from the stream's
+records (so whatever reads it sees exactly the AWS records), whose payload bytes that handler
+may read without the base64 round trip.
 """
 
-from typing import Any, NotRequired, Protocol, TypedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NotRequired, Protocol, TypedDict, overload
+
+from taxi_stream.core.records import StreamRecord
 
 State = dict[str, Any]
 """A tumbling window's ``state``: any JSON object the function returned (at most 1 MB)."""
@@ -47,7 +55,7 @@ class TumblingWindow(TypedDict):
 class KinesisEvent(TypedDict):
     """One invocation; the window keys are there only with TumblingWindowInSeconds."""
 
-    Records: list[KinesisEventRecord]
+    Records: Sequence[KinesisEventRecord]  # a list, as AWS sends it (locally maybe a view)
     window: NotRequired[TumblingWindow]
     state: NotRequired[State]
     shardId: NotRequired[str]
@@ -100,3 +108,39 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the invocation times out."""
         ...
+
+
+class KinesisRecords(Sequence[KinesisEventRecord]):
+    """The ``Records`` of one local invocation, each built on access by ``build``.
+
+    ``stream_records`` are the records themselves: a handler that knows this type may read
+    their bytes directly instead of decoding the base64 of each ``data``. Only the runner's
+    in-process handler is given one; every other handler gets the plain list AWS sends.
+    """
+
+    __slots__ = ("_build", "stream_records")
+
+    def __init__(
+        self,
+        records: Sequence[StreamRecord],
+        build: Callable[[StreamRecord], KinesisEventRecord],
+    ) -> None:
+        self.stream_records = records
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self.stream_records)
+
+    @overload
+    def __getitem__(self, index: int) -> KinesisEventRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[KinesisEventRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> KinesisEventRecord | list[KinesisEventRecord]:
+        if isinstance(index, slice):
+            return [self._build(record) for record in self.stream_records[index]]
+        return self._build(self.stream_records[index])
+
+    def __iter__(self) -> Iterator[KinesisEventRecord]:
+        return map(self._build, self.stream_records)

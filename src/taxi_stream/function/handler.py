@@ -22,77 +22,50 @@ import hashlib
 import json
 import logging
 import reprlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pybase64
 
-from taxi_stream.core.errors import ConfigError, HandlerContractError, Reason, RecordError
-from taxi_stream.core.records import Contribution, DeadLetter, Origin, contribution_id
+from taxi_stream.core.errors import HandlerContractError, Reason, RecordError
+from taxi_stream.core.records import (
+    Contribution,
+    DeadLetter,
+    Origin,
+    StreamRecord,
+    contribution_id,
+)
 from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.core.watermarks import EventTime
 from taxi_stream.core.windows import (
     FIRST_INSTANT_MS,
     LAST_INSTANT_MS,
     WindowClock,
-    check_window_seconds,
-    window_clock,
     window_start_ms,
 )
+from taxi_stream.function import eventtime
 from taxi_stream.function.codec import Stamps, decode_values
-from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
-from taxi_stream.function.state import Part, part_from_state
+from taxi_stream.function.config import CLOCKS, HandlerConfig, naive_zone
+from taxi_stream.function.contract import (
+    KinesisEvent,
+    KinesisRecords,
+    LambdaContext,
+    WindowResponse,
+)
+from taxi_stream.function.state import LATE, Part, part_from_state
 from taxi_stream.function.stats import InvocationStats
 from taxi_stream.ports import TotalsStore
 from taxi_stream.streams.kpl import MAGIC, deaggregate
 
+__all__ = ["CLOCKS", "HandlerConfig", "TumblingWindowHandler", "naive_zone"]  # the settings too
+
 log = logging.getLogger(__name__)
 
-CLOCKS: Final = tuple(clock.value for clock in WindowClock)  # as flags spell them
 MAX_RAW_CHARS: Final = 1_400_000  # a Kinesis record's base64 data is at most this long
 MAX_ERROR_CHARS: Final = 500  # of an unforeseen exception's text in a dead letter's message
 
 _REPR = reprlib.Repr()  # bounded in depth and size: safe on any nesting or cycle
 _REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 8, 40, 40, 200, 200
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class HandlerConfig:
-    """How the handler windows trips; checks its own values.
-
-    ``clock`` takes a WindowClock or its text (as a flag or the environment spells it).
-    """
-
-    clock: WindowClock
-    window_seconds: int  # event clock, or arrival clock when the event has no window
-    naive_timezone: str  # zone of wire timestamps written without an offset
-
-    def __init__(
-        self,
-        clock: WindowClock | str = WindowClock.ARRIVAL,
-        window_seconds: int = 60,
-        naive_timezone: str = "UTC",
-    ) -> None:
-        object.__setattr__(self, "clock", window_clock(clock))
-        object.__setattr__(self, "window_seconds", check_window_seconds(window_seconds))
-        object.__setattr__(self, "naive_timezone", naive_timezone)
-        self.tz()
-
-    def tz(self) -> tzinfo:
-        """The zone for naive timestamps."""
-        return naive_zone(self.naive_timezone)
-
-
-def naive_zone(name: str) -> tzinfo:
-    """The zone ``name`` names (``UTC`` in any case, or an IANA name); else ConfigError."""
-    if name.upper() == "UTC":
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone: {name!r}") from None
 
 
 class TumblingWindowHandler:
@@ -103,6 +76,9 @@ class TumblingWindowHandler:
         self._config = config or HandlerConfig()
         self._tz = self._config.tz()
         self._stamps: Stamps = {}  # this handler's own: timestamp text -> ms in its zone
+        by_event = self._config.clock is WindowClock.EVENT
+        self._rules = self._config.rules() if by_event else None
+        self._dropoff = by_event and self._config.event_time is EventTime.DROPOFF
         self.stats = InvocationStats()  # what the last invocation did (its metrics read it)
 
     def __call__(self, event: KinesisEvent, context: LambdaContext | None = None) -> WindowResponse:
@@ -114,9 +90,14 @@ class TumblingWindowHandler:
         fixed_start = _window_ms(window, "start")
         part = part_from_state(event.get("state"))
         stats = self.stats = InvocationStats(records=len(records))
-        trips_before = _trips(part)
+        trips_before, late_before = _trips(part), _late(part)
+        if self._rules is not None and part.first_sequence is None:
+            first = _first_sequence(records)
+            if first is not None:  # a new part: it starts from the shard's stored watermark
+                eventtime.begin(part, self._store.watermark(stream, shard), first)
         dead = self._aggregate(records, part, stream, shard, fixed_start)
         stats.trips = _trips(part) - trips_before
+        stats.late_trips = _late(part) - late_before
         stats.count_dead(letter.reason for letter in dead)
         if dead:
             self._store.put_dead_letters(dead)
@@ -129,7 +110,11 @@ class TumblingWindowHandler:
                 sequences += f"..{_last_sequence(records)}"
             end = _window_ms(window, "end")
             contributions = self._contributions(part, sequences, stream, shard, end)
-            written = self._store.apply(contributions)
+            mark = eventtime.watermark_of(part, stream, shard)
+            if mark is None:
+                written = self._store.apply(contributions)
+            else:
+                written = self._store.apply(contributions, mark)
             _count_written(stats, contributions, written)
             log.info(
                 "window part written: shard=%s records=%d contributions_new=%d dead_letters=%d",
@@ -149,59 +134,40 @@ class TumblingWindowHandler:
         dead: list[DeadLetter] = []
         acc = part.cells
         size = self._config.window_seconds
-        by_event = self._config.clock is WindowClock.EVENT
-        tz, stamps = self._tz, self._stamps
-        b64decode, decode = _strict_b64decode, decode_values  # locals: faster in the loop
+        rules, dropoff, fold = self._rules, self._dropoff, eventtime.fold
+        tz, stamps, decode = self._tz, self._stamps, decode_values  # locals: faster in the loop
         start = fixed_start or 0
-        for record in records:
-            # A dict first: isinstance against the Mapping ABC costs more than a money field.
-            kinesis = _kinesis_part(record)
-            if kinesis is None:
-                dead.append(_foreign(record, stream, shard))
-                part.records += 1
-                continue
-            if part.first_sequence is None:
-                part.first_sequence = str(kinesis["sequenceNumber"])
-            part.records += 1
+        for kinesis, sub, payload in _payloads(records, part, dead, stream, shard):
             try:
-                data = b64decode(kinesis.get("data"))
-            except (binascii.Error, ValueError, TypeError) as exc:
-                dead.append(_not_base64(stream, shard, kinesis, exc))
+                values = decode(payload, tz, stamps, dropoff)
+            except RecordError as exc:
+                dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
                 continue
-            payloads = (
-                [(None, data)]
-                if data[:4] != MAGIC
-                else _members(kinesis, data, dead, stream=stream, shard=shard)
-            )
-            for sub, payload in payloads:
-                try:
-                    vendor, pickup_ms, distance, duration, passengers, fare, tip, amount = decode(
-                        payload, tz, stamps
-                    )
-                except RecordError as exc:
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
-                    continue
-                except MemoryError:
-                    raise  # the process's, not the record's: the batch is retried
-                except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
-                    continue
-                if by_event:
-                    start = window_start_ms(pickup_ms, size)
-                elif fixed_start is None:
-                    start = window_start_ms(_arrival_ms(kinesis), size)
-                key = (vendor, start)
-                cell = acc.get(key)
-                if cell is None:
-                    acc[key] = [1, distance, duration, passengers, fare, tip, amount]
-                else:
-                    cell[0] += 1
-                    cell[1] += distance
-                    cell[2] += duration
-                    cell[3] += passengers
-                    cell[4] += fare
-                    cell[5] += tip
-                    cell[6] += amount
+            except MemoryError:
+                raise  # the process's, not the record's: the batch is retried
+            except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
+                dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
+                continue
+            if rules is not None:
+                why = fold(part, rules, values, _arrival_ms(kinesis))
+                if why is not None:
+                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=why))
+                continue
+            vendor, _, distance, duration, passengers, fare, tip, amount = values
+            if fixed_start is None:
+                start = window_start_ms(_arrival_ms(kinesis), size)
+            key = (vendor, start)
+            cell = acc.get(key)
+            if cell is None:
+                acc[key] = [1, distance, duration, passengers, fare, tip, amount, 0]
+            else:
+                cell[0] += 1
+                cell[1] += distance
+                cell[2] += duration
+                cell[3] += passengers
+                cell[4] += fare
+                cell[5] += tip
+                cell[6] += amount
         return dead
 
     def _contributions(
@@ -226,6 +192,62 @@ class TumblingWindowHandler:
         ]
 
 
+def _payloads(
+    records: Sequence[object], part: Part, dead: list[DeadLetter], stream: str, shard: str
+) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
+    """Each trip payload of the records (KPL members one by one), as (kinesis, sub, bytes).
+
+    Counts the records into the part and names its first sequence number; a record that is no
+    Kinesis record, or whose data is not base64, becomes a dead letter here.
+    """
+    if records.__class__ is KinesisRecords:  # the local runner's view: the bytes themselves
+        yield from _viewed(records.stream_records, part, dead, stream, shard)
+        return
+    b64decode = _strict_b64decode
+    for record in records:
+        kinesis = _kinesis_part(record)
+        part.records += 1
+        if kinesis is None:
+            dead.append(_foreign(record, stream, shard))
+            continue
+        if part.first_sequence is None:
+            part.first_sequence = str(kinesis["sequenceNumber"])
+        try:
+            data = b64decode(kinesis.get("data"))
+        except (binascii.Error, ValueError, TypeError) as exc:
+            dead.append(_not_base64(stream, shard, kinesis, exc))
+            continue
+        if data[:4] != MAGIC:
+            yield kinesis, None, data
+        else:
+            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
+                yield kinesis, sub, payload
+
+
+def _viewed(
+    records: Sequence[StreamRecord], part: Part, dead: list[DeadLetter], stream: str, shard: str
+) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
+    """``_payloads`` of the runner's view: the bytes as they are, no base64 to decode.
+
+    The kinesis part beside each payload carries what a verdict reads of it (its sequence
+    number and arrival time), with the values the record's event form gives.
+    """
+    if records and part.first_sequence is None:
+        part.first_sequence = records[0].sequence_number
+    part.records += len(records)
+    for record in records:
+        kinesis = {
+            "sequenceNumber": record.sequence_number,
+            "approximateArrivalTimestamp": record.arrival_ms / 1000,
+        }
+        data = record.data
+        if data[:4] != MAGIC:
+            yield kinesis, None, data
+        else:
+            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
+                yield kinesis, sub, payload
+
+
 def _kinesis_part(record: object) -> Mapping[str, Any] | None:
     """The record's ``kinesis`` mapping when it has a sequence number, else None."""
     is_map = record.__class__ is dict or isinstance(record, Mapping)
@@ -237,6 +259,10 @@ def _kinesis_part(record: object) -> Mapping[str, Any] | None:
 
 def _trips(part: Part) -> int:
     return sum(totals.trip_count for totals in part.totals().values())
+
+
+def _late(part: Part) -> int:
+    return sum(cell[LATE] for cell in part.cells.values())
 
 
 def _count_written(stats: InvocationStats, contributions: list[Contribution], new: int) -> None:
@@ -332,6 +358,14 @@ def _window_ms(window: object, edge: str) -> int | None:
         return parse_iso_ms(value)
     except (TypeError, ValueError) as exc:
         raise HandlerContractError(f"event window {edge} is not ISO-8601: {window!r}") from exc
+
+
+def _first_sequence(records: Sequence[object]) -> str | None:
+    for record in records:
+        kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
+        if isinstance(kinesis, Mapping) and "sequenceNumber" in kinesis:
+            return str(kinesis["sequenceNumber"])
+    return None
 
 
 def _last_sequence(records: Sequence[object]) -> str:

@@ -2,15 +2,18 @@
 
 The handler carries one shard's part of a window between invocations as Lambda's ``state``::
 
-    {"taxiStream": 2, "firstSequenceNumber": "4959...", "records": 120,
+    {"taxiStream": 3, "firstSequenceNumber": "4959...", "records": 120,
      "totals": {"<window start ms>": {"<vendor>": [trips, distance_milli, duration_s,
                                                    passengers, fare_cents, tip_cents,
-                                                   amount_cents]}}}
+                                                   amount_cents, late_trips]}},
+     "watermark": {"startMs": ..., "ms": ..., "lastArrivalMs": ...}}
 
-The seven numbers are a ``Totals`` in ``Totals.as_list()`` order. Version 1 (before the money
-totals) had the first four; its state is still read, the money as 0, so a window in flight
-across an upgrade keeps its trips. Readers outside the handler (the views) ask
-``window_totals(state)``, never the layout.
+The eight numbers are a ``Totals`` in ``Totals.as_list()`` order. ``watermark`` (event clock
+only) is the shard's watermark when the part began (None: the shard had none) and as of its last
+record, and the newest arrival time the part read. Version 1 (before the money totals) had the
+first four numbers, version 2 (before late trips) seven, neither a watermark; their state is
+still read, what they lack as 0, so a window in flight across an upgrade keeps its trips.
+Readers outside the handler (the views) ask ``window_totals(state)``, never the layout.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from taxi_stream.function.contract import State
 log = logging.getLogger(__name__)
 
 STATE_KEY: Final = "taxiStream"
-STATE_VERSION: Final = 2
-_CELL_LENS: Final = {1: 4, STATE_VERSION: len(Totals().as_list())}  # by state version
+STATE_VERSION: Final = 3
+_CELL_LENS: Final = {1: 4, 2: 7, STATE_VERSION: len(Totals().as_list())}  # by state version
+LATE: Final = Totals.__slots__.index("late_trips")  # a cell's late-trip count
 
 
 @dataclass(slots=True)
@@ -42,6 +46,14 @@ class Part:
     first_sequence: str | None  # the part's first sequence number (None: no record yet)
     records: int
     cells: dict[WindowKey, list[int]]
+    watermark_start_ms: int | None = None  # event clock: the shard's when the part began
+    watermark_ms: int | None = None  # event clock: as of the part's last record
+    last_arrival_ms: int = 0  # event clock: the newest arrival time the part read
+
+    @staticmethod
+    def new_cell() -> list[int]:
+        """An empty cell: every sum 0."""
+        return [0] * _CELL_LENS[STATE_VERSION]
 
     def totals(self) -> dict[WindowKey, Totals]:
         """The part's totals per (vendor, window start)."""
@@ -52,12 +64,19 @@ class Part:
         nested: dict[str, dict[str, list[int]]] = {}
         for (vendor, start), cell in self.cells.items():
             nested.setdefault(str(start), {})[vendor] = cell
-        return {
+        state: State = {
             STATE_KEY: STATE_VERSION,
             "firstSequenceNumber": self.first_sequence,
             "records": self.records,
             "totals": nested,
         }
+        if self.watermark_ms is not None:
+            state["watermark"] = {
+                "startMs": self.watermark_start_ms,
+                "ms": self.watermark_ms,
+                "lastArrivalMs": self.last_arrival_ms,
+            }
+        return state
 
 
 def is_handler_state(state: object) -> bool:
@@ -90,7 +109,13 @@ def part_from_state(state: object) -> Part:
             for start, vendors in state["totals"].items()
             for vendor, cell in vendors.items()
         }
-        return Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), cells)
+        part = Part(state.get("firstSequenceNumber"), int(state.get("records", 0)), cells)
+        mark = state.get("watermark")
+        if mark is not None:
+            part.watermark_start_ms = _optional_int(mark["startMs"])
+            part.watermark_ms = _optional_int(mark["ms"])
+            part.last_arrival_ms = int(mark["lastArrivalMs"])
+        return part
     except (KeyError, AttributeError, TypeError, ValueError) as exc:
         raise HandlerContractError(f"the window state is damaged: {exc!r}") from exc
 
@@ -111,3 +136,9 @@ def _cell(cell: Any, length: int) -> list[int]:
     if not isinstance(cell, list) or len(cell) != length or not all(type(x) is int for x in cell):
         raise ValueError(f"a total must be {length} whole numbers, got {cell!r}")
     return cell + [0] * (_CELL_LENS[STATE_VERSION] - length)
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is not None and type(value) is not int:
+        raise ValueError(f"a watermark must be a whole number of ms, got {value!r}")
+    return value

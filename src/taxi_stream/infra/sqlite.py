@@ -17,16 +17,22 @@ _CANNOT_OPEN: Final = frozenset({sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONL
 BUSY_TIMEOUT_S: Final = 30
 
 
-def connect(path: Path, schema: str, error: type[TaxiStreamError]) -> sqlite3.Connection:
+def connect(
+    path: Path, schema: str, error: type[TaxiStreamError], *, new_file: str = ""
+) -> sqlite3.Connection:
     """Open (creating if needed) a WAL-mode database with ``schema``; errors become ``error``.
 
-    A damaged file (corrupt, or not a database) is a DamagedDatabaseError instead.
+    ``new_file`` holds pragmas that only a new, empty file takes (``auto_vacuum``): they run
+    before the switch to WAL, which writes the file's header. A damaged file (corrupt, or not a
+    database) is a DamagedDatabaseError instead.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         db = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
+        if new_file:
+            db.executescript(new_file)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(schema)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
-from itertools import takewhile
 from typing import Final
 
 from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
@@ -17,6 +17,8 @@ from taxi_stream.runner.events import fit_payload
 from taxi_stream.runner.invoke import state_bytes
 
 EVENT_OVERHEAD_BYTES: Final = 1_024  # window, shard and flags around the records and state
+
+log = logging.getLogger(__name__)
 
 
 class Batcher:
@@ -39,6 +41,8 @@ class Batcher:
         records = result.records
         if records:
             cursor.read_after = records[-1].sequence_number
+        if result.expired:
+            self._expired(cursor, result.expired)
         start = cursor.checkpoint.start_ms
         if start is not None:
             records = [record for record in records if record.arrival_ms >= start]
@@ -48,6 +52,17 @@ class Batcher:
             cursor.stats = replace(cursor.stats, behind_ms=behind_ms)
         cursor.caught_up = not result.records
         cursor.at_end = result.end_of_shard
+
+    @staticmethod
+    def _expired(cursor: ShardCursor, count: int) -> None:
+        """Say that retention took records of this shard before they were read, and count them."""
+        log.warning(
+            "%s: %d records expired (trimmed by the stream's retention) before they were read",
+            cursor.shard_id,
+            count,
+        )
+        lost = cursor.stats.expired_records + count
+        cursor.stats = replace(cursor.stats, expired_records=lost)
 
     def window_of(self, cursor: ShardCursor, record: StreamRecord) -> int:
         """The window a record joins: by its arrival time, never before the open window."""
@@ -67,7 +82,7 @@ class Batcher:
             if saved.window_start_ms is not None and window != saved.window_start_ms:
                 return None  # the next record opens a later window: this one closes first
             end = window + config.window_seconds * 1000
-            records = list(takewhile(lambda r: r.arrival_ms < end, records))
+            records = records[: _before(records, end)]
             limit -= state_bytes(saved.state) + EVENT_OVERHEAD_BYTES
         records = records[: fit_payload(records, limit)]
         complete = len(records) == config.batch_size or len(records) < len(buffer)
@@ -93,3 +108,11 @@ class Batcher:
         assert open_start is not None
         end = open_start + self._config.window_seconds * 1000
         return self._now_ms() >= end + self._config.idle_close_s * 1000
+
+
+def _before(records: list[StreamRecord], end_ms: int) -> int:
+    """How many leading records arrived before ``end_ms``."""
+    for count, record in enumerate(records):
+        if record.arrival_ms >= end_ms:
+            return count
+    return len(records)

@@ -63,6 +63,7 @@ class ShardStats:
     timeouts: int = 0
     discarded_batches: int = 0
     discarded_records: int = 0
+    expired_records: int = 0  # trimmed by the stream's retention before they were read
     behind_ms: int = 0  # how far the last read was behind the tip (MillisBehindLatest)
     iterator_age_ms: int = 0  # age of the last record of the last batch when it was processed
     last_error: str | None = None  # kept after recovery, for the live view

@@ -26,6 +26,7 @@ from taxi_stream.runner.destinations import RECORD_AGE_EXCEEDED
 from taxi_stream.runner.events import (
     batch_event,
     kinesis_records,
+    record_view,
     stream_arn,
     window_event,
 )
@@ -90,6 +91,7 @@ class EventSourceMapping:
     ) -> None:
         self._reader = reader
         self._invocation = invocations(checkpoints, handler)
+        self._record_view = isinstance(handler, InProcess) and handler.record_view
         self._checkpoints: CheckpointStore[UnitOfWork] = checkpoints
         self._config = config = config or MappingConfig()
         self._now_ms = now_ms
@@ -300,7 +302,8 @@ class EventSourceMapping:
     def _event(
         self, cursor: ShardCursor, records: list[StreamRecord], window: int | None
     ) -> KinesisEvent:
-        kinesis = kinesis_records(records, cursor.shard_id, self._arn)
+        build = record_view if self._record_view else kinesis_records
+        kinesis = build(records, cursor.shard_id, self._arn)
         if window is None:
             return batch_event(kinesis)
         return window_event(

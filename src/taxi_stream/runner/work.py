@@ -21,9 +21,12 @@ class InProcess(Generic[W]):
 
     ``bind(work)`` is the handler for one invocation: what it writes through ``work`` commits
     with the shard's checkpoint, or rolls back with it when the invocation fails or times out.
+    ``record_view``: the handler reads its ``Records`` as a ``KinesisRecords`` view (the same
+    records, built on access, the stream's bytes beside them) instead of the plain list.
     """
 
     bind: Callable[[W], Handler]
+    record_view: bool = False
 
 
 def invocations(checkpoints: CheckpointStore[W], handler: Handler | InProcess[W]) -> Invocation:

@@ -201,7 +201,7 @@ class Simulator:
         flags = np.where(rng.random(n) < _STORE_AND_FWD_FRACTION, "Y", "N")
         numbers = (passengers, plon, plat, dlon, dlat, flags, crow, duration, road, google)
         vendors: list[Any] = self._vendor_ids[vendor].tolist()
-        times = [_iso(pickup_s), _iso(pickup_s + duration)]
+        times = [_iso(pickup_s, shared=True), _iso(pickup_s + duration)]
         milli = np.rint(road * 1000).astype(np.int64)
         ends = np.stack([plon, dlon]), np.stack([plat, dlat])
         trips = Trips(*ends, milli, duration, pickup_s + _NEW_YORK_OFFSET_S)
@@ -334,13 +334,24 @@ def _google_durations(rng: np.random.Generator, duration: _Ints) -> _Ints:
     return google
 
 
-def _iso(seconds: _Ints) -> list[str]:
-    """ISO-8601 text of epoch seconds with a UTC offset: date, then table look-ups for the time."""
+def _iso(seconds: _Ints, *, shared: bool = False) -> list[str]:
+    """ISO-8601 text of epoch seconds with a UTC offset: date, then table look-ups for the time.
+
+    ``shared``: many trips share each second (pickups do), so each distinct one is written once.
+    """
+    if shared:
+        distinct, which = np.unique(seconds, return_inverse=True)
+        return _iso_text(distinct)[which].tolist()  # type: ignore[no-any-return]
+    return _iso_text(seconds).tolist()  # type: ignore[no-any-return]
+
+
+def _iso_text(seconds: _Ints) -> NDArray[np.object_]:
     days, minute_seconds = np.divmod(seconds, 86_400)
     unique_days, which = np.unique(days, return_inverse=True)
     dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).astype(object)[which]
     minutes, secs = np.divmod(minute_seconds, 60)
-    return (dates + _HOUR_MINUTES[minutes] + _SECONDS_UTC[secs]).tolist()  # type: ignore[no-any-return]
+    text: NDArray[np.object_] = dates + _HOUR_MINUTES[minutes] + _SECONDS_UTC[secs]
+    return text
 
 
 _HOUR_MINUTES: Final = np.array(

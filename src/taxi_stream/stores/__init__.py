@@ -18,7 +18,7 @@ def windows_mismatch(store: str, have: str, want: str) -> ConfigError:
     """The error for a store that holds other windows than asked (they would add into one row).
 
     The advice holds for every command that claims windows: each takes --window-seconds, and
-    only ``process`` takes --clock (``run`` and ``aws local`` count arrival-clock windows).
+    ``process`` and ``run`` take --clock (``aws local`` counts arrival-clock windows).
     """
     clock, _, seconds = have.partition(" ")
     want_clock, _, want_seconds = want.partition(" ")

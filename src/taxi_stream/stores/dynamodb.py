@@ -2,9 +2,10 @@
 
 One table (partition ``vendorId``, sort ``windowStart``, ISO-8601 UTC) holds two item types: a
 window per (vendor, window start) with its totals (``totalDistance`` in miles, ``totalFare``,
-``totalTip`` and ``totalAmount`` in US dollars, as exact decimals) and the set of applied
-contribution ids; and dead letters under the reserved partition ``#dead-letter``, sorted by
-arrival time. docs/deploy-aws.md draws the layout and says why.
+``totalTip`` and ``totalAmount`` in US dollars, as exact decimals, and ``lateTrips``) and the set
+of applied contribution ids; dead letters under the reserved partition ``#dead-letter``, sorted
+by arrival time; and (event clock) one watermark per stream and shard under ``#watermark``.
+docs/deploy-aws.md draws the layout and says why.
 Standard library and boto3 only: the Lambda handler imports this module.
 """
 
@@ -25,6 +26,7 @@ from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_ms, iso_utc, parse_iso_ms
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.watermarks import Watermark
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.infra.clock import now_ms
@@ -34,6 +36,13 @@ from taxi_stream.stores import (
     stream_label,
     windows_label,
     windows_mismatch,
+)
+from taxi_stream.stores.dynamodb_marks import (
+    PK,
+    SK,
+    WATERMARK_KEY,
+    watermark_item,
+    watermark_request,
 )
 
 if TYPE_CHECKING:
@@ -52,8 +61,6 @@ DEAD_LETTER_KEY: Final = "#dead-letter"
 META_KEY: Final = "#meta"  # what the table holds (its windows, who feeds it); never a vendor
 MAX_RAW_BYTES: Final = 256 * 1024  # of a dead letter's raw bytes: an item holds at most 400 KB
 MAX_MESSAGE_CHARS: Final = 2048
-PK: Final = "vendorId"
-SK: Final = "windowStart"
 
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 _EXACT: Final = Context(prec=38, traps=[Inexact])  # DynamoDB numbers carry 38 digits
@@ -71,6 +78,7 @@ _NAMES: Final = {
     "#f": "totalFare",
     "#tp": "totalTip",
     "#a": "totalAmount",
+    "#l": "lateTrips",
     "#k": "contributionCount",
     "#u": "updatedAt",
     "#c": "clock",
@@ -122,15 +130,48 @@ class DynamoDBStore:
                 self._client.close()
                 self._client = None
 
-    def apply(self, contributions: Sequence[Contribution]) -> int:
-        """Apply each contribution not applied before (one conditional UpdateItem each)."""
+    def apply(
+        self, contributions: Sequence[Contribution], watermark: Watermark | None = None
+    ) -> int:
+        """Apply each contribution not applied before (one conditional UpdateItem each), then
+        raise the shard's watermark (a conditional UpdateItem that never lowers it).
+
+        The watermark goes after the contributions it covers: a crash between the two leaves
+        the old one, and the redelivered part, starting from it, judges its trips as before.
+        """
         new = 0
         for c in contributions:
             request = _apply_request(self.table_name, c, self._clock())
             with self._errors(f"apply contribution {c.contribution_id!r}", once=True) as applied:
                 self.client.update_item(**request)
             new += applied.count
+        if watermark is not None:
+            request = watermark_request(self.table_name, watermark, self._clock())
+            with self._errors(f"raise the watermark of {watermark.shard_id}", once=True):
+                self.client.update_item(**request)
         return new
+
+    def watermark(self, stream: str, shard_id: str) -> Watermark | None:
+        """The shard's stored watermark, if any (a consistent GetItem)."""
+        key = {PK: {"S": WATERMARK_KEY}, SK: {"S": f"{stream}|{shard_id}"}}
+        with self._errors(f"read the watermark of {shard_id}"):
+            item = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        return watermark_item(item["Item"]) if "Item" in item else None
+
+    def watermarks(self) -> list[Watermark]:
+        """Every shard's watermark, by stream and shard (one Query on their partition)."""
+        with self._errors("query watermarks"):
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": PK},
+                ExpressionAttributeValues={":pk": {"S": WATERMARK_KEY}},
+                ConsistentRead=True,
+            )
+            items = [item for page in pages for item in page["Items"]]
+        return sorted(
+            (watermark_item(item) for item in items), key=lambda w: (w.stream, w.shard_id)
+        )
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each (a conditional PutItem); return how many were new."""
@@ -326,7 +367,7 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
         "TableName": table,
         "Key": {PK: {"S": _vendor_key(c.vendor_id)}, SK: {"S": iso_utc(c.window_start_ms)}},
         "UpdateExpression": (
-            "ADD #n :n, #d :d, #t :t, #p :p, #f :f, #tp :tp, #a :a, #k :one, #cs :ids"
+            "ADD #n :n, #d :d, #t :t, #p :p, #f :f, #tp :tp, #a :a, #l :l, #k :one, #cs :ids"
             " SET #e = :e, #u = :u, #c = :c"
         ),
         "ConditionExpression": "attribute_not_exists(#cs) OR NOT contains(#cs, :id)",
@@ -342,6 +383,7 @@ def _apply_request(table: str, c: Contribution, now_ms: int) -> UpdateItemInputT
             ":f": {"N": str(dollars(t.fare_cents))},
             ":tp": {"N": str(dollars(t.tip_cents))},
             ":a": {"N": str(dollars(t.amount_cents))},
+            ":l": {"N": str(t.late_trips)},
             ":one": {"N": "1"},
             ":ids": {"SS": [c.contribution_id]},
             ":id": {"S": c.contribution_id},
@@ -402,6 +444,7 @@ def _window(item: Item) -> WindowTotals:
             fare_cents=cents(item, "totalFare"),
             tip_cents=cents(item, "totalTip"),
             amount_cents=cents(item, "totalAmount"),
+            late_trips=int(item["lateTrips"]["N"]) if "lateTrips" in item else 0,
         )
         return WindowTotals(
             vendor_id=item[PK]["S"].removeprefix("#"),  # only vendor keys get here

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, WindowTotals
 from taxi_stream.core.totals import ZERO
+from taxi_stream.core.watermarks import Watermark
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.stores import stream_claimed, stream_label, windows_label, windows_mismatch
@@ -26,6 +27,7 @@ class MemoryStore:
         self._letters: dict[str, DeadLetter] = {}
         self._windows_held: str | None = None
         self._streams: dict[str, str] = {}
+        self._marks: dict[tuple[str, str], Watermark] = {}
 
     def close(self) -> None:
         """Nothing to free; here so the memory store is a Store like the others."""
@@ -43,8 +45,14 @@ class MemoryStore:
         if have.partition(" ")[0] != checkpoints_id:
             raise stream_claimed("the memory store", stream, have)
 
-    def apply(self, contributions: Sequence[Contribution]) -> int:
-        """Apply contributions not applied before; return how many were new."""
+    def apply(
+        self, contributions: Sequence[Contribution], watermark: Watermark | None = None
+    ) -> int:
+        """Apply contributions not applied before, raise the shard's watermark; count the new."""
+        if watermark is not None:
+            shard = (watermark.stream, watermark.shard_id)
+            if watermark.supersedes(self._marks.get(shard)):
+                self._marks[shard] = watermark
         new = 0
         for c in contributions:
             key = (c.vendor_id, c.window_start_ms, c.contribution_id)
@@ -63,6 +71,14 @@ class MemoryStore:
             )
             new += 1
         return new
+
+    def watermark(self, stream: str, shard_id: str) -> Watermark | None:
+        """The shard's watermark, if any."""
+        return self._marks.get((stream, shard_id))
+
+    def watermarks(self) -> list[Watermark]:
+        """Every shard's watermark, by stream and shard."""
+        return [mark for _, mark in sorted(self._marks.items())]
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Keep dead letters once each, by letter id."""

@@ -21,11 +21,14 @@ from typing import Final
 from taxi_stream.core.errors import StoreError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.watermarks import Watermark
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, connect_read_only, errors
 from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.stores import stream_claimed, stream_label, windows_label, windows_mismatch
+from taxi_stream.stores.sqlite_marks import SCHEMA as WATERMARKS_SCHEMA
+from taxi_stream.stores.sqlite_marks import raise_watermark, read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ CREATE TABLE IF NOT EXISTS windows (
     fare_cents INTEGER NOT NULL DEFAULT 0,
     tip_cents INTEGER NOT NULL DEFAULT 0,
     amount_cents INTEGER NOT NULL DEFAULT 0,
+    late_trips INTEGER NOT NULL DEFAULT 0,
     contributions INTEGER NOT NULL,
     clock TEXT NOT NULL,
     updated_ms INTEGER NOT NULL,
@@ -79,14 +83,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 # The money columns came later: a store file made before them gets them on open (default 0).
 MONEY_COLUMNS: Final = ("fare_cents", "tip_cents", "amount_cents")
+ADDED_COLUMNS: Final = (*MONEY_COLUMNS, "late_trips")  # and so did late trips
 
 # The columns are named: a store file created by an earlier version also has a column
 # late_contributions (always 0, read by nothing), which keeps its default.
 _ADD_WINDOW: Final = """
 INSERT INTO windows (vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,
-    duration_s, passenger_count, fare_cents, tip_cents, amount_cents, contributions, clock,
-    updated_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+    duration_s, passenger_count, fare_cents, tip_cents, amount_cents, late_trips, contributions,
+    clock, updated_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
     trip_count = trip_count + excluded.trip_count,
     distance_milli = distance_milli + excluded.distance_milli,
@@ -95,6 +100,7 @@ ON CONFLICT (vendor_id, window_start_ms) DO UPDATE SET
     fare_cents = fare_cents + excluded.fare_cents,
     tip_cents = tip_cents + excluded.tip_cents,
     amount_cents = amount_cents + excluded.amount_cents,
+    late_trips = late_trips + excluded.late_trips,
     contributions = contributions + 1,
     window_end_ms = MAX(window_end_ms, excluded.window_end_ms),
     updated_ms = excluded.updated_ms
@@ -158,10 +164,14 @@ class SQLiteUnitOfWork:
             row = db.execute("SELECT value FROM store_meta WHERE key = 'checkpoints'").fetchone()
         return str(row[0])
 
-    def apply(self, contributions: Sequence[Contribution]) -> int:
-        """Apply contributions not applied before; return how many were new."""
+    def apply(
+        self, contributions: Sequence[Contribution], watermark: Watermark | None = None
+    ) -> int:
+        """Apply contributions not applied before, raise the shard's watermark; count the new."""
         db, new, now = self._open(), 0, self._clock()
         with errors("store apply", StoreError, self._path):
+            if watermark is not None:
+                raise_watermark(db, watermark, now)
             for c in contributions:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO contributions VALUES (?, ?, ?)",
@@ -174,10 +184,16 @@ class SQLiteUnitOfWork:
                     _ADD_WINDOW,
                     (c.vendor_id, c.window_start_ms, c.window_end_ms, t.trip_count,
                      t.distance_milli, t.duration_s, t.passenger_count, t.fare_cents,
-                     t.tip_cents, t.amount_cents, c.clock, now),
+                     t.tip_cents, t.amount_cents, t.late_trips, c.clock, now),
                 )  # fmt: skip
                 new += 1
         return new
+
+    def watermark(self, stream: str, shard_id: str) -> Watermark | None:
+        """The shard's stored watermark, if any."""
+        db = self._open()
+        with errors("store watermark read", StoreError, self._path):
+            return next(iter(read_watermarks(db, stream, shard_id)), None)
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each, by letter id; return how many were new."""
@@ -222,30 +238,32 @@ class SQLiteStore:
         if read_only:
             self._db = connect_read_only(self.path, StoreError)
         else:
-            self._db = connect(self.path, _SCHEMA, StoreError)
+            self._db = connect(self.path, _SCHEMA + WATERMARKS_SCHEMA, StoreError)
             self._add_money_columns()
-        self._money = ", ".join(self._money_columns())  # what a read selects for the money
+        self._added = ", ".join(self._money_columns())  # what a read selects for them
 
     def _money_columns(self) -> list[str]:
-        """The money columns, or 0 for each one a file made before them lacks (read-only)."""
+        """The columns that came later (money, late trips), or 0 for each one a file made
+        before them lacks (read-only)."""
         with errors("store open", StoreError, self.path):
             rows = self._db.execute("PRAGMA table_info(windows)").fetchall()
         have = {row[1] for row in rows}
-        return [name if name in have else "0" for name in MONEY_COLUMNS]
+        return [name if name in have else "0" for name in ADDED_COLUMNS]
 
     def _add_money_columns(self) -> None:
-        """Give a store file made before the money totals its columns, 0 for existing windows."""
+        """Give a store file made before the money totals or late trips their columns, 0 for
+        existing windows."""
         if "0" not in self._money_columns():
             return
         with self.unit_of_work():  # one writer at a time: another may be upgrading it too
             have = self._money_columns()  # again, now that no other writer can add them
-            missing = [n for n, col in zip(MONEY_COLUMNS, have, strict=True) if col == "0"]
+            missing = [n for n, col in zip(ADDED_COLUMNS, have, strict=True) if col == "0"]
             with errors("store upgrade", StoreError, self.path):
                 for name in missing:
                     self._db.execute(
                         f"ALTER TABLE windows ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0"
                     )
-        log.info("store %s: money columns added (%s), 0 for its windows", self.path, missing)
+        log.info("store %s: columns added (%s), 0 for its windows", self.path, missing)
 
     def close(self) -> None:
         """Close the connection."""
@@ -287,10 +305,22 @@ class SQLiteStore:
         with self.unit_of_work() as work:
             return work.identity()
 
-    def apply(self, contributions: Sequence[Contribution]) -> int:
-        """Apply contributions not applied before; return how many were new."""
+    def apply(
+        self, contributions: Sequence[Contribution], watermark: Watermark | None = None
+    ) -> int:
+        """Apply contributions not applied before, raise the shard's watermark; count the new."""
         with self.unit_of_work() as work:
-            return work.apply(contributions)
+            return work.apply(contributions, watermark)
+
+    def watermark(self, stream: str, shard_id: str) -> Watermark | None:
+        """The shard's stored watermark, if any."""
+        with errors("store watermark read", StoreError, self.path):
+            return next(iter(read_watermarks(self._db, stream, shard_id)), None)
+
+    def watermarks(self) -> list[Watermark]:
+        """Every shard's watermark, by stream and shard (none in a file from before them)."""
+        with errors("store query", StoreError, self.path):
+            return read_watermarks(self._db)
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each, by letter id; return how many were new."""
@@ -313,7 +343,7 @@ class SQLiteStore:
         """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
         sql = (
             "SELECT vendor_id, window_start_ms, window_end_ms, trip_count, distance_milli,"
-            f" duration_s, passenger_count, {self._money}, contributions, clock, updated_ms"
+            f" duration_s, passenger_count, {self._added}, contributions, clock, updated_ms"
             " FROM windows"
             " WHERE (?1 IS NULL OR vendor_id = ?1) AND (?2 IS NULL OR window_start_ms >= ?2)"
             " AND (?3 IS NULL OR window_start_ms < ?3) ORDER BY vendor_id, window_start_ms"
@@ -321,8 +351,10 @@ class SQLiteStore:
         with errors("store query", StoreError, self.path):
             rows = self._db.execute(sql, (vendor_id, start_ms, end_ms)).fetchall()
         return [
-            WindowTotals(v, s, e, Totals(n, d, t, p, fare, tip, amount), c, WindowClock(clock), u)
-            for v, s, e, n, d, t, p, fare, tip, amount, c, clock, u in rows
+            WindowTotals(
+                v, s, e, Totals(n, d, t, p, fare, tip, amount, late), c, WindowClock(clock), u
+            )
+            for v, s, e, n, d, t, p, fare, tip, amount, late, c, clock, u in rows
         ]
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:

@@ -6,7 +6,14 @@ outside 1..256 UTF-16 units, a record over 1 MiB) is reported failed; the rest g
 numbers look and sort like Kinesis's: 56-digit decimal strings, increasing per shard and unique
 across shards, so comparing them as strings gives the shard's order. Each record keeps its
 arrival time. Producers and consumers may be separate processes: every write is one IMMEDIATE
-transaction, readers see committed records only. Records older than the retention are trimmed.
+transaction, readers see committed records only, so a killed producer leaves no half batch.
+
+On disk each put stores one row per shard it touches, a record batch (``streams.batches``):
+the records' keys and payloads compressed together, with the last sequence number, the count
+and the arrival time once. A log written before batches keeps its one-row-per-record table,
+read before the batches that follow it. Records older than the retention (``retention_hours``,
+24 by default as Kinesis's) are trimmed whole batches at a time, and the file gives their pages
+back (``auto_vacuum=INCREMENTAL``; a log created before that reuses them instead).
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from taxi_stream.core.limits import entry_problem
 from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, errors
+from taxi_stream.streams import batches
 
 log = logging.getLogger(__name__)
 
 MAX_SHARDS: Final = 64
-DEFAULT_RETENTION_H: Final = 24
+DEFAULT_RETENTION_H: Final = 24  # Kinesis's default
+MAX_RETENTION_H: Final = 8_760  # Kinesis's maximum, 365 days
 _TRIM_EVERY: Final = 100_000  # records appended between retention trims
 
 SEQUENCE_DIGITS: Final = 56  # as long as a Kinesis sequence number
@@ -39,18 +48,22 @@ _SEQUENCE_FORMAT: Final = "kinesis-56"  # stream_meta's marker; a log without on
 _LEGACY_DIGITS: Final = 18  # a legacy number is a plain counter that fits SQLite's INTEGER
 _DIGITS: Final = re.compile(r"[0-9]+")
 
+_NEW_FILE: Final = "PRAGMA auto_vacuum = INCREMENTAL;"  # trimmed pages go back to the disk
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS stream_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (shard INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
+CREATE TABLE IF NOT EXISTS batches (
     shard INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    count INTEGER NOT NULL,
     arrival_ms INTEGER NOT NULL,
-    partition_key TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (shard, seq)
-) WITHOUT ROWID;
+    codec INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (shard, last_seq)
+);
 """
+_LEGACY_TABLE: Final = "records"  # one row per record: (shard, seq, arrival_ms, key, data)
 
 
 def shard_id(index: int) -> str:
@@ -89,12 +102,18 @@ class LocalStream:
         retention_hours: int = DEFAULT_RETENTION_H,
         clock: Callable[[], int] = now_ms,
     ) -> None:
+        if not 1 <= retention_hours <= MAX_RETENTION_H:
+            raise ConfigError(
+                f"retention must be 1..{MAX_RETENTION_H} hours, got {retention_hours}"
+            )
         self._path = Path(path)
         self._clock = clock
         self._retention_ms = retention_hours * 3_600_000
         self._since_trim = _TRIM_EVERY  # a writer trims on its first put
-        self._db = connect(self._path, _SCHEMA, StreamError)
+        self._db = connect(self._path, _SCHEMA, StreamError, new_file=_NEW_FILE)
         self.shard_count, self._name, self._legacy = self._init_meta(shard_count)
+        self._record_table = self._has_record_table()
+        self._decoded: tuple[int, int, list[StreamRecord]] | None = None  # the last batch read
 
     @property
     def name(self) -> str:
@@ -139,6 +158,14 @@ class LocalStream:
             )
         return existing, meta["name"], self._legacy_format(meta.get("sequences"))
 
+    def _has_record_table(self) -> bool:
+        """True for a log written before batches: its one-row-per-record table is read first."""
+        with errors("embedded stream open", StreamError, self._path):
+            found = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_LEGACY_TABLE,)
+            ).fetchone()
+        return found is not None
+
     def _legacy_format(self, marker: str | None) -> bool:
         if marker is None:
             log.info(
@@ -156,45 +183,82 @@ class LocalStream:
 
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
-        rows, failed = self._rows(entries)
+        by_shard, failed = self._by_shard(entries)
+        encoded = [
+            (shard, len(run[0]), batches.encode(*run))
+            for shard, (keys, payloads) in by_shard.items()
+            for run in batches.split(keys, payloads)
+        ]
         with errors("embedded stream write", StreamError, self._path), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             last = dict(self._db.execute("SELECT shard, last_seq FROM shards"))
             arrival_ms = self._clock()
             out = []
-            for shard, key, data in rows:
-                seq = last.get(shard, 0) + 1
-                last[shard] = seq
-                out.append((shard, seq, arrival_ms, key, data))
-            self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", out)
+            for shard, count, (codec, size, stored) in encoded:
+                last[shard] = last.get(shard, 0) + count
+                out.append((shard, last[shard], count, arrival_ms, codec, size, stored))
+            self._db.executemany("INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)", out)
             self._db.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?)", last.items())
-            self._maybe_trim(len(out))
-        return PutResult(sent=len(rows), failed=failed, records=len(rows))
+            sent = len(entries) - len(failed)
+            trimmed = self._maybe_trim(sent)
+        if trimmed:
+            self._give_back()
+        return PutResult(sent=sent, failed=failed, records=sent)
 
-    def _rows(
+    def _by_shard(
         self, entries: Sequence[tuple[str, bytes]]
-    ) -> tuple[list[tuple[int, str, bytes]], list[tuple[int, str]]]:
-        rows, failed = [], []
+    ) -> tuple[dict[int, tuple[list[bytes], list[bytes]]], list[tuple[int, str]]]:
+        """The UTF-8 keys and payloads of the good entries by shard, in put order; the bad."""
+        by_shard: dict[int, tuple[list[bytes], list[bytes]]] = {}
+        failed = []
         count = self.shard_count
         for index, (key, data) in enumerate(entries):
             problem = entry_problem(key, data)  # as Kinesis refuses it
             if problem is None:
-                rows.append((shard_for_key(key, count), key, bytes(data)))
+                keys, payloads = by_shard.setdefault(shard_for_key(key, count), ([], []))
+                keys.append(key.encode())
+                payloads.append(bytes(data))
             else:
                 failed.append((index, problem))
-        return rows, failed
+        return by_shard, failed
 
-    def _maybe_trim(self, added: int) -> None:
+    def _maybe_trim(self, added: int) -> int:
         self._since_trim += added
-        if self._since_trim >= _TRIM_EVERY:
-            self._trim()
+        return self._trim() if self._since_trim >= _TRIM_EVERY else 0
 
-    def _trim(self) -> None:
-        """Drop records older than the retention (first put, then every 100,000 records)."""
-        self._since_trim = 0
+    def trim(self) -> int:
+        """Drop records older than the retention now, in one transaction; how many went."""
+        with errors("embedded stream trim", StreamError, self._path), self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            removed = self._trim()
+        if removed:
+            self._give_back()
+        return removed
+
+    def _give_back(self) -> None:
+        """Return the pages that trimmed records freed to the file system, in a transaction
+        of their own (``executescript`` steps the pragma to its end; a no-op without
+        auto_vacuum, where later puts reuse the pages instead)."""
         with errors("embedded stream trim", StreamError, self._path):
-            cutoff = self._clock() - self._retention_ms
-            self._db.execute("DELETE FROM records WHERE arrival_ms < ?", (cutoff,))
+            self._db.executescript("PRAGMA incremental_vacuum;")
+
+    def _trim(self) -> int:
+        """Drop records older than the retention (first put, then every 100,000 records).
+
+        Whole batches go (a batch's records share one arrival time), whether or not a consumer
+        has read them, as Kinesis's retention does; the caller gives their pages back after.
+        """
+        self._since_trim = 0
+        cutoff = self._clock() - self._retention_ms
+        with errors("embedded stream trim", StreamError, self._path):
+            gone = self._db.execute(
+                "DELETE FROM batches WHERE arrival_ms < ? RETURNING count", (cutoff,)
+            ).fetchall()
+            removed = sum(int(count) for (count,) in gone)
+            if self._record_table:
+                deleted = self._db.execute("DELETE FROM records WHERE arrival_ms < ?", (cutoff,))
+                removed += int(deleted.rowcount)
+        return removed
 
     def list_shards(self) -> list[ShardInfo]:
         """Every shard (the embedded stream never reshards, so all are open)."""
@@ -204,28 +268,98 @@ class LocalStream:
         """Up to ``limit`` records of a shard after sequence number ``after``.
 
         ``after`` must be a sequence number of that shard (StreamError otherwise): one of
-        another shard or stream would skip or repeat records.
+        another shard or stream would skip or repeat records. When retention trimmed records
+        that followed ``after``, the read starts at the oldest one left and ``expired`` says
+        how many were lost.
         """
         index = self._index(shard_id)
         start = 0 if after is None else self._counter(index, after)
         with errors("embedded stream read", StreamError, self._path):
-            rows = self._db.execute(
-                "SELECT seq, arrival_ms, partition_key, data FROM records "
-                "WHERE shard = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (index, start, limit),
-            ).fetchall()
-            tip = self._db.execute(
+            first, last, records = self._record_rows(index, start, limit)
+            if len(records) < limit:
+                later, batched = self._batch_records(index, last, limit - len(records))
+                first = first if records else later
+                records += batched
+            tip = self._tip(index)
+        behind = tip - records[-1].arrival_ms if records and tip is not None else 0
+        expired = first - start - 1 if records and after is not None else 0
+        return ReadResult(records=records, behind_ms=behind, expired=expired)
+
+    def _batch_records(self, index: int, start: int, limit: int) -> tuple[int, list[StreamRecord]]:
+        """(first counter, records) of up to ``limit`` records after ``start``, from batches."""
+        out: list[StreamRecord] = []
+        first = 0
+        rows = self._db.execute(
+            "SELECT last_seq, count, arrival_ms, codec, size, body FROM batches"
+            " WHERE shard = ? AND last_seq > ? ORDER BY last_seq",
+            (index, start),
+        )
+        for last, count, arrival_ms, codec, size, body in rows:
+            batch = self._batch(index, last, count, arrival_ms, (codec, size, body))
+            skip = max(0, start - (last - count))
+            if not out:
+                first = last - count + 1 + skip
+            out += batch[skip : skip + limit - len(out)]
+            if len(out) >= limit:
+                break
+        rows.close()
+        return first, out
+
+    def _batch(
+        self, index: int, last: int, count: int, arrival_ms: int, stored: tuple[int, int, bytes]
+    ) -> list[StreamRecord]:
+        """The records of one batch (the last one decoded is kept: reads often resume in it)."""
+        if self._decoded is not None and self._decoded[:2] == (index, last):
+            return self._decoded[2]
+        keys, payloads = batches.decode(count, *stored)
+        sequence = self._sequencer(index)
+        numbers = range(last - count + 1, last + 1)
+        records = [
+            StreamRecord(sequence(n), arrival_ms, key, data)
+            for n, key, data in zip(numbers, keys, payloads, strict=True)
+        ]
+        self._decoded = (index, last, records)
+        return records
+
+    def _record_rows(
+        self, index: int, start: int, limit: int
+    ) -> tuple[int, int, list[StreamRecord]]:
+        """(first counter, last counter, records) from an older log's one-row-per-record table.
+
+        Without such records: (0, ``start``, []).
+        """
+        if not self._record_table:
+            return 0, start, []
+        rows = self._db.execute(
+            "SELECT seq, arrival_ms, partition_key, data FROM records"
+            " WHERE shard = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (index, start, limit),
+        ).fetchall()
+        sequence = self._sequencer(index)
+        records = [StreamRecord(sequence(seq), arr, key, data) for seq, arr, key, data in rows]
+        if not rows:
+            return 0, start, []
+        return rows[0][0], rows[-1][0], records
+
+    def _tip(self, index: int) -> int | None:
+        """The arrival time of the shard's newest record (None: the shard has none)."""
+        row = self._db.execute(
+            "SELECT arrival_ms FROM batches WHERE shard = ? ORDER BY last_seq DESC LIMIT 1",
+            (index,),
+        ).fetchone()
+        if row is None and self._record_table:
+            row = self._db.execute(
                 "SELECT arrival_ms FROM records WHERE shard = ? ORDER BY seq DESC LIMIT 1",
                 (index,),
             ).fetchone()
-        records = [
-            StreamRecord(self._sequence(index, seq), arr, key, data) for seq, arr, key, data in rows
-        ]
-        behind = tip[0] - records[-1].arrival_ms if records and tip else 0
-        return ReadResult(records=records, behind_ms=behind)
+        return None if row is None else int(row[0])
 
-    def _sequence(self, index: int, counter: int) -> str:
-        return str(counter) if self._legacy else format_sequence(index, counter)
+    def _sequencer(self, index: int) -> Callable[[int], str]:
+        """A shard's sequence number of a counter."""
+        if self._legacy:
+            return str
+        prefix = f"{_SEQUENCE_LEAD}{index:0{_SHARD_DIGITS}d}"
+        return lambda counter: f"{prefix}{counter:0{_COUNTER_DIGITS}d}"
 
     def _counter(self, index: int, after: str) -> int:
         """The per-shard counter of ``after``, checked to be a sequence number of this shard."""

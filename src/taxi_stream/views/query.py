@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from rich.table import Table
@@ -27,16 +27,20 @@ from taxi_stream.views.cells import (
 # A table printed once needs no room for its numbers to grow, so the minimum widths are those
 # of the headers: the numbers widen their columns as they need.
 QUERY_COLUMNS: Final = (("trips", 5), ("miles", 5), ("avg mi", 6), ("avg min", 7), ("pax", 3))
+FINAL_MARK: Final = "✓"
 
 
-def windows_table(windows: Sequence[WindowTotals]) -> Table:
+def windows_table(
+    windows: Sequence[WindowTotals], *, final: Callable[[WindowTotals], bool] = lambda w: False
+) -> Table:
     """One row per (vendor, window), then the totals of the rows shown, under a title that
     counts the windows.
 
     When every window starts on one UTC date, the title names it and the window column shows
     the time of day alone: that leaves 80 columns room for a million trips' totals. The last
     column, ``total $``, is ``totalAmount`` (what the passengers paid, refunds subtracted) in
-    whole dollars; --format json and csv have every amount in cents.
+    whole dollars; --format json and csv have every amount in cents. A final window's row
+    starts with a check mark (the caption says so when one does).
     """
     starts = [iso_utc(w.window_start_ms).rstrip("Z").split("T") for w in windows]
     dates = sorted({date for date, _ in starts})
@@ -47,11 +51,15 @@ def windows_table(windows: Sequence[WindowTotals]) -> Table:
     short_column(rows, "window" if one_date else "window (UTC)", 8 if one_date else 19, "left")
     totals_columns(rows, QUERY_COLUMNS)
     short_column(rows, "total $", 7)
+    marked = False
     for w, (date, time) in zip(windows, starts, strict=True):
         start = time if one_date else f"{date} {time}"
-        rows.add_row(
-            cut(w.vendor_id), start, *totals_cells(w.totals), dollars(w.totals.amount_cents)
-        )
+        vendor = w.vendor_id
+        if final(w):
+            vendor, marked = f"{FINAL_MARK} {vendor}", True
+        rows.add_row(cut(vendor), start, *totals_cells(w.totals), dollars(w.totals.amount_cents))
+    if marked:
+        rows.caption = f"{FINAL_MARK} final: the stream's watermark has passed the window's end"
     total = sum((w.totals for w in windows), ZERO)
     total_row(rows, ["total", "", *totals_cells(total), dollars(total.amount_cents)])
     return rows

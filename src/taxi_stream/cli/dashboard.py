@@ -1,0 +1,201 @@
+"""``dashboard``: the live web page over a store, and the flags that start it beside ``run``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from contextlib import closing
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from taxi_stream.app.standing import standing
+from taxi_stream.app.wiring import Settings, existing_store
+from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.core.watermarks import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    MAX_BOUND_S,
+)
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from taxi_stream.views.dashboard import DashboardServer, LiveFeed, Reads
+
+F = TypeVar("F", bound=Callable[..., object])
+HOST_HELP = "Address to serve the dashboard on; another than 127.0.0.1 only when you mean it."
+REFRESH_S = {"local": 1.0, "dynamodb": 5.0}  # every refresh scans a DynamoDB table: less often
+
+
+def serve_options(*, prefix: str) -> Callable[[F], F]:
+    """``--{prefix}host`` and ``--{prefix}port``, taken as ``host: str`` and ``port: int``
+    (``dashboard_host``/``dashboard_port`` with the prefix ``dashboard-``)."""
+    env = "TAXI_STREAM_DASHBOARD_"
+    host = click.option(
+        f"--{prefix}host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar=f"{env}HOST",
+        show_envvar=True,
+        help=HOST_HELP,
+    )
+    port = click.option(
+        f"--{prefix}port",
+        type=click.IntRange(0, 65535),
+        default=8765,
+        show_default=True,
+        envvar=f"{env}PORT",
+        show_envvar=True,
+        help="Port of the dashboard (0: a free one, printed with the URL).",
+    )
+
+    def decorate(fn: F) -> F:
+        return host(port(fn))
+
+    return decorate
+
+
+def store_reads(settings: Settings) -> Reads:
+    """How the dashboard reads the store: SQLite opened read-only for each read (as ``query``
+    opens it), DynamoDB opened once. The store is opened once now, so a wrong --data-dir or
+    --store is a one-line error before anything is served."""
+    from taxi_stream.views.dashboard import Reads  # noqa: PLC0415 - starlette only when serving
+
+    with closing(existing_store(settings)):
+        pass
+    return Reads(partial(existing_store, settings), keep_open=_dynamodb(settings))
+
+
+def _dynamodb(settings: Settings) -> bool:
+    return settings.store_url.startswith("dynamodb:")
+
+
+def _refresh(settings: Settings, given: float | None = None) -> float:
+    """How often the page refreshes: ``given``, else 1 s (SQLite) or 5 s (a DynamoDB table)."""
+    if given is not None:
+        return given
+    return REFRESH_S["dynamodb" if _dynamodb(settings) else "local"]
+
+
+def start_beside(
+    settings: Settings,
+    feed: LiveFeed,
+    *,
+    host: str,
+    port: int,
+    mounts: dict[str, ASGIApp] | None = None,
+    allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S,
+) -> DashboardServer:
+    """The dashboard beside a pipeline (``run --dashboard``): health from ``feed``; ``mounts``
+    serves other apps beside it (the run's ``/metrics``)."""
+    from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - when asked
+
+    reads = store_reads(settings)
+    server = start_dashboard(
+        reads,
+        host=host,
+        port=port,
+        feed=feed,
+        interval_s=_refresh(settings),
+        mounts=mounts,
+        lateness=Lateness(allowed_lateness_s, DEFAULT_IDLE_TIMEOUT_S),
+    )
+    err.print(f"dashboard: {server.url}", highlight=False, soft_wrap=True)
+    return server
+
+
+@click.command()
+@common(stream=False, window=False)
+@click.option(
+    "--stream",
+    "stream_url",
+    default="local",
+    show_default=True,
+    envvar="TAXI_STREAM_STREAM",
+    show_envvar=True,
+    help="The stream whose shards the health shows: 'local' (embedded) or kinesis://NAME.",
+)
+@serve_options(prefix="")
+@click.option(
+    "--refresh-seconds",
+    type=click.FloatRange(0.2, 60),
+    default=None,
+    help="How often the page updates (default 1 s; 5 s for a DynamoDB table, which each"
+    " update scans).",
+)
+@click.option(
+    "--allowed-lateness",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_ALLOWED_LATENESS_S,
+    show_default=True,
+    envvar="ALLOWED_LATENESS_SECONDS",
+    show_envvar=True,
+    help="Seconds after its end an event-time window still takes trips on time: it is shown"
+    " final once the stream's watermark passes its end plus this (as query judges it).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(0, MAX_BOUND_S),
+    default=DEFAULT_IDLE_TIMEOUT_S,
+    show_default=True,
+    envvar="TAXI_STREAM_IDLE_TIMEOUT",
+    show_envvar=True,
+    help="A shard whose last record arrived this many seconds before the newest shard's is"
+    " idle: it does not hold the stream's watermark back.",
+)
+@clear_errors
+def dashboard(
+    *,
+    data_dir: Path,
+    store_url: str,
+    stream_url: str,
+    endpoint_url: str | None,
+    region: str | None,
+    host: str,
+    port: int,
+    refresh_seconds: float | None,
+    allowed_lateness: int,
+    idle_timeout: int,
+) -> None:
+    """Serve the live dashboard of a store: windows, dead letters, health; reads only.
+
+    Prints the page's URL, then serves until Ctrl-C or SIGTERM. The health shows each shard's
+    checkpoint against the stream (records waiting, how far behind) and the dead letters;
+    beside a pipeline (run --dashboard) it shows the runner's own view instead.
+    """  # fmt: skip
+    from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - starlette
+
+    settings = Settings(
+        data_dir, stream_url=stream_url, store_url=store_url, endpoint_url=endpoint_url,
+        region=region,
+    )  # fmt: skip
+    server = start_dashboard(
+        store_reads(settings),
+        host=host,
+        port=port,
+        standing=partial(standing, settings),
+        interval_s=_refresh(settings, refresh_seconds),
+        lateness=Lateness(allowed_lateness, idle_timeout),
+    )
+    click.echo(f"dashboard: {server.url} (Ctrl-C stops it)")
+    try:
+        wait_for_stop(server.running)
+    finally:
+        server.stop()
+
+
+def wait_for_stop(running: Callable[[], bool], every_s: float = 0.2) -> None:
+    """Return on Ctrl-C or SIGTERM, or once ``running()`` is False."""
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
+    try:
+        while running() and not stopped.wait(every_s):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,184 @@
+"""The dashboard's ASGI app: the page, its assets, the JSON API and a stream of updates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Final
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.core.timefmt import parse_iso_ms
+from taxi_stream.views.cells import one_line
+from taxi_stream.views.dashboard.data import MAX_ROWS, DashboardData, WindowQuery
+from taxi_stream.views.dashboard.rows import Json
+
+STATIC: Final = Path(__file__).parent / "static"
+HEADERS: Final = {  # nothing from a record can run as script: no inline script, no framing
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class BadRequest(ValueError):
+    """A query parameter that cannot be used: its one-line reason goes back as a 400."""
+
+
+def window_query(request: Request) -> WindowQuery:
+    """The filters of ``/api/windows`` (and of the updates stream) from the query string."""
+    params = request.query_params
+    return WindowQuery(
+        vendor=params.get("vendor") or None,
+        start_ms=_time(params.get("since"), "since"),
+        end_ms=_time(params.get("until"), "until"),
+        limit=_count(params.get("limit"), "limit") or MAX_ROWS,
+        latest=_count(params.get("latest"), "latest"),
+    )
+
+
+def _time(text: str | None, name: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return parse_iso_ms(text)
+    except ValueError:
+        raise BadRequest(f"{name}: not an ISO-8601 time: {text[:40]!r}") from None
+
+
+def _count(text: str | None, name: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ROWS:
+        raise BadRequest(f"{name}: expected a whole number from 1 to {MAX_ROWS}")
+    return int(text)
+
+
+def _answer(call: Callable[[Request], Json]) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that answers ``call(request)`` as JSON, read off the event loop; a bad
+    parameter is a 400 and a store that cannot be read a 503, each with one line."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await run_in_threadpool(call, request)
+        except BadRequest as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except TaxiStreamError as exc:
+            return JSONResponse({"error": one_line(str(exc))}, status_code=503)
+        return JSONResponse(body)
+
+    return endpoint
+
+
+def create_app(
+    data: DashboardData,
+    *,
+    interval_s: float = 1.0,
+    stopping: threading.Event | None = None,
+    extra: dict[str, ASGIApp] | None = None,
+) -> Starlette:
+    """The app: ``/`` (the page), ``/static``, ``/api/windows``, ``/api/dead-letters``,
+    ``/api/health`` and ``/api/updates`` (server-sent events every ``interval_s`` while
+    something changed). ``stopping`` ends the updates streams (the server is stopping);
+    ``extra`` serves other ASGI apps at exact paths (``/metrics``: path -> app)."""
+    stop = stopping or threading.Event()
+
+    def windows(request: Request) -> Json:
+        return data.windows(window_query(request))
+
+    def letters(request: Request) -> Json:
+        limit = _count(request.query_params.get("limit"), "limit") or 100
+        return list[Json](data.dead_letters(limit))
+
+    def health(request: Request) -> Json:
+        return data.health()
+
+    def update(request: Request) -> Json:
+        return {"windows": data.windows(window_query(request)), "health": data.health()}
+
+    async def updates(request: Request) -> Response:
+        try:
+            window_query(request)
+        except BadRequest as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return EventSourceResponse(_updates(request, update, interval_s, stop), ping=15)
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    routes = [
+        Route("/", page),
+        Route("/api/windows", _answer(windows)),
+        Route("/api/dead-letters", _answer(letters)),
+        Route("/api/health", _answer(health)),
+        Route("/api/updates", updates),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *(Route(path, _Served(app)) for path, app in (extra or {}).items()),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(Secured)])
+
+
+class _Served:
+    """Another ASGI app as a route's endpoint (a plain function would be taken for a
+    request-to-response endpoint)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request over."""
+        await self._app(scope, receive, send)
+
+
+class Secured:
+    """ASGI middleware: every HTTP response carries ``HEADERS``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to the response's start."""
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self._app(scope, receive, secured)
+
+
+async def _updates(
+    request: Request, update: Callable[[Request], Json], interval_s: float, stop: threading.Event
+) -> AsyncIterator[ServerSentEvent]:
+    """An ``update`` event whenever the answer changed, checked every ``interval_s``."""
+    last = None
+    while not stop.is_set() and not await request.is_disconnected():
+        try:
+            body = json.dumps(await run_in_threadpool(update, request))
+        except TaxiStreamError as exc:
+            body = json.dumps({"error": one_line(str(exc))})
+        if body != last:
+            last = body
+            yield ServerSentEvent(data=body, event="update")
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,329 @@
+// taxi-stream dashboard: renders what /api/updates pushes. Everything that comes from the
+// store (vendors, messages, raw bytes) goes into the page as text (textContent), never markup.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const nf = (digits) => new Intl.NumberFormat("en-US", {
+  minimumFractionDigits: digits, maximumFractionDigits: digits });
+const int = nf(0), one = nf(1), two = nf(2);
+
+// Units: the API gives miles, seconds and cents; the page shows them with their unit.
+const fmt = {
+  count: (v) => int.format(v),
+  miles: (v) => `${one.format(v)} mi`,
+  avgMiles: (v) => (v === null ? "-" : `${two.format(v)} mi`),
+  hours: (v) => `${one.format(v / 3600)} h`,
+  avgMinutes: (v) => (v === null ? "-" : `${one.format(v / 60)} min`),
+  dollars: (v) => `$${two.format(v / 100)}`,
+  avgDollars: (v) => (v === null ? "-" : `$${two.format(v / 100)}`),
+  rate: (v) => (v === null || v === undefined ? "-" : `${int.format(v)}/s`),
+  final: (v) => (v ? "final" : "open"),
+};
+
+// Columns of a window's totals: known keys first; a numeric key the page does not know (a
+// total added later) gets a column of its own, named by its key.
+const TOTALS = [
+  { key: "tripCount", label: "trips", format: fmt.count },
+  { key: "totalDistanceMiles", label: "distance", format: fmt.miles },
+  { key: "totalDurationSeconds", label: "duration", format: fmt.hours },
+  { key: "passengerCount", label: "passengers", format: fmt.count },
+  { key: "totalFare", label: "fares", format: fmt.dollars, optional: true },
+  { key: "totalTip", label: "tips", format: fmt.dollars, optional: true },
+  { key: "totalAmount", label: "total amount", format: fmt.dollars, optional: true },
+  { key: "lateTrips", label: "late trips", format: fmt.count, optional: true },
+];
+const NOT_TOTALS = new Set(["vendorId", "windowStart", "windowEnd", "windowStartMs",
+  "avgDistanceMiles", "avgDurationSeconds", "contributions", "clock", "updatedAt", "final"]);
+
+const state = { vendors: new Set(), charts: new Map(), source: null };
+
+function cell(tag, text, cls) {
+  const el = document.createElement(tag);
+  el.textContent = text === null || text === undefined ? "" : String(text);
+  if (cls) el.className = cls;
+  return el;
+}
+
+function numCell(value, format, key) {
+  const td = cell("td", format(value), "num");
+  if (key) td.dataset.key = key;
+  td.dataset.value = value === null ? "" : String(value);
+  return td;
+}
+
+function header(table, labels) {
+  const tr = document.createElement("tr");
+  labels.forEach((label) => tr.appendChild(cell("th", label)));
+  table.tHead.replaceChildren(tr);
+}
+
+function columns(rows) {
+  const present = TOTALS.filter((c) => !c.optional || rows.some((r) => c.key in r));
+  const known = new Set(TOTALS.map((c) => c.key));
+  const extra = new Set();
+  rows.forEach((r) => Object.keys(r).forEach((k) => {
+    if (!known.has(k) && !NOT_TOTALS.has(k) && typeof r[k] === "number") extra.add(k);
+  }));
+  return present.concat([...extra].sort().map((k) => ({ key: k, label: k, format: fmt.count })));
+}
+
+function renderVendors(rows, cols) {
+  const per = new Map();
+  rows.forEach((r) => {
+    const sums = per.get(r.vendorId) || { windows: 0 };
+    sums.windows += 1;
+    cols.forEach((c) => { sums[c.key] = (sums[c.key] || 0) + (r[c.key] || 0); });
+    per.set(r.vendorId, sums);
+  });
+  const table = $("vendors");
+  const fares = cols.some((c) => c.key === "totalFare");
+  header(table, ["vendor", "windows", ...cols.map((c) => c.label), "avg distance", "avg duration",
+    ...(fares ? ["avg fare"] : [])]);
+  const body = [...per.keys()].sort().map((vendor) => {
+    const s = per.get(vendor);
+    const tr = document.createElement("tr");
+    tr.dataset.vendor = vendor;
+    tr.appendChild(cell("td", vendor));
+    tr.appendChild(numCell(s.windows, fmt.count, "windows"));
+    cols.forEach((c) => tr.appendChild(numCell(s[c.key], c.format, c.key)));
+    const trips = s.tripCount || 0;
+    tr.appendChild(numCell(trips ? s.totalDistanceMiles / trips : null, fmt.avgMiles));
+    tr.appendChild(numCell(trips ? s.totalDurationSeconds / trips : null, fmt.avgMinutes));
+    if (fares) tr.appendChild(numCell(trips ? s.totalFare / trips : null, fmt.avgDollars));
+    return tr;
+  });
+  table.tBodies[0].replaceChildren(...body);
+}
+
+function renderWindows(rows, cols) {
+  const hasFinal = rows.some((r) => "final" in r);
+  const table = $("windows");
+  const fares = cols.some((c) => c.key === "totalFare");
+  header(table, ["window (UTC)", "vendor", ...cols.map((c) => c.label), "avg distance",
+    "avg duration", ...(fares ? ["avg fare"] : []), ...(hasFinal ? ["status"] : [])]);
+  const newest = [...rows].sort((a, b) => b.windowStartMs - a.windowStartMs
+    || String(a.vendorId).localeCompare(String(b.vendorId))).slice(0, 60);
+  table.tBodies[0].replaceChildren(...newest.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.windowStart = String(r.windowStartMs);
+    tr.appendChild(cell("td", r.windowStart.replace("T", " ").replace("Z", "")));
+    tr.appendChild(cell("td", r.vendorId));
+    cols.forEach((c) => tr.appendChild(numCell(r[c.key], c.format, c.key)));
+    tr.appendChild(numCell(r.avgDistanceMiles, fmt.avgMiles));
+    tr.appendChild(numCell(r.avgDurationSeconds, fmt.avgMinutes));
+    if (fares) {
+      tr.appendChild(numCell(r.tripCount ? r.totalFare / r.tripCount : null, fmt.avgDollars));
+    }
+    if (hasFinal) tr.appendChild(cell("td", fmt.final(r.final)));
+    return tr;
+  }));
+}
+
+// What each chart plots, in which unit (the API gives seconds and cents).
+const CHARTS = {
+  tripCount: { title: "trips per window", scale: 1 },
+  totalDistanceMiles: { title: "distance per window (mi)", scale: 1 },
+  totalDurationSeconds: { title: "duration per window (h)", scale: 1 / 3600 },
+  totalFare: { title: "fares per window ($)", scale: 1 / 100 },
+  lateTrips: { title: "late trips per window", scale: 1 },
+};
+
+function chartData(rows, key, vendors) {
+  const scale = CHARTS[key].scale;
+  const starts = [...new Set(rows.map((r) => r.windowStartMs))].sort((a, b) => a - b);
+  const index = new Map(starts.map((s, i) => [s, i]));
+  const series = vendors.map(() => starts.map(() => null));
+  rows.forEach((r) => {
+    series[vendors.indexOf(r.vendorId)][index.get(r.windowStartMs)] = r[key] * scale;
+  });
+  return [starts.map((s) => s / 1000), ...series];
+}
+
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+
+function renderCharts(rows, cols) {
+  const vendors = [...new Set(rows.map((r) => r.vendorId))].sort();
+  const wanted = cols.filter((c) => c.key in CHARTS);
+  const box = $("charts");
+  const shape = vendors.join("\u0000") + "|" + wanted.map((c) => c.key).join(",");
+  if (state.shape !== shape || typeof uPlot === "undefined") {
+    state.charts.forEach((chart) => chart.destroy());
+    state.charts.clear();
+    box.replaceChildren();
+    state.shape = shape;
+  }
+  if (typeof uPlot === "undefined" || !rows.length) return;
+  wanted.forEach((c) => {
+    const data = chartData(rows, c.key, vendors);
+    let chart = state.charts.get(c.key);
+    if (chart) { chart.setData(data); return; }
+    const holder = document.createElement("div");
+    holder.className = "chart";
+    holder.appendChild(cell("h3", CHARTS[c.key].title));
+    box.appendChild(holder);
+    chart = new uPlot({
+      width: 420, height: 180,
+      series: [{}, ...vendors.map((v, i) => ({
+        label: `vendor ${v}`, stroke: COLORS[i % COLORS.length], width: 1.5,
+        value: (u, value) => (value === null ? "-" : c.format(value / CHARTS[c.key].scale)),
+      }))],
+      axes: [{}, { size: 70, values: (u, ticks) => ticks.map((t) => int.format(t)) }],
+      scales: { x: { time: true } },
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),  // windows are in UTC
+    }, data, holder);
+    state.charts.set(c.key, chart);
+  });
+}
+
+function card(label, value) {
+  const div = document.createElement("div");
+  div.className = "card";
+  div.appendChild(cell("div", value, "value"));
+  div.appendChild(cell("div", label, "label"));
+  return div;
+}
+
+function renderHealth(h) {
+  $("health-source").textContent = h.source === "pipeline"
+    ? "(from the runner beside this dashboard)" : "(from the stores: checkpoints against the stream)";
+  const rates = h.rates || {};
+  const cards = [
+    card("records in (into the stream)", fmt.rate(rates.inPerSecond)),
+    card("records out (counted or dead-lettered)", fmt.rate(rates.outPerSecond)),
+    card("trips in windows", fmt.count(h.counted)),
+    card("dead letters", fmt.count(h.deadLetters.total)),
+    card("retries in flight", h.retries === null ? "-" : fmt.count(h.retries)),
+  ];
+  if (h.produced !== null && h.produced !== undefined) {
+    const label = h.source === "pipeline" ? "records produced by this run" : "records in the stream";
+    cards.splice(2, 0, card(label, fmt.count(h.produced)));
+  }
+  $("health-summary").replaceChildren(...cards);
+  const error = $("health-error");
+  error.hidden = !h.error;
+  error.textContent = h.error || "";
+  $("stuck").replaceChildren(...(h.stuck || []).map((s) =>
+    cell("p", `${s.shard} is ${s.lastError ? "failing: " + s.lastError : "stuck"}`, "warn")));
+  renderShards(h.shards || [], h.source === "pipeline");
+  renderReasons(h.deadLetters);
+  renderLetters(h.latestDeadLetters || []);
+}
+
+function renderShards(shards, live) {
+  const table = $("shards");
+  const cols = live
+    ? ["shard", "position", "iterator age", "behind", "invocations", "records", "failures",
+      "retries", "status", "last error"]
+    : ["shard", "checkpoint", "behind", "records waiting", "window", "status"];
+  header(table, cols);
+  table.tBodies[0].replaceChildren(...shards.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.shard = s.shardId;
+    if (s.stuck || s.consecutiveFailures) tr.className = "stuck";
+    tr.appendChild(cell("td", s.shard));
+    tr.appendChild(cell("td", s.positionLabel));
+    if (live) {
+      tr.appendChild(cell("td", s.iteratorAge, "num"));
+      tr.appendChild(cell("td", s.behind, "num"));
+      ["invocations", "records", "failures", "retries"].forEach((k) =>
+        tr.appendChild(numCell(s[k], fmt.count, k)));
+      tr.appendChild(cell("td", s.stuck ? "stuck" : (s.consecutiveFailures ? "retrying" : "ok")));
+      tr.appendChild(cell("td", s.lastError || ""));
+    } else {
+      tr.appendChild(cell("td", s.behind, "num"));
+      tr.appendChild(cell("td", s.waiting ? "yes" : "no"));
+      tr.appendChild(cell("td", s.windowOpen ? "open" : "-"));
+      tr.appendChild(cell("td", s.ended ? "ended" : "open"));
+    }
+    return tr;
+  }));
+}
+
+function renderReasons(letters) {
+  const rows = Object.entries(letters.byReason).map(([reason, n]) => {
+    const tr = document.createElement("tr");
+    tr.dataset.reason = reason;
+    tr.appendChild(cell("td", reason));
+    tr.appendChild(numCell(n, fmt.count, "count"));
+    return tr;
+  });
+  $("reasons").tBodies[0].replaceChildren(...rows);
+  $("reasons-note").textContent = letters.scanned < letters.total
+    ? `reasons of the oldest ${int.format(letters.scanned)} of ${int.format(letters.total)}` : "";
+}
+
+function renderLetters(letters) {
+  $("letters").replaceChildren(...letters.map((d) => {
+    const div = document.createElement("div");
+    div.className = "letter";
+    const where = `${d.reason} · ${d.shard} ${d.sequence} · ${d.size}` +
+      (d.arrival ? ` · ${d.arrival}` : "");
+    div.appendChild(cell("div", where, "muted"));
+    div.appendChild(cell("div", d.message));
+    div.appendChild(cell("pre", d.raw, "raw"));
+    return div;
+  }));
+}
+
+function render(update) {
+  if (update.error) {
+    $("status").textContent = `store unavailable: ${update.error}`;
+    $("status").className = "status down";
+    return;
+  }
+  const payload = update.windows;
+  const rows = payload.windows;
+  rows.forEach((r) => state.vendors.add(String(r.vendorId)));
+  syncVendorOptions();
+  const cols = columns(rows);
+  renderVendors(rows, cols);
+  renderWindows(rows, cols);
+  renderCharts(rows, cols);
+  const truncated = $("truncated");
+  truncated.hidden = !payload.truncated;
+  truncated.textContent = `only the first ${int.format(payload.limit)} rows are shown`;
+  renderHealth(update.health);
+  $("status").textContent = "live";
+  $("status").className = "status live";
+  $("updated").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
+}
+
+function syncVendorOptions() {
+  const select = $("vendor");
+  const have = new Set([...select.options].map((o) => o.value));
+  [...state.vendors].sort().forEach((v) => {
+    if (!have.has(v)) select.appendChild(new Option(`vendor ${v}`, v));
+  });
+}
+
+function params() {
+  const q = new URLSearchParams();
+  const latest = $("latest").value, vendor = $("vendor").value;
+  if (latest) q.set("latest", latest);
+  if (vendor) q.set("vendor", vendor);
+  [["since", $("since").value], ["until", $("until").value]].forEach(([k, v]) => {
+    if (v) q.set(k, v.length === 16 ? `${v}:00Z` : `${v}Z`);
+  });
+  return q;
+}
+
+let source = null;
+function connect() {
+  if (source) source.close();
+  source = new EventSource(`/api/updates?${params()}`);
+  source.addEventListener("update", (event) => render(JSON.parse(event.data)));
+  source.onerror = () => {
+    $("status").textContent = "reconnecting…";
+    $("status").className = "status down";
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); connect(); });
+  ["latest", "vendor"].forEach((id) => $(id).addEventListener("change", connect));
+  $("reset").addEventListener("click", () => {
+    $("filters").reset();
+    connect();
+  });
+  connect();
+});

@@ -1,0 +1,119 @@
+"""The embedded stream's record batches: small on disk, every record readable from anywhere."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from taxi_stream.core.errors import StreamError
+from taxi_stream.sources.simulator import Simulator, SimulatorConfig
+from taxi_stream.streams.local import LocalStream
+from tests.support.reading import read_shard
+
+NOW_MS = 1_730_419_200_000
+SHARD_0 = "shardId-000000000000"
+TARGET_BYTES_PER_TRIP = 150  # issue 10: the stream on disk, against ~355 bytes of JSON a trip
+
+# The layout of a log written before batches (Kinesis-like numbers, one row per record).
+ONE_ROW_PER_RECORD = """
+CREATE TABLE stream_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE shards (shard INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE records (
+    shard INTEGER NOT NULL, seq INTEGER NOT NULL, arrival_ms INTEGER NOT NULL,
+    partition_key TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (shard, seq)
+) WITHOUT ROWID;
+"""
+
+
+def kinesis_number(counter: int, shard: int = 0) -> str:
+    """The 56-digit number of a shard's ``counter``-th record, spelled out here on its own."""
+    return "49" + str(shard).zfill(4) + str(counter).zfill(50)
+
+
+def on_disk(directory: Path) -> int:
+    """Bytes of every file of the stream (the database, its log and its index)."""
+    return sum(path.stat().st_size for path in directory.glob("stream.db*"))
+
+
+def test_simulated_trips_take_at_most_150_bytes_each_on_disk(tmp_path: Path) -> None:
+    """20,000 simulated trips put 500 a call into 4 shards fill at most 150 bytes a trip."""
+    entries = Simulator(SimulatorConfig(seed=3)).batch(20_000).entries
+    stream = LocalStream(tmp_path / "stream.db", 4, clock=lambda: NOW_MS)
+    for start in range(0, len(entries), 500):
+        assert stream.put_records(entries[start : start + 500]).failed == []
+    stream.close()
+    assert on_disk(tmp_path) / len(entries) <= TARGET_BYTES_PER_TRIP
+
+
+def test_a_read_from_any_position_with_any_limit_gives_the_records_that_follow(
+    tmp_path: Path,
+) -> None:
+    """Three puts of 7: from every position and limit 1..10, the next records in put order."""
+    stream = LocalStream(tmp_path / "stream.db", 1, clock=lambda: NOW_MS)
+    payloads = [b"trip %d" % n for n in range(21)]
+    for start in range(0, 21, 7):
+        stream.put_records([(f"key-{n}", payloads[n]) for n in range(start, start + 7)])
+    positions: list[str | None] = [None] + [kinesis_number(n) for n in range(1, 22)]
+    for skip, after in enumerate(positions):
+        for limit in range(1, 11):
+            records = stream.read(SHARD_0, after, limit).records
+            assert [r.data for r in records] == payloads[skip : skip + limit], (after, limit)
+            numbers = [kinesis_number(n) for n in range(skip + 1, skip + 1 + len(records))]
+            assert [r.sequence_number for r in records] == numbers
+            assert [r.partition_key for r in records] == [
+                f"key-{n}" for n in range(skip, skip + len(records))
+            ]
+    stream.close()
+
+
+def test_a_log_of_one_row_per_record_is_read_first_then_its_new_batches(tmp_path: Path) -> None:
+    """A log written before batches reads its old records, then the new ones, numbered on."""
+    path = tmp_path / "stream.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(ONE_ROW_PER_RECORD)
+        meta = {"shards": "1", "name": "local-0123456789ab", "sequences": "kinesis-56"}
+        db.executemany("INSERT INTO stream_meta VALUES (?, ?)", meta.items())
+        rows = [(0, n, NOW_MS, "old", b"old %d" % n) for n in range(1, 4)]
+        db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+        db.execute("INSERT INTO shards VALUES (0, 3)")
+    db.close()
+    stream = LocalStream(path, clock=lambda: NOW_MS + 1)
+    stream.put_records([("new", b"new 4"), ("new", b"new 5")])
+    records = read_shard(stream, SHARD_0, limit=2)
+    assert [r.data for r in records] == [b"old 1", b"old 2", b"old 3", b"new 4", b"new 5"]
+    assert [r.sequence_number for r in records] == [kinesis_number(n) for n in range(1, 6)]
+    assert [r.arrival_ms for r in records] == [NOW_MS] * 3 + [NOW_MS + 1] * 2
+    after_old = stream.read(SHARD_0, kinesis_number(2), 10).records
+    assert [r.data for r in after_old] == [b"old 3", b"new 4", b"new 5"]
+    stream.close()
+
+
+def test_a_damaged_batch_is_a_stream_error_naming_the_batch(tmp_path: Path) -> None:
+    """A batch whose stored bytes were overwritten reads as one clear StreamError."""
+    stream = LocalStream(tmp_path / "stream.db", 1, clock=lambda: NOW_MS)
+    stream.put_records([(f"k{n}", b'{"trip": %d, "vendorId": "1"}' % n) for n in range(50)])
+    stream.close()
+    with sqlite3.connect(tmp_path / "stream.db") as db:
+        db.execute("UPDATE batches SET body = ?", (b"\x00" * 40,))
+    db.close()
+    stream = LocalStream(tmp_path / "stream.db", clock=lambda: NOW_MS)
+    with pytest.raises(StreamError, match="a batch of the embedded stream") as raised:
+        stream.read(SHARD_0, None, 10)
+    assert "\n" not in str(raised.value)
+    stream.close()
+
+
+def test_a_put_of_large_records_is_stored_in_batches_of_at_most_4_mib(tmp_path: Path) -> None:
+    """Nine 1 MB records to one shard take three rows of four, four and one; all read back."""
+    stream = LocalStream(tmp_path / "stream.db", 1, clock=lambda: NOW_MS)
+    payloads = [bytes([n]) * 1_000_000 for n in range(9)]  # four fit in 4 MiB, five do not
+    assert stream.put_records([(f"k{n}", data) for n, data in enumerate(payloads)]).sent == 9
+    records = read_shard(stream, SHARD_0, limit=3)
+    assert [r.data for r in records] == payloads
+    stream.close()
+    with sqlite3.connect(tmp_path / "stream.db") as db:
+        counts = [count for (count,) in db.execute("SELECT count FROM batches ORDER BY last_seq")]
+    db.close()
+    assert counts == [4, 4, 1]
