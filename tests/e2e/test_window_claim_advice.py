@@ -40,6 +40,8 @@ def test_run_on_an_event_clock_store_is_sent_to_process(
     cli: Cli, taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     """run (arrival clock only) on an event-clock store is told the process command that fits."""
+    cli("generate", "--trips", "5", "--out", "t.jsonl")
+    cli("produce", "--data-dir", "d", "--from", "t.jsonl")  # process needs a stream to read
     cli("process", "--data-dir", "d", "--clock", "event", "--until-idle", "--quiet")
     stderr = refused(taxi_stream_exe, cli_env, tmp_path, *RUN)
     assert "holds event-clock windows of 60 s, not arrival-clock 60 s" in stderr

@@ -90,3 +90,33 @@ def test_the_rule_catches_a_crossing() -> None:
     assert not allowed("core", "taxi_stream.infra.clock")
     assert not allowed("stores", "taxi_stream.runner.mapping")
     assert allowed("stores", "taxi_stream.runner.checkpoint")
+
+
+def readme_layout() -> dict[str, set[str]]:
+    """The README's Layout drawing: each room and the rooms its line says it may import."""
+    text = (PACKAGE.parents[1] / "README.md").read_text()
+    drawing = text.split("## Layout", 1)[1].split("```")[1]
+    rooms: dict[str, set[str]] = {}
+    for line in drawing.splitlines():
+        if line.startswith("  "):
+            name, _, listed = line.strip().partition(" ")
+            rooms[name.removesuffix("/").removesuffix(".py")] = may_import(
+                listed.rpartition("imports ")[2]
+            )
+    return rooms
+
+
+def may_import(listed: str) -> set[str]:
+    """``nothing``, ``all``, ``all but a, b`` or ``a, b`` as a set of rooms."""
+    if listed == "nothing":
+        return set()
+    if listed == "all":
+        return set(EVERYTHING)
+    if listed.startswith("all but "):
+        return EVERYTHING - set(listed.removeprefix("all but ").split(", "))
+    return set(listed.split(", "))
+
+
+def test_the_readme_layout_draws_every_room_with_the_imports_it_may_make() -> None:
+    """README.md's Layout names each room once, with exactly the imports this table allows."""
+    assert readme_layout() == ALLOWED

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from taxi_stream.app.process import POLL_IDLE_S, ProcessOptions, Processor, consumer_lock
-from taxi_stream.app.wiring import Settings
+from taxi_stream.app.wiring import Settings, require_stream
 from taxi_stream.cli.process import process
 from taxi_stream.core.errors import ConfigError
 from taxi_stream.function.handler import HandlerConfig
@@ -176,3 +176,29 @@ def test_process_ends_with_what_it_delivered_and_what_the_store_holds_within_80_
         "store: 1,234 trips in windows, 1 dead letter",
     ]
     assert all(len(line) <= 80 for line in result.output.splitlines())
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["no-dir", "empty-dir"])
+def test_process_on_a_data_dir_without_a_stream_says_so_and_creates_nothing(
+    tmp_path: Path, made: bool
+) -> None:
+    """`process --data-dir TYPO`: exit 1, one line naming it and what writes a stream, no files."""
+    typo = tmp_path / "TYPO"
+    if made:
+        typo.mkdir()
+    result = CliRunner().invoke(process, ["--data-dir", str(typo), "--until-idle"])
+    assert result.exit_code == 1
+    missing = f"no stream in {typo}" if made else f"no data dir {typo}"
+    assert result.output.splitlines() == [
+        f"Error: {missing} (is --data-dir right?): write records into it with `taxi-stream"
+        " produce` or `taxi-stream run` first, or read another stream with --stream"
+        " kinesis://NAME"
+    ]
+    assert sorted(tmp_path.rglob("*")) == ([typo] if made else [])
+
+
+def test_another_stream_needs_no_embedded_one_in_the_data_dir(tmp_path: Path) -> None:
+    """With --stream kinesis://NAME the data dir holds only checkpoints: it may be new."""
+    require_stream(Settings(tmp_path / "new", stream_url="kinesis://input-stream"))
+    with pytest.raises(ConfigError, match="no data dir"):
+        require_stream(Settings(tmp_path / "new"))

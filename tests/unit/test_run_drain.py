@@ -20,7 +20,8 @@ class Mapping:
 
 
 class InterruptedProcessor:
-    """A processor whose loop is interrupted by Ctrl-C, as a second one during the drain is."""
+    """A processor whose loop asks ``stop`` once, then is interrupted by Ctrl-C, as a second
+    one during the drain interrupts it."""
 
     def __init__(self, window_seconds: int, clock: str = "arrival") -> None:
         self.mapping = Mapping(window_seconds)
@@ -29,6 +30,7 @@ class InterruptedProcessor:
     def loop(
         self, *, stop: Callable[[], bool], tick: Callable[[], None], give_up_after_s: float
     ) -> None:
+        stop()
         raise KeyboardInterrupt
 
 
@@ -65,10 +67,10 @@ def test_a_ctrl_c_while_the_producer_stops_is_a_cut_short_drain_too(
 ) -> None:
     """A second Ctrl-C that lands while the producer is being stopped also ends with 130."""
 
-    def stopping() -> None:
+    def stopping() -> bool:
         raise KeyboardInterrupt
 
     with pytest.raises(SystemExit) as ended:
-        drain(InterruptedProcessor(60), lambda: None, Settings(Path("d")), first=stopping)  # type: ignore[arg-type]
+        drain(InterruptedProcessor(60), lambda: None, Settings(Path("d")), stop=stopping)  # type: ignore[arg-type]
     assert ended.value.code == 130
     assert capsys.readouterr().err.startswith("drain cut short")

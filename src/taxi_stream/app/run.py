@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import signal
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -23,6 +23,23 @@ from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 log = logging.getLogger(__name__)
 
 PRODUCER_STOP_S: Final = 10.0  # a stopped producer ends its batch within this, or is terminated
+
+
+class Producing(Protocol):
+    """What a run asks of its producer."""
+
+    @property
+    def sent(self) -> int:
+        """How many records the stream accepted so far."""
+        ...
+
+    def running(self) -> bool:
+        """True while it produces; raises why, when it failed."""
+        ...
+
+    def stop(self) -> None:
+        """Stop it; it may finish its current batch first."""
+        ...
 
 
 class ProducerJob(Protocol):
@@ -112,6 +129,41 @@ class Producer:
             self._process.terminate()
             self._process.join()
         self._read()
+
+
+class RunSignals:
+    """Ctrl-C and SIGTERM during a run: the first asks for a drain, the next cut it short.
+
+    Installed as the handler of both signals (``installed()``). The first only takes note, and
+    the run's loop reads ``requested`` between two polls: raised inside a poll, as an exception
+    it would leave the runner's cursor out of step with its committed checkpoint (records read
+    but in no batch, or a committed batch still in flight), and the drain that follows would
+    lose or repeat them. Every later one raises KeyboardInterrupt: the run then ends without
+    polling again, and what is committed is what the next ``process`` resumes from.
+    """
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    @property
+    def requested(self) -> bool:
+        """True once a signal came: stop producing and drain."""
+        return self.received > 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.received += 1
+        if self.received > 1:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[RunSignals]:
+        """While inside, SIGINT and SIGTERM come here; the previous handlers come back after."""
+        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def start_producer(settings: Settings, job: ProducerJob) -> Producer:

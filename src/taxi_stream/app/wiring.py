@@ -103,6 +103,22 @@ def _local_stream(settings: Settings, clock: Callable[[], int]) -> LocalStream:
     )
 
 
+def require_stream(settings: Settings) -> None:
+    """With the embedded stream, ConfigError unless the data dir holds one.
+
+    A consumer would otherwise create it, empty, and wait on it for ever: a typo in --data-dir
+    is an error, named in one line. Another stream (kinesis://NAME) is not checked here.
+    """
+    if settings.stream_url != "local" or (settings.data_dir / STREAM_FILE).is_file():
+        return
+    data_dir = settings.data_dir
+    missing = f"no data dir {data_dir}" if not data_dir.exists() else f"no stream in {data_dir}"
+    raise ConfigError(
+        f"{missing} (is --data-dir right?): write records into it with `taxi-stream produce` or"
+        " `taxi-stream run` first, or read another stream with --stream kinesis://NAME"
+    )
+
+
 def open_checkpoints(settings: Settings, *, clock: Callable[[], int] = now_ms) -> SQLiteStore:
     """The local SQLite file holding checkpoints (and totals, for the local store)."""
     return SQLiteStore(settings.data_dir / STORE_FILE, clock=clock)

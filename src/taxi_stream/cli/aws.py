@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from taxi_stream.app.wiring import create_aws_resources
+from taxi_stream.cli.options import require_stdout
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.stores import DEFAULT_TABLE
 
@@ -58,6 +59,7 @@ def create_resources(
 
     On AWS, deploy deploy/template.yaml instead: it also sets encryption, the function and alarms.
     """  # fmt: skip
+    require_stdout()
     try:
         lines = ensure_resources(
             stream_name,

@@ -20,7 +20,7 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.produce import PRODUCE_BATCH, produce
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
-from taxi_stream.cli.options import clear_errors, err, flag_ms
+from taxi_stream.cli.options import clear_errors, err, flag_ms, require_stdout
 from taxi_stream.cli.query import query
 from taxi_stream.core.errors import ConfigError, ServerStartError
 from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
@@ -160,6 +160,7 @@ def local(
     an error). Exits 3 like `process` when a shard stays stuck, 130 when interrupted during the
     demo.
     """  # fmt: skip
+    require_stdout()
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop ends it like Ctrl-C
     modules = node_modules or find_node_modules()
     if modules is None:

@@ -70,6 +70,18 @@ def _quiet_stdout() -> None:
         os.close(devnull)
 
 
+def require_stdout() -> None:
+    """A one-line error (exit status 1) when stdout is closed (``>&-``): the output would be lost.
+
+    For the commands that write their results there; called before they do anything else.
+    """
+    if sys.stdout is None:  # how Python starts when file descriptor 1 is closed
+        raise click.ClickException(
+            "stdout is closed, so the output cannot be written: open it, or redirect it to a"
+            " file (> FILE)"
+        )
+
+
 def open_dash(path: str, mode: str, flag: str) -> IO[bytes]:
     """``path`` opened in binary ``mode``; ``-`` is stdin (read) or stdout (write).
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -15,7 +14,7 @@ from rich.live import Live
 
 from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
-from taxi_stream.app.run import SimulateJob, start_producer
+from taxi_stream.app.run import Producing, RunSignals, SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.dashboard import serve_options, start_beside
 from taxi_stream.cli.options import (
@@ -27,6 +26,7 @@ from taxi_stream.cli.options import (
     flag_ms,
     metrics_options,
     open_dash,
+    require_stdout,
     serving_metrics,
 )
 from taxi_stream.cli.process import metrics_sources
@@ -129,6 +129,7 @@ def run(
     run (the latest 12 when there are more) with a totals row, then the accounting line.
     With --dashboard the web page serves the run's windows, shards and dead letters live.
     """  # fmt: skip
+    require_stdout()
     settings = Settings(
         data_dir,
         stream_url=stream_url,
@@ -151,37 +152,47 @@ def run(
         clock=clock,
         event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
     )
-    with Processor(settings, options, clock=system) as processor:
-        metrics = (metrics_port, metrics_host)
-        dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
-        _run_live(
-            processor,
-            settings,
-            sim,
-            (trips, duration),
-            quiet=quiet,
-            metrics=metrics,
-            dashboard=dashboard,
-        )
+    # Ctrl-C and SIGTERM (a service manager's stop) drain alike, from before the producer starts.
+    with (
+        Processor(settings, options, clock=system) as processor,
+        RunSignals().installed() as signals,
+    ):
+        producer = start_producer(settings, SimulateJob(sim, trips, duration))
+        try:
+            metrics = (metrics_port, metrics_host)
+            dashboard = (
+                (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
+            )
+            _run_live(
+                processor,
+                producer,
+                signals,
+                settings,
+                sim.start_ms,
+                quiet=quiet,
+                metrics=metrics,
+                dashboard=dashboard,
+            )
+        finally:
+            producer.stop()
 
 
 def _run_live(
     processor: Processor,
+    producer: Producing,
+    signals: RunSignals,
     settings: Settings,
-    sim: SimulatorConfig,
-    bounds: tuple[int | None, float | None],
+    start_ms: int,
     *,
     quiet: bool,
-    metrics: tuple[int | None, str],
+    metrics: tuple[int | None, str] = (None, ""),
     dashboard: tuple[str, int, int] | None = None,
 ) -> None:
+    """Consume while ``producer`` produces, drain, then show the windows and the accounting."""
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views
 
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
     before = processor.store.counts()
-    trips, duration = bounds
-    producer = start_producer(settings, SimulateJob(sim, trips, duration))
-    since = window_start_ms(sim.start_ms, processor.mapping.window_seconds)
+    since = window_start_ms(start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
     out = Console()
     screen = _screen(out, quiet, processor.clock)
@@ -191,35 +202,25 @@ def _run_live(
     def sources() -> Sources:
         return metrics_sources(processor, lambda: producer.sent)
 
-    try:
-        with (
-            screen or nullcontext(),
-            serving_metrics(sources, *metrics),
-            _dashboard(settings, feed, dashboard, sources),
-        ):
+    with (
+        screen or nullcontext(),
+        serving_metrics(sources, *metrics),
+        _dashboard(settings, feed, dashboard, sources),
+    ):
 
-            def refresh() -> None:
-                if feed is not None:
-                    feed.publish(_sample(processor, producer.sent))
-                if screen is not None:
-                    screen.update(view.render(processor.delivered, producer.sent, windows=windows))
+        def refresh() -> None:
+            if feed is not None:
+                feed.publish(_sample(processor, producer.sent))
+            if screen is not None:
+                screen.update(view.render(processor.delivered, producer.sent, windows=windows))
 
-            try:  # a failed producer raises out of here, the consumer's damaged files too
-                processor.loop(
-                    stop=lambda: not producer.running(), tick=refresh, give_up_after_s=GIVE_UP_S
-                )
-            except KeyboardInterrupt:
+        def stop_producing() -> None:
+            producer.stop()
+            if not quiet:
+                out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
 
-                def stop_producing() -> None:
-                    producer.stop()
-                    if not quiet:
-                        out.print(
-                            "[yellow]stopping: draining what was produced (Ctrl-C again quits)"
-                        )
-
-                drain(processor, refresh, settings, first=stop_producing)
-    finally:
-        producer.stop()
+        # a failed producer raises out of here, the consumer's damaged files too
+        drain(processor, refresh, settings, stop=stop_when(signals, producer, stop_producing))
     if not quiet:
         out.print(view.render(processor.delivered, producer.sent, windows=views.FINAL_WINDOWS))
         out.line()
@@ -227,6 +228,21 @@ def _run_live(
         err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
     _print_accounting(balance, out)
+
+
+def stop_when(
+    signals: RunSignals, producer: Producing, stop_producing: Callable[[], None]
+) -> Callable[[], bool]:
+    """The loop's ``stop``: true once the producer ended, or once a signal came (read between
+    two polls, never inside one); then the producer is stopped first."""
+
+    def stop() -> bool:
+        if signals.requested:
+            stop_producing()  # once: the loop asks no more once it drains
+            return True
+        return not producer.running()
+
+    return stop
 
 
 def _feed() -> LiveFeed:
@@ -267,15 +283,16 @@ def drain(
     tick: Callable[[], None],
     settings: Settings,
     *,
-    first: Callable[[], None] = lambda: None,
+    stop: Callable[[], bool] = lambda: True,
 ) -> None:
-    """After ``first`` (stop producing), count what was produced.
+    """Consume until ``stop()`` says so, then count what was produced.
 
-    A second Ctrl-C (or SIGTERM) cuts it short, during ``first`` too: one line, exit 130.
+    A Ctrl-C (or SIGTERM) that raises in here, the second one (``RunSignals``), cuts it short,
+    while the producer is being stopped too: one line naming the command that counts the rest,
+    exit 130.
     """
     try:
-        first()
-        processor.loop(stop=lambda: True, tick=tick, give_up_after_s=GIVE_UP_S)
+        processor.loop(stop=stop, tick=tick, give_up_after_s=GIVE_UP_S)
     except KeyboardInterrupt:
         err.print(
             "drain cut short: what was produced stays in the stream; count it with"
@@ -333,10 +350,6 @@ def _screen(out: Console, quiet: bool, clock: Clock) -> _Snapshots | Live | None
     if out.is_terminal:
         return Live(console=out, refresh_per_second=4, transient=True)
     return _Snapshots(out, clock)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _print_accounting(result: Accounting, out: Console) -> None:

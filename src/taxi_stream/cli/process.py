@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
-from taxi_stream.app.wiring import OUR_HANDLER, Settings
+from taxi_stream.app.wiring import OUR_HANDLER, Settings, require_stream
 from taxi_stream.cli.options import (
     clear_errors,
     common,
@@ -206,7 +206,8 @@ def process(
     """Run the local event source mapping: stream -> handler -> store, with a live shard view.
 
     The flags are the AWS event source mapping settings, with AWS's behaviour
-    (docs/local-runner.md). Exits 3 when --until-idle gives up on work that keeps failing.
+    (docs/local-runner.md). With the embedded stream, --data-dir must hold one (written by
+    produce, replay or run). Exits 3 when --until-idle gives up on work that keeps failing.
     Ctrl-C or SIGTERM stops it with one line (exit 130); the next run resumes from the last
     checkpoint.
     """  # fmt: skip
@@ -238,6 +239,7 @@ def process(
     options = ProcessOptions(
         handler, mapping, clock=clock, naive_timezone=naive_timezone, event=event
     )
+    require_stream(settings)
     with (
         Processor(settings, options) as processor,
         serving_metrics(lambda: metrics_sources(processor), metrics_port, metrics_host),

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taxi_stream.app.wiring import Settings, existing_store
-from taxi_stream.cli.options import clear_errors, common, flag_ms
+from taxi_stream.cli.options import clear_errors, common, flag_ms, require_stdout
 from taxi_stream.core.records import DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import Totals
@@ -115,6 +115,8 @@ def query(
     --allowed-lateness (docs/architecture.md). Arrival-clock windows are never shown final.
     """
     _check_out(fmt, out_path)
+    if fmt != "parquet":  # parquet goes to --out
+        require_stdout()
     settings = Settings(data_dir, store_url=store_url, endpoint_url=endpoint_url, region=region)
     with closing(existing_store(settings)) as store:
         if dead_letters:

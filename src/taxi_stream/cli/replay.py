@@ -18,7 +18,7 @@ from rich.text import Text
 
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.produce import Produced, Tally, produce
-from taxi_stream.app.run import start_producer
+from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.options import (
     clear_errors,
@@ -28,7 +28,7 @@ from taxi_stream.cli.options import (
     metrics_options,
     serving_metrics,
 )
-from taxi_stream.cli.pipeline import GIVE_UP_S, drain
+from taxi_stream.cli.pipeline import GIVE_UP_S, drain, stop_when
 from taxi_stream.cli.process import metrics_sources as processor_metrics
 from taxi_stream.cli.produce import metrics_sources
 from taxi_stream.core.errors import TaxiStreamError
@@ -218,20 +218,24 @@ def _produce_only(settings: Settings, job: ReplayJob, metrics: _Metrics) -> None
 def _replay_and_process(
     settings: Settings, job: ReplayJob, options: ProcessOptions, metrics: _Metrics
 ) -> None:
-    """The replay in a child process, and the event source mapping here, until both are done."""
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop drains like Ctrl-C
+    """The replay in a child process, and the event source mapping here, until both are done.
+
+    Ctrl-C and SIGTERM drain alike, as in ``run``: the first is read between two polls.
+    """
     started = SYSTEM_CLOCK.monotonic()
-    with Processor(settings, options) as processor:
+    with Processor(settings, options) as processor, RunSignals().installed() as signals:
         before = processor.store.counts()
         producer = start_producer(settings, job)
         try:
             with serving_metrics(
                 lambda: processor_metrics(processor, lambda: producer.sent), *metrics
             ):
-                try:
-                    processor.loop(stop=lambda: not producer.running(), give_up_after_s=GIVE_UP_S)
-                except KeyboardInterrupt:
-                    drain(processor, lambda: None, settings, first=producer.stop)
+                drain(
+                    processor,
+                    lambda: None,
+                    settings,
+                    stop=stop_when(signals, producer, producer.stop),
+                )
         finally:
             producer.stop()
         result = producer.result()
@@ -242,10 +246,6 @@ def _replay_and_process(
         raise TaxiStreamError("the replay ended without its report")
     processed = (after[0] - before[0], after[1] - before[1])
     _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _run(

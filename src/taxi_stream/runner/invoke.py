@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from threading import Lock, Thread
 from typing import Final
 
 import msgspec
@@ -95,6 +95,15 @@ class Attempt:
         return Response(state, failed)
 
 
+@dataclass(slots=True)
+class _Call:
+    """Whether a worker began the handler's call, or was told not to (both under one lock)."""
+
+    lock: Lock = field(default_factory=Lock)
+    began: bool = False
+    cancelled: bool = False
+
+
 def call_with_deadline(handler: Handler, event: KinesisEvent, context: LocalContext) -> object:
     """Run ``handler(event, context)`` in a worker thread, failing it at the context's deadline.
 
@@ -102,24 +111,34 @@ def call_with_deadline(handler: Handler, event: KinesisEvent, context: LocalCont
     its execution environment. The invocation fails at its deadline with FunctionTimeoutError
     ("Task timed out after N seconds"), but only once the abandoned call has returned: the
     caller then rolls back the unit of work the call ran in, so nothing the late call wrote to
-    the runner's SQLite store survives, and the next attempt never runs beside it.
+    the runner's SQLite store survives, and the next attempt never runs beside it. A Ctrl-C
+    that lands meanwhile, even while the worker starts, is raised once the call has returned,
+    or once the call is sure never to begin.
     """
     returned: list[object] = []
     raised: list[BaseException] = []
+    call = _Call()
 
     def target() -> None:
+        with call.lock:
+            if call.cancelled:
+                return
+            call.began = True
         try:
             returned.append(handler(event, context))
         except BaseException as exc:  # noqa: BLE001 - handed over to the invoking thread
             raised.append(exc)
 
-    worker = threading.Thread(target=target, name=f"invoke-{context.aws_request_id}", daemon=True)
+    worker = Thread(target=target, name=f"invoke-{context.aws_request_id}", daemon=True)
     timeout_s = max(0.0, context.deadline_s - time.monotonic())
-    worker.start()
     try:
+        worker.start()
         worker.join(None if timeout_s == float("inf") else timeout_s)  # inf: no deadline
     except BaseException:  # Ctrl-C: the call must still not outlive its unit of work
-        worker.join()
+        with call.lock:
+            call.cancelled = True
+        if call.began:
+            worker.join()
         raise
     if worker.is_alive():
         log.warning(
