@@ -189,7 +189,13 @@ def _run_live(
         out.print(view.render(processor.delivered, producer.sent, windows=views.FINAL_WINDOWS))
         out.line()
     if not processor.mapping.idle():
-        err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
+        err.print(
+            f"gave up draining: {processor.gave_up(GIVE_UP_S)}",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
     _print_accounting(balance, out)
 

@@ -237,7 +237,7 @@ def _replay_and_process(
         result = producer.result()
         after = processor.store.counts()
         if not processor.mapping.idle():
-            _say(f"gave up processing: the work left has kept failing for {GIVE_UP_S:g} s")
+            _say(f"gave up processing: {processor.gave_up(GIVE_UP_S)}")
     if not isinstance(result, ReplayResult):
         raise TaxiStreamError("the replay ended without its report")
     processed = (after[0] - before[0], after[1] - before[1])
