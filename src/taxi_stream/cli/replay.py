@@ -20,6 +20,7 @@ from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.run import start_producer
 from taxi_stream.app.wiring import Settings, open_stream
+from taxi_stream.cli.lateness import processed_hint
 from taxi_stream.cli.options import (
     clear_errors,
     common,
@@ -241,7 +242,11 @@ def _replay_and_process(
     if not isinstance(result, ReplayResult):
         raise TaxiStreamError("the replay ended without its report")
     processed = (after[0] - before[0], after[1] - before[1])
-    _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
+    try:
+        _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
+    finally:
+        if (hint := processed_hint(processor, options)) is not None:
+            _say(hint)
 
 
 def _interrupt(signum: int, frame: object) -> None:
