@@ -125,7 +125,8 @@ def replay(
     behind the pacing clock, or more than a day ahead of it, go at once. Unless
     --produce-only, the local event source mapping processes the records as they come (event
     clock by default) into --store, and the replay ends with rows read = trips in windows +
-    dead letters. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was
+    dead letters (a drain whose work keeps failing for 30 s ends, not balanced, naming each
+    failing shard's last error; exit 1), and says so when over a tenth of the trips came late. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was
     sent) and prints the --resume FILE:ROW that continues; exit 130 (a second one quits at
     once). A read error mid-file stops too, after sending the rows read before it, and prints
     the same; exit 1. Columns and oddities: docs/records.md.
