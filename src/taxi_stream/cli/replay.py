@@ -126,10 +126,11 @@ def replay(
     --produce-only, the local event source mapping processes the records as they come (event
     clock by default) into --store, and the replay ends with rows read = trips in windows +
     dead letters (a drain whose work keeps failing for 30 s ends, not balanced, naming each
-    failing shard's last error; exit 1), and says so when over a tenth of the trips came late. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was
-    sent) and prints the --resume FILE:ROW that continues; exit 130 (a second one quits at
-    once). A read error mid-file stops too, after sending the rows read before it, and prints
-    the same; exit 1. Columns and oddities: docs/records.md.
+    failing shard's last error; exit 1), and says so when over a tenth of the trips came
+    late. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was sent) and
+    prints the --resume FILE:ROW that continues; exit 130 (a second one quits at once). A read
+    error mid-file stops too, after sending the rows read before it, and prints the same;
+    exit 1. Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
