@@ -109,9 +109,9 @@ def run(
     trip is counted in a window or dead-lettered before it exits (a drain whose work keeps
     failing for 30 s of the drain ends, not balanced, naming each failing shard's last error).
     A second Ctrl-C cuts the drain short (exit 130) and prints the `process --until-idle` that
-    counts the rest. A failed producer or a damaged file
-    ends it at once, with one line and exit status 1. At the end it prints every window of the
-    run (the latest 12 when there are more) with a totals row, then the accounting line.
+    counts the rest. A failed producer or a damaged file ends it at once, with one line and
+    exit status 1. At the end it prints every window of the run (the latest 12 when there are
+    more) with a totals row, then the accounting line.
     """  # fmt: skip
     settings = Settings(
         data_dir,

@@ -62,7 +62,9 @@ def windows_table(
         rows.add_row(cut(vendor), start, *totals_cells(w.totals), dollars(w.totals.amount_cents))
     total = sum((w.totals for w in windows), ZERO)
     total_row(rows, ["total", "", *totals_cells(total), dollars(total.amount_cents)])
-    captions = [f"{FINAL_MARK} final: the stream's watermark has passed the window's end"] * marked
+    captions = []
+    if marked:
+        captions.append(f"{FINAL_MARK} final: the stream's watermark has passed the window's end")
     if total.late_trips:
         captions.append(f"late trips among these: {total.late_trips:,}")
     rows.caption = "\n".join(captions) or None
