@@ -202,3 +202,38 @@ def test_another_stream_needs_no_embedded_one_in_the_data_dir(tmp_path: Path) ->
     require_stream(Settings(tmp_path / "new", stream_url="kinesis://input-stream"))
     with pytest.raises(ConfigError, match="no data dir"):
         require_stream(Settings(tmp_path / "new"))
+
+
+def poisoned_processor(tmp_path: Path, fake: FakeClock) -> tuple[Processor, str]:
+    """A processor of one shard whose only record its handler always fails; that record's
+    shard and sequence number."""
+    stream = LocalStream(tmp_path / "stream.db", 1)
+    stream.put_records([("k", b"poison")])
+    [shard] = stream.list_shards()
+    [record] = stream.read(shard.shard_id, None, 10).records
+    stream.close()
+    options = ProcessOptions(FOREIGN, MappingConfig(window_seconds=0))
+    where = f"{shard.shard_id}: ValueError: poisoned record {record.sequence_number}"
+    return Processor(Settings(tmp_path), options, clock=fake.clock()), where
+
+
+def test_a_drain_that_gives_up_names_the_last_error_of_the_failing_shard(tmp_path: Path) -> None:
+    """The give-up line ends with each failing shard's last error, the handler's own words."""
+    fake = FakeClock()
+    processor, where = poisoned_processor(tmp_path, fake)
+    with processor:
+        processor.loop(stop=lambda: True, give_up_after_s=30)
+        assert not processor.mapping.idle()
+        line = processor.gave_up(30)
+    assert line == f"the work left has kept failing for 30 s; last error {where}"
+
+
+def test_failing_before_the_drain_does_not_shorten_its_give_up_time(tmp_path: Path) -> None:
+    """Work failing for 60 s while the producer runs still gets 30 s of drain before it ends."""
+    fake = FakeClock()
+    producing_s = 60.0
+    processor, _ = poisoned_processor(tmp_path, fake)
+    with processor:
+        start = fake.seconds
+        processor.loop(stop=lambda: fake.seconds - start >= producing_s, give_up_after_s=30)
+    assert fake.seconds - start >= producing_s + 30

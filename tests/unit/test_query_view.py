@@ -182,6 +182,29 @@ def test_a_single_window_is_counted_in_the_singular() -> None:
     assert row_of(lines, "total")[:2] == ["total", "3"]
 
 
+def test_late_trips_are_counted_under_the_table_within_80_columns() -> None:
+    """The late trips of the rows shown, summed, in one line under a million trips' table."""
+    late = (7, 654_321)
+    big = Totals(999_999, 2_900_000_000, 10**9, 1_600_000, 0, 0, 2_512_345_678, late[1])
+    windows = [
+        WindowTotals("1", START_MS, START_MS + 60_000, Totals(9, 2, 3, 1, 0, 0, 250, late[0]), 1,
+                     WindowClock.EVENT, 0),
+        WindowTotals("2", START_MS + 60_000, START_MS + 120_000, big, 1, WindowClock.EVENT, 0),
+    ]  # fmt: skip
+    lines = screen_lines(windows_table(windows))
+    assert too_wide(lines) == []
+    assert "…" not in "\n".join(lines)
+    assert lines[-1].strip() == f"late trips among these: {sum(late):,}"
+
+
+def test_no_late_trips_no_late_line() -> None:
+    """Windows without late trips end with their totals row: nothing about lateness."""
+    window = WindowTotals("1", 0, 60_000, Totals(3, 4_500, 1_800, 3), 1, WindowClock.EVENT, 0)
+    lines = screen_lines(windows_table([window]))
+    assert row_of(lines, "total")[:2] == ["total", "3"]
+    assert "late" not in "\n".join(lines)
+
+
 def test_the_parquet_export_has_the_money_in_integer_cents(windows_dir: Path) -> None:
     """--format parquet carries totalFare, totalTip and totalAmount as int64 cents, as json."""
     out = windows_dir / "windows.parquet"

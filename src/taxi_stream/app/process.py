@@ -206,6 +206,17 @@ class Processor:
         """Records discarded so far (retries exhausted or too old), over every shard."""
         return self.mapping.discarded
 
+    def last_errors(self) -> str:
+        """The last error of every shard whose work is failing: ``SHARD: ERROR; ...``."""
+        failing = [s for s in self.mapping.snapshot() if s.consecutive_failures]
+        return "; ".join(f"{s.shard_id}: {s.stats.last_error}" for s in failing)
+
+    def gave_up(self, after_s: float) -> str:
+        """The line that says the drain gave up after ``after_s``, with the last errors."""
+        line = f"the work left has kept failing for {after_s:g} s"
+        errors = self.last_errors()
+        return f"{line}; last error {errors}" if errors else line
+
     def delivery(self) -> Delivery:
         """What became of the records read so far."""
         where = self.mapping.destination
@@ -222,14 +233,17 @@ class Processor:
         """Poll until ``stop()`` says so, then drain: consume the rest, close open windows.
 
         While draining, ``give_up_after_s`` ends the loop once all the work left has kept
-        failing that long (a shard suspended on a failing final invoke never drains).
+        failing that long (a shard suspended on a failing final invoke never drains); the
+        time it failed before the drain began does not count, so a drain always gets that long.
         """
         clock = self._clock
         next_tick = 0.0
-        draining = False
+        drained_since: int | None = None  # now_ms when the drain began
         give_up_ms = None if give_up_after_s is None else give_up_after_s * 1000
         while True:
-            draining = draining or stop()
+            if drained_since is None and stop():
+                drained_since = clock.now_ms()
+            draining = drained_since is not None
             delivered = self.mapping.poll(drain=draining)
             self.delivered += delivered
             if clock.monotonic() >= next_tick:
@@ -237,8 +251,10 @@ class Processor:
                 next_tick = clock.monotonic() + tick_every_s
             if draining and delivered == 0 and self.mapping.idle():
                 return
-            if draining and give_up_ms is not None and self.mapping.blocked_ms() >= give_up_ms:
-                return
+            if drained_since is not None and give_up_ms is not None:
+                blocked = min(self.mapping.blocked_ms(), clock.now_ms() - drained_since)
+                if blocked >= give_up_ms:
+                    return
             if delivered == 0:
                 clock.sleep(POLL_IDLE_S)
 

@@ -123,11 +123,12 @@ def run(
 
     Stops on Ctrl-C or SIGTERM, after --trips or after --duration, then drains: every produced
     trip is counted in a window or dead-lettered before it exits (a drain whose work keeps
-    failing for 30 s ends, not balanced). A second Ctrl-C cuts the drain short (exit 130) and
-    prints the `process --until-idle` that counts the rest. A failed producer or a damaged file
-    ends it at once, with one line and exit status 1. At the end it prints every window of the
-    run (the latest 12 when there are more) with a totals row, then the accounting line.
-    With --dashboard the web page serves the run's windows, shards and dead letters live.
+    failing for 30 s of the drain ends, not balanced, naming each failing shard's last error).
+    A second Ctrl-C cuts the drain short (exit 130) and prints the `process --until-idle` that
+    counts the rest. A failed producer or a damaged file ends it at once, with one line and
+    exit status 1. At the end it prints every window of the run (the latest 12 when there are
+    more) with a totals row, then the accounting line. With --dashboard the web page serves the
+    run's windows, shards and dead letters live.
     """  # fmt: skip
     require_stdout()
     settings = Settings(
@@ -225,7 +226,13 @@ def _run_live(
         out.print(view.render(processor.delivered, producer.sent, windows=views.FINAL_WINDOWS))
         out.line()
     if not processor.mapping.idle():
-        err.print(f"[red]gave up draining: the work left has kept failing for {GIVE_UP_S:g} s")
+        err.print(
+            f"gave up draining: {processor.gave_up(GIVE_UP_S)}",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
     _print_accounting(balance, out)
 

@@ -113,6 +113,7 @@ def query(
     An event-clock window is final (json/csv/parquet `final`, a check mark in the table) once
     the stream's watermark, the least over its shards that are not idle, passes its end plus
     --allowed-lateness (docs/architecture.md). Arrival-clock windows are never shown final.
+    Under the table, the late trips among the rows shown, when there are any.
     """
     _check_out(fmt, out_path)
     if fmt != "parquet":  # parquet goes to --out

@@ -20,6 +20,7 @@ from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
+from taxi_stream.cli.lateness import processed_hint
 from taxi_stream.cli.options import (
     clear_errors,
     common,
@@ -124,10 +125,12 @@ def replay(
     behind the pacing clock, or more than a day ahead of it, go at once. Unless
     --produce-only, the local event source mapping processes the records as they come (event
     clock by default) into --store, and the replay ends with rows read = trips in windows +
-    dead letters. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was
-    sent) and prints the --resume FILE:ROW that continues; exit 130 (a second one quits at
-    once). A read error mid-file stops too, after sending the rows read before it, and prints
-    the same; exit 1. Columns and oddities: docs/records.md.
+    dead letters (a drain whose work keeps failing for 30 s ends, not balanced, naming each
+    failing shard's last error; exit 1), and says so when over a tenth of the trips came
+    late. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was sent) and
+    prints the --resume FILE:ROW that continues; exit 130 (a second one quits at once). A read
+    error mid-file stops too, after sending the rows read before it, and prints the same;
+    exit 1. Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -241,11 +244,15 @@ def _replay_and_process(
         result = producer.result()
         after = processor.store.counts()
         if not processor.mapping.idle():
-            _say(f"gave up processing: the work left has kept failing for {GIVE_UP_S:g} s")
+            _say(f"gave up processing: {processor.gave_up(GIVE_UP_S)}")
     if not isinstance(result, ReplayResult):
         raise TaxiStreamError("the replay ended without its report")
     processed = (after[0] - before[0], after[1] - before[1])
-    _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
+    try:
+        _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
+    finally:
+        if (hint := processed_hint(processor, options)) is not None:
+            _say(hint)
 
 
 def _run(

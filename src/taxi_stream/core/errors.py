@@ -91,6 +91,11 @@ class RecordTooLargeError(StreamError):
     """One record is larger than the stream accepts."""
 
 
+class ForeignCheckpointError(ConfigError):
+    """A checkpoint names a sequence number the stream never had: it came from an earlier
+    stream of the same name (deleted and created again). No retry can mend it."""
+
+
 class StoreError(TaxiStreamError):
     """A store operation failed; the caller retries the batch."""
 

@@ -7,7 +7,9 @@ failed, never sent; failed entries of a partial failure and throttled or 5xx cal
 retried with exponential backoff and full jitter, for a bounded number of attempts; an entry is
 counted as sent only when Kinesis returned a sequence number for it. Entries retried after a
 partial failure may land after later entries of the same key (as with any PutRecords producer).
-Errors that retrying cannot fix (no such stream, access denied) raise ``StreamError``.
+Errors that retrying cannot fix (no such stream, access denied) raise ``StreamError``; a
+checkpoint from an earlier stream of the same name (deleted and created again) raises
+``ForeignCheckpointError``, which the runner does not retry.
 
 With ``aggregate=True`` user records are packed, per destination shard, into KPL aggregated
 records (see ``kpl``) of at most ``AGGREGATE_MAX_BYTES``; ``sent`` counts user records and
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
-from taxi_stream.core.errors import ConfigError, StreamError
+from taxi_stream.core.errors import ConfigError, ForeignCheckpointError, StreamError
 from taxi_stream.core.hashkey import hash_key
 from taxi_stream.core.limits import (
     MAX_BATCH_BYTES,
@@ -70,6 +72,7 @@ RETRYABLE_CODES: Final = frozenset(
     }
 )
 _TRANSIENT: Final = (ConnectionError, HTTPClientError)  # no answer: retry the whole call
+FOREIGN_SEQUENCE: Final = "did not come from this stream"  # how Kinesis refuses another's
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,9 +396,20 @@ class KinesisStream:
             request["ShardIteratorType"] = "AT_TIMESTAMP"
             request["Timestamp"] = from_epoch_ms(self._start_ms)
         client = self.client
-        return self._call("GetShardIterator", lambda: client.get_shard_iterator(**request))[
-            "ShardIterator"
-        ]
+        try:
+            response = self._call("GetShardIterator", lambda: client.get_shard_iterator(**request))
+        except StreamError as exc:
+            if after is not None and FOREIGN_SEQUENCE in str(exc):
+                raise self._foreign(shard_id, after) from exc
+            raise
+        return response["ShardIterator"]
+
+    def _foreign(self, shard_id: str, after: str) -> ForeignCheckpointError:
+        return ForeignCheckpointError(
+            f"stream {self._name} has no sequence number {after} in {shard_id}: the checkpoints"
+            " in --data-dir are from an earlier stream of that name (deleted and created again,"
+            " or a local Kinesis restarted); read this one with another --data-dir"
+        )
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
         """Run one consumer call, backing off on throttling and transient errors (bounded)."""

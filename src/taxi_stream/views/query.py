@@ -40,7 +40,9 @@ def windows_table(
     the time of day alone: that leaves 80 columns room for a million trips' totals. The last
     column, ``total $``, is ``totalAmount`` (what the passengers paid, refunds subtracted) in
     whole dollars; --format json and csv have every amount in cents. A final window's row
-    starts with a check mark (the caption says so when one does).
+    starts with a check mark (the caption says so when one does). The late trips among the
+    rows' trips are counted in the caption when there are any: a column would not fit 80
+    columns beside a million trips' totals (json and csv have ``lateTrips`` per window).
     """
     starts = [iso_utc(w.window_start_ms).rstrip("Z").split("T") for w in windows]
     dates = sorted({date for date, _ in starts})
@@ -58,10 +60,14 @@ def windows_table(
         if final(w):
             vendor, marked = f"{FINAL_MARK} {vendor}", True
         rows.add_row(cut(vendor), start, *totals_cells(w.totals), dollars(w.totals.amount_cents))
-    if marked:
-        rows.caption = f"{FINAL_MARK} final: the stream's watermark has passed the window's end"
     total = sum((w.totals for w in windows), ZERO)
     total_row(rows, ["total", "", *totals_cells(total), dollars(total.amount_cents)])
+    captions = []
+    if marked:
+        captions.append(f"{FINAL_MARK} final: the stream's watermark has passed the window's end")
+    if total.late_trips:
+        captions.append(f"late trips among these: {total.late_trips:,}")
+    rows.caption = "\n".join(captions) or None
     return rows
 
 
