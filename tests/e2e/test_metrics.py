@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -204,3 +205,36 @@ def test_replay_metrics_count_what_it_sent(
         seen[("taxi_stream_produced_records_total", ())]
         == seen[("taxi_stream_produced_trips_total", ())]
     )
+
+
+def test_a_metrics_port_in_use_is_one_line_naming_the_address(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`produce --metrics-port P` on a port another program holds: one line naming it, status 1."""
+    (tmp_path / "one.jsonl").write_text("{}\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                taxi_stream_exe,
+                "produce",
+                "--data-dir",
+                "d",
+                "--from",
+                "one.jsonl",
+                "--metrics-port",
+                str(port),
+            ],
+            cwd=tmp_path,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Error: cannot serve metrics on 127.0.0.1:{port}: Address already in use"
+    ]

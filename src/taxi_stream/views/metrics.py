@@ -20,6 +20,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 from taxi_stream.app.tally import HandlerTally
+from taxi_stream.core.errors import ConfigError
 from taxi_stream.runner.cursor import ShardSnapshot
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,11 @@ class MetricsServer:
     """
 
     def __init__(self, held: CollectorRegistry, *, port: int, host: str = DEFAULT_HOST) -> None:
-        self._server, self._thread = start_http_server(port, addr=host, registry=held)
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=held)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise ConfigError(f"cannot serve metrics on {host}:{port}: {why}") from None
         self.host = host
         self.port = int(self._server.server_port)
 
