@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from pathlib import Path
@@ -113,3 +114,89 @@ def test_a_port_in_use_is_one_line(
     assert done.stderr.strip().splitlines() == [
         f"Error: cannot serve the dashboard on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+SAMPLE = Path(__file__).parents[1] / "data" / "yellow_tripdata_2024-11_first10k.csv"
+TOTALS = ("vendorId", "windowStart", "tripCount", "totalDistanceMiles", "totalAmount", "final")
+
+
+def totals(windows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    """Each window's key and totals, in the order of the rows."""
+    return [tuple(w[key] for key in TOTALS) for w in windows]
+
+
+def trips_in(windows: list[dict[str, object]]) -> int:
+    """The trips counted over the windows."""
+    return sum(int(str(w["tripCount"])) for w in windows)
+
+
+def query_json(exe: Path, data: Path, env: dict[str, str]) -> list[dict[str, object]]:
+    """``taxi-stream query --format json`` of ``data``."""
+    done = subprocess.run(
+        [exe, "query", "--data-dir", data, "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=True,
+    )
+    rows: list[dict[str, object]] = json.loads(done.stdout)
+    return rows
+
+
+def test_replay_serves_the_dashboard_beside_its_processing(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """replay --dashboard serves the runner's shards and the windows query reads, while it runs.
+
+    The file: the sample's first 1,000 rows (their pickups within 988 s of the first), then its
+    last row, 5,010 s after the first: at --speedup 400 the replay waits about 10 s for it, and
+    the page and query are read in that pause, once the 1 s arrival windows of the first 1,000
+    closed.
+    """
+    lines = SAMPLE.read_text().splitlines()
+    path = tmp_path / "paced.csv"
+    path.write_text("\n".join([*lines[:1001], lines[-1]]) + "\n")
+    data = tmp_path / "data"
+    argv = [taxi_stream_exe, "replay", path, "--data-dir", data, "--speedup", "400"]
+    argv += ["--clock", "arrival", "--window-seconds", "1", "--quiet"]
+    argv += ["--dashboard", "--dashboard-port", "0"]
+    with serving(argv, cwd=tmp_path, env=cli_env, url_on="stderr") as served:
+        assert listening_addresses(served.port) == ["0100007F"]
+        with httpx.Client(base_url=served.url, timeout=10) as http:
+            health = http.get("/api/health").json()
+            while not health["shards"] and served.process.poll() is None:
+                health = http.get("/api/health").json()  # until the runner's first tick
+            assert health["source"] == "pipeline"
+            assert [s["shard"] for s in health["shards"]] == [f"shard-000{n}" for n in range(4)]
+            served_windows = http.get("/api/windows").json()["windows"]
+            while trips_in(served_windows) < 1000 and served.process.poll() is None:
+                served_windows = http.get("/api/windows").json()["windows"]
+        paused = query_json(taxi_stream_exe, data, cli_env)
+        assert trips_in(served_windows) == 1000
+        assert totals(served_windows) == totals(paused)
+        served.process.wait(timeout=CLI_TIMEOUT_S)
+        assert listening_addresses(served.port) == []
+    assert served.returncode == 0, served.lines
+    assert any("rows read 1,001 = 1,001 trips in windows" in line for line in served.lines)
+    assert trips_in(query_json(taxi_stream_exe, data, cli_env)) == 1001
+
+
+def test_replay_refuses_the_dashboard_with_produce_only(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """--dashboard with --produce-only (nothing processed to show) is one line, status 1."""
+    done = subprocess.run(
+        [taxi_stream_exe, "replay", SAMPLE, "--data-dir", tmp_path / "data", "--produce-only",
+         "--dashboard", "--dashboard-port", "0"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: --dashboard shows the processing, and --produce-only processes nothing: drop one"
+    ]
+    assert not (tmp_path / "data").exists()

@@ -1,11 +1,11 @@
-"""``dashboard``: the live web page over a store, and the flags that start it beside ``run``."""
+"""``dashboard``: the live web page over a store, and what starts it beside a pipeline."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -24,7 +24,9 @@ from taxi_stream.core.watermarks import (
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
-    from taxi_stream.views.dashboard import DashboardServer, LiveFeed, Reads
+    from taxi_stream.app.process import Processor
+    from taxi_stream.views.dashboard import DashboardServer, LiveFeed, PipelineSample, Reads
+    from taxi_stream.views.metrics import Sources
 
 F = TypeVar("F", bound=Callable[..., object])
 HOST_HELP = "Address to serve the dashboard on; another than 127.0.0.1 only when you mean it."
@@ -90,8 +92,8 @@ def start_beside(
     mounts: dict[str, ASGIApp] | None = None,
     allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S,
 ) -> DashboardServer:
-    """The dashboard beside a pipeline (``run --dashboard``): health from ``feed``; ``mounts``
-    serves other apps beside it (the run's ``/metrics``)."""
+    """The dashboard beside a pipeline (``run``/``replay --dashboard``): health from ``feed``;
+    ``mounts`` serves other apps beside it (the pipeline's ``/metrics``)."""
     from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - when asked
 
     reads = store_reads(settings)
@@ -106,6 +108,40 @@ def start_beside(
     )
     err.print(f"dashboard: {server.url}", highlight=False, soft_wrap=True)
     return server
+
+
+@contextmanager
+def beside_pipeline(
+    settings: Settings,
+    served: tuple[str, int, int] | None,
+    sources: Callable[[], Sources],
+    processor: Processor,
+    produced: Callable[[], int],
+) -> Iterator[Callable[[], None]]:
+    """The dashboard beside a pipeline (``run``, ``replay``), with its metrics at /metrics, for
+    the ``with``; yields the tick that shows it the runner's shards and counts (a no-op without
+    one). ``served``: its host and port, and the pipeline's allowed lateness (for finality)."""
+    if served is None:
+        yield lambda: None
+        return
+    from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
+    from taxi_stream.views.metrics import asgi_app, registry  # noqa: PLC0415 - only when asked
+
+    host, port, lateness = served
+    feed = LiveFeed()
+    mounts = {"/metrics": asgi_app(registry(sources()))}
+    with start_beside(
+        settings, feed, host=host, port=port, mounts=mounts, allowed_lateness_s=lateness
+    ):
+        yield lambda: feed.publish(_sample(processor, produced()))
+
+
+def _sample(processor: Processor, produced: int) -> PipelineSample:
+    """What the dashboard beside a pipeline shows of it: the shards and the counts."""
+    from taxi_stream.views.dashboard import PipelineSample  # noqa: PLC0415 - only when asked
+
+    shards = tuple(processor.mapping.snapshot())
+    return PipelineSample(shards, produced, processor.delivered, processor.discarded)
 
 
 @click.command()
@@ -165,7 +201,7 @@ def dashboard(
 
     Prints the page's URL, then serves until Ctrl-C or SIGTERM. The health shows each shard's
     checkpoint against the stream (records waiting, how far behind) and the dead letters;
-    beside a pipeline (run --dashboard) it shows the runner's own view instead.
+    beside a pipeline (run or replay --dashboard) it shows the runner's own view instead.
     """  # fmt: skip
     from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - starlette
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.run import Producing, RunSignals, SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
-from taxi_stream.cli.dashboard import serve_options, start_beside
+from taxi_stream.cli.dashboard import beside_pipeline, serve_options
 from taxi_stream.cli.options import (
     DEFAULT_WINDOW_S,
     clear_errors,
@@ -38,7 +38,6 @@ from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, Simulator
 from taxi_stream.views.console import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from taxi_stream.views.dashboard import LiveFeed, PipelineSample
     from taxi_stream.views.metrics import Sources
 
 SNAPSHOT_EVERY_S = 5.0
@@ -198,7 +197,6 @@ def _run_live(
     out = Console()
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
-    feed = None if dashboard is None else _feed()
 
     def sources() -> Sources:
         return metrics_sources(processor, lambda: producer.sent)
@@ -206,12 +204,11 @@ def _run_live(
     with (
         screen or nullcontext(),
         serving_metrics(sources, *metrics),
-        _dashboard(settings, feed, dashboard, sources),
+        beside_pipeline(settings, dashboard, sources, processor, lambda: producer.sent) as publish,
     ):
 
         def refresh() -> None:
-            if feed is not None:
-                feed.publish(_sample(processor, producer.sent))
+            publish()
             if screen is not None:
                 screen.update(view.render(processor.delivered, producer.sent, windows=windows))
 
@@ -250,39 +247,6 @@ def stop_when(
         return not producer.running()
 
     return stop
-
-
-def _feed() -> LiveFeed:
-    from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
-
-    return LiveFeed()
-
-
-def _dashboard(
-    settings: Settings,
-    feed: LiveFeed | None,
-    served: tuple[str, int, int] | None,
-    sources: Callable[[], Sources],
-) -> AbstractContextManager[object]:
-    """The dashboard beside the run, fed by ``feed``, with the run's metrics at /metrics;
-    ``served``: its host and port, and the run's allowed lateness (for finality)."""
-    if feed is None or served is None:
-        return nullcontext()
-    from taxi_stream.views.metrics import asgi_app, registry  # noqa: PLC0415 - only when asked
-
-    host, port, lateness = served
-    mounts = {"/metrics": asgi_app(registry(sources()))}
-    return start_beside(
-        settings, feed, host=host, port=port, mounts=mounts, allowed_lateness_s=lateness
-    )
-
-
-def _sample(processor: Processor, produced: int) -> PipelineSample:
-    """What the dashboard beside the run shows of it: the shards and the counts."""
-    from taxi_stream.views.dashboard import PipelineSample  # noqa: PLC0415 - only when asked
-
-    shards = tuple(processor.mapping.snapshot())
-    return PipelineSample(shards, produced, processor.delivered, processor.discarded)
 
 
 def drain(

@@ -6,11 +6,9 @@ import signal
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import click
 from rich.live import Live
@@ -20,6 +18,7 @@ from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
+from taxi_stream.cli.dashboard import beside_pipeline, serve_options
 from taxi_stream.cli.lateness import processed_hint
 from taxi_stream.cli.options import (
     clear_errors,
@@ -32,18 +31,19 @@ from taxi_stream.cli.options import (
 from taxi_stream.cli.pipeline import GIVE_UP_S, drain, stop_when
 from taxi_stream.cli.process import metrics_sources as processor_metrics
 from taxi_stream.cli.produce import metrics_sources
+from taxi_stream.cli.replay_flags import resume_point, start_ms
 from taxi_stream.core.errors import TaxiStreamError
-from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.core.words import count as counted
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.ports import Stream
 from taxi_stream.runner.mapping import MappingConfig
-from taxi_stream.sources.replay.layouts import FORMATS, NEW_YORK
+from taxi_stream.sources.replay.layouts import FORMATS
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress, duration_text
 
 if TYPE_CHECKING:
     from taxi_stream.sources.replay.replayer import Replayer
+    from taxi_stream.views.metrics import Sources
 
 _Handler = Callable[[int, FrameType | None], object] | int | None  # what signal.signal returns
 LOG_EVERY_S = 5.0  # progress lines when stderr is no terminal
@@ -89,6 +89,14 @@ LIVE_EVERY_S = 0.25
     help="File layout; auto tells it from the header.",
 )
 @click.option("--quiet", is_flag=True, help="No progress line.")
+@click.option(
+    "--dashboard",
+    "with_dashboard",
+    is_flag=True,
+    help="Serve the live web dashboard beside the processing, until it ends (URL on stderr;"
+    " not with --produce-only).",
+)
+@serve_options(prefix="dashboard-")
 @metrics_options
 @clear_errors
 def replay(
@@ -115,6 +123,9 @@ def replay(
     max_out_of_orderness: int,
     allowed_lateness: int,
     late: str,
+    with_dashboard: bool,
+    dashboard_host: str,
+    dashboard_port: int,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -130,15 +141,20 @@ def replay(
     late. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was sent) and
     prints the --resume FILE:ROW that continues; exit 130 (a second one quits at once). A read
     error mid-file stops too, after sending the rows read before it, and prints the same;
-    exit 1. Columns and oddities: docs/records.md.
+    exit 1. With --dashboard the web page serves the replay's windows, shards and dead letters
+    live. Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
+    if with_dashboard and produce_only:
+        raise click.ClickException(
+            "--dashboard shows the processing, and --produce-only processes nothing: drop one"
+        )
     options = ReplayOptions(
         speedup=None if as_fast_as_possible else (speedup or 1.0),
-        start_at_ms=_start_ms(start_at),
+        start_at_ms=start_ms(start_at),
         limit=limit,
-        resume=_resume_point(resume),
+        resume=resume_point(resume),
     )
     from taxi_stream.sources.replay.replayer import open_files  # noqa: PLC0415 - pyarrow
 
@@ -161,7 +177,8 @@ def replay(
     event = EventSettings(event_time, max_out_of_orderness, allowed_lateness, late)
     mapping = MappingConfig(window_seconds=window_seconds)
     options_ = ProcessOptions(mapping=mapping, clock=clock, event=event)
-    _replay_and_process(settings, job, options_, metrics)
+    dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
+    _replay_and_process(settings, job, options_, metrics, dashboard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,9 +236,14 @@ def _produce_only(settings: Settings, job: ReplayJob, metrics: _Metrics) -> None
 
 
 def _replay_and_process(
-    settings: Settings, job: ReplayJob, options: ProcessOptions, metrics: _Metrics
+    settings: Settings,
+    job: ReplayJob,
+    options: ProcessOptions,
+    metrics: _Metrics,
+    dashboard: tuple[str, int, int] | None = None,
 ) -> None:
-    """The replay in a child process, and the event source mapping here, until both are done.
+    """The replay in a child process, and the event source mapping here, until both are done;
+    ``dashboard``: where to serve the page beside it, and the allowed lateness (as ``run``).
 
     Ctrl-C and SIGTERM drain alike, as in ``run``: the first is read between two polls.
     """
@@ -229,15 +251,20 @@ def _replay_and_process(
     with Processor(settings, options) as processor, RunSignals().installed() as signals:
         before = processor.store.counts()
         producer = start_producer(settings, job)
+
+        def sent() -> int:
+            return producer.sent
+
+        def sources() -> Sources:
+            return processor_metrics(processor, sent)
+
         try:
-            with serving_metrics(
-                lambda: processor_metrics(processor, lambda: producer.sent), *metrics
+            with (
+                serving_metrics(sources, *metrics),
+                beside_pipeline(settings, dashboard, sources, processor, sent) as publish,
             ):
                 drain(
-                    processor,
-                    lambda: None,
-                    settings,
-                    stop=stop_when(signals, producer, producer.stop),
+                    processor, publish, settings, stop=stop_when(signals, producer, producer.stop)
                 )
         finally:
             producer.stop()
@@ -381,29 +408,3 @@ class _StopOnSignal:
         if self.asked:
             raise KeyboardInterrupt
         self.asked = True
-
-
-def _start_ms(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"not an ISO-8601 time: {text!r}", param_hint="--start-at"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(NEW_YORK))
-    return to_epoch_ms(moment)
-
-
-def _resume_point(text: str | None) -> tuple[str, int] | None:
-    if text is None:
-        return None
-    name, _, row = text.rpartition(":")
-    if not name or not row.isdigit() or int(row) < 1:
-        raise click.BadParameter(
-            f"expected FILE:ROW (a file name and a row number from 1), got {text!r}",
-            param_hint="--resume",
-        )
-    return name, int(row)
