@@ -19,11 +19,11 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -146,16 +146,16 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
         null_values=[""],
     )
     numbers = _RowNumbers()
+    _QuietHook.install(keep_malformed)
     with pa.OSFile(str(path)) as stream:
         try:
-            with _quiet_failures(keep_malformed):
-                reader = pacsv.open_csv(
-                    stream,
-                    read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
-                    parse_options=pacsv.ParseOptions(invalid_row_handler=keep_malformed),
-                    convert_options=convert,
-                )
-            while (batch := _next_batch(reader, keep_malformed)) is not None:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=keep_malformed),
+                convert_options=convert,
+            )
+            for batch in reader:
                 rows, bad = numbers.take(batch.num_rows, malformed)
                 texts, rows, not_utf8 = _as_text(batch, rows)
                 renamed = pa.RecordBatch.from_arrays(texts, names=canonical)
@@ -170,28 +170,29 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
         yield Block(_no_rows(canonical), rows, 1.0, bad)
 
 
-def _next_batch(reader: pacsv.CSVStreamingReader, handler: Any) -> pa.RecordBatch | None:
-    with _quiet_failures(handler):
-        try:
-            return reader.read_next_batch()
-        except StopIteration:
-            return None
+class _QuietHook:
+    """``sys.unraisablehook``, silent on a row handler pyarrow could not call (the read fails).
 
+    pyarrow decodes a malformed row's text before it calls the handler, and reports a failure
+    there (bytes that are no UTF-8) as an "Exception ignored" traceback, from whichever thread
+    parsed the block; the read then fails and the csv module reads the rest of the file.
+    """
 
-@contextmanager
-def _quiet_failures(handler: Any) -> Iterator[None]:
-    """No "Exception ignored" traceback when pyarrow cannot call ``handler`` (the read fails)."""
-    previous = sys.unraisablehook
+    handlers: ClassVar[weakref.WeakSet[Callable[[Any], str]]] = weakref.WeakSet()
 
-    def hook(unraisable: Any) -> None:
-        if unraisable.object is not handler:
-            previous(unraisable)
+    def __init__(self, previous: Callable[[Any], object]) -> None:
+        self.previous = previous
 
-    sys.unraisablehook = hook
-    try:
-        yield
-    finally:
-        sys.unraisablehook = previous
+    def __call__(self, unraisable: Any) -> None:
+        if not any(unraisable.object is handler for handler in self.handlers):
+            self.previous(unraisable)
+
+    @classmethod
+    def install(cls, handler: Callable[[Any], str]) -> None:
+        """Keep ``handler``'s failures quiet from now on; other exceptions are reported as ever."""
+        cls.handlers.add(handler)
+        if not isinstance(sys.unraisablehook, cls):
+            sys.unraisablehook = cls(sys.unraisablehook)
 
 
 def _python_csv_blocks(
