@@ -91,3 +91,19 @@ def test_produce_only_sends_and_leaves_the_counting_to_another_consumer(
     cli("process", "--data-dir", data, "--clock", "event", "--until-idle", "--quiet")
     windows = json.loads(cli("query", "--data-dir", data, "--format", "json").stdout)
     assert sum(w["tripCount"] for w in windows) == 12
+
+
+def test_a_short_row_that_is_no_utf8_balances_without_a_traceback(cli: Cli, tmp_path: Path) -> None:
+    """2 rows, \\xff\\xfe\\x00garbage, 46 rows: read 49 = 48 trips + 1 dead letter, not_utf8."""
+    lines = trips(48)
+    path = tmp_path / "shortbin.csv"
+    path.write_bytes(b"\n".join([HEADER, *lines[:2], b"\xff\xfe\x00garbage", *lines[2:]]) + b"\n")
+    data = tmp_path / "data"
+    done = cli("replay", path, "--data-dir", data, "--as-fast-as-possible", "--quiet")
+    assert "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert "rows read 49 = 48 trips in windows + 1 dead letter (balanced)" in done.stderr
+    letters = json.loads(
+        cli("query", "--data-dir", data, "--dead-letters", "--format", "json").stdout
+    )
+    assert [letter["reason"] for letter in letters] == ["not_utf8"]

@@ -9,16 +9,21 @@ Rows are numbered from 1, the first data row, in file order. A CSV row with the 
 fields is not parsed: it keeps its number and comes back as a malformed row with its raw text.
 CSV cells are read as bytes and checked for UTF-8 block by block: a row with a cell that is no
 UTF-8 keeps its number and comes back with its cells' bytes, so the rows after it still go.
+A row pyarrow cannot hand over at all (the wrong number of fields and bytes that are no UTF-8)
+ends pyarrow's read: the rest of the file is read by the csv module (same quoting, rows and
+numbers), that row coming back as a malformed row, its raw bytes as surrogate escapes.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import sys
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -127,7 +132,10 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
 
     def keep_malformed(row: Any) -> str:
         # pyarrow numbers rows from 1 with the header as row 1; blank lines are not rows
-        malformed.append((int(row.number) - 1, str(row.text)))
+        text = row.text
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "surrogateescape")
+        malformed.append((int(row.number) - 1, str(text)))
         return "skip"
 
     convert = pacsv.ConvertOptions(
@@ -137,22 +145,159 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
         quoted_strings_can_be_null=True,
         null_values=[""],
     )
+    numbers = _RowNumbers()
+    _QuietHook.install(keep_malformed)
     with pa.OSFile(str(path)) as stream:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=keep_malformed),
-            convert_options=convert,
-        )
-        numbers = _RowNumbers()
-        for batch in reader:
-            rows, bad = numbers.take(batch.num_rows, malformed)
-            texts, rows, not_utf8 = _as_text(batch, rows)
-            renamed = pa.RecordBatch.from_arrays(texts, names=canonical)
-            yield Block(renamed, rows, min(stream.tell() / max(size, 1), 1.0), bad, not_utf8)
-        rows, bad = numbers.take(0, malformed, last=True)
-        if bad:
-            yield Block(_no_rows(canonical), rows, 1.0, bad)
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=keep_malformed),
+                convert_options=convert,
+            )
+            for batch in reader:
+                rows, bad = numbers.take(batch.num_rows, malformed)
+                texts, rows, not_utf8 = _as_text(batch, rows)
+                renamed = pa.RecordBatch.from_arrays(texts, names=canonical)
+                yield Block(renamed, rows, min(stream.tell() / max(size, 1), 1.0), bad, not_utf8)
+        except pa.ArrowInvalid:
+            # a row pyarrow cannot hand over (wrong field count and no UTF-8, say): the rest of
+            # the file is read by the csv module, from the first row not yet given
+            yield from _python_csv_blocks(path, size, wanted, canonical, numbers.next)
+            return
+    rows, bad = numbers.take(0, malformed, last=True)
+    if bad:
+        yield Block(_no_rows(canonical), rows, 1.0, bad)
+
+
+class _QuietHook:
+    """``sys.unraisablehook``, silent on a row handler pyarrow could not call (the read fails).
+
+    pyarrow decodes a malformed row's text before it calls the handler, and reports a failure
+    there (bytes that are no UTF-8) as an "Exception ignored" traceback, from whichever thread
+    parsed the block; the read then fails and the csv module reads the rest of the file.
+    """
+
+    handlers: ClassVar[weakref.WeakSet[Callable[[Any], str]]] = weakref.WeakSet()
+
+    def __init__(self, previous: Callable[[Any], object]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
+        if not any(unraisable.object is handler for handler in self.handlers):
+            self.previous(unraisable)
+
+    @classmethod
+    def install(cls, handler: Callable[[Any], str]) -> None:
+        """Keep ``handler``'s failures quiet from now on; other exceptions are reported as ever."""
+        cls.handlers.add(handler)
+        if not isinstance(sys.unraisablehook, cls):
+            sys.unraisablehook = cls(sys.unraisablehook)
+
+
+def _python_csv_blocks(
+    path: Path, size: int, wanted: list[str], canonical: list[str], first: int
+) -> Iterator[Block]:
+    """Rows from ``first`` on, read by the csv module: the same rows, quoting and numbers."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        lines = _Lines(f)
+        reader = csv.reader(lines)
+        try:
+            header = next(reader, [])
+            index = [header.index(name) for name in wanted]
+            rows = _PythonRows(len(header), index)
+            number = 0
+            for fields in reader:
+                raw = lines.take()
+                if not fields:
+                    continue  # a blank line is no row, as for pyarrow
+                number += 1
+                if number >= first and rows.add(number, fields, raw) >= BATCH_ROWS:
+                    yield rows.block(canonical, lines.read / max(size, 1))
+        except csv.Error as exc:
+            raise SourceError(f"cannot read {path}: row {number + 1}: {exc}") from None
+        if rows.count:
+            yield rows.block(canonical, 1.0)
+
+
+class _Lines:
+    """The file's lines as the csv module reads them, each row's raw text kept."""
+
+    def __init__(self, f: Iterator[str]) -> None:
+        self._f = f
+        self._taken: list[str] = []
+        self.read = 0  # characters read so far (one per byte that is no UTF-8)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._f)
+        self._taken.append(line)
+        self.read += len(line)
+        return line
+
+    def take(self) -> str:
+        """The raw text of the row just read, without its line ending."""
+        text = "".join(self._taken)
+        self._taken.clear()
+        return text.removesuffix("\n").removesuffix("\r")
+
+
+class _PythonRows:
+    """Rows read by the csv module, sorted as pyarrow's are: good, malformed, not UTF-8."""
+
+    def __init__(self, width: int, index: list[int]) -> None:
+        self._width, self._index = width, index
+        self._clear()
+
+    def _clear(self) -> None:
+        self._cells: list[list[str | None]] = [[] for _ in self._index]
+        self._rows: list[int] = []
+        self._malformed: list[tuple[int, str]] = []
+        self._not_utf8: list[tuple[int, list[bytes | None]]] = []
+
+    def add(self, number: int, fields: list[str], raw: str) -> int:
+        """Keep one row; how many rows are kept so far."""
+        if len(fields) != self._width:
+            self._malformed.append((number, raw))
+        else:
+            cells = [fields[i] or None for i in self._index]
+            if all(_is_text(cell) for cell in cells):
+                self._rows.append(number)
+                for column, cell in zip(self._cells, cells, strict=True):
+                    column.append(cell)
+            else:
+                raw_cells = [
+                    None if c is None else c.encode("utf-8", "surrogateescape") for c in cells
+                ]
+                self._not_utf8.append((number, raw_cells))
+        return self.count
+
+    @property
+    def count(self) -> int:
+        """How many rows are kept."""
+        return len(self._rows) + len(self._malformed) + len(self._not_utf8)
+
+    def block(self, canonical: list[str], done: float) -> Block:
+        """The rows kept so far as one block, and none kept after."""
+        columns = [pa.array(column, pa.string()) for column in self._cells]
+        batch = pa.RecordBatch.from_arrays(columns, names=canonical)
+        rows = np.array(self._rows, dtype=np.int64)
+        block = Block(batch, rows, min(done, 1.0), self._malformed, self._not_utf8)
+        self._clear()
+        return block
+
+
+def _is_text(cell: str | None) -> bool:
+    """False for a cell holding bytes that are no UTF-8 (read as surrogate escapes)."""
+    if cell is None:
+        return True
+    try:
+        cell.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _as_text(

@@ -109,9 +109,14 @@ def to_records(
 
 
 def malformed_records(rows: list[tuple[int, str]], source: str) -> Records:
-    """A CSV row with the wrong number of fields: its id and its raw text (``csvRow``) only."""
+    """A CSV row with the wrong number of fields: its id and its raw text (``csvRow``) only.
+
+    Bytes of the line that are no UTF-8 (surrogate escapes in ``text``) are sent as they are.
+    """
     data = [
-        json.dumps({"id": f"{source}:{row}", "csvRow": text}, ensure_ascii=False).encode()
+        json.dumps({"id": f"{source}:{row}", "csvRow": text}, ensure_ascii=False).encode(
+            "utf-8", "surrogateescape"
+        )
         for row, text in rows
     ]
     numbers = np.array([row for row, _ in rows], dtype=np.int64)
