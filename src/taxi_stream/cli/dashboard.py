@@ -14,11 +14,10 @@ import click
 
 from taxi_stream.app.standing import standing
 from taxi_stream.app.wiring import Settings, existing_store
-from taxi_stream.cli.options import clear_errors, common, err
+from taxi_stream.cli.options import clear_errors, common, err, finality_options
 from taxi_stream.core.watermarks import (
     DEFAULT_ALLOWED_LATENESS_S,
     DEFAULT_IDLE_TIMEOUT_S,
-    MAX_BOUND_S,
 )
 
 if TYPE_CHECKING:
@@ -163,26 +162,7 @@ def _sample(processor: Processor, produced: int) -> PipelineSample:
     help="How often the page updates (default 1 s; 5 s for a DynamoDB table, which each"
     " update scans).",
 )
-@click.option(
-    "--allowed-lateness",
-    type=click.IntRange(0, MAX_BOUND_S),
-    default=DEFAULT_ALLOWED_LATENESS_S,
-    show_default=True,
-    envvar="ALLOWED_LATENESS_SECONDS",
-    show_envvar=True,
-    help="Seconds after its end an event-time window still takes trips on time: it is shown"
-    " final once the stream's watermark passes its end plus this (as query judges it).",
-)
-@click.option(
-    "--idle-timeout",
-    type=click.IntRange(0, MAX_BOUND_S),
-    default=DEFAULT_IDLE_TIMEOUT_S,
-    show_default=True,
-    envvar="TAXI_STREAM_IDLE_TIMEOUT",
-    show_envvar=True,
-    help="A shard whose last record arrived this many seconds before the newest shard's is"
-    " idle: it does not hold the stream's watermark back.",
-)
+@finality_options
 @clear_errors
 def dashboard(
     *,

@@ -18,6 +18,7 @@ from taxi_stream.core.limits import MAX_WINDOW_S
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.watermarks import (
     DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_OUT_OF_ORDERNESS_S,
     MAX_BOUND_S,
     EventTime,
@@ -268,6 +269,32 @@ def metrics_options(fn: F) -> F:
         help="Address the metrics server binds; give another only to be scraped from elsewhere.",
     )
     return port(host(fn))
+
+
+def finality_options(fn: F) -> F:
+    """--allowed-lateness and --idle-timeout, how the read side decides a window is final; the
+    command takes ``allowed_lateness: int`` and ``idle_timeout: int`` (seconds)."""
+    lateness = click.option(
+        "--allowed-lateness",
+        type=click.IntRange(0, MAX_BOUND_S),
+        default=DEFAULT_ALLOWED_LATENESS_S,
+        show_default=True,
+        envvar="ALLOWED_LATENESS_SECONDS",
+        show_envvar=True,
+        help="Seconds after its end an event-time window still takes trips on time: it is"
+        " final once the stream's watermark passes its end plus this.",
+    )
+    idle = click.option(
+        "--idle-timeout",
+        type=click.IntRange(0, MAX_BOUND_S),
+        default=DEFAULT_IDLE_TIMEOUT_S,
+        show_default=True,
+        envvar="TAXI_STREAM_IDLE_TIMEOUT",
+        show_envvar=True,
+        help="A shard whose last record arrived this many seconds before the newest shard's is"
+        " idle: it does not hold the stream's watermark back.",
+    )
+    return lateness(idle(fn))
 
 
 @contextmanager

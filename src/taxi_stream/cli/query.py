@@ -17,15 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from taxi_stream.app.wiring import Settings, existing_store
-from taxi_stream.cli.options import clear_errors, common, flag_ms, require_stdout
+from taxi_stream.cli.options import (
+    clear_errors,
+    common,
+    finality_options,
+    flag_ms,
+    require_stdout,
+)
 from taxi_stream.core.records import DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import Totals
-from taxi_stream.core.watermarks import (
-    DEFAULT_ALLOWED_LATENESS_S,
-    DEFAULT_IDLE_TIMEOUT_S,
-    MAX_BOUND_S,
-)
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.views.finality import Finality
 from taxi_stream.views.query import letters_table, windows_table
@@ -69,26 +70,7 @@ Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
     default=None,
     help="Windows starting before this time (ISO-8601; without an offset, UTC).",
 )
-@click.option(
-    "--allowed-lateness",
-    type=click.IntRange(0, MAX_BOUND_S),
-    default=DEFAULT_ALLOWED_LATENESS_S,
-    show_default=True,
-    envvar="ALLOWED_LATENESS_SECONDS",
-    show_envvar=True,
-    help="Seconds after its end an event-time window still takes trips on time: it is final"
-    " once the stream's watermark passes its end plus this.",
-)
-@click.option(
-    "--idle-timeout",
-    type=click.IntRange(0, MAX_BOUND_S),
-    default=DEFAULT_IDLE_TIMEOUT_S,
-    show_default=True,
-    envvar="TAXI_STREAM_IDLE_TIMEOUT",
-    show_envvar=True,
-    help="A shard whose last record arrived this many seconds before the newest shard's is"
-    " idle: it does not hold the stream's watermark back.",
-)
+@finality_options
 @click.option("--dead-letters", is_flag=True, help="Show dead letters with their reasons.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @clear_errors
