@@ -9,36 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from taxi_stream.core.errors import RecordError
-from taxi_stream.function.codec import decode_trip
 from taxi_stream.sources.replay import files
 from taxi_stream.sources.replay.outcomes import ReplayOptions
 from taxi_stream.sources.replay.replayer import Replayer, open_files
+from tests.support.replaying import Captured, verdict
 
 SAMPLE = Path(__file__).parents[1] / "data" / "yellow_tripdata_2024-11_first10k.csv"
-
-
-class Captured:
-    """A put that keeps every entry, as the stream would."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, bytes]] = []
-        self.sent = 0
-        self.failures: list[tuple[int, str]] = []
-
-    def __call__(self, batch: list[tuple[str, bytes]]) -> Captured:
-        self.entries += batch
-        self.sent = len(batch)
-        return self
-
-
-def verdict(data: bytes) -> str | None:
-    """The consumer's reason for dead-lettering these record bytes, None for a trip."""
-    try:
-        decode_trip(data)
-    except RecordError as exc:
-        return exc.reason
-    return None
 
 
 def sample_lines(count: int) -> list[bytes]:

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from taxi_stream.core.errors import RecordError, SourceError
-from taxi_stream.function.codec import decode_trip
+from taxi_stream.core.errors import SourceError
 from taxi_stream.sources.replay import files
 from taxi_stream.sources.replay.files import Block
 from taxi_stream.sources.replay.layouts import Columns, detect
 from taxi_stream.sources.replay.outcomes import ReplayOptions
 from taxi_stream.sources.replay.progress import Progress
 from taxi_stream.sources.replay.replayer import Replayer, open_files
+from tests.support.replaying import Captured, verdict
 
 HEADER = "VendorID,tpep_pickup_datetime,tpep_dropoff_datetime,passenger_count,trip_distance"
 MIB = 1_048_576
@@ -33,29 +33,6 @@ def write(path: Path, lines: list[str]) -> Path:
     """A CSV file with the TLC header and these lines."""
     path.write_text("\n".join([HEADER, *lines]) + "\n")
     return path
-
-
-class Captured:
-    """A put that keeps every entry, as the stream would."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, bytes]] = []
-        self.sent = 0
-        self.failures: list[tuple[int, str]] = []
-
-    def __call__(self, batch: list[tuple[str, bytes]]) -> Captured:
-        self.entries += batch
-        self.sent = len(batch)
-        return self
-
-
-def verdict(data: bytes) -> str | None:
-    """The consumer's reason for dead-lettering these record bytes, None for a trip."""
-    try:
-        decode_trip(data)
-    except RecordError as exc:
-        return exc.reason
-    return None
 
 
 def test_a_row_over_the_record_limit_goes_as_the_oversize_envelope(tmp_path: Path) -> None:
