@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from taxi_stream.core.errors import ConfigError, Reason, RecordError
 from taxi_stream.core.trip import parse_trip
+from taxi_stream.sources import simulator
 from taxi_stream.sources.simulator import (
     NOMINAL_TRIPS_PER_SECOND,
     NYC_BOUNDS,
@@ -148,6 +149,29 @@ def test_every_clean_record_is_accepted_by_the_consumer_rules() -> None:
 def test_records_have_the_wire_keys_in_order(clean: list[dict[str, Any]]) -> None:
     """Each record carries exactly the 14 camelCase wire fields, then the 3 money fields."""
     assert all(list(record) == WIRE_KEYS for record in clean)
+
+
+def test_each_record_is_the_compact_json_msgspec_writes_for_its_values() -> None:
+    """A clean record re-encodes to itself: no newline, no blank, every number at its shortest."""
+    batch = simulate(5000, seed=5, malformed_fraction=0.05, vendors=("1", "CMT", "v\u00e9"))
+    assert len(batch.malformed) > 100
+    for index, (_, data) in enumerate(batch.entries):
+        if index not in batch.malformed:
+            assert msgspec.json.encode(msgspec.json.decode(data)) == data
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.lists(json_values, max_size=20))
+def test_the_lines_of_encoded_values_are_those_split_at_each_newline(values: list[Any]) -> None:
+    """Any JSON values, blanks at the ends of their strings too: the lines are split's pieces."""
+    encoded = msgspec.json.Encoder().encode_lines(values)
+    assert simulator._lines(encoded) == encoded.split(b"\n")[:-1]
 
 
 def test_partition_key_is_the_unique_trip_id() -> None:

@@ -21,6 +21,7 @@ Lambda, for a Kinesis event source with tumbling windows:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 MAX_RECORD_BYTES: Final = 1_048_576  # a Kinesis record: data + partition key
@@ -67,6 +68,38 @@ def entry_problem(key: str, data: bytes) -> str | None:
     if size > MAX_RECORD_BYTES:
         return f"too_large: {size} bytes (data + partition key) is over the 1 MiB record limit"
     return None
+
+
+def entry_problems(keys: Sequence[str], payloads: Sequence[bytes]) -> list[tuple[int, str]]:
+    """(index, ``entry_problem``) of every entry a stream refuses, in order; [] if all fit.
+
+    Checked over the batch first: ASCII keys of 1..256 characters, and the longest payload
+    with the longest key within 1 MiB, mean that every entry fits. Else entry by entry.
+    """
+    if "".join(keys).isascii():
+        key_lengths = list(map(len, keys))
+        shortest, longest = min(key_lengths, default=1), max(key_lengths, default=0)
+        fits = shortest >= 1 and longest <= MAX_KEY_UNITS
+        if fits and longest + max(map(len, payloads), default=0) <= MAX_RECORD_BYTES:
+            return []
+    problems = map(entry_problem, keys, payloads)
+    return [(index, problem) for index, problem in enumerate(problems) if problem is not None]
+
+
+def accepted(
+    entries: Sequence[tuple[str, bytes]],
+) -> tuple[list[str], list[bytes], list[tuple[int, str]]]:
+    """The keys and payloads (as bytes) of the entries a stream takes; (index, why) of the rest."""
+    keys = [key for key, _ in entries]
+    payloads = [data for _, data in entries]
+    failed = entry_problems(keys, payloads)
+    if failed:
+        refused = {index for index, _ in failed}
+        keys = [key for index, key in enumerate(keys) if index not in refused]
+        payloads = [data for index, data in enumerate(payloads) if index not in refused]
+    if not set(map(type, payloads)) <= {bytes}:
+        payloads = [bytes(data) for data in payloads]
+    return keys, payloads, failed
 
 
 def fit_key(text: str) -> str:

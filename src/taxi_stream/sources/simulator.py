@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from bisect import bisect_left
@@ -181,7 +182,7 @@ class Simulator:
         columns, late = self._columns(rng, money_rng, first, BLOCK_SIZE)
         ids = _ids(self._id, first, BLOCK_SIZE)
         trips = starmap(_WireTrip, zip(ids, *columns, strict=True))
-        records = _encode_lines(list(trips)).split(b"\n")[:-1]  # JSON has no raw newline
+        records = _lines(_encode_lines(list(trips)))
         at, reasons = _inject_faults(rng, self.config.malformed_fraction, records)
         late[at] = False
         entries = list(zip(ids, records, strict=True))
@@ -252,6 +253,16 @@ class _WireTrip(msgspec.Struct, gc=False):
 
 _PASSENGER_P: Final = np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS))
 _encode_lines: Final = msgspec.json.Encoder().encode_lines  # one call for a block of records
+
+
+def _lines(encoded: bytes) -> list[bytes]:
+    """The records of ``encode_lines``'s output, without their newlines.
+
+    ``readlines`` finds each newline with memchr, several times faster than ``split``, which
+    looks at every byte; a record (a JSON object, no raw newline in it) ends with ``}``, so
+    ``rstrip`` takes off only the newline.
+    """
+    return list(map(bytes.rstrip, io.BytesIO(encoded).readlines()))
 
 
 def _ids(prefix: str, first: int, n: int) -> list[str]:

@@ -11,6 +11,7 @@ their shard, their arrival time and consecutive sequence numbers, so the row car
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from functools import cache
 from itertools import accumulate
 from typing import Any, Final
@@ -31,25 +32,36 @@ def _zstd() -> Any:
     return pa.Codec("zstd", ZSTD_LEVEL)
 
 
-def split(keys: list[bytes], payloads: list[bytes]) -> list[tuple[list[bytes], list[bytes]]]:
+def split(
+    keys: Sequence[str], payloads: Sequence[bytes]
+) -> list[tuple[Sequence[str], Sequence[bytes]]]:
     """Consecutive runs of the records whose bodies stay within MAX_BODY_BYTES (one at least)."""
-    runs: list[tuple[list[bytes], list[bytes]]] = []
+    if 6 * len(keys) + len("".join(keys).encode()) + sum(map(len, payloads)) <= MAX_BODY_BYTES:
+        return [(keys, payloads)]  # the usual case: the whole put's records of the shard
+    runs: list[tuple[Sequence[str], Sequence[bytes]]] = []
     start, size = 0, 0
     for index, (key, data) in enumerate(zip(keys, payloads, strict=True)):
-        grown = size + 6 + len(key) + len(data)
+        grown = size + 6 + len(key.encode()) + len(data)
         if grown > MAX_BODY_BYTES and index > start:
             runs.append((keys[start:index], payloads[start:index]))
-            start, grown = index, 6 + len(key) + len(data)
+            start, grown = index, 6 + len(key.encode()) + len(data)
         size = grown
     runs.append((keys[start:], payloads[start:]))
     return runs
 
 
-def encode(keys: list[bytes], payloads: list[bytes]) -> tuple[int, int, bytes]:
-    """(codec, body length, stored bytes) of a batch of UTF-8 ``keys`` and their ``payloads``."""
+def encode(keys: Sequence[str], payloads: Sequence[bytes]) -> tuple[int, int, bytes]:
+    """(codec, body length, stored bytes) of a batch of partition ``keys`` and their ``payloads``.
+
+    The keys are written as UTF-8 in one piece; when they are all ASCII (the piece is as long
+    as the keys' characters), a key's length in bytes is its length in characters.
+    """
     n = len(keys)
-    header = struct.pack(f"<{n}H{n}I", *map(len, keys), *map(len, payloads))
-    body = b"".join([header, *keys, *payloads])
+    key_bytes = "".join(keys).encode()
+    ascii_keys = len(key_bytes) == sum(map(len, keys))
+    key_lengths = map(len, keys) if ascii_keys else [len(key.encode()) for key in keys]
+    header = struct.pack(f"<{n}H{n}I", *key_lengths, *map(len, payloads))
+    body = b"".join([header, key_bytes, *payloads])
     packed: bytes = _zstd().compress(body, asbytes=True)
     if len(packed) < len(body):
         return ZSTD, len(body), packed

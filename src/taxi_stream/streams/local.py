@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Final
 
 from taxi_stream.core.errors import ConfigError, StreamError
-from taxi_stream.core.hashkey import shard_for_key
-from taxi_stream.core.limits import entry_problem
+from taxi_stream.core.hashkey import shards_for_keys
+from taxi_stream.core.limits import accepted
 from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, errors
@@ -183,11 +183,11 @@ class LocalStream:
 
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
-        by_shard, failed = self._by_shard(entries)
+        keys, payloads, failed = accepted(entries)
         encoded = [
             (shard, len(run[0]), batches.encode(*run))
-            for shard, (keys, payloads) in by_shard.items()
-            for run in batches.split(keys, payloads)
+            for shard, (shard_keys, shard_payloads) in self._by_shard(keys, payloads).items()
+            for run in batches.split(shard_keys, shard_payloads)
         ]
         with errors("embedded stream write", StreamError, self._path), self._db:
             self._db.execute("BEGIN IMMEDIATE")
@@ -199,28 +199,26 @@ class LocalStream:
                 out.append((shard, last[shard], count, arrival_ms, codec, size, stored))
             self._db.executemany("INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)", out)
             self._db.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?)", last.items())
-            sent = len(entries) - len(failed)
+            sent = len(keys)
             trimmed = self._maybe_trim(sent)
         if trimmed:
             self._give_back()
         return PutResult(sent=sent, failed=failed, records=sent)
 
     def _by_shard(
-        self, entries: Sequence[tuple[str, bytes]]
-    ) -> tuple[dict[int, tuple[list[bytes], list[bytes]]], list[tuple[int, str]]]:
-        """The UTF-8 keys and payloads of the good entries by shard, in put order; the bad."""
-        by_shard: dict[int, tuple[list[bytes], list[bytes]]] = {}
-        failed = []
-        count = self.shard_count
-        for index, (key, data) in enumerate(entries):
-            problem = entry_problem(key, data)  # as Kinesis refuses it
-            if problem is None:
-                keys, payloads = by_shard.setdefault(shard_for_key(key, count), ([], []))
-                keys.append(key.encode())
-                payloads.append(bytes(data))
-            else:
-                failed.append((index, problem))
-        return by_shard, failed
+        self, keys: list[str], payloads: list[bytes]
+    ) -> dict[int, tuple[list[str], list[bytes]]]:
+        """The keys and payloads by shard (MD5 of the key, as in Kinesis), each in put order."""
+        if self.shard_count == 1 or not keys:
+            return {0: (keys, payloads)} if keys else {}
+        lists: list[tuple[list[str], list[bytes]]] = [([], []) for _ in range(self.shard_count)]
+        add_key = [shard_keys.append for shard_keys, _ in lists]
+        add_payload = [shard_payloads.append for _, shard_payloads in lists]
+        shards = shards_for_keys(keys, self.shard_count)
+        for shard, key, data in zip(shards, keys, payloads, strict=True):
+            add_key[shard](key)
+            add_payload[shard](data)
+        return {shard: run for shard, run in enumerate(lists) if run[0]}
 
     def _maybe_trim(self, added: int) -> int:
         self._since_trim += added
