@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import WindowClock
 
 
-@dataclass(frozen=True, slots=True)
-class StreamRecord:
-    """One record as a stream delivers it (Kinesis GetRecords or the embedded log)."""
+class StreamRecord(NamedTuple):
+    """One record as a stream delivers it (Kinesis GetRecords or the embedded log).
+
+    A named tuple rather than a dataclass, on the hot path: a read builds one per record, and
+    the embedded stream builds a whole batch of them in C (``tuple.__new__`` over columns), at
+    a fraction of a frozen dataclass's ``__init__``. Immutable and slotted like the rest.
+    """
 
     sequence_number: str  # decimal digits, increasing within a shard
     arrival_ms: int  # ApproximateArrivalTimestamp, epoch ms

@@ -6,7 +6,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from threading import Lock, Thread
+from queue import SimpleQueue
+from threading import Event, Lock, Thread
 from typing import Final
 
 import msgspec
@@ -67,14 +68,21 @@ class Attempt:
     timed_out: bool = False
     error: Exception | None = None  # what failed the invocation
 
-    def call(self, handler: Handler, event: KinesisEvent, context: LocalContext) -> object:
+    def call(
+        self,
+        handler: Handler,
+        event: KinesisEvent,
+        context: LocalContext,
+        worker: Worker | None = None,
+    ) -> object:
         """Call the handler before its deadline; its error, or a timeout, is a function error.
 
         A damaged SQLite file under an in-process handler is the runner's own store, not the
-        function's failure: it is raised as is, never retried as a failed batch.
+        function's failure: it is raised as is, never retried as a failed batch. ``worker``:
+        the thread to call it on (see ``call_with_deadline``).
         """
         try:
-            return call_with_deadline(handler, event, context)
+            return call_with_deadline(handler, event, context, worker)
         except DamagedDatabaseError:
             raise
         except Exception as exc:
@@ -97,14 +105,70 @@ class Attempt:
 
 @dataclass(slots=True)
 class _Call:
-    """Whether a worker began the handler's call, or was told not to (both under one lock)."""
+    """One call of the handler: whether a worker began it or was told not to (both under one
+    lock), and, once ``done``, what it returned or raised."""
 
+    handler: Handler
+    event: KinesisEvent
+    context: LocalContext
     lock: Lock = field(default_factory=Lock)
     began: bool = False
     cancelled: bool = False
+    done: Event = field(default_factory=Event)
+    returned: list[object] = field(default_factory=list)
+    raised: list[BaseException] = field(default_factory=list)
+
+    def run(self) -> None:
+        """Make the call, unless it was cancelled first."""
+        with self.lock:
+            if self.cancelled:
+                return
+            self.began = True
+        try:
+            self.returned.append(self.handler(self.event, self.context))
+        except BaseException as exc:  # noqa: BLE001 - handed over to the invoking thread
+            self.raised.append(exc)
+        finally:
+            self.done.set()
 
 
-def call_with_deadline(handler: Handler, event: KinesisEvent, context: LocalContext) -> object:
+class Worker:
+    """The thread a caller's handler calls run on, kept from one call to the next.
+
+    A thread started per invocation cost a scheduling wait and a hand-over of the GIL each time
+    (the starting thread waits for the new one to run, while the handler it runs holds the GIL).
+    Calls go to it one at a time: its caller waits for each (see ``call_with_deadline``).
+    """
+
+    def __init__(self) -> None:
+        self._calls: SimpleQueue[_Call | None] | None = None  # its thread's; None: no thread
+
+    def submit(self, call: _Call) -> None:
+        """Give the thread the call, starting a thread first when there is none."""
+        if self._calls is not None:
+            self._calls.put(call)
+            return
+        calls: SimpleQueue[_Call | None] = SimpleQueue()
+        calls.put(call)
+        self._calls = calls
+        Thread(target=_serve, args=(calls,), name="invoke", daemon=True).start()
+
+    def retire(self) -> None:
+        """End the thread after the call it has (a later ``submit`` starts another)."""
+        if self._calls is not None:
+            self._calls.put(None)
+            self._calls = None
+
+
+def _serve(calls: SimpleQueue[_Call | None]) -> None:
+    while (call := calls.get()) is not None:
+        call.run()
+        del call  # an idle thread holds no event, no handler, no unit of work
+
+
+def call_with_deadline(
+    handler: Handler, event: KinesisEvent, context: LocalContext, worker: Worker | None = None
+) -> object:
     """Run ``handler(event, context)`` in a worker thread, failing it at the context's deadline.
 
     A Python thread cannot be killed, so a timed-out call cannot be stopped the way Lambda stops
@@ -113,43 +177,35 @@ def call_with_deadline(handler: Handler, event: KinesisEvent, context: LocalCont
     caller then rolls back the unit of work the call ran in, so nothing the late call wrote to
     the runner's SQLite store survives, and the next attempt never runs beside it. A Ctrl-C
     that lands meanwhile, even while the worker starts, is raised once the call has returned,
-    or once the call is sure never to begin.
+    or once the call is sure never to begin. ``worker``: the caller's kept thread (without
+    one, a thread for this call alone).
     """
-    returned: list[object] = []
-    raised: list[BaseException] = []
-    call = _Call()
-
-    def target() -> None:
-        with call.lock:
-            if call.cancelled:
-                return
-            call.began = True
-        try:
-            returned.append(handler(event, context))
-        except BaseException as exc:  # noqa: BLE001 - handed over to the invoking thread
-            raised.append(exc)
-
-    worker = Thread(target=target, name=f"invoke-{context.aws_request_id}", daemon=True)
+    call = _Call(handler, event, context)
     timeout_s = max(0.0, context.deadline_s - time.monotonic())
+    kept = worker or Worker()
     try:
-        worker.start()
-        worker.join(None if timeout_s == float("inf") else timeout_s)  # inf: no deadline
+        kept.submit(call)
+        call.done.wait(None if timeout_s == float("inf") else timeout_s)  # inf: no deadline
     except BaseException:  # Ctrl-C: the call must still not outlive its unit of work
         with call.lock:
             call.cancelled = True
         if call.began:
-            worker.join()
+            call.done.wait()
+        kept.retire()  # should its thread run later, it ends without making the call
         raise
-    if worker.is_alive():
+    finally:
+        if worker is None:
+            kept.retire()
+    if not call.done.is_set():
         log.warning(
             "invocation %s timed out; waiting for the call to return before rolling it back",
             context.aws_request_id,
         )
-        worker.join()
+        call.done.wait()
         raise FunctionTimeoutError(f"{TIMED_OUT} {timeout_s:.2f} seconds")
-    if not raised:
-        return returned[0]
-    error = raised[0]
+    if not call.raised:
+        return call.returned[0]
+    error = call.raised[0]
     if isinstance(error, Exception):
         raise error
     raise HandlerContractError(f"the handler raised {type(error).__name__}") from error

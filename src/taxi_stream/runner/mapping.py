@@ -37,6 +37,7 @@ from taxi_stream.runner.invoke import (
     Handler,
     LocalContext,
     Response,
+    Worker,
     function_arn,
     state_bytes,
 )
@@ -91,6 +92,7 @@ class EventSourceMapping:
     ) -> None:
         self._reader = reader
         self._invocation = invocations(checkpoints, handler)
+        self._worker = Worker()  # the thread every invocation of this mapping runs on
         self._record_view = isinstance(handler, InProcess) and handler.record_view
         self._checkpoints: CheckpointStore[UnitOfWork] = checkpoints
         self._config = config = config or MappingConfig()
@@ -367,7 +369,7 @@ class EventSourceMapping:
         attempt = Attempt()
         try:
             with self._invocation() as (handler, work):
-                raw = attempt.call(handler, event, context)
+                raw = attempt.call(handler, event, context, self._worker)
                 response = attempt.read(
                     raw,
                     windowed=config.windowed,

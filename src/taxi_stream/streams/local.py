@@ -22,8 +22,10 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
+from itertools import repeat
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.hashkey import shards_for_keys
@@ -64,6 +66,11 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 """
 _LEGACY_TABLE: Final = "records"  # one row per record: (shard, seq, arrival_ms, key, data)
+
+
+_record = cast(
+    Callable[[tuple[str, int, str, bytes]], StreamRecord], partial(tuple.__new__, StreamRecord)
+)  # a StreamRecord of its four fields, built in C (no Python __new__ per record)
 
 
 def shard_id(index: int) -> str:
@@ -310,12 +317,10 @@ class LocalStream:
         if self._decoded is not None and self._decoded[:2] == (index, last):
             return self._decoded[2]
         keys, payloads = batches.decode(count, *stored)
-        sequence = self._sequencer(index)
-        numbers = range(last - count + 1, last + 1)
-        records = [
-            StreamRecord(sequence(n), arrival_ms, key, data)
-            for n, key, data in zip(numbers, keys, payloads, strict=True)
-        ]
+        numbers = self._numbers(index, last - count + 1, last + 1)
+        records = list(
+            map(_record, zip(numbers, repeat(arrival_ms, count), keys, payloads, strict=True))
+        )
         self._decoded = (index, last, records)
         return records
 
@@ -351,6 +356,21 @@ class LocalStream:
                 (index,),
             ).fetchone()
         return None if row is None else int(row[0])
+
+    def _numbers(self, index: int, first: int, stop: int) -> list[str]:
+        """The shard's sequence numbers of the counters ``first`` to ``stop - 1``, as
+        ``_sequencer`` writes them, made in C: counters of one digit count share their padding."""
+        if self._legacy:
+            return list(map(str, range(first, stop)))
+        prefix = f"{_SEQUENCE_LEAD}{index:0{_SHARD_DIGITS}d}"
+        out: list[str] = []
+        while first < stop:
+            digits = len(str(first))
+            end = min(stop, 10**digits)  # the first counter with one digit more
+            padded = prefix + "0" * (_COUNTER_DIGITS - digits)
+            out += map(padded.__add__, map(str, range(first, end)))
+            first = end
+        return out
 
     def _sequencer(self, index: int) -> Callable[[int], str]:
         """A shard's sequence number of a counter."""
