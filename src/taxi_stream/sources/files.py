@@ -14,6 +14,7 @@ import binascii
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -42,17 +43,22 @@ def json_lines(
     """Each non-blank line after the first ``skip`` one record, as is (``name``: for envelopes).
 
     The input is read block by block (what one read brings, a pipe's line as soon as it comes);
-    a block with no blank or oversize line and line-number keys is yielded without a Python
-    step per line, any other line by line.
+    a block with no blank or oversize line and line-number keys is given on without a Python
+    step per line, any other line by line. Nothing is read before the first entry is asked for.
     """
+    return chain.from_iterable(_by_block(source, name, reading, key_by, skip))
+
+
+def _by_block(
+    source: IO[bytes], name: str, reading: Reading, key_by: str, skip: int
+) -> Iterator[Iterator[Entry]]:
+    """The entries of each block, counting the lines read in ``reading`` as it goes."""
     number = 0
     for lines in _blocks(source):
         first, number = number + 1, number + len(lines)
         reading.lines = number
         skipped = max(skip - first + 1, 0)  # the block's lines that --skip-lines skips
-        yield from _block(
-            lines[skipped:] if skipped else lines, first + skipped, name, reading, key_by
-        )
+        yield _block(lines[skipped:] if skipped else lines, first + skipped, name, reading, key_by)
 
 
 def _block(
