@@ -52,7 +52,7 @@ def reference(source: IO[bytes], name: str, key_by: str, skip: int) -> tuple[lis
 def _reference_id(data: bytes) -> str | None:
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     trip_id = value.get("id") if isinstance(value, dict) else None
     return fit_key(str(trip_id)) if trip_id not in (None, "") else None
@@ -183,3 +183,11 @@ def test_a_line_on_a_quiet_pipe_is_an_entry_before_more_input_comes() -> None:
         Reading(),
     )
     assert next(source) == (1, "1", b'{"a": 1}')
+
+
+def test_an_id_key_of_a_line_nested_too_deep_to_parse_is_its_line_number() -> None:
+    """--partition-key id: a line of 100,000 nested arrays is keyed by its line number."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    content = b'{"id": "a"}\n' + deep + b'\n{"id": "c"}\n'
+    keys = [key for _, key, _ in json_lines(io.BytesIO(content), "in", Reading(), key_by="id")]
+    assert keys == ["a", "2", "c"]

@@ -163,7 +163,7 @@ def _entry(number: int, data: bytes, name: str, reading: Reading, key_by: str) -
 def _id_of(data: bytes) -> str | None:
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         return None
     trip_id = value.get("id") if isinstance(value, dict) else None
     return fit_key(str(trip_id)) if trip_id not in (None, "") else None
