@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import sys
 from collections.abc import Iterator
 from typing import IO
 
@@ -191,3 +192,49 @@ def test_an_id_key_of_a_line_nested_too_deep_to_parse_is_its_line_number() -> No
     content = b'{"id": "a"}\n' + deep + b'\n{"id": "c"}\n'
     keys = [key for _, key, _ in json_lines(io.BytesIO(content), "in", Reading(), key_by="id")]
     assert keys == ["a", "2", "c"]
+
+
+VALUES = (
+    b'"a"', b'""', b'"\\ud83d\\ude95"', b'"\\n\\/"', b'"\\u0041"', b"0", b"-0", b"-12", b"2.50",
+    b"1E+2", b"true", b"false", b"null", b"[1]", b'{"a":1,"a":2}', b'"' + b"k" * 300 + b'"',
+    b"9" * 25, b"9" * 700, b"9" * 4_301, b"1.5e999", b"1e400", b"-1e400", b'"\\ud800"',
+)  # fmt: skip
+BAD_VALUES = (
+    b'"\\x"', b'"\x01"',
+    b'"\xff"', b'"\xc3\xa9"', b'"\xed\xa0\x80"', b'"\xc0\x80"', b"01", b"1.", b".5", b"NaN",
+    b"Infinity", b"tru", b"[1,]", b"",
+)  # fmt: skip
+KEYS = (b'"id"', b'"\\u0069d"', b'"x"', b'"ID"')
+GAPS = (b"", b"", b" ", b"\t", b"\r", b"\x0c", b"\x0b", b"\x00", b",", b"\xef\xbb\xbf")
+
+
+def id_soups(rng: random.Random, count: int) -> Iterator[bytes]:
+    """Objects with an id of every kind, members and gaps (some not JSON, or not to msgspec)."""
+
+    def value() -> bytes:
+        return rng.choice(BAD_VALUES if rng.random() < 0.15 else VALUES)
+
+    for _ in range(count):
+        members = [(rng.choice(KEYS), value()) for _ in range(rng.randint(0, 3))]
+        trip_id = rng.choice(VALUES[:8]) if rng.random() < 0.5 else value()  # mostly a key
+        members.insert(rng.randint(0, len(members)), (b'"id"', trip_id))
+        gap = (lambda: rng.choice(GAPS)) if rng.random() < 0.3 else (lambda: b"")
+        body = b",".join(gap() + key + gap() + b":" + gap() + item for key, item in members)
+        yield gap() + b"{" + body + gap() + b"}" + gap()
+
+
+@pytest.mark.parametrize("digits", [0, 640, 4_300])
+def test_an_id_key_is_the_id_json_loads_reads_for_any_bytes(digits: int) -> None:
+    """--partition-key id: the key json.loads gives (else the line number), whatever the line."""
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(digits)
+    try:
+        lines = [*id_soups(random.Random(digits), 4_000), *hostile_lines(random.Random(1), 400)]
+        lines = [line.replace(b"\n", b" ") for line in lines]
+        want = [_reference_id(line) or str(n) for n, line in enumerate(lines, start=1)]
+        content = io.BytesIO(b"\n".join(lines))
+        got = [key for _, key, _ in json_lines(content, "in", Reading(), key_by="id")]
+    finally:
+        sys.set_int_max_str_digits(previous)
+    blanks = {n for n, line in enumerate(lines, start=1) if not line.strip()}
+    assert got == [key for n, key in enumerate(want, start=1) if n not in blanks]

@@ -12,11 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any, Final
+
+import msgspec
 
 from taxi_stream.core import oversize
 from taxi_stream.core.errors import ConfigError
@@ -161,9 +164,39 @@ def _entry(number: int, data: bytes, name: str, reading: Reading, key_by: str) -
 
 
 def _id_of(data: bytes) -> str | None:
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
-        return None
-    trip_id = value.get("id") if isinstance(value, dict) else None
+    """The record's top-level id as a partition key; None for no JSON object with an id."""
+    trip_id = _quick_id(data)
+    if trip_id is None:
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+            return None
+        trip_id = value.get("id") if isinstance(value, dict) else None
     return fit_key(str(trip_id)) if trip_id not in (None, "") else None
+
+
+class _IdOnly(msgspec.Struct):
+    """A record's top-level id; the rest of the object is checked as JSON but not built."""
+
+    id: Any = None
+
+
+_ID_ONLY: Final = msgspec.json.Decoder(_IdOnly)
+
+
+def _quick_id(data: bytes) -> str | int | None:
+    """The id as msgspec reads it where ``json.loads`` reads the same; None: ask ``json.loads``.
+
+    That is an ASCII line (msgspec does not check the UTF-8 of what it skips), no longer than
+    Python's integer digit limit (an integer over it fails ``json.loads`` only), whose id is a
+    string or an integer. Anything msgspec refuses goes to ``json.loads``, which is more lenient
+    (NaN, a byte-order mark, UTF-16, lone surrogates).
+    """
+    limit = sys.get_int_max_str_digits()
+    if not data.isascii() or (limit and len(data) > limit):
+        return None
+    try:
+        trip_id = _ID_ONLY.decode(data).id
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+    return trip_id if type(trip_id) in (str, int) else None
