@@ -238,3 +238,12 @@ def test_an_id_key_is_the_id_json_loads_reads_for_any_bytes(digits: int) -> None
         sys.set_int_max_str_digits(previous)
     blanks = {n for n, line in enumerate(lines, start=1) if not line.strip()}
     assert got == [key for n, key in enumerate(want, start=1) if n not in blanks]
+
+
+def test_a_line_of_nothing_but_ascii_whitespace_is_blank() -> None:
+    """Spaces, tabs, \\r, \\v and \\f alone make a blank line; a no-break space does not."""
+    content = b"\x0b\n\x0c\r\n \t\n\xa0\n\xc2\xa0\n{}"
+    reading = Reading()
+    entries = list(json_lines(io.BytesIO(content), "in", reading))
+    assert entries == [(4, "4", b"\xa0"), (5, "5", b"\xc2\xa0"), (6, "6", b"{}")]
+    assert (reading.lines, reading.blanks) == (6, 3)

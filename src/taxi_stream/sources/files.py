@@ -1,10 +1,11 @@
 """Records from files: JSON lines sent as they are, and the dead letters ``query`` exports.
 
 Each entry is (input line number, partition key, data). A line is sent byte for byte without
-its final newline (a ``\\r`` before it stays); a blank line (only spaces, tabs or ``\\r``) is
-skipped and counted. A dead-letter file is the JSON list ``query --dead-letters --format json``
-writes; each entry's ``rawBase64`` is sent exactly, numbered from 1 like lines. Data too large
-for a stream record is sent as its oversize envelope (``taxi_stream.core.oversize``).
+its final newline (a ``\\r`` before it stays); a blank line (only ASCII whitespace: spaces,
+tabs, ``\\r``, ``\\v``, ``\\f``) is skipped and counted. A dead-letter file is the JSON list
+``query --dead-letters --format json`` writes; each entry's ``rawBase64`` is sent exactly,
+numbered from 1 like lines. Data too large for a stream record is sent as its oversize envelope
+(``taxi_stream.core.oversize``).
 """
 
 from __future__ import annotations
