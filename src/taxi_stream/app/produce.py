@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
 from typing import Final
 
 from taxi_stream.core.limits import MAX_BATCH_RECORDS
@@ -15,6 +17,7 @@ from taxi_stream.sources.files import Entry
 log = logging.getLogger(__name__)
 
 PRODUCE_BATCH: Final = MAX_BATCH_RECORDS  # one PutRecords call's worth
+_KEY_DATA: Final = itemgetter(1, 2)  # an entry's (partition key, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ class Tally:
         if not chunk:
             return
         gate.breakable = False
-        result: PutResult = stream.put_records([(key, data) for _, key, data in chunk])
+        result: PutResult = stream.put_records(list(map(_KEY_DATA, chunk)))
         self.sent += result.sent
         self.records += result.sent if result.records is None else result.records
         self.failures.extend((chunk[i][0], why) for i, why in result.failed)
@@ -90,15 +93,18 @@ def produce(
     up batch by batch, so another thread (the metrics) can watch it.
     """
     gate = interruption or Interruption()
-    tally, chunk = Tally() if tally is None else tally, []
+    tally = Tally() if tally is None else tally
+    chunk: list[Entry] = []
     try:
         gate.breakable = interruption is not None and not gate.requested
-        for entry in entries:
-            chunk.append(entry)
-            if len(chunk) == batch:
-                tally.put(stream, chunk, gate)
-                if gate.requested:
-                    break
+        pending = iter(entries)
+        while True:
+            chunk.extend(islice(pending, batch))  # a signal keeps in chunk what was read
+            if len(chunk) < batch:
+                break  # the input's end
+            tally.put(stream, chunk, gate)
+            if gate.requested:
+                break
         gate.breakable = False  # the last statement a signal may break
     except KeyboardInterrupt:
         if interruption is None:
