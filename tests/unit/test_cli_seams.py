@@ -45,3 +45,17 @@ def test_the_scan_sees_every_command() -> None:
     assert isinstance(main, click.Group)
     assert {("process",), ("run",), ("produce",), ("query",), ("replay",)} <= set(COMMANDS)
     assert ("aws", "local") in COMMANDS
+
+
+@pytest.mark.parametrize("command", ["process", "produce", "query"])
+def test_a_command_imports_only_its_own_modules(command: str) -> None:
+    """`process`, `produce` and `query` start without the simulator's numpy or other commands."""
+    probe = (
+        "import sys\n"
+        "from taxi_stream.cli import main\n"
+        f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m == 'numpy' or m.startswith("
+        "('taxi_stream.sources.simulator', 'taxi_stream.cli.awslocal', 'taxi_stream.cli.replay'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

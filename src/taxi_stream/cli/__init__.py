@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
+from typing import Final
 
 import click
 
-from taxi_stream.cli.aws import aws
-from taxi_stream.cli.awslocal import local
-from taxi_stream.cli.dashboard import dashboard
 from taxi_stream.cli.options import err
-from taxi_stream.cli.pipeline import generate, run
-from taxi_stream.cli.process import process
-from taxi_stream.cli.produce import produce_cmd
-from taxi_stream.cli.query import query
-from taxi_stream.cli.replay import replay
+
+COMMANDS: Final = {  # name -> (module, attribute): a command's module is imported when it runs
+    "run": ("taxi_stream.cli.pipeline", "run"),
+    "generate": ("taxi_stream.cli.pipeline", "generate"),
+    "produce": ("taxi_stream.cli.produce", "produce_cmd"),
+    "replay": ("taxi_stream.cli.replay", "replay"),
+    "process": ("taxi_stream.cli.process", "process"),
+    "query": ("taxi_stream.cli.query", "query"),
+    "dashboard": ("taxi_stream.cli.dashboard", "dashboard"),
+    "aws": ("taxi_stream.cli.awslocal", "aws"),  # the aws group with its `local` command
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use, so one command does not pay for the
+    imports of all (the simulator's numpy, the AWS tooling): `taxi-stream process` starts
+    faster. ``--help`` still lists every command, importing them then."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, sorted as click sorts them."""
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, imported (and kept) the first time it is asked for."""
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, attribute = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module}.{attribute} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="taxi-stream")
 def main() -> None:
     """Real-time NYC taxi-trip analytics: per-vendor tumbling-window totals, stored exactly once."""
@@ -47,8 +75,3 @@ def show_warnings() -> Callable[[], None]:
     package, handler = logging.getLogger("taxi_stream"), WarningLine(logging.WARNING)
     package.addHandler(handler)
     return lambda: package.removeHandler(handler)
-
-
-for command in (run, generate, produce_cmd, replay, process, query, dashboard, aws):
-    main.add_command(command)
-aws.add_command(local)
