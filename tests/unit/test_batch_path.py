@@ -205,11 +205,12 @@ def test_without_windows_each_invocation_matches_too(config: str) -> None:
 
 
 def clean_event(count: int, *, seed: int = 5, late: bool = False) -> list[StreamRecord]:
-    """Clean trips only, as our producer writes them (``late``: event times far out of order)."""
+    """Clean trips only, as our producer writes them (``late``: event times far out of order,
+    on whole half minutes, so some watermark lands exactly on a window's end)."""
     rng = random.Random(seed)
     out = []
     for n in range(count):
-        pickup = START_MS + (rng.randint(-3_600_000, 0) if late else n * 500)
+        pickup = START_MS + (rng.randint(-120, 0) * 30_000 if late else n * 500)
         trip = {"id": f"c{n}", "vendorId": rng.randint(1, 3), "pickupDate": iso_utc(pickup),
                 "dropoffDate": iso_utc(pickup + 600_000), "passengerCount": rng.randint(0, 6),
                 "googleDistance": round(rng.uniform(0, 30), 3), "tripDuration": 600,
@@ -222,11 +223,13 @@ def clean_event(count: int, *, seed: int = 5, late: bool = False) -> list[Stream
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("late", [False, True])
 def test_clean_batches_take_the_columns_and_still_match(config: str, late: bool) -> None:
-    """Clean records, in order or far out of order (late trips): the columns decide them all,
-    with the same totals, late counts and watermark as record by record."""
-    parts = [record_view(clean_event(1500, late=late), SHARD, ARN)]
+    """Clean records, in order or far out of order (late trips), the later arrivals first: the
+    columns decide them all, with the same totals, late counts and watermark as record by
+    record."""
+    records = clean_event(1500, late=late)
+    parts = [record_view(records[900:], SHARD, ARN), record_view(records[:900], SHARD, ARN)]
     found, slow = columns.decode_batch(
-        [r.data for r in parts[0].stream_records], HandlerConfig().tz(), {}, dropoff=False
+        [r.data for r in records], HandlerConfig().tz(), {}, dropoff=False
     )
     assert (len(found.index), slow) == (1500, [])
     fast = outcome(False, CONFIGS[config], parts, window=True)
@@ -244,3 +247,18 @@ def test_the_comparison_catches_a_broken_fast_rule(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(columns, "_cents", plain_round)
     assert outcome(False, CONFIGS["arrival"], records, window=True) != exact
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("stray", ["2008-12-31T23:59:59Z", "2024-11-27T08:00:00Z"])
+def test_a_clean_trip_out_of_range_sends_the_batch_record_by_record(
+    config: str, stray: str
+) -> None:
+    """A clean trip before TLC's records or days after it arrived: the same dead letter and the
+    same totals around it as record by record."""
+    records = clean_event(600)
+    trip = {**json.loads(records[300].data), "pickupDate": stray}
+    records[300] = StreamRecord("301", START_MS, "k", json.dumps(trip).encode())
+    parts = [record_view(records, SHARD, ARN)]
+    fast = outcome(False, CONFIGS[config], parts, window=True)
+    assert fast == outcome(True, CONFIGS[config], parts, window=True)
