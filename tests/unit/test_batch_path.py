@@ -228,24 +228,25 @@ def test_clean_batches_take_the_columns_and_still_match(config: str, late: bool)
     record."""
     records = clean_event(1500, late=late)
     parts = [record_view(records[900:], SHARD, ARN), record_view(records[:900], SHARD, ARN)]
-    found, slow = columns.decode_batch(
+    (found,), slow = columns.decode_batch(
         [r.data for r in records], HandlerConfig().tz(), {}, dropoff=False
     )
     assert (len(found.index), slow) == (1500, [])
+    by_vendor, slow = columns.decode_batch(
+        [r.data for r in records], HandlerConfig().tz(), {}, dropoff=False, by_vendor=True
+    )
+    assert sorted(len(set(part.vendor)) for part in by_vendor) == [1, 1, 1]
+    assert sorted(k for part in by_vendor for k in part.index) == list(range(1500))
     fast = outcome(False, CONFIGS[config], parts, window=True)
     assert fast == outcome(True, CONFIGS[config], parts, window=True)
     assert fast[2]
 
 
 def test_the_comparison_catches_a_broken_fast_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check can fail: cents rounded by plain round() (no half-cent rule) differ somewhere."""
+    """The check can fail: cents by plain round(), without the half-cent rule, differ somewhere."""
     records = [kinesis_records(batch(2, 700), SHARD, ARN)]
     exact = outcome(True, CONFIGS["arrival"], records, window=True)
-
-    def plain_round(dollars: list[Any], name: str) -> list[int]:
-        return [0 if value is None else round(value * 100) for value in dollars]
-
-    monkeypatch.setattr(columns, "_cents", plain_round)
+    monkeypatch.setattr(columns, "_NEAR_HALF", 1.0)  # no product is a half cent away: round()
     assert outcome(False, CONFIGS["arrival"], records, window=True) != exact
 
 

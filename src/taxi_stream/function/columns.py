@@ -34,6 +34,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import accumulate, compress, repeat
+from math import floor, remainder
 from operator import add, attrgetter, eq, is_, le, mod, mul, sub
 from typing import Any, Final, TypeVar
 
@@ -57,32 +58,89 @@ Getter = Callable[[CleanTrip], Any]
 
 @dataclass(slots=True)
 class Columns:
-    """Per-record values of the records the fast rules decided, in batch order.
+    """The fields of the records the fast rules decided, checked, in batch order.
 
-    ``sums`` are the summed columns in ``TripValues`` order after the event time: distance in
-    thousandths of a mile, duration s, passengers, fare, tip and total amount in cents.
+    ``values()`` gives the per-record columns a total sums (as ``TripValues`` after the event
+    time: distance in thousandths of a mile, duration s, passengers, fare, tip and total amount
+    in cents); ``totals()`` their sums alone, without a list per column.
     """
 
     index: list[int]  # the records' positions in the batch
     vendor: list[int]  # vendor ids as the wire has them (ints; their keys are str(vendor))
     event_ms: list[int]
-    sums: list[list[int]]
+    miles: list[float]
+    duration_s: list[int]
+    passengers: list[int | None]
+    dollars: list[list[float | None]]  # fare, tip and total amount
+
+    def values(self) -> list[list[int]]:
+        """The per-record columns, in ``TripValues`` order after the event time."""
+        passengers = self.passengers
+        if None in passengers:
+            passengers = [count or 0 for count in passengers]
+        money = [_cents(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
+        milli = list(map(round, map(mul, self.miles, repeat(1000))))
+        return [milli, self.duration_s, passengers, *money]
+
+    def totals(self) -> list[int]:
+        """[trips, then the sum of each column of ``values()``], by streams, not lists."""
+        money = [_cents_sum(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
+        milli = sum(map(round, map(mul, self.miles, repeat(1000))))
+        passengers = sum(filter(None, self.passengers))
+        return [len(self.index), milli, sum(self.duration_s), passengers, *money]
 
 
 def decode_batch(
-    payloads: Sequence[bytes], naive_tz: tzinfo, stamps: Stamps, dropoff: bool
-) -> tuple[Columns, list[int]]:
-    """The columns of every record the fast rules decide, and the positions of the rest."""
+    payloads: Sequence[bytes],
+    naive_tz: tzinfo,
+    stamps: Stamps,
+    dropoff: bool,
+    *,
+    by_vendor: bool = False,
+) -> tuple[list[Columns], list[int]]:
+    """The columns of every record the fast rules decide, and the positions of the rest.
+
+    One Columns in batch order, or with ``by_vendor`` one per vendor id (each in batch order).
+    """
     index, structs, slow = _typed(payloads)
+    groups = _by_vendor(index, structs) if by_vendor else [(index, structs)]
+    found = []
+    for group_index, group in groups:
+        columns, rest = _decided(group_index, group, naive_tz, stamps, dropoff)
+        found.append(columns)
+        slow += rest
+    return found, sorted(slow)
+
+
+def _decided(
+    index: list[int], structs: list[CleanTrip], naive_tz: tzinfo, stamps: Stamps, dropoff: bool
+) -> tuple[Columns, list[int]]:
+    """The columns of the structs the fast rules decide; the positions of the others."""
+    slow: list[int] = []
     while True:
         columns = _columns(structs, naive_tz, stamps, dropoff)
         if isinstance(columns, Columns):
             columns.index = index
-            return columns, sorted(slow)
+            return columns, slow
         rest = set(columns)  # positions in structs the core rules must decide (once each)
         slow += (index[k] for k in rest)
         keep = [k not in rest for k in range(len(structs))]
         index, structs = list(compress(index, keep)), list(compress(structs, keep))
+
+
+def _by_vendor(
+    index: list[int], structs: list[CleanTrip]
+) -> list[tuple[list[int], list[CleanTrip]]]:
+    """The structs (and their positions) split by vendor id, each part in batch order."""
+    vendors = list(map(_VENDOR, structs))
+    kinds = Counter(vendors)  # msgspec gives ints and texts only: no 1 == True == 1.0 here
+    if len(kinds) <= 1:
+        return [(index, structs)]
+    parts = []
+    for vendor in kinds:
+        mask = list(map(eq, vendors, repeat(vendor)))
+        parts.append((list(compress(index, mask)), list(compress(structs, mask))))
+    return parts
 
 
 def _typed(payloads: Sequence[bytes]) -> tuple[list[int], list[CleanTrip], list[int]]:
@@ -161,11 +219,8 @@ def _columns(
     if bad:
         return bad
     passengers = list(map(_PASSENGERS, structs))
-    if None in passengers:
-        passengers = [count or 0 for count in passengers]
-    money = [_cents(list(map(attrgetter(name), structs)), name) for name in _MONEY]
-    milli = list(map(round, map(mul, distance, repeat(1000))))
-    return Columns([], vendor, event, [milli, duration, passengers, *money])
+    dollars = [list(map(attrgetter(name), structs)) for name in _MONEY]
+    return Columns([], vendor, event, distance, duration, passengers, dollars)
 
 
 def _either(structs: list[CleanTrip], first: Getter, second: Getter) -> list[Any]:
@@ -239,13 +294,28 @@ def _cents(dollars: list[Any], name: str) -> list[int]:
     if None in dollars:
         dollars = [0.0 if value is None else value for value in dollars]
     scaled = list(map(mul, dollars, repeat(100)))
-    whole: list[int] = list(map(round, scaled))
+    # floor(x + 0.5) is round(x) wherever x is not within a millionth of a half, which is checked
+    whole: list[int] = list(map(floor, map(add, scaled, repeat(0.5))))
     if scaled and max(map(abs, map(sub, scaled, whole))) >= _NEAR_HALF:
-        whole = [
-            near if -_NEAR_HALF < product - near < _NEAR_HALF else cents(value, name)
-            for value, product, near in zip(dollars, scaled, whole)  # noqa: B905 -- equal lengths
-        ]
+        return [_cent(value, name) for value in dollars]
     return whole
+
+
+def _cent(dollars: float, name: str) -> int:
+    """``codec._fast``'s own rule for one amount."""
+    near = round(dollars * 100)
+    if -_NEAR_HALF < dollars * 100 - near < _NEAR_HALF:
+        return near
+    return cents(dollars, name)
+
+
+def _cents_sum(dollars: list[float | None], name: str) -> int:
+    """The sum of ``_cents(dollars, name)``, by streams (no list of products or cents)."""
+    present = list(filter(None, dollars))  # None and 0 add nothing
+    residuals = map(remainder, map(mul, present, repeat(100)), repeat(1.0))  # x - round(x)
+    if max(map(abs, residuals), default=0) < _NEAR_HALF:
+        return sum(map(round, map(mul, present, repeat(100))))
+    return sum(_cent(value, name) for value in present)
 
 
 def group_sums(keys: list[K], columns: list[list[int]]) -> dict[K, list[int]]:
@@ -305,6 +375,6 @@ def fold(part: Part, rules: EventRules, columns: Columns, arrivals: list[int]) -
     part.watermark_ms = marks[-1]
     part.last_arrival_ms = max(part.last_arrival_ms, *arrivals)
     keys = list(zip(columns.vendor, starts, strict=True))
-    sums = group_sums(keys, [*columns.sums, late])
+    sums = group_sums(keys, [*columns.values(), late])
     add_cells(part, {(str(vendor), start): cell for (vendor, start), cell in sums.items()})
     return True

@@ -120,7 +120,10 @@ class TumblingWindowHandler:
         if self.exact or decode_values is not codec.decode_values:  # a substitute: per record
             return self._aggregate_each(records, part, stream, shard, fixed_start)
         batch = payloads.unpack(records, part, stream, shard, _decoders())
-        found, slow = columns.decode_batch(batch.payloads, self._tz, self._stamps, self._dropoff)
+        by_vendor = self._rules is None and fixed_start is not None  # then one window each
+        found, slow = columns.decode_batch(
+            batch.payloads, self._tz, self._stamps, self._dropoff, by_vendor=by_vendor
+        )
         letters: list[tuple[int, DeadLetter]] = []
         decoded: list[tuple[int, TripValues]] = []
         for index in slow:
@@ -139,21 +142,27 @@ class TumblingWindowHandler:
         self,
         part: Part,
         batch: payloads.Batch,
-        found: columns.Columns,
+        found: list[columns.Columns],
         decoded: list[tuple[int, TripValues]],
         fixed_start: int | None,
     ) -> None:
-        """Sum the trips into their arrival windows (``fixed_start``: the invocation's)."""
+        """Sum the trips into their arrival windows (``fixed_start``: the invocation's, and
+        ``found`` one Columns per vendor; else one, windowed by each record's arrival)."""
         size_ms = self._config.window_seconds * 1000
         arrivals = batch.arrivals() if fixed_start is None else []
         if fixed_start is None:
-            times = list(map(arrivals.__getitem__, found.index))
+            (every,) = found
+            times = list(map(arrivals.__getitem__, every.index))
             starts = list(map(sub, times, map(mod, times, repeat(size_ms))))
-            sums = columns.group_sums(list(zip(found.vendor, starts, strict=True)), found.sums)
+            keys = list(zip(every.vendor, starts, strict=True))
+            sums = columns.group_sums(keys, every.values())
             columns.add_cells(part, {(str(v), start): c for (v, start), c in sums.items()})
         else:
-            by_vendor = columns.group_sums(found.vendor, found.sums)
-            columns.add_cells(part, {(str(v), fixed_start): c for v, c in by_vendor.items()})
+            columns.add_cells(part, {
+                (str(vendor.vendor[0]), fixed_start): vendor.totals()
+                for vendor in found
+                if vendor.index
+            })  # fmt: skip
         size_s = self._config.window_seconds
         for index, (vendor, _, *values) in decoded:
             start = window_start_ms(arrivals[index], size_s) if fixed_start is None else fixed_start
@@ -163,7 +172,7 @@ class TumblingWindowHandler:
         self,
         part: Part,
         batch: payloads.Batch,
-        found: columns.Columns,
+        found: list[columns.Columns],
         decoded: list[tuple[int, TripValues]],
         where: tuple[str, str],
     ) -> list[tuple[int, DeadLetter]]:
@@ -171,13 +180,14 @@ class TumblingWindowHandler:
         rules = self._rules
         assert rules is not None  # the event clock's
         arrivals = batch.arrivals()
-        if not decoded and columns.fold(part, rules, found, arrivals):
+        (every,) = found
+        if not decoded and columns.fold(part, rules, every, arrivals):
             return []
         trips = dict(decoded)
         trips.update(
             zip(
-                found.index,
-                zip(map(str, found.vendor), found.event_ms, *found.sums, strict=True),
+                every.index,
+                zip(map(str, every.vendor), every.event_ms, *every.values(), strict=True),
                 strict=True,
             )
         )
