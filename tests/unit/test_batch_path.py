@@ -77,6 +77,16 @@ def amount(rng: random.Random) -> Any:
     return rng.choice([None, "7.50", " 3", "x", 1e6])
 
 
+def miles(rng: random.Random) -> float:
+    """A distance: thousandths mostly, sometimes finer (half thousandths round to even)."""
+    pick = rng.random()
+    if pick < 0.7:
+        return round(rng.uniform(0, 30), 3)
+    if pick < 0.85:
+        return rng.randint(0, 60_000) * 0.0005
+    return rng.uniform(0, 30)
+
+
 def quirky(rng: random.Random, n: int) -> dict[str, Any]:
     """A trip, mostly clean, with the quirks of real producers and some bad fields."""
     pickup = (
@@ -90,8 +100,8 @@ def quirky(rng: random.Random, n: int) -> dict[str, Any]:
         "pickupDate": stamp(rng, pickup),
         "dropoffDate": stamp(rng, pickup + rng.randint(0, 3_600_000)),
         "passengerCount": rng.choice([1, 2, 0, 9, None, 10]),
-        "googleDistance": round(rng.uniform(0, 30), 3),
-        "gcDistance": round(rng.uniform(0, 20), 3),
+        "googleDistance": miles(rng),
+        "gcDistance": miles(rng),
         "tripDuration": rng.randint(0, 5000),
         "googleDuration": rng.randint(0, 5000),
         "pickupLongitude": -73.98,
