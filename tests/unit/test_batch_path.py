@@ -265,11 +265,13 @@ def test_the_comparison_catches_a_broken_fast_rule(monkeypatch: pytest.MonkeyPat
 def test_a_clean_trip_out_of_range_sends_the_batch_record_by_record(
     config: str, stray: str
 ) -> None:
-    """A clean trip before TLC's records or days after it arrived: the same dead letter and the
-    same totals around it as record by record."""
+    """A clean trip before TLC's records or days after it arrived (one of them the batch's
+    newest arrival): the same dead letters, totals and newest arrival as record by record."""
     records = clean_event(600)
     trip = {**json.loads(records[300].data), "pickupDate": stray}
     records[300] = StreamRecord("301", START_MS, "k", json.dumps(trip).encode())
+    late_arrival = START_MS + 3_600_000  # the batch's newest arrival, on a trip out of range
+    records[-1] = StreamRecord("600", late_arrival, "k", json.dumps(trip).encode())
     parts = [record_view(records, SHARD, ARN)]
     fast = outcome(False, CONFIGS[config], parts, window=True)
     assert fast == outcome(True, CONFIGS[config], parts, window=True)

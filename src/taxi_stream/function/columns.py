@@ -30,7 +30,7 @@ Why it gives what the record-by-record path gives, for any bytes:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import accumulate, compress, repeat
@@ -47,7 +47,7 @@ from taxi_stream.function.codec import CleanTrip, Stamps, decode_clean, remember
 from taxi_stream.function.eventtime import FIRST_EVENT_MS, MAX_AHEAD_MS, EventRules
 from taxi_stream.function.state import Part
 
-CHUNK: Final = 256  # payloads decoded by one map; a chunk that fails is decoded one by one
+CHUNK: Final = 256  # payloads decoded by one map and summed at once; a failing one: by record
 FEW_KEYS: Final = 8  # up to this many groups are summed by masks, more by one sort
 NO_MARK: Final = -(2**63)  # below any watermark: "none yet"
 _NEAR_HALF: Final = 0.499999  # codec._fast's bound on a cent's float residual
@@ -90,6 +90,23 @@ class Columns:
         return [len(self.index), milli, sum(self.duration_s), passengers, *money]
 
 
+def decode_chunks(
+    payloads: Sequence[bytes],
+    naive_tz: tzinfo,
+    stamps: Stamps,
+    dropoff: bool,
+    *,
+    by_vendor: bool = False,
+) -> Iterator[tuple[list[Columns], list[int]]]:
+    """``decode_batch`` of each CHUNK of the payloads in turn (positions in the whole batch).
+
+    A chunk's structs are checked and summed while the processor's caches still hold them.
+    """
+    for start in range(0, len(payloads), CHUNK):
+        chunk = payloads[start : start + CHUNK]
+        yield decode_batch(chunk, naive_tz, stamps, dropoff, by_vendor=by_vendor, offset=start)
+
+
 def decode_batch(
     payloads: Sequence[bytes],
     naive_tz: tzinfo,
@@ -97,12 +114,14 @@ def decode_batch(
     dropoff: bool,
     *,
     by_vendor: bool = False,
+    offset: int = 0,
 ) -> tuple[list[Columns], list[int]]:
     """The columns of every record the fast rules decide, and the positions of the rest.
 
-    One Columns in batch order, or with ``by_vendor`` one per vendor id (each in batch order).
+    One Columns in batch order, or with ``by_vendor`` one per vendor id (each in batch order);
+    positions count from ``offset``.
     """
-    index, structs, slow = _typed(payloads)
+    index, structs, slow = _typed(payloads, offset)
     groups = _by_vendor(index, structs) if by_vendor else [(index, structs)]
     found = []
     for group_index, group in groups:
@@ -143,10 +162,10 @@ def _by_vendor(
     return parts
 
 
-def _typed(payloads: Sequence[bytes]) -> tuple[list[int], list[CleanTrip], list[int]]:
+def _typed(payloads: Sequence[bytes], offset: int) -> tuple[list[int], list[CleanTrip], list[int]]:
     """(positions, structs) of the payloads the typed decoder takes, and the other positions."""
     if set(map(type, payloads)) - {bytes}:
-        return [], [], list(range(len(payloads)))
+        return [], [], list(range(offset, offset + len(payloads)))
     index: list[int] = []
     structs: list[CleanTrip] = []
     slow: list[int] = []
@@ -160,10 +179,10 @@ def _typed(payloads: Sequence[bytes]) -> tuple[list[int], list[CleanTrip], list[
             except Exception:  # noqa: BLE001, S110 -- which record it was is found one by one
                 pass
             else:
-                index += range(start, start + len(chunk))
+                index += range(offset + start, offset + start + len(chunk))
                 structs += decoded
                 continue
-        for position, data in enumerate(chunk, start):
+        for position, data in enumerate(chunk, offset + start):
             wire = _one(data)
             if wire is None:
                 slow.append(position)

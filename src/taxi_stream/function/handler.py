@@ -121,27 +121,29 @@ class TumblingWindowHandler:
             return self._aggregate_each(records, part, stream, shard, fixed_start)
         batch = payloads.unpack(records, part, stream, shard, _decoders())
         by_vendor = self._rules is None and fixed_start is not None  # then one window each
-        found, slow = columns.decode_batch(
+        arrivals = [] if by_vendor else batch.arrivals()
+        letters: list[tuple[int, DeadLetter]] = []
+        chunks = columns.decode_chunks(
             batch.payloads, self._tz, self._stamps, self._dropoff, by_vendor=by_vendor
         )
-        letters: list[tuple[int, DeadLetter]] = []
-        decoded: list[tuple[int, TripValues]] = []
-        for index in slow:
-            verdict = _verdict(batch.payloads[index], self._tz, self._stamps, self._dropoff)
-            if isinstance(verdict, RecordError):
-                letters.append((index, _letter(batch, index, verdict, stream, shard)))
+        for found, slow in chunks:
+            decoded: list[tuple[int, TripValues]] = []
+            for index in slow:
+                verdict = _verdict(batch.payloads[index], self._tz, self._stamps, self._dropoff)
+                if isinstance(verdict, RecordError):
+                    letters.append((index, _letter(batch, index, verdict, stream, shard)))
+                else:
+                    decoded.append((index, verdict))
+            if self._rules is None:
+                self._add_by_arrival(part, arrivals, found, decoded, fixed_start)
             else:
-                decoded.append((index, verdict))
-        if self._rules is None:
-            self._add_by_arrival(part, batch, found, decoded, fixed_start)
-        else:
-            letters += self._fold_by_event(part, batch, found, decoded, (stream, shard))
+                letters += self._fold_by_event(part, batch, found, decoded, (stream, shard))
         return batch.ordered(letters)
 
     def _add_by_arrival(
         self,
         part: Part,
-        batch: payloads.Batch,
+        arrivals: list[int],
         found: list[columns.Columns],
         decoded: list[tuple[int, TripValues]],
         fixed_start: int | None,
@@ -149,7 +151,6 @@ class TumblingWindowHandler:
         """Sum the trips into their arrival windows (``fixed_start``: the invocation's, and
         ``found`` one Columns per vendor; else one, windowed by each record's arrival)."""
         size_ms = self._config.window_seconds * 1000
-        arrivals = batch.arrivals() if fixed_start is None else []
         if fixed_start is None:
             (every,) = found
             times = list(map(arrivals.__getitem__, every.index))
@@ -181,7 +182,8 @@ class TumblingWindowHandler:
         assert rules is not None  # the event clock's
         arrivals = batch.arrivals()
         (every,) = found
-        if not decoded and columns.fold(part, rules, every, arrivals):
+        times = list(map(arrivals.__getitem__, every.index))
+        if not decoded and columns.fold(part, rules, every, times):
             return []
         trips = dict(decoded)
         trips.update(

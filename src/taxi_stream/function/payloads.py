@@ -68,7 +68,7 @@ class Batch:
     letters of the payloads' own verdicts among them as the record-by-record walk would.
     """
 
-    __slots__ = ("_kinesis", "_records", "_subs", "dead", "dead_at", "payloads")
+    __slots__ = ("_arrivals", "_kinesis", "_records", "_subs", "dead", "dead_at", "payloads")
 
     def __init__(self, payloads: list[bytes]) -> None:
         self.payloads = payloads
@@ -77,6 +77,7 @@ class Batch:
         self._kinesis: list[Mapping[str, Any]] | None = None  # the records' kinesis parts
         self._records: Sequence[StreamRecord] | None = None  # or the runner's stream records
         self._subs: list[int | None] | None = None  # KPL member indexes (None: no aggregates)
+        self._arrivals: list[int] | None = None
 
     def kinesis(self, index: int) -> Mapping[str, Any]:
         """The kinesis part of payload ``index``'s record (what a verdict reads of it)."""
@@ -90,6 +91,11 @@ class Batch:
 
     def arrivals(self) -> list[int]:
         """Each payload's arrival time in ms, as ``arrival_ms`` reads its kinesis part."""
+        if self._arrivals is None:
+            self._arrivals = self._arrival_times()
+        return self._arrivals
+
+    def _arrival_times(self) -> list[int]:
         if self._records is not None:
             seconds = list(map(truediv, map(_ARRIVAL, self._records), repeat(1000)))
             return _arrival_column(seconds) or list(map(arrival_of, seconds))
