@@ -14,17 +14,19 @@ Why it gives what the record-by-record path gives, for any bytes:
   to ``decode_values`` too. Timestamps go through the same memo (``codec.remember``), a text
   parsed once gives the same instant every time, and a dropoff text in the memo is known to
   parse.
-- Values. Every value is computed by the same float and integer operations as ``_fast`` (the
-  distance ``round(miles * 1000)``; cents ``round(dollars * 100)``, and ``money.cents`` for a
-  product within a millionth of a half cent), only by ``map`` instead of a loop.
-- Sums. Totals are integers, so their sums do not depend on order or grouping.
+- Values. The same float and integer operations as ``_fast``, by ``map``: the distance
+  ``round(miles * 1000)``; cents ``round(dollars * 100)`` (or ``floor(x + 0.5)``, the same
+  integer when x is checked, by ``x - that`` or ``math.remainder``, to be no nearer a half than
+  a millionth), and ``_fast``'s own rule for every amount of a column where one is nearer.
+- Sums. Totals are integers, so their sums do not depend on order, grouping (by vendor, by
+  chunk of CHUNK records) or on being streamed instead of listed.
 - Event clock (``fold``). Before record k the watermark is the running maximum of the starting
   watermark and every earlier trip's event time minus the out-of-orderness
   (``itertools.accumulate``): a late trip cannot raise it (its event time is before its
   window's end, which is at or before the watermark, and both bounds are >= 0), so the dead
   letters of the ``late`` policy would not change it either. Whenever a trip would be a dead
-  letter (out of range, or late under the dead-letter policy) ``fold`` declines and the
-  handler folds record by record instead.
+  letter (out of range, or late under the dead-letter policy), or a chunk holds a record the
+  core decides, the handler folds that chunk record by record; chunks go in batch order.
 """
 
 from __future__ import annotations
@@ -212,7 +214,6 @@ _GOOGLE_DISTANCE, _GC_DISTANCE = attrgetter("googleDistance"), attrgetter("gcDis
 _TRIP_DURATION, _GOOGLE_DURATION = attrgetter("tripDuration"), attrgetter("googleDuration")
 _PASSENGERS = attrgetter("passengerCount")
 _MONEY: Final = ("fareAmount", "tipAmount", "totalAmount")
-_STRIP = str.strip
 
 
 def _columns(
@@ -289,7 +290,7 @@ def _unparsed(texts: list[Any], stamps: Stamps) -> list[int]:
     if not new:
         return []
     try:  # one C-level pass over the new texts: parse_timestamp's own call
-        list(map(datetime.fromisoformat, map(_STRIP, new)))
+        list(map(datetime.fromisoformat, map(str.strip, new)))
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 -- some text is rejected: find which, one by one
