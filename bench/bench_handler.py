@@ -14,10 +14,14 @@ Baselines, measured side by side in the same process, alternating with ours:
 - ``stdlib``: the same per-record stdlib loop doing our job (distance, duration and passengers
   per vendor, DESIGN section 3 field rules), still without any validation.
 
-Ours writes to an in-memory store (a non-final invoke writes nothing to it). It runs twice: on
-the plain event (the Lambda path: base64 in every record) and on the same event whose
-``Records`` are the local runner's view (``runner.events.record_view``: the path of our handler
-in process, which reads the stream's bytes without the base64 round trip).
+- ``record by record``: our own handler with ``exact=True``, its record-by-record path (the
+  handler before the batch path, kept as the reference the batch path must equal).
+
+Ours writes to an in-memory store (a non-final invoke writes nothing to it). It runs on the
+plain event (the Lambda path: base64 in every record) and on the same event whose ``Records``
+are the local runner's view (``runner.events.record_view``: the path of our handler in process,
+which reads the stream's bytes without the base64 round trip), with the arrival clock and with
+the event clock (``--clock event``: the trips' pickups, 60 s windows, the shard's watermark).
 
     .venv/bin/python bench/bench_handler.py [--repeats N]
 """
@@ -32,9 +36,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from taxi_stream.core.records import Contribution, DeadLetter, StreamRecord
-from taxi_stream.function.handler import TumblingWindowHandler
+from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.events import kinesis_records, record_view, stream_arn, window_event
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
+from taxi_stream.stores.memory import MemoryStore as WatermarkStore
 
 EVENT_RECORDS = 10_000
 DEFAULT_REPEATS = 7
@@ -126,13 +131,21 @@ def seconds_per_call(handler: Handler, event: dict[str, Any]) -> float:
 
 
 def run(repeats: int = DEFAULT_REPEATS) -> list[dict[str, Any]]:
-    """Median trips/s of our handler (plain event, then the runner's view) and of each naive
-    baseline, measured alternately."""
+    """Median trips/s of our handler (both clocks, plain event and the runner's view), of its
+    record-by-record path and of each naive baseline, measured alternately."""
     event, viewed = bench_event(), bench_event(view=True)
-    ours = TumblingWindowHandler(MemoryStore())
+    by_event = HandlerConfig(clock="event")
     contenders: dict[str, tuple[Handler, dict[str, Any]]] = {
-        "ours": (ours, event),
-        "view": (ours, viewed),
+        "ours": (TumblingWindowHandler(MemoryStore()), event),
+        "view": (TumblingWindowHandler(MemoryStore()), viewed),
+        "each": (TumblingWindowHandler(MemoryStore(), exact=True), event),
+        "each view": (TumblingWindowHandler(MemoryStore(), exact=True), viewed),
+        "event": (TumblingWindowHandler(WatermarkStore(), by_event), event),
+        "event view": (TumblingWindowHandler(WatermarkStore(), by_event), viewed),
+        "event each view": (
+            TumblingWindowHandler(WatermarkStore(), by_event, exact=True),
+            viewed,
+        ),
         "original": (original_lambda_handler, event),
         "stdlib": (stdlib_totals_handler, event),
     }
@@ -154,6 +167,11 @@ def run(repeats: int = DEFAULT_REPEATS) -> list[dict[str, Any]]:
             ("ours", "original", "10k-record event vs original Lambda loop"),
             ("ours", "stdlib", "10k-record event vs stdlib loop, same totals"),
             ("view", "original", "in process (record view) vs original loop"),
+            ("ours", "each", "10k-record event vs record by record"),
+            ("view", "each view", "in process vs record by record"),
+            ("event", "original", "event clock vs original Lambda loop"),
+            ("event view", "original", "event clock, in process vs original loop"),
+            ("event view", "event each view", "event clock, in process vs record by record"),
         )
     ]
 

@@ -50,9 +50,11 @@ _Dollars = Annotated[float, msgspec.Meta(ge=-MAX_AMOUNT_USD, le=MAX_AMOUNT_USD)]
 _Zone = Annotated[int, msgspec.Meta(ge=1, le=MAX_ZONE_ID)]
 
 
-class _CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+class CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     """The clean wire form, exactly as our producer writes it; any other field takes the core
-    rules (so skipping an unknown value, which msgspec does by recursion, never happens here)."""
+    rules (so skipping an unknown value, which msgspec does by recursion, never happens here).
+
+    Read field by field by ``_fast`` here and column by column by ``function/columns.py``."""
 
     vendorId: int | str  # wire names are camelCase
     pickupDate: str  # parsed by the core's own rule (msgspec's differs in corner cases)
@@ -75,7 +77,8 @@ class _CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     doLocationId: _Zone | None = None
 
 
-_clean = msgspec.json.Decoder(_CleanTrip)
+_clean = msgspec.json.Decoder(CleanTrip)
+decode_clean: Final = _clean.decode  # one clean record: a CleanTrip, or msgspec.DecodeError
 _loose = msgspec.json.Decoder()
 _JSON_KINDS: Final = {
     list: "array",
@@ -127,7 +130,7 @@ def decode_trip(data: bytes, naive_tz: tzinfo = UTC) -> Trip:
     return parse_trip(_loose_object(data), naive_tz)
 
 
-def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps, dropoff: bool) -> TripValues | None:
+def _fast(wire: CleanTrip, naive_tz: tzinfo, stamps: Stamps, dropoff: bool) -> TripValues | None:
     """Values of a clean record; None when the core rules must decide (and say why)."""
     distance = wire.googleDistance if wire.googleDistance is not None else wire.gcDistance
     duration = wire.tripDuration if wire.tripDuration is not None else wire.googleDuration
@@ -137,7 +140,7 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps, dropoff: bool) -> 
     try:
         pickup_ms = stamps.get(wire.pickupDate)
         if pickup_ms is None:
-            pickup_ms = _remember(stamps, wire.pickupDate, "pickupDate", naive_tz)
+            pickup_ms = remember(stamps, wire.pickupDate, "pickupDate", naive_tz)
         if dropoff:
             pickup_ms = _dropoff_ms(wire, pickup_ms, duration, naive_tz, stamps)
         elif wire.dropoffDate:
@@ -162,19 +165,19 @@ def _fast(wire: _CleanTrip, naive_tz: tzinfo, stamps: Stamps, dropoff: bool) -> 
 
 
 def _dropoff_ms(
-    wire: _CleanTrip, pickup_ms: int, duration_s: int, naive_tz: tzinfo, stamps: Stamps
+    wire: CleanTrip, pickup_ms: int, duration_s: int, naive_tz: tzinfo, stamps: Stamps
 ) -> int:
     """The dropoff instant: ``dropoffDate`` (read as the core reads it), else pickup + duration."""
     if not wire.dropoffDate:
         return pickup_ms + duration_s * 1000
     found = stamps.get(wire.dropoffDate)
-    return _remember(stamps, wire.dropoffDate, "dropoffDate", naive_tz) if found is None else found
+    return remember(stamps, wire.dropoffDate, "dropoffDate", naive_tz) if found is None else found
 
 
 STAMPS_MAX: Final = 65_536  # trips of one batch share their seconds; a bound keeps it small
 
 
-def _remember(stamps: Stamps, text: str, name: str, naive_tz: tzinfo) -> int:
+def remember(stamps: Stamps, text: str, name: str, naive_tz: tzinfo) -> int:
     """The core's timestamp rule, memoised: the same text always gives the same instant."""
     ms = timestamp_ms(text, name, naive_tz)
     check_pickup_ms(ms, text)

@@ -7,72 +7,57 @@ The event and response are typed by ``function/contract.py``; the state's layout
 ``function/state.py``'s. Records are aggregated into the state; on the final invoke (or an early
 termination) the window's totals are written as contributions whose ids come from the stream,
 shard, window and the first sequence number of the part, so a redelivered invoke writes nothing
-twice. Bad records
-are dead-lettered at once (idempotently, by origin) and never fail the batch: whatever one
-record's bytes do to the decoders, even an exception nobody foresaw (``undecodable``), that record
-becomes a dead letter. Store failures raise, so Lambda retries the batch; the store is called
-only outside the per-record decoding. Without a ``window`` (tumbling windows off) every
-invocation writes its own contributions, named by its first and last sequence numbers.
+twice. Bad records are dead-lettered at once (idempotently, by origin) and never fail the batch:
+whatever one record's bytes do to the decoders, even an exception nobody foresaw
+(``undecodable``), that record becomes a dead letter. Store failures raise, so Lambda retries the
+batch; the store is called only outside the per-record decoding. Without a ``window`` (tumbling
+windows off) every invocation writes its own contributions, named by its first and last sequence
+numbers.
+
+A batch is unpacked by ``function/payloads.py`` and decoded and summed column by column by
+``function/columns.py``, whose docstring says why that equals the record-by-record path (kept
+here as ``_aggregate_each``, the reference); the records its fast rules cannot decide take that
+path's own verdict.
 """
 
 from __future__ import annotations
 
-import binascii
-import hashlib
-import json
 import logging
-import reprlib
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from datetime import tzinfo
+from itertools import repeat
+from operator import mod, sub
 
-import pybase64
-
-from taxi_stream.core.errors import HandlerContractError, Reason, RecordError
-from taxi_stream.core.records import (
-    Contribution,
-    DeadLetter,
-    Origin,
-    StreamRecord,
-    contribution_id,
-)
+from taxi_stream.core.errors import HandlerContractError, RecordError
+from taxi_stream.core.records import Contribution, DeadLetter, contribution_id
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.watermarks import EventTime
-from taxi_stream.core.windows import (
-    FIRST_INSTANT_MS,
-    LAST_INSTANT_MS,
-    WindowClock,
-    window_start_ms,
-)
-from taxi_stream.function import eventtime
-from taxi_stream.function.codec import Stamps, decode_values
+from taxi_stream.core.windows import WindowClock, window_start_ms
+from taxi_stream.function import codec, columns, eventtime, payloads
+from taxi_stream.function.codec import Stamps, TripValues, decode_values
 from taxi_stream.function.config import CLOCKS, HandlerConfig, naive_zone
-from taxi_stream.function.contract import (
-    KinesisEvent,
-    KinesisRecords,
-    LambdaContext,
-    WindowResponse,
-)
+from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.payloads import arrival_ms, undecodable
+from taxi_stream.function.payloads import dead_letter as _dead
+from taxi_stream.function.payloads import strict_b64decode as _strict_b64decode
 from taxi_stream.function.state import LATE, Part, part_from_state
 from taxi_stream.function.stats import InvocationStats
 from taxi_stream.ports import TotalsStore
-from taxi_stream.streams.kpl import MAGIC, deaggregate
+from taxi_stream.streams.kpl import deaggregate
 
 __all__ = ["CLOCKS", "HandlerConfig", "TumblingWindowHandler", "naive_zone"]  # the settings too
 
 log = logging.getLogger(__name__)
 
-MAX_RAW_CHARS: Final = 1_400_000  # a Kinesis record's base64 data is at most this long
-MAX_ERROR_CHARS: Final = 500  # of an unforeseen exception's text in a dead letter's message
-
-_REPR = reprlib.Repr()  # bounded in depth and size: safe on any nesting or cycle
-_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 8, 40, 40, 200, 200
-
 
 class TumblingWindowHandler:
     """A Lambda handler (``handler(event, context)``) writing to an injected store."""
 
-    def __init__(self, store: TotalsStore, config: HandlerConfig | None = None) -> None:
+    def __init__(
+        self, store: TotalsStore, config: HandlerConfig | None = None, *, exact: bool = False
+    ) -> None:
         self._store = store
+        self.exact = exact  # record by record: the reference the batch path must equal
         self._config = config or HandlerConfig()
         self._tz = self._config.tz()
         self._stamps: Stamps = {}  # this handler's own: timestamp text -> ms in its zone
@@ -131,31 +116,119 @@ class TumblingWindowHandler:
         shard: str,
         fixed_start: int | None,
     ) -> list[DeadLetter]:
+        """Add the records' trips to the part; the dead letters of the rest, in record order."""
+        if self.exact or decode_values is not codec.decode_values:  # a substitute: per record
+            return self._aggregate_each(records, part, stream, shard, fixed_start)
+        batch = payloads.unpack(records, part, stream, shard, _decoders())
+        by_vendor = self._rules is None and fixed_start is not None  # then one window each
+        arrivals = [] if by_vendor else batch.arrivals()
+        letters: list[tuple[int, DeadLetter]] = []
+        chunks = columns.decode_chunks(
+            batch.payloads, self._tz, self._stamps, self._dropoff, by_vendor=by_vendor
+        )
+        for found, slow in chunks:
+            decoded: list[tuple[int, TripValues]] = []
+            for index in slow:
+                verdict = _verdict(batch.payloads[index], self._tz, self._stamps, self._dropoff)
+                if isinstance(verdict, RecordError):
+                    letters.append((index, _letter(batch, index, verdict, stream, shard)))
+                else:
+                    decoded.append((index, verdict))
+            if self._rules is None:
+                self._add_by_arrival(part, arrivals, found, decoded, fixed_start)
+            else:
+                letters += self._fold_by_event(part, batch, found, decoded, (stream, shard))
+        return batch.ordered(letters)
+
+    def _add_by_arrival(
+        self,
+        part: Part,
+        arrivals: list[int],
+        found: list[columns.Columns],
+        decoded: list[tuple[int, TripValues]],
+        fixed_start: int | None,
+    ) -> None:
+        """Sum the trips into their arrival windows (``fixed_start``: the invocation's, and
+        ``found`` one Columns per vendor; else one, windowed by each record's arrival)."""
+        size_ms = self._config.window_seconds * 1000
+        if fixed_start is None:
+            (every,) = found
+            times = list(map(arrivals.__getitem__, every.index))
+            starts = list(map(sub, times, map(mod, times, repeat(size_ms))))
+            keys = list(zip(every.vendor, starts, strict=True))
+            sums = columns.group_sums(keys, every.values())
+            columns.add_cells(part, {(str(v), start): c for (v, start), c in sums.items()})
+        else:
+            columns.add_cells(part, {
+                (str(vendor.vendor[0]), fixed_start): vendor.totals()
+                for vendor in found
+                if vendor.index
+            })  # fmt: skip
+        size_s = self._config.window_seconds
+        for index, (vendor, _, *values) in decoded:
+            start = window_start_ms(arrivals[index], size_s) if fixed_start is None else fixed_start
+            columns.add_cells(part, {(vendor, start): [1, *values]})
+
+    def _fold_by_event(
+        self,
+        part: Part,
+        batch: payloads.Batch,
+        found: list[columns.Columns],
+        decoded: list[tuple[int, TripValues]],
+        where: tuple[str, str],
+    ) -> list[tuple[int, DeadLetter]]:
+        """Fold the trips in record order into their event windows; the dead letters of some."""
+        rules = self._rules
+        assert rules is not None  # the event clock's
+        arrivals = batch.arrivals()
+        (every,) = found
+        times = list(map(arrivals.__getitem__, every.index))
+        if not decoded and columns.fold(part, rules, every, times):
+            return []
+        trips = dict(decoded)
+        trips.update(
+            zip(
+                every.index,
+                zip(map(str, every.vendor), every.event_ms, *every.values(), strict=True),
+                strict=True,
+            )
+        )
+        letters: list[tuple[int, DeadLetter]] = []
+        for index in sorted(trips):
+            why = eventtime.fold(part, rules, trips[index], arrivals[index])
+            if why is not None:
+                letters.append((index, _letter(batch, index, why, *where)))
+        return letters
+
+    def _aggregate_each(
+        self,
+        records: Sequence[object],
+        part: Part,
+        stream: str,
+        shard: str,
+        fixed_start: int | None,
+    ) -> list[DeadLetter]:
+        """``_aggregate`` record by record: the exact path the batch path is measured against."""
         dead: list[DeadLetter] = []
         acc = part.cells
         size = self._config.window_seconds
         rules, dropoff, fold = self._rules, self._dropoff, eventtime.fold
-        tz, stamps, decode = self._tz, self._stamps, decode_values  # locals: faster in the loop
+        tz, stamps = self._tz, self._stamps
         start = fixed_start or 0
-        for kinesis, sub, payload in _payloads(records, part, dead, stream, shard):
-            try:
-                values = decode(payload, tz, stamps, dropoff)
-            except RecordError as exc:
-                dead.append(_dead(stream, shard, kinesis, sub, payload, why=exc))
-                continue
-            except MemoryError:
-                raise  # the process's, not the record's: the batch is retried
-            except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
-                dead.append(_dead(stream, shard, kinesis, sub, payload, why=_undecodable(exc)))
+        walk = payloads.each(records, part, dead, stream, shard, _decoders())
+        for kinesis, sub_index, payload in walk:
+            values = _verdict(payload, tz, stamps, dropoff)
+            if isinstance(values, RecordError):
+                dead.append(_dead(stream, shard, kinesis, sub_index, payload, why=values))
                 continue
             if rules is not None:
-                why = fold(part, rules, values, _arrival_ms(kinesis))
+                why = fold(part, rules, values, arrival_ms(kinesis))
                 if why is not None:
-                    dead.append(_dead(stream, shard, kinesis, sub, payload, why=why))
+                    dead.append(_dead(stream, shard, kinesis, sub_index, payload, why=why))
                 continue
             vendor, _, distance, duration, passengers, fare, tip, amount = values
             if fixed_start is None:
-                start = window_start_ms(_arrival_ms(kinesis), size)
+                start = window_start_ms(arrival_ms(kinesis), size)
             key = (vendor, start)
             cell = acc.get(key)
             if cell is None:
@@ -192,69 +265,28 @@ class TumblingWindowHandler:
         ]
 
 
-def _payloads(
-    records: Sequence[object], part: Part, dead: list[DeadLetter], stream: str, shard: str
-) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
-    """Each trip payload of the records (KPL members one by one), as (kinesis, sub, bytes).
-
-    Counts the records into the part and names its first sequence number; a record that is no
-    Kinesis record, or whose data is not base64, becomes a dead letter here.
-    """
-    if records.__class__ is KinesisRecords:  # the local runner's view: the bytes themselves
-        yield from _viewed(records.stream_records, part, dead, stream, shard)
-        return
-    b64decode = _strict_b64decode
-    for record in records:
-        kinesis = _kinesis_part(record)
-        part.records += 1
-        if kinesis is None:
-            dead.append(_foreign(record, stream, shard))
-            continue
-        if part.first_sequence is None:
-            part.first_sequence = str(kinesis["sequenceNumber"])
-        try:
-            data = b64decode(kinesis.get("data"))
-        except (binascii.Error, ValueError, TypeError) as exc:
-            dead.append(_not_base64(stream, shard, kinesis, exc))
-            continue
-        if data[:4] != MAGIC:
-            yield kinesis, None, data
-        else:
-            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
-                yield kinesis, sub, payload
+def _decoders() -> payloads.Decoders:
+    """This module's base64 and KPL decoders, as they are now (a test may substitute them)."""
+    return payloads.Decoders(_strict_b64decode, deaggregate)
 
 
-def _viewed(
-    records: Sequence[StreamRecord], part: Part, dead: list[DeadLetter], stream: str, shard: str
-) -> Iterator[tuple[Mapping[str, Any], int | None, bytes]]:
-    """``_payloads`` of the runner's view: the bytes as they are, no base64 to decode.
-
-    The kinesis part beside each payload carries what a verdict reads of it (its sequence
-    number and arrival time), with the values the record's event form gives.
-    """
-    if records and part.first_sequence is None:
-        part.first_sequence = records[0].sequence_number
-    part.records += len(records)
-    for record in records:
-        kinesis = {
-            "sequenceNumber": record.sequence_number,
-            "approximateArrivalTimestamp": record.arrival_ms / 1000,
-        }
-        data = record.data
-        if data[:4] != MAGIC:
-            yield kinesis, None, data
-        else:
-            for sub, payload in _members(kinesis, data, dead, stream=stream, shard=shard):
-                yield kinesis, sub, payload
+def _verdict(payload: bytes, tz: tzinfo, stamps: Stamps, dropoff: bool) -> TripValues | RecordError:
+    """One payload's values, or the RecordError of its dead letter: never an exception."""
+    try:
+        return decode_values(payload, tz, stamps, dropoff)
+    except RecordError as exc:
+        return exc
+    except MemoryError:
+        raise  # the process's, not the record's: the batch is retried
+    except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
+        return undecodable(exc)
 
 
-def _kinesis_part(record: object) -> Mapping[str, Any] | None:
-    """The record's ``kinesis`` mapping when it has a sequence number, else None."""
-    is_map = record.__class__ is dict or isinstance(record, Mapping)
-    kinesis = record.get("kinesis") if is_map else None  # type: ignore[attr-defined]
-    if (kinesis.__class__ is dict or isinstance(kinesis, Mapping)) and "sequenceNumber" in kinesis:
-        return kinesis
-    return None
+def _letter(
+    batch: payloads.Batch, index: int, why: RecordError, stream: str, shard: str
+) -> DeadLetter:
+    kinesis, member = batch.kinesis(index), batch.sub(index)
+    return _dead(stream, shard, kinesis, member, batch.payloads[index], why=why)
 
 
 def _trips(part: Part) -> int:
@@ -269,82 +301,6 @@ def _count_written(stats: InvocationStats, contributions: list[Contribution], ne
     stats.contributions_written = new
     if contributions:
         stats.newest_window_end_ms = max(c.window_end_ms for c in contributions)
-
-
-def _strict_b64decode(text: Any) -> bytes:
-    return pybase64.b64decode(text, validate=True)
-
-
-def _members(
-    kinesis: Mapping[str, Any], data: bytes, dead: list[DeadLetter], *, stream: str, shard: str
-) -> list[tuple[int | None, bytes]]:
-    """The user records of a KPL aggregate; a corrupt one becomes a dead letter."""
-    try:
-        members = deaggregate(data)
-    except RecordError as exc:
-        why = exc
-    except MemoryError:
-        raise  # the process's, not the record's: the batch is retried
-    except Exception as exc:  # noqa: BLE001 -- only decoding in here, never the store
-        why = _undecodable(exc)
-    else:
-        return [(index, payload) for index, (_key, payload) in enumerate(members)]
-    dead.append(_dead(stream, shard, kinesis, None, data, why=why))
-    return []
-
-
-def _undecodable(exc: Exception) -> RecordError:
-    """A decoder failure no rule foresaw: the record's dead letter, and a warning with the trace."""
-    log.warning("a record could not be decoded: %s", type(exc).__name__, exc_info=exc)
-    text = str(exc)[:MAX_ERROR_CHARS]
-    return RecordError(Reason.UNDECODABLE, f"the decoder failed: {type(exc).__name__}: {text}")
-
-
-def _not_base64(stream: str, shard: str, kinesis: Mapping[str, Any], exc: Exception) -> DeadLetter:
-    value = kinesis.get("data", "")
-    text = value if isinstance(value, str) else _REPR.repr(value)
-    raw = text[:MAX_RAW_CHARS].encode("utf-8", "replace")
-    why = RecordError(Reason.NOT_BASE64, f"data is not base64: {exc}")
-    return _dead(stream, shard, kinesis, None, raw, why=why)
-
-
-def _dead(
-    stream: str,
-    shard: str,
-    kinesis: Mapping[str, Any],
-    sub: int | None,
-    raw: bytes,
-    *,
-    why: RecordError,
-) -> DeadLetter:
-    origin = Origin(stream, shard, str(kinesis.get("sequenceNumber")), sub, _arrival_ms(kinesis))
-    return DeadLetter(origin, why.reason, why.message, raw if why.raw is None else why.raw)
-
-
-def _foreign(record: Any, stream: str, shard: str) -> DeadLetter:
-    """A record that is not a Kinesis record (a misrouted event source): kept, not raised on.
-
-    Its raw bytes are its JSON; one that JSON cannot hold (nested too deep for the encoder, a
-    cycle, keys that are not text) is kept as a shortened repr, and the message says so.
-    """
-    why = "the record has no 'kinesis' part with a sequenceNumber"
-    try:
-        raw = json.dumps(record, default=str).encode()[:MAX_RAW_CHARS]
-    except (RecursionError, ValueError, TypeError) as exc:
-        raw = _REPR.repr(record).encode("utf-8", "replace")
-        why += f" (kept as a shortened repr: not JSON-serialisable, {type(exc).__name__})"
-    event_id = record.get("eventID") if isinstance(record, Mapping) else None
-    event_id = str(event_id) if isinstance(event_id, str | int) else ""
-    origin = Origin(stream, shard, event_id or hashlib.sha256(raw).hexdigest()[:32])
-    return DeadLetter(origin, Reason.NOT_KINESIS, why, raw)
-
-
-def _arrival_ms(kinesis: Mapping[str, Any]) -> int:
-    """ApproximateArrivalTimestamp in ms; 0 when it is missing, not a number or out of range."""
-    value = kinesis.get("approximateArrivalTimestamp")
-    if isinstance(value, int | float) and FIRST_INSTANT_MS <= value * 1000 < LAST_INSTANT_MS:
-        return round(value * 1000)
-    return 0
 
 
 def _window_ms(window: object, edge: str) -> int | None:

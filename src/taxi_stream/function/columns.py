@@ -1,0 +1,400 @@
+"""The handler's batch fast path: clean records decoded, checked and summed column by column.
+
+Why it gives what the record-by-record path gives, for any bytes:
+
+- Decoding. Each payload is decoded alone by the same typed msgspec decoder as
+  ``codec.decode_values`` (``map`` over a chunk of payloads; a chunk that fails is decoded
+  record by record), under the same conditions (bytes, ASCII, at most 1 MiB). A payload that
+  does not decode goes to ``decode_values`` itself, so it gets exactly today's verdict; one
+  payload's bytes never reach another's decoder.
+- Checks. ``codec._fast`` returns None (the liberal rules decide) for a record whose vendor is
+  not an int, that has neither distance nor duration, or whose pickup (with the dropoff clock:
+  its dropoff; else: a ``dropoffDate`` that is not ISO-8601) the core's timestamp rule rejects.
+  ``_columns`` finds exactly those records by the same rules, over whole columns, and sends them
+  to ``decode_values`` too. Timestamps go through the same memo (``codec.remember``), a text
+  parsed once gives the same instant every time, and a dropoff text in the memo is known to
+  parse.
+- Values. The same float and integer operations as ``_fast``, by ``map``: the distance
+  ``round(miles * 1000)``; cents ``round(dollars * 100)`` (or ``floor(x + 0.5)``, the same
+  integer when x is checked, by ``x - that`` or ``math.remainder``, to be no nearer a half than
+  a millionth), and ``_fast``'s own rule for every amount of a column where one is nearer.
+- Sums. Totals are integers, so their sums do not depend on order, grouping (by vendor, by
+  chunk of CHUNK records) or on being streamed instead of listed.
+- Event clock (``fold``). Before record k the watermark is the running maximum of the starting
+  watermark and every earlier trip's event time minus the out-of-orderness
+  (``itertools.accumulate``): a late trip cannot raise it (its event time is before its
+  window's end, which is at or before the watermark, and both bounds are >= 0), so the dead
+  letters of the ``late`` policy would not change it either. Whenever a trip would be a dead
+  letter (out of range, or late under the dead-letter policy), or a chunk holds a record the
+  core decides, the handler folds that chunk record by record; chunks go in batch order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from itertools import accumulate, compress, repeat
+from math import floor, remainder
+from operator import add, attrgetter, eq, is_, le, mod, mul, sub
+from typing import Any, Final, TypeVar
+
+from taxi_stream.core.limits import MAX_RECORD_BYTES
+from taxi_stream.core.money import cents
+from taxi_stream.core.trip import parse_timestamp
+from taxi_stream.core.watermarks import LatePolicy
+from taxi_stream.core.windows import LAST_INSTANT_MS
+from taxi_stream.function.codec import CleanTrip, Stamps, decode_clean, remember
+from taxi_stream.function.eventtime import FIRST_EVENT_MS, MAX_AHEAD_MS, EventRules
+from taxi_stream.function.state import Part
+
+CHUNK: Final = 256  # payloads decoded by one map and summed at once; a failing one: by record
+FEW_KEYS: Final = 8  # up to this many groups are summed by masks, more by one sort
+NO_MARK: Final = -(2**63)  # below any watermark: "none yet"
+_NEAR_HALF: Final = 0.499999  # codec._fast's bound on a cent's float residual
+
+K = TypeVar("K", bound=Hashable)
+Getter = Callable[[CleanTrip], Any]
+
+
+@dataclass(slots=True)
+class Columns:
+    """The fields of the records the fast rules decided, checked, in batch order.
+
+    ``values()`` gives the per-record columns a total sums (as ``TripValues`` after the event
+    time: distance in thousandths of a mile, duration s, passengers, fare, tip and total amount
+    in cents); ``totals()`` their sums alone, without a list per column.
+    """
+
+    index: list[int]  # the records' positions in the batch
+    vendor: list[int]  # vendor ids as the wire has them (ints; their keys are str(vendor))
+    event_ms: list[int]
+    miles: list[float]
+    duration_s: list[int]
+    passengers: list[int | None]
+    dollars: list[list[float | None]]  # fare, tip and total amount
+
+    def values(self) -> list[list[int]]:
+        """The per-record columns, in ``TripValues`` order after the event time."""
+        passengers = self.passengers
+        if None in passengers:
+            passengers = [count or 0 for count in passengers]
+        money = [_cents(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
+        milli = list(map(round, map(mul, self.miles, repeat(1000))))
+        return [milli, self.duration_s, passengers, *money]
+
+    def totals(self) -> list[int]:
+        """[trips, then the sum of each column of ``values()``], by streams, not lists."""
+        money = [_cents_sum(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
+        milli = sum(map(round, map(mul, self.miles, repeat(1000))))
+        passengers = sum(filter(None, self.passengers))
+        return [len(self.index), milli, sum(self.duration_s), passengers, *money]
+
+
+def decode_chunks(
+    payloads: Sequence[bytes],
+    naive_tz: tzinfo,
+    stamps: Stamps,
+    dropoff: bool,
+    *,
+    by_vendor: bool = False,
+) -> Iterator[tuple[list[Columns], list[int]]]:
+    """``decode_batch`` of each CHUNK of the payloads in turn (positions in the whole batch).
+
+    A chunk's structs are checked and summed while the processor's caches still hold them.
+    """
+    for start in range(0, len(payloads), CHUNK):
+        chunk = payloads[start : start + CHUNK]
+        yield decode_batch(chunk, naive_tz, stamps, dropoff, by_vendor=by_vendor, offset=start)
+
+
+def decode_batch(
+    payloads: Sequence[bytes],
+    naive_tz: tzinfo,
+    stamps: Stamps,
+    dropoff: bool,
+    *,
+    by_vendor: bool = False,
+    offset: int = 0,
+) -> tuple[list[Columns], list[int]]:
+    """The columns of every record the fast rules decide, and the positions of the rest.
+
+    One Columns in batch order, or with ``by_vendor`` one per vendor id (each in batch order);
+    positions count from ``offset``.
+    """
+    index, structs, slow = _typed(payloads, offset)
+    groups = _by_vendor(index, structs) if by_vendor else [(index, structs)]
+    found = []
+    for group_index, group in groups:
+        columns, rest = _decided(group_index, group, naive_tz, stamps, dropoff)
+        found.append(columns)
+        slow += rest
+    return found, sorted(slow)
+
+
+def _decided(
+    index: list[int], structs: list[CleanTrip], naive_tz: tzinfo, stamps: Stamps, dropoff: bool
+) -> tuple[Columns, list[int]]:
+    """The columns of the structs the fast rules decide; the positions of the others."""
+    slow: list[int] = []
+    while True:
+        columns = _columns(structs, naive_tz, stamps, dropoff)
+        if isinstance(columns, Columns):
+            columns.index = index
+            return columns, slow
+        rest = set(columns)  # positions in structs the core rules must decide (once each)
+        slow += (index[k] for k in rest)
+        keep = [k not in rest for k in range(len(structs))]
+        index, structs = list(compress(index, keep)), list(compress(structs, keep))
+
+
+def _by_vendor(
+    index: list[int], structs: list[CleanTrip]
+) -> list[tuple[list[int], list[CleanTrip]]]:
+    """The structs (and their positions) split by vendor id, each part in batch order."""
+    vendors = list(map(_VENDOR, structs))
+    kinds = Counter(vendors)  # msgspec gives ints and texts only: no 1 == True == 1.0 here
+    if len(kinds) <= 1:
+        return [(index, structs)]
+    parts = []
+    for vendor in kinds:
+        mask = list(map(eq, vendors, repeat(vendor)))
+        parts.append((list(compress(index, mask)), list(compress(structs, mask))))
+    return parts
+
+
+def _typed(payloads: Sequence[bytes], offset: int) -> tuple[list[int], list[CleanTrip], list[int]]:
+    """(positions, structs) of the payloads the typed decoder takes, and the other positions."""
+    if set(map(type, payloads)) - {bytes}:
+        return [], [], list(range(offset, offset + len(payloads)))
+    index: list[int] = []
+    structs: list[CleanTrip] = []
+    slow: list[int] = []
+    for start in range(0, len(payloads), CHUNK):
+        chunk = payloads[start : start + CHUNK]
+        if all(map(bytes.isascii, chunk)) and max(map(len, chunk)) <= MAX_RECORD_BYTES:
+            try:
+                decoded = list(map(decode_clean, chunk))
+            except MemoryError:
+                raise
+            except Exception:  # noqa: BLE001, S110 -- which record it was is found one by one
+                pass
+            else:
+                index += range(offset + start, offset + start + len(chunk))
+                structs += decoded
+                continue
+        for position, data in enumerate(chunk, offset + start):
+            wire = _one(data)
+            if wire is None:
+                slow.append(position)
+            else:
+                index.append(position)
+                structs.append(wire)
+    return index, structs, slow
+
+
+def _one(data: bytes) -> CleanTrip | None:
+    if not data.isascii() or len(data) > MAX_RECORD_BYTES:
+        return None
+    try:
+        return decode_clean(data)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 -- decode_values gives this record its verdict
+        return None
+
+
+_VENDOR, _PICKUP, _DROPOFF = (
+    attrgetter("vendorId"),
+    attrgetter("pickupDate"),
+    attrgetter("dropoffDate"),
+)
+_GOOGLE_DISTANCE, _GC_DISTANCE = attrgetter("googleDistance"), attrgetter("gcDistance")
+_TRIP_DURATION, _GOOGLE_DURATION = attrgetter("tripDuration"), attrgetter("googleDuration")
+_PASSENGERS = attrgetter("passengerCount")
+_MONEY: Final = ("fareAmount", "tipAmount", "totalAmount")
+
+
+def _columns(
+    structs: list[CleanTrip], naive_tz: tzinfo, stamps: Stamps, dropoff: bool
+) -> Columns | list[int]:
+    """The records' columns, or the positions of those ``codec._fast`` leaves to the core."""
+    vendor = list(map(_VENDOR, structs))
+    distance = _either(structs, _GOOGLE_DISTANCE, _GC_DISTANCE)
+    duration = _either(structs, _TRIP_DURATION, _GOOGLE_DURATION)
+    pickup = _instants(list(map(_PICKUP, structs)), "pickupDate", naive_tz, stamps)
+    bad = _nones(distance) + _nones(duration) + _nones(pickup)
+    if set(map(type, vendor)) - {int}:
+        bad += [k for k, value in enumerate(vendor) if value.__class__ is not int]
+    if bad:
+        return bad
+    texts = list(map(_DROPOFF, structs))
+    if dropoff:
+        event = _dropoff_instants(texts, pickup, duration, naive_tz, stamps)
+        bad = _nones(event)
+    else:
+        event = pickup
+        bad = _unparsed(texts, stamps)
+    if bad:
+        return bad
+    passengers = list(map(_PASSENGERS, structs))
+    dollars = [list(map(attrgetter(name), structs)) for name in _MONEY]
+    return Columns([], vendor, event, distance, duration, passengers, dollars)
+
+
+def _either(structs: list[CleanTrip], first: Getter, second: Getter) -> list[Any]:
+    """The field ``first`` of each struct, else (where it is None) ``second``."""
+    values = list(map(first, structs))
+    if None not in values:
+        return values
+    return [one if one is not None else other for one, other in zip(values, map(second, structs))]  # noqa: B905 -- as long as values
+
+
+def _nones(values: list[Any]) -> list[int]:
+    return [k for k, value in enumerate(values) if value is None] if None in values else []
+
+
+def _instants(texts: list[str], name: str, naive_tz: tzinfo, stamps: Stamps) -> list[Any]:
+    """Each text's instant by the core's rule (memoised in ``stamps``); None where it rejects."""
+    found: list[Any] = list(map(stamps.get, texts))
+    if None not in found:
+        return found
+    fresh: dict[str, int] = {}
+    for text in set(compress(texts, map(is_, found, repeat(None)))):
+        try:
+            fresh[text] = remember(stamps, text, name, naive_tz)
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001, S112 -- decode_values gives this record its verdict
+            continue
+    return [ms if ms is not None else fresh.get(text) for ms, text in zip(found, texts)]  # noqa: B905
+
+
+def _dropoff_instants(
+    texts: list[Any], pickup: list[int], duration: list[int], naive_tz: tzinfo, stamps: Stamps
+) -> list[Any]:
+    """The dropoff instants: ``dropoffDate`` where it is given, else pickup + duration."""
+    given = iter(_instants([text for text in texts if text], "dropoffDate", naive_tz, stamps))
+    return [
+        next(given) if text else start + seconds * 1000
+        for text, start, seconds in zip(texts, pickup, duration)  # noqa: B905 -- equal lengths
+    ]
+
+
+def _unparsed(texts: list[Any], stamps: Stamps) -> list[int]:
+    """Positions of a ``dropoffDate`` given but not ISO-8601 (one in ``stamps`` parsed once)."""
+    new = set(texts).difference(stamps)
+    new.discard(None)
+    new.discard("")
+    if not new:
+        return []
+    try:  # one C-level pass over the new texts: parse_timestamp's own call
+        list(map(datetime.fromisoformat, map(str.strip, new)))
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 -- some text is rejected: find which, one by one
+        rejected = {text for text in new if not _parses(text)}
+        return [k for k, text in enumerate(texts) if text in rejected]
+    return []
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_timestamp(text, "dropoffDate")
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 -- decode_values gives this record its verdict
+        return False
+    return True
+
+
+def _cents(dollars: list[Any], name: str) -> list[int]:
+    """Each amount in cents as ``codec._fast`` gives it (None: 0)."""
+    if None in dollars:
+        dollars = [0.0 if value is None else value for value in dollars]
+    scaled = list(map(mul, dollars, repeat(100)))
+    # floor(x + 0.5) is round(x) wherever x is not within a millionth of a half, which is checked
+    whole: list[int] = list(map(floor, map(add, scaled, repeat(0.5))))
+    if scaled and max(map(abs, map(sub, scaled, whole))) >= _NEAR_HALF:
+        return [_cent(value, name) for value in dollars]
+    return whole
+
+
+def _cent(dollars: float, name: str) -> int:
+    """``codec._fast``'s own rule for one amount."""
+    near = round(dollars * 100)
+    if -_NEAR_HALF < dollars * 100 - near < _NEAR_HALF:
+        return near
+    return cents(dollars, name)
+
+
+def _cents_sum(dollars: list[float | None], name: str) -> int:
+    """The sum of ``_cents(dollars, name)``, by streams (no list of products or cents)."""
+    present = list(filter(None, dollars))  # None and 0 add nothing
+    residuals = map(remainder, map(mul, present, repeat(100)), repeat(1.0))  # x - round(x)
+    if max(map(abs, residuals), default=0) < _NEAR_HALF:
+        return sum(map(round, map(mul, present, repeat(100))))
+    return sum(_cent(value, name) for value in present)
+
+
+def group_sums(keys: list[K], columns: list[list[int]]) -> dict[K, list[int]]:
+    """Per key: [rows, then the sum of each column over the key's rows]."""
+    counts = Counter(keys)
+    if len(counts) == 1:
+        return {key: [count, *map(sum, columns)] for key, count in counts.items()}
+    if len(counts) <= FEW_KEYS:
+        sums: dict[K, list[int]] = {}
+        for key, count in counts.items():
+            mask = list(map(eq, keys, repeat(key)))
+            sums[key] = [count, *(sum(compress(column, mask)) for column in columns)]
+        return sums
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # type: ignore[arg-type]  # K sorts
+    ranked: list[Any] = sorted(counts)
+    bounds = list(accumulate(map(counts.__getitem__, ranked), initial=0))
+    ordered = [list(map(column.__getitem__, order)) for column in columns]
+    return {
+        key: [counts[key], *(sum(column[lo:hi]) for column in ordered)]
+        for key, lo, hi in zip(ranked, bounds, bounds[1:])  # noqa: B905 -- one bound more
+    }
+
+
+def add_cells(part: Part, sums: dict[tuple[str, int], list[int]]) -> None:
+    """Add grouped sums (each a cell's leading values) into the part's cells."""
+    cells = part.cells
+    for key, values in sums.items():
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = part.new_cell()
+        for at, value in enumerate(values):
+            cell[at] += value
+
+
+def fold(part: Part, rules: EventRules, columns: Columns, arrivals: list[int]) -> bool:
+    """Fold every trip of the columns as ``eventtime.fold`` would one by one, in order.
+
+    False, with the part untouched, when some trip would be a dead letter (out of range, or
+    late under the dead-letter policy): then the trips take ``eventtime.fold``.
+    """
+    event = columns.event_ms
+    if not event:
+        return True
+    if min(event) < FIRST_EVENT_MS or max(event) >= LAST_INSTANT_MS:
+        return False
+    if max(map(sub, event, arrivals)) > MAX_AHEAD_MS:
+        return False  # maybe ahead of its arrival (or the arrival is unknown): fold decides
+    size = rules.size_ms
+    starts = list(map(sub, event, map(mod, event, repeat(size))))
+    candidates = map(sub, event, repeat(rules.out_of_orderness_ms))
+    first = NO_MARK if part.watermark_ms is None else part.watermark_ms
+    marks = list(accumulate(candidates, max, initial=first))  # marks[k]: before trip k
+    closes = map(add, starts, repeat(size + rules.allowed_lateness_ms))
+    late = list(map(le, closes, marks))
+    if rules.late is LatePolicy.DEAD_LETTER and True in late:
+        return False
+    part.watermark_ms = marks[-1]
+    part.last_arrival_ms = max(part.last_arrival_ms, *arrivals)
+    keys = list(zip(columns.vendor, starts, strict=True))
+    sums = group_sums(keys, [*columns.values(), late])
+    add_cells(part, {(str(vendor), start): cell for (vendor, start), cell in sums.items()})
+    return True
