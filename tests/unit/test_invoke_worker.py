@@ -80,3 +80,36 @@ def test_a_mapping_runs_every_invocation_on_one_thread_of_its_own(tmp_path: Path
     assert len(threads) == 4
     assert len({id(thread) for thread in threads}) == 1
     assert threads[0] is not threading.current_thread()
+
+
+def test_a_worker_dropped_unretired_ends_its_thread() -> None:
+    """A worker nobody retires (its mapping dropped) ends its thread once it is collected."""
+    served: list[threading.Thread] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        served.append(threading.current_thread())
+        return {"state": {}}
+
+    worker = Worker()
+    call_with_deadline(handler, EVENT, LocalContext("r0"), worker)
+    del worker  # CPython frees it here: no cycle holds it
+    served[0].join(timeout=10)
+    assert not served[0].is_alive()
+
+
+def test_a_retired_worker_starts_a_new_thread_on_its_next_call() -> None:
+    """After retire the old thread ends, and the next call runs on a thread of its own."""
+    served: list[threading.Thread] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        served.append(threading.current_thread())
+        return {"state": {}}
+
+    worker = Worker()
+    call_with_deadline(handler, EVENT, LocalContext("r0"), worker)
+    worker.retire()
+    served[0].join(timeout=10)
+    call_with_deadline(handler, EVENT, LocalContext("r1"), worker)
+    assert not served[0].is_alive()
+    assert served[1] is not served[0]
+    assert served[1].is_alive()

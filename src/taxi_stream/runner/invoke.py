@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
@@ -142,6 +143,7 @@ class Worker:
 
     def __init__(self) -> None:
         self._calls: SimpleQueue[_Call | None] | None = None  # its thread's; None: no thread
+        self._ending: Callable[[], object] | None = None  # ends the thread (once)
 
     def submit(self, call: _Call) -> None:
         """Give the thread the call, starting a thread first when there is none."""
@@ -151,13 +153,16 @@ class Worker:
         calls: SimpleQueue[_Call | None] = SimpleQueue()
         calls.put(call)
         self._calls = calls
+        # The thread holds the queue, not the worker: a worker dropped unretired (its mapping
+        # gone) still ends its thread when it is collected.
+        self._ending = weakref.finalize(self, calls.put, None)
         Thread(target=_serve, args=(calls,), name="invoke", daemon=True).start()
 
     def retire(self) -> None:
         """End the thread after the call it has (a later ``submit`` starts another)."""
-        if self._calls is not None:
-            self._calls.put(None)
-            self._calls = None
+        if self._ending is not None:
+            self._ending()
+        self._calls = self._ending = None
 
 
 def _serve(calls: SimpleQueue[_Call | None]) -> None:
