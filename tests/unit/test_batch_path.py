@@ -256,7 +256,7 @@ def test_the_comparison_catches_a_broken_fast_rule(monkeypatch: pytest.MonkeyPat
     """The check can fail: cents by plain round(), without the half-cent rule, differ somewhere."""
     records = [kinesis_records(batch(2, 700), SHARD, ARN)]
     exact = outcome(True, CONFIGS["arrival"], records, window=True)
-    monkeypatch.setattr(columns, "_NEAR_HALF", 1.0)  # no product is a half cent away: round()
+    monkeypatch.setattr(columns, "NEAR_HALF", 1.0)  # no product is a half cent away: round()
     assert outcome(False, CONFIGS["arrival"], records, window=True) != exact
 
 

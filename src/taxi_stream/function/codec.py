@@ -39,6 +39,7 @@ from taxi_stream.core.trip import (
 )
 
 MAX_DEPTH: Final = 64  # levels of arrays and objects; a trip has one
+NEAR_HALF: Final = 0.499999  # a cent's float residual at least this near a half takes money.cents
 
 
 _Miles = Annotated[float, msgspec.Meta(ge=0, le=MAX_DISTANCE_MILES)]
@@ -150,15 +151,15 @@ def _fast(wire: CleanTrip, naive_tz: tzinfo, stamps: Stamps, dropoff: bool) -> T
     # Cents as core.money.cents gives them: the float product rounded when it is not within a
     # millionth of a half cent (then no rounding rule can differ), else that exact rule. Inline:
     # a call per amount would cost more than the rest of the money.
-    fare, tip, total = wire.fareAmount, wire.tipAmount, wire.totalAmount
+    fare, tip, total, near = wire.fareAmount, wire.tipAmount, wire.totalAmount, NEAR_HALF
     f = 0 if fare is None else round(fare * 100)
     t = 0 if tip is None else round(tip * 100)
     a = 0 if total is None else round(total * 100)
-    if fare is not None and not -0.499999 < fare * 100 - f < 0.499999:
+    if fare is not None and not -near < fare * 100 - f < near:
         f = cents(fare, "fareAmount")
-    if tip is not None and not -0.499999 < tip * 100 - t < 0.499999:
+    if tip is not None and not -near < tip * 100 - t < near:
         t = cents(tip, "tipAmount")
-    if total is not None and not -0.499999 < total * 100 - a < 0.499999:
+    if total is not None and not -near < total * 100 - a < near:
         a = cents(total, "totalAmount")
     return (str(vendor), pickup_ms, round(distance * 1000), duration, wire.passengerCount or 0,
             f, t, a)  # fmt: skip

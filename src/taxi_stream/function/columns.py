@@ -45,14 +45,13 @@ from taxi_stream.core.money import cents
 from taxi_stream.core.trip import parse_timestamp
 from taxi_stream.core.watermarks import LatePolicy
 from taxi_stream.core.windows import LAST_INSTANT_MS
-from taxi_stream.function.codec import CleanTrip, Stamps, decode_clean, remember
+from taxi_stream.function.codec import NEAR_HALF, CleanTrip, Stamps, decode_clean, remember
 from taxi_stream.function.eventtime import FIRST_EVENT_MS, MAX_AHEAD_MS, EventRules
 from taxi_stream.function.state import Part
 
 CHUNK: Final = 256  # payloads decoded by one map and summed at once; a failing one: by record
 FEW_KEYS: Final = 8  # up to this many groups are summed by masks, more by one sort
 NO_MARK: Final = -(2**63)  # below any watermark: "none yet"
-_NEAR_HALF: Final = 0.499999  # codec._fast's bound on a cent's float residual
 
 K = TypeVar("K", bound=Hashable)
 Getter = Callable[[CleanTrip], Any]
@@ -316,7 +315,7 @@ def _cents(dollars: list[Any], name: str) -> list[int]:
     scaled = list(map(mul, dollars, repeat(100)))
     # floor(x + 0.5) is round(x) wherever x is not within a millionth of a half, which is checked
     whole: list[int] = list(map(floor, map(add, scaled, repeat(0.5))))
-    if scaled and max(map(abs, map(sub, scaled, whole))) >= _NEAR_HALF:
+    if scaled and max(map(abs, map(sub, scaled, whole))) >= NEAR_HALF:
         return [_cent(value, name) for value in dollars]
     return whole
 
@@ -324,7 +323,7 @@ def _cents(dollars: list[Any], name: str) -> list[int]:
 def _cent(dollars: float, name: str) -> int:
     """``codec._fast``'s own rule for one amount."""
     near = round(dollars * 100)
-    if -_NEAR_HALF < dollars * 100 - near < _NEAR_HALF:
+    if -NEAR_HALF < dollars * 100 - near < NEAR_HALF:
         return near
     return cents(dollars, name)
 
@@ -333,7 +332,7 @@ def _cents_sum(dollars: list[float | None], name: str) -> int:
     """The sum of ``_cents(dollars, name)``, by streams (no list of products or cents)."""
     present = list(filter(None, dollars))  # None and 0 add nothing
     residuals = map(remainder, map(mul, present, repeat(100)), repeat(1.0))  # x - round(x)
-    if max(map(abs, residuals), default=0) < _NEAR_HALF:
+    if max(map(abs, residuals), default=0) < NEAR_HALF:
         return sum(map(round, map(mul, present, repeat(100))))
     return sum(_cent(value, name) for value in present)
 
