@@ -1,6 +1,6 @@
 """The producer child's loop (simulator -> LocalStream.put_records) of two trees, interleaved.
 
-    .venv/bin/python bench/producer_ab.py --baseline /work/main/src --pairs 5 --trips 300000
+    .venv/bin/python bench/producer_ab.py --baseline BASELINE/src --pairs 5 --trips 300000
 
 Each repeat runs the loop once per tree in a fresh process (baseline first, then this tree), the
 way `run --as-fast-as-possible` drives it (5,000 trips a put, 4 shards, seed 1, no faults), and

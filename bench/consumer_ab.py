@@ -1,6 +1,6 @@
 """The consumer against a baseline tree: `process --until-idle` and `run`, interleaved, in pairs.
 
-    .venv/bin/python bench/bench_consumer.py --baseline /work/main/src --trips 300000 --pairs 5
+    .venv/bin/python bench/consumer_ab.py --baseline BASELINE/src --trips 300000 --pairs 5
 
 One stream of ``--trips`` generated trips is produced once (with this tree); each pair then
 consumes a fresh copy of it with `process --until-idle` under the baseline's ``src`` and under
