@@ -12,7 +12,8 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture (conf
 SAMPLE = Path(__file__).parents[1] / "data" / "yellow_tripdata_2024-11_first10k.csv"
 HINT = re.compile(
     r"^([\d,]+) of ([\d,]+) trips came late \((\d+)%\): the file is more out of order than"
-    r" --max-out-of-orderness (\d+) allows; try --max-out-of-orderness 3600$",
+    r" --max-out-of-orderness (\d+) allows; try --max-out-of-orderness 3600 into a new"
+    r" --data-dir \(a replay into this one adds its trips to these totals again, [^)]*\)$",
     re.MULTILINE,
 )
 
@@ -42,3 +43,19 @@ def test_a_bound_the_file_fits_prints_no_hint(cli: Cli, tmp_path: Path) -> None:
     late = sum(w["lateTrips"] for w in windows)
     assert late <= sum(w["tripCount"] for w in windows) // 10
     assert "came late" not in stderr
+
+
+def test_a_second_replay_into_the_same_data_dir_counts_the_file_again(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """As the hint and the README warn: a replay into a used data dir adds the file once more,
+    its trips behind the first run's watermark; a new data dir holds the file once."""
+    data = tmp_path / "data"
+    rows = SAMPLE.read_bytes().count(b"\n") - 1  # the header
+    _, first = replay(cli, data, "--max-out-of-orderness", "3600")
+    _, again = replay(cli, data, "--max-out-of-orderness", "3600")
+    _, fresh = replay(cli, tmp_path / "new", "--max-out-of-orderness", "3600")
+    assert sum(w["tripCount"] for w in first) == rows
+    assert sum(w["tripCount"] for w in again) == 2 * rows
+    assert sum(w["lateTrips"] for w in again) > rows // 2
+    assert sum(w["tripCount"] for w in fresh) == rows

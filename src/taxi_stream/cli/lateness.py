@@ -14,12 +14,14 @@ TLC_BOUND_S: Final = 3600  # TLC months come in blocks of about an hour, shuffle
 
 def late_hint(late: int, trips: int, bound_s: int) -> str | None:
     """One line when more than LATE_SHARE of ``trips`` came ``late`` under ``bound_s`` seconds
-    of out-of-orderness, suggesting a bound (an hour, or twice the one given); else None."""
+    of out-of-orderness, suggesting a bound (an hour, or twice the one given) and a new data
+    dir to try it in; else None."""
     if trips <= 0 or late <= LATE_SHARE * trips:
         return None
     suggested = TLC_BOUND_S if bound_s < TLC_BOUND_S else min(2 * bound_s, MAX_BOUND_S)
     advice = (
-        f"try --max-out-of-orderness {suggested}"
+        f"try --max-out-of-orderness {suggested} into a new --data-dir (a replay into this one"
+        " adds its trips to these totals again, behind the watermark this one set)"
         if suggested > bound_s
         else "the bound is at its maximum already"
     )
