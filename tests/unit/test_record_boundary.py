@@ -13,6 +13,7 @@ import pytest
 from taxi_stream.core.errors import Reason, StoreError
 from taxi_stream.core.records import DeadLetter
 from taxi_stream.core.timefmt import iso_utc
+from taxi_stream.function import columns
 from taxi_stream.function import handler as handler_module
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.stores.memory import MemoryStore
@@ -98,8 +99,10 @@ def test_memory_exhaustion_fails_the_batch(monkeypatch: pytest.MonkeyPatch) -> N
         raise MemoryError
 
     monkeypatch.setattr(handler_module, "decode_values", decode)
-    with pytest.raises(MemoryError):
-        TumblingWindowHandler(MemoryStore())(window_event([kinesis(1, good())]))
+    monkeypatch.setattr(columns, "decode_clean", decode)  # the batch path's decoder
+    for exact in (False, True):
+        with pytest.raises(MemoryError):
+            TumblingWindowHandler(MemoryStore(), exact=exact)(window_event([kinesis(1, good())]))
 
 
 class FailingStore(MemoryStore):

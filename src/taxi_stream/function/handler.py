@@ -33,7 +33,7 @@ from taxi_stream.core.records import Contribution, DeadLetter, contribution_id
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.watermarks import EventTime
 from taxi_stream.core.windows import WindowClock, window_start_ms
-from taxi_stream.function import codec, columns, eventtime, payloads
+from taxi_stream.function import columns, eventtime, payloads
 from taxi_stream.function.codec import Stamps, TripValues, decode_values
 from taxi_stream.function.config import CLOCKS, HandlerConfig, naive_zone
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
@@ -117,7 +117,7 @@ class TumblingWindowHandler:
         fixed_start: int | None,
     ) -> list[DeadLetter]:
         """Add the records' trips to the part; the dead letters of the rest, in record order."""
-        if self.exact or decode_values is not codec.decode_values:  # a substitute: per record
+        if self.exact:
             return self._aggregate_each(records, part, stream, shard, fixed_start)
         batch = payloads.unpack(records, part, stream, shard, _decoders())
         by_vendor = self._rules is None and fixed_start is not None  # then one window each
