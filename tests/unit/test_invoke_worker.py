@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,20 @@ from tests.support.harness import Harness
 EVENT: Any = {"Records": []}
 
 
-def test_consecutive_invocations_share_one_worker_thread() -> None:
-    """Three calls in a row: one worker thread makes them all, and it is not the caller's."""
+def recording() -> tuple[list[threading.Thread], Callable[[Any, Any], Any]]:
+    """A handler that notes the thread each of its calls ran on, and the list it notes them in."""
     threads: list[threading.Thread] = []
 
     def handler(event: Any, context: Any) -> Any:
         threads.append(threading.current_thread())
         return {"state": {}}
 
+    return threads, handler
+
+
+def test_consecutive_invocations_share_one_worker_thread() -> None:
+    """Three calls in a row: one worker thread makes them all, and it is not the caller's."""
+    threads, handler = recording()
     worker = Worker()
     for n in range(3):
         call_with_deadline(handler, EVENT, LocalContext(f"r{n}"), worker)
@@ -30,12 +37,7 @@ def test_consecutive_invocations_share_one_worker_thread() -> None:
 
 def test_without_a_worker_each_call_has_a_thread_of_its_own() -> None:
     """Without a worker each call has a thread of its own, as before workers were kept."""
-    threads: list[threading.Thread] = []
-
-    def handler(event: Any, context: Any) -> Any:
-        threads.append(threading.current_thread())
-        return {"state": {}}
-
+    threads, handler = recording()
     for n in range(2):
         call_with_deadline(handler, EVENT, LocalContext(f"r{n}"))
     assert threads[0] is not threads[1]
@@ -84,12 +86,7 @@ def test_a_mapping_runs_every_invocation_on_one_thread_of_its_own(tmp_path: Path
 
 def test_a_worker_dropped_unretired_ends_its_thread() -> None:
     """A worker nobody retires (its mapping dropped) ends its thread once it is collected."""
-    served: list[threading.Thread] = []
-
-    def handler(event: Any, context: Any) -> Any:
-        served.append(threading.current_thread())
-        return {"state": {}}
-
+    served, handler = recording()
     worker = Worker()
     call_with_deadline(handler, EVENT, LocalContext("r0"), worker)
     del worker  # CPython frees it here: no cycle holds it
@@ -99,12 +96,7 @@ def test_a_worker_dropped_unretired_ends_its_thread() -> None:
 
 def test_a_retired_worker_starts_a_new_thread_on_its_next_call() -> None:
     """After retire the old thread ends, and the next call runs on a thread of its own."""
-    served: list[threading.Thread] = []
-
-    def handler(event: Any, context: Any) -> Any:
-        served.append(threading.current_thread())
-        return {"state": {}}
-
+    served, handler = recording()
     worker = Worker()
     call_with_deadline(handler, EVENT, LocalContext("r0"), worker)
     worker.retire()
