@@ -106,7 +106,10 @@ def test_process_metrics_equal_the_store_and_its_summary(
             dead = total(samples, "taxi_stream_dead_letters_total")
             counted = samples[("taxi_stream_trips_total", ())]
             records = total(samples, "taxi_stream_records_total")  # the runner's, after each call
-            if counted == in_windows and counted + dead == produced and records == produced:
+            # The store commits a window part before its invocation's tally counts it written.
+            written = samples[("taxi_stream_contributions_written_total", ())]
+            settled = counted == in_windows and counted + dead == produced
+            if settled and records == produced and written >= 1:
                 break
             assert process.poll() is None, "process ended by itself"
             assert time.monotonic() < deadline, f"never settled: {samples}"
