@@ -299,7 +299,7 @@ def test_rates_are_per_second_over_the_monotonic_clock() -> None:
     assert rates.update({"in": 10_000, "out": None}) == {"in": 4_750.0, "out": None}
 
 
-@pytest.mark.parametrize("store_url", ["local", "sqlite://{path}"])  # sqlite:///tmp/...
+@pytest.mark.parametrize("store_url", ["local", "sqlite:///{path}"])  # sqlite:////tmp/...
 def test_a_sqlite_store_is_read_afresh_so_new_windows_show(tmp_path: Path, store_url: str) -> None:
     """Over the data dir's store or sqlite:///PATH, a window written after the start shows."""
     path = tmp_path / "store.db"

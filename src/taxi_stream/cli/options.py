@@ -169,7 +169,8 @@ def common(
                 show_default=True,
                 envvar="TAXI_STREAM_STORE",
                 show_envvar=True,
-                help="'local' (SQLite in the data dir), sqlite:///PATH or dynamodb://TABLE.",
+                help="'local' (SQLite in the data dir), sqlite:///RELATIVE/PATH (from the working"
+                " directory), sqlite:////ABSOLUTE/PATH or dynamodb://TABLE.",
             )
         )
     options += [
