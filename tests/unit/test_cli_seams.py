@@ -5,9 +5,12 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from taxi_stream.cli import COMMANDS as COMMAND_TABLE
 from taxi_stream.cli import main
@@ -75,3 +78,22 @@ def test_aws_local_is_registered_in_the_command_table_not_by_an_import() -> None
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['create-resources', 'local'] [] local"
+
+
+def test_a_ctrl_c_no_command_handles_is_one_line_and_exit_status_130(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Ctrl-C inside `generate` (which has no handler of its own): `interrupted`, exit 130."""
+    from taxi_stream.cli import pipeline
+
+    class Interrupted:
+        def __init__(self, config: object) -> None:
+            pass
+
+        def batches(self, size: int, *, count: int) -> Iterator[object]:
+            raise KeyboardInterrupt
+            yield  # a generator, as the simulator's
+
+    monkeypatch.setattr(pipeline, "Simulator", Interrupted)
+    done = CliRunner().invoke(main, ["generate", "--trips", "5", "--out", str(tmp_path / "t")])
+    assert (done.exit_code, done.stderr) == (130, "interrupted\n")

@@ -55,6 +55,19 @@ class LazyGroup(click.Group):
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a Ctrl-C that no command handles is one line and exit status 130
+        (the shell's 128 + SIGINT), where click would print ``Aborted!`` and exit 1."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            if ctx.parent is not None:  # a nested group: the top one says it
+                raise
+            from taxi_stream.views.console import EXIT_INTERRUPTED  # noqa: PLC0415 - rarely needed
+
+            err.print("interrupted", markup=False, highlight=False)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+
 
 @click.group(
     cls=LazyGroup,
