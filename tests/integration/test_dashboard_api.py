@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,29 @@ def test_health_counts_dead_letters_by_reason(client: httpx.Client) -> None:
     assert [d["sequenceNumber"][-1] for d in health["latestDeadLetters"]] == ["4", "3", "2", "1"]
     assert health["source"] == "stores"
     assert health["retries"] is None  # the stores cannot know the retries in flight
+
+
+def test_health_counts_every_dead_letter_by_reason_beyond_ten_thousand(tmp_path: Path) -> None:
+    """With 12,500 dead letters in SQLite, byReason covers all of them, the newest too."""
+    path = tmp_path / "store.db"
+    SQLiteStore(path, clock=lambda: NOW_MS).close()
+    reasons = ["not_json"] * 9_000 + ["bad_vendor"] * 1_500 + ["late"] * 2_000  # late: newest
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executemany(
+            "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (f"l{n}", "s", "shardId-0", f"{n:056d}", None, n, reason, "m", b"x", n)
+                for n, reason in enumerate(reasons)
+            ),
+        )
+    reads = Reads(partial(SQLiteStore, path, read_only=True), keep_open=False)
+    with client_of(reads) as http:
+        letters = http.get("/api/health").json()["deadLetters"]
+    assert letters == {
+        "total": 12_500,
+        "scanned": 12_500,
+        "byReason": {"not_json": 9_000, "late": 2_000, "bad_vendor": 1_500},
+    }
 
 
 def test_every_answer_forbids_inline_script(client: httpx.Client) -> None:
