@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from taxi_stream.app.wiring import STORE_FILE
+from taxi_stream.cli import main
 from taxi_stream.cli.query import query
 from taxi_stream.core.records import Contribution
 from taxi_stream.core.totals import Totals
@@ -59,3 +60,22 @@ def test_a_vendor_id_is_matched_as_a_records_vendor_is_keyed(
     done = CliRunner().invoke(query, args)
     assert done.exit_code == 0, done.output
     assert [row["vendorId"] for row in json.loads(done.stdout)] == found
+
+
+@pytest.mark.parametrize(
+    ("command", "flags", "zone"),
+    [
+        ("query", ["--since", "yesterday"], "without an offset, UTC"),
+        ("query", ["--until", "08:00 tomorrow"], "without an offset, UTC"),
+        ("generate", ["--trips", "1", "--start", "noon"], "without an offset, UTC"),
+        ("replay", ["--start-at", "noon", "trips.parquet"], "without an offset, New York local"),
+    ],
+)
+def test_a_time_that_does_not_parse_is_refused_naming_the_zone_of_a_naive_one(
+    data_dir: Path, command: str, flags: list[str], zone: str
+) -> None:
+    """The error for a bad time says which zone a time without an offset would be read in."""
+    here = ["--data-dir", str(data_dir)] if command == "query" else []
+    done = CliRunner().invoke(main, [command, *here, *flags])
+    assert done.exit_code == 2
+    assert zone in done.stderr

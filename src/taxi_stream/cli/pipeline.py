@@ -373,8 +373,8 @@ def interrupted_line(result: Accounting, signal_name: str) -> str:
     "--start",
     "start_iso",
     default=None,
-    help="Pickup time of the first trip, ISO-8601 (default: 2024-11-01T00:00:00Z, so a seed"
-    " always gives the same bytes).",
+    help="Pickup time of the first trip, ISO-8601, UTC without an offset (default:"
+    " 2024-11-01T00:00:00Z, so a seed always gives the same bytes).",
 )
 @click.option(
     "--out",

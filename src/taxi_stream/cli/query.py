@@ -71,7 +71,8 @@ Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
 @click.option(
     "--since",
     default=None,
-    help="Windows starting at or after this time (ISO-8601; without an offset, UTC).",
+    help="Windows starting at or after this time (ISO-8601; without an offset, UTC, as the"
+    " windows are stored, not New York as for replay --start-at).",
 )
 @click.option(
     "--until",
