@@ -120,6 +120,11 @@ class TotalsQuery(Protocol):
         """(trips counted in windows, dead letters): the two sides of the accounting line."""
         ...
 
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many dead letters per reason: every one (SQLite, memory) or, where counting
+        means reading each item (DynamoDB), the oldest up to the store's documented bound."""
+        ...
+
     def watermarks(self) -> list[Watermark]:
         """Every shard's watermark (event clock), by stream and shard: finality is read off them."""
         ...

@@ -59,6 +59,9 @@ class LaterStore:
     def counts(self) -> tuple[int, int]:
         return 6, 0
 
+    def dead_letter_reasons(self) -> dict[str, int]:
+        return {}
+
     def watermarks(self) -> list[object]:
         return []
 

@@ -19,6 +19,7 @@ from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge
 from taxi_stream.core.watermarks import Watermark
 from taxi_stream.ports import Store
+from taxi_stream.stores import dynamodb
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
 from taxi_stream.stores.memory import MemoryStore
 from taxi_stream.stores.sqlite import SQLiteStore
@@ -266,6 +267,33 @@ def test_dead_letters_come_oldest_first_up_to_a_limit(store: ContractStore) -> N
     assert store.dead_letters(2) == letters[:2]
     assert store.dead_letters(10) == letters
     assert store.dead_letters(0) == []
+
+
+def test_dead_letters_are_counted_by_reason(store: ContractStore) -> None:
+    """dead_letter_reasons() counts each stored dead letter once under its reason."""
+    assert store.dead_letter_reasons() == {}
+    reasons = ["not_json", "late", "bad_vendor", "late", "not_json", "late", "too_large"]
+    letters = [dead_letter(i, reason=r) for i, r in enumerate(reasons, start=1)]
+    store.put_dead_letters([*letters, letters[0]])  # a repeat is one letter, counted once
+    assert store.dead_letter_reasons() == {
+        "late": 3,
+        "not_json": 2,
+        "bad_vendor": 1,
+        "too_large": 1,
+    }
+
+
+@pytest.mark.aws
+def test_dynamodb_counts_reasons_over_the_oldest_letters_up_to_its_bound(
+    dynalite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB reads each item to count it, so it counts the oldest REASONS_SCAN letters only."""
+    monkeypatch.setattr(dynamodb, "REASONS_SCAN", 3)
+    for store in _dynamodb(dynalite_url):
+        store.put_dead_letters(
+            [dead_letter(i, reason=r) for i, r in enumerate(["a", "b", "a", "c", "c"], start=1)]
+        )
+        assert store.dead_letter_reasons() == {"a": 2, "b": 1}
 
 
 def test_empty_raw_bytes_and_message_round_trip(store: ContractStore) -> None:

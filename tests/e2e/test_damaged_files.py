@@ -160,7 +160,8 @@ def _until_a_snapshot(process: subprocess.Popen[str], shows: str) -> bool:
 def test_sigterm_during_a_run_drains_it_and_ends_it_balanced(
     taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """SIGTERM stops a run without bounds: what was produced is drained, the account balances."""
+    """SIGTERM stops a run without bounds: what was produced is drained, the account balances,
+    and the run exits 130 with one line on stderr saying so."""
     process = _command(
         taxi_stream_exe, cli_env, tmp_path, "run", "--data-dir", "d", "--rate", "200"
     )
@@ -171,8 +172,11 @@ def test_sigterm_during_a_run_drains_it_and_ends_it_balanced(
             out, err = process.communicate(timeout=BOUND_S)
         finally:
             process.kill()
-    assert process.returncode == 0, err
-    assert ACCOUNTING.match([line for line in out.splitlines() if line.strip()][-1])
+    assert process.returncode == 130, err
+    account = ACCOUNTING.match([line for line in out.splitlines() if line.strip()][-1])
+    assert account
+    assert err.splitlines()[-1].startswith("interrupted by SIGTERM after ")
+    assert err.splitlines()[-1].endswith("; drained: each is in a window or a dead letter")
 
 
 def test_a_run_on_a_damaged_stream_ends_even_after_sigterm(

@@ -176,7 +176,7 @@ def test_a_missing_store_is_one_clear_line_and_nothing_is_created(
 ) -> None:
     """A data dir or a sqlite:/// path without a store is an error, not a new empty store."""
     missing = query("--data-dir", tmp_path / "nowhere")
-    elsewhere = query("--store", f"sqlite://{tmp_path / 'nowhere.db'}")
+    elsewhere = query("--store", f"sqlite:///{tmp_path / 'nowhere.db'}")
     assert (missing.returncode, elsewhere.returncode) == (1, 1)
     assert f"no store in {tmp_path / 'nowhere'}" in missing.stderr
     assert f"no store at {tmp_path / 'nowhere.db'}" in elsewhere.stderr

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,15 @@ def test_a_total_added_later_appears_under_its_camel_case_name() -> None:
         ({"limit": "0"}, "limit: expected a whole number from 1 to 5000"),
         ({"limit": "99999"}, "limit: expected a whole number from 1 to 5000"),
         ({"latest": "-3"}, "latest: expected a whole number"),
+        ({"latest": "\u00b2"}, "latest: expected a whole number"),  # a digit int() refuses
+        ({"limit": "\u0663"}, "limit: expected a whole number"),  # Arabic-Indic three
+        ({"vendor": "x" * 65}, "vendor: not a vendor id"),
+        ({"vendor": "1\x00"}, "vendor: not a vendor id"),
+        ({"vendor": "   "}, "vendor: not a vendor id"),
+        ({"since": iso(2), "until": iso(1)}, "until: must be later than since"),
+        ({"since": iso(1), "until": iso(1)}, "until: must be later than since"),
+        ({"vendr": "1"}, "'vendr': unknown parameter (this route takes vendor, since, until,"),
+        ({"vendor": ["1", "2"]}, "vendor: given 2 times; give it once"),
     ],
 )
 def test_a_bad_filter_is_a_400_with_one_line(
@@ -170,6 +180,47 @@ def test_a_bad_filter_is_a_400_with_one_line(
     assert answer.status_code == 400
     assert answer.json()["error"].startswith(wrong)
     assert "\n" not in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "wrong"),
+    [
+        ("/api/dead-letters", {"limit": "\u00b2"}, "limit: expected a whole number"),
+        ("/api/dead-letters", {"limit": "0"}, "limit: expected a whole number from 1 to 5000"),
+        ("/api/dead-letters", {"reason": "late"}, "'reason': unknown parameter"),
+        ("/api/dead-letters", {"limit": ["1", "2"]}, "limit: given 2 times"),
+        ("/api/health", {"vendor": "1"}, "'vendor': unknown parameter (this route takes no"),
+        ("/api/updates", {"vendor": "x" * 65}, "vendor: not a vendor id"),
+        ("/api/updates", {"latest": "0"}, "latest: expected a whole number"),
+        ("/api/updates", {"since": "soon"}, "since: not an ISO-8601 time"),
+        ("/api/updates", {"limits": "5"}, "'limits': unknown parameter"),
+    ],
+)
+def test_every_route_refuses_a_bad_parameter_with_a_400_naming_it(
+    client: httpx.Client, path: str, params: dict[str, str | list[str]], wrong: str
+) -> None:
+    """Every /api route checks each of its query parameters: a 400 whose one line names it."""
+    answer = client.get(path, params=params)
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(wrong)
+    assert "\n" not in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"vendor": "abc"}, []),  # a vendor id the store has no window of: an empty answer
+        ({"vendor": " 2 "}, [("2", 0, 2), ("2", 2, 4)]),  # blanks around, as a record's
+        ({"vendor": ""}, [("1", 0, 3), ("1", 1, 5), ("1", 2, 7), ("2", 0, 2), ("2", 2, 4)]),
+    ],
+)
+def test_a_vendor_a_record_could_carry_is_a_filter_not_an_error(
+    client: httpx.Client, params: dict[str, str], expected: list[tuple[str, int, int]]
+) -> None:
+    """Any vendor id a record may carry filters (none found is an empty list); empty: no filter."""
+    answer = client.get("/api/windows", params=params)
+    assert answer.status_code == 200
+    assert trips_by_window(answer.json()["windows"]) == expected
 
 
 def test_dead_letters_are_the_stores_with_their_bytes(client: httpx.Client) -> None:
@@ -193,6 +244,29 @@ def test_health_counts_dead_letters_by_reason(client: httpx.Client) -> None:
     assert [d["sequenceNumber"][-1] for d in health["latestDeadLetters"]] == ["4", "3", "2", "1"]
     assert health["source"] == "stores"
     assert health["retries"] is None  # the stores cannot know the retries in flight
+
+
+def test_health_counts_every_dead_letter_by_reason_beyond_ten_thousand(tmp_path: Path) -> None:
+    """With 12,500 dead letters in SQLite, byReason covers all of them, the newest too."""
+    path = tmp_path / "store.db"
+    SQLiteStore(path, clock=lambda: NOW_MS).close()
+    reasons = ["not_json"] * 9_000 + ["bad_vendor"] * 1_500 + ["late"] * 2_000  # late: newest
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executemany(
+            "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (f"l{n}", "s", "shardId-0", f"{n:056d}", None, n, reason, "m", b"x", n)
+                for n, reason in enumerate(reasons)
+            ),
+        )
+    reads = Reads(partial(SQLiteStore, path, read_only=True), keep_open=False)
+    with client_of(reads) as http:
+        letters = http.get("/api/health").json()["deadLetters"]
+    assert letters == {
+        "total": 12_500,
+        "scanned": 12_500,
+        "byReason": {"not_json": 9_000, "late": 2_000, "bad_vendor": 1_500},
+    }
 
 
 def test_every_answer_forbids_inline_script(client: httpx.Client) -> None:
@@ -299,7 +373,7 @@ def test_rates_are_per_second_over_the_monotonic_clock() -> None:
     assert rates.update({"in": 10_000, "out": None}) == {"in": 4_750.0, "out": None}
 
 
-@pytest.mark.parametrize("store_url", ["local", "sqlite://{path}"])  # sqlite:///tmp/...
+@pytest.mark.parametrize("store_url", ["local", "sqlite:///{path}"])  # sqlite:////tmp/...
 def test_a_sqlite_store_is_read_afresh_so_new_windows_show(tmp_path: Path, store_url: str) -> None:
     """Over the data dir's store or sqlite:///PATH, a window written after the start shows."""
     path = tmp_path / "store.db"

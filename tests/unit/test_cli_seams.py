@@ -5,10 +5,14 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
+from taxi_stream.cli import COMMANDS as COMMAND_TABLE
 from taxi_stream.cli import main
 from tests.unit.test_docs_match_cli import COMMANDS
 
@@ -59,3 +63,37 @@ def test_a_command_imports_only_its_own_modules(command: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_aws_local_is_registered_in_the_command_table_not_by_an_import() -> None:
+    """`aws local` is in COMMANDS; the aws group alone lists it, and loads boto3 only to run it."""
+    assert COMMAND_TABLE["aws local"] == ("taxi_stream.cli.awslocal", "local")
+    probe = (
+        "import sys, click\n"
+        "from taxi_stream.cli.aws import aws\n"
+        "names = aws.list_commands(click.Context(aws))\n"
+        "lazy = ('boto3', 'taxi_stream.cli.awslocal')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(lazy))\n"
+        "print(names, loaded, aws.get_command(click.Context(aws), 'local').name)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['create-resources', 'local'] [] local"
+
+
+def test_a_ctrl_c_no_command_handles_is_one_line_and_exit_status_130(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Ctrl-C inside `generate` (which has no handler of its own): `interrupted`, exit 130."""
+    from taxi_stream.cli import pipeline
+
+    class Interrupted:
+        def __init__(self, config: object) -> None:
+            pass
+
+        def batches(self, size: int, *, count: int) -> Iterator[object]:
+            raise KeyboardInterrupt
+            yield  # a generator, as the simulator's
+
+    monkeypatch.setattr(pipeline, "Simulator", Interrupted)
+    done = CliRunner().invoke(main, ["generate", "--trips", "5", "--out", str(tmp_path / "t")])
+    assert (done.exit_code, done.stderr) == (130, "interrupted\n")

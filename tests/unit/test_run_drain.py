@@ -74,3 +74,13 @@ def test_a_ctrl_c_while_the_producer_stops_is_a_cut_short_drain_too(
         drain(InterruptedProcessor(60), lambda: None, Settings(Path("d")), stop=stopping)  # type: ignore[arg-type]
     assert ended.value.code == 130
     assert capsys.readouterr().err.startswith("drain cut short")
+
+
+def test_a_cut_short_drain_says_how_many_trips_had_been_produced(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The cut-short line gives the trips produced by then, before the command that counts them."""
+    with pytest.raises(SystemExit):
+        drain(InterruptedProcessor(60), lambda: None, Settings(Path("d")), produced=lambda: 12_345)  # type: ignore[arg-type]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("drain cut short (12,345 trips produced by then): ")

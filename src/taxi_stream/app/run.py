@@ -144,6 +144,7 @@ class RunSignals:
 
     def __init__(self) -> None:
         self.received = 0
+        self.first: str | None = None  # the first signal's name: SIGINT (Ctrl-C) or SIGTERM
 
     @property
     def requested(self) -> bool:
@@ -152,6 +153,8 @@ class RunSignals:
 
     def __call__(self, signum: int, frame: object) -> None:
         self.received += 1
+        if self.first is None:
+            self.first = signal.Signals(signum).name
         if self.received > 1:
             raise KeyboardInterrupt
 

@@ -150,17 +150,35 @@ def existing_store(settings: Settings) -> Store:
     A typo in --data-dir is an error, not a new empty store; reading writes nothing, so a
     read-only data dir can be queried.
     """
-    url = urlparse(settings.store_url)
     if settings.store_url == "local":
         path = settings.data_dir / STORE_FILE
         if not path.is_file():
             raise ConfigError(f"no store in {settings.data_dir} (is --data-dir right?)")
         return SQLiteStore(path, read_only=True)
-    if url.scheme == "sqlite" and url.path:
-        if not Path(url.path).is_file():
-            raise ConfigError(f"no store at {url.path} (is --store right?)")
-        return SQLiteStore(Path(url.path), read_only=True)
+    named = sqlite_path(settings.store_url)
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError(f"no store at {named} (is --store right?)")
+        return SQLiteStore(named, read_only=True)
     return open_store(settings)
+
+
+def sqlite_path(store_url: str) -> Path | None:
+    """The file of a ``sqlite:`` store URL, read as SQLAlchemy reads it (None: not sqlite:).
+
+    ``sqlite:///store.db`` is relative to the working directory, ``sqlite:////srv/store.db``
+    absolute: after the three slashes of ``sqlite:///`` comes the path as it is. Anything else
+    after ``sqlite:`` (no path, a host) is a ConfigError.
+    """
+    scheme, sep, rest = store_url.partition("://")
+    if scheme != "sqlite" or not sep:
+        return None
+    if not rest.startswith("/") or rest == "/":
+        raise ConfigError(
+            f"not a SQLite store URL: {store_url!r}: use sqlite:///RELATIVE/PATH or"
+            " sqlite:////ABSOLUTE/PATH"
+        )
+    return Path(rest[1:])
 
 
 def existing_stream(settings: Settings) -> tuple[Stream, CountingStream | None] | None:
@@ -181,13 +199,14 @@ def existing_checkpoints(settings: Settings) -> SQLiteStore | None:
 
 
 def open_store(settings: Settings, *, clock: Callable[[], int] = now_ms) -> Store:
-    """The store named by ``store_url``: ``local`` (SQLite in the data dir), sqlite:///PATH or
-    dynamodb://TABLE; ``clock`` stamps what it writes."""
+    """The store named by ``store_url``: ``local`` (SQLite in the data dir), sqlite:///PATH
+    (``sqlite_path``) or dynamodb://TABLE; ``clock`` stamps what it writes."""
     url = urlparse(settings.store_url)
     if settings.store_url == "local":
         return open_checkpoints(settings, clock=clock)
-    if url.scheme == "sqlite" and url.path:
-        return SQLiteStore(Path(url.path), clock=clock)
+    path = sqlite_path(settings.store_url)
+    if path is not None:
+        return SQLiteStore(path, clock=clock)
     if url.scheme == "dynamodb" and url.netloc:
         from taxi_stream.stores.dynamodb import DynamoDBStore  # noqa: PLC0415 - AWS only
 

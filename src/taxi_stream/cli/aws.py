@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from taxi_stream.app.wiring import create_aws_resources
+from taxi_stream.cli import LazyGroup
 from taxi_stream.cli.options import require_stdout
 from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.stores import DEFAULT_TABLE
@@ -12,7 +13,7 @@ from taxi_stream.stores import DEFAULT_TABLE
 DEFAULT_STREAM = "input-stream"
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_path="aws")  # `local` is in COMMANDS, imported when asked for
 def aws() -> None:
     """Work with Kinesis and DynamoDB (AWS, or a local implementation via --endpoint-url)."""
 

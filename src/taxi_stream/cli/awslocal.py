@@ -19,7 +19,7 @@ from taxi_stream.app.accounting import accounting
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.produce import PRODUCE_BATCH, produce
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.aws import DEFAULT_STREAM, aws, ensure_resources
+from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
 from taxi_stream.cli.options import clear_errors, err, flag_ms, require_stdout
 from taxi_stream.cli.query import query
 from taxi_stream.core.errors import ConfigError, ServerStartError
@@ -345,6 +345,3 @@ def _linger(keep: bool) -> None:
             signal.pause()
     except KeyboardInterrupt:
         return
-
-
-aws.add_command(local)  # `taxi-stream aws local`: the group is imported from here (cli/__init__)

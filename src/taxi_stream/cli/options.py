@@ -169,7 +169,8 @@ def common(
                 show_default=True,
                 envvar="TAXI_STREAM_STORE",
                 show_envvar=True,
-                help="'local' (SQLite in the data dir), sqlite:///PATH or dynamodb://TABLE.",
+                help="'local' (SQLite in the data dir), sqlite:///RELATIVE/PATH (from the working"
+                " directory), sqlite:////ABSOLUTE/PATH or dynamodb://TABLE.",
             )
         )
     options += [
@@ -189,13 +190,18 @@ def common(
 
 
 def flag_ms(text: str | None, flag: str) -> int | None:
-    """Epoch ms of an ISO-8601 flag value (None stays None); a bad value is a usage error."""
+    """Epoch ms of an ISO-8601 flag value, UTC without an offset (None stays None); a bad
+    value is a usage error that says so."""
     if text is None:
         return None
     try:
         return parse_iso_ms(text)
     except ValueError:
-        raise click.BadParameter(f"not an ISO-8601 time: {text!r}", param_hint=flag) from None
+        raise click.BadParameter(
+            f"not an ISO-8601 time (such as 2024-11-25T08:00:00Z; without an offset, UTC):"
+            f" {text!r}",
+            param_hint=flag,
+        ) from None
 
 
 def event_options(*, clock: bool = False, default_clock: str = "arrival") -> Callable[[F], F]:

@@ -32,6 +32,7 @@ from taxi_stream.cli.options import (
 from taxi_stream.cli.process import metrics_sources
 from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.windows import window_start_ms
+from taxi_stream.core.words import count
 from taxi_stream.infra.clock import SYSTEM_CLOCK, Clock
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.simulator import DEFAULT_START_MS, Simulator, SimulatorConfig
@@ -78,7 +79,10 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
 )
 @event_options(clock=True)
 @click.option(
-    "--quiet", is_flag=True, help="No live view and no tables: only the final accounting line."
+    "--quiet",
+    is_flag=True,
+    help="No live view and no tables: only the final accounting line (and on stderr, errors"
+    " and the line that says a signal stopped the run).",
 )
 @click.option(
     "--dashboard",
@@ -123,11 +127,14 @@ def run(
     Stops on Ctrl-C or SIGTERM, after --trips or after --duration, then drains: every produced
     trip is counted in a window or dead-lettered before it exits (a drain whose work keeps
     failing for 30 s of the drain ends, not balanced, naming each failing shard's last error).
-    A second Ctrl-C cuts the drain short (exit 130) and prints the `process --until-idle` that
-    counts the rest. A failed producer or a damaged file ends it at once, with one line and
-    exit status 1. At the end it prints every window of the run (the latest 12 when there are
-    more) with a totals row, then the accounting line. With --dashboard the web page serves the
-    run's windows, shards and dead letters live.
+    Stopped by a signal, it drains alike, then prints one line on stderr (even with --quiet)
+    naming the signal and what was drained, and exits 130. A second Ctrl-C cuts the drain short
+    (exit 130) with a line on stderr giving the trips produced by then and the `process
+    --until-idle` that counts the rest. A failed producer or a damaged file ends it at once,
+    with one line and exit status 1. At the end it prints every window of the run (the latest
+    12 when there are more) with a totals row, then the accounting line, on stdout; a run that
+    ends not balanced exits 1. With --dashboard the web page serves the run's windows, shards
+    and dead letters live.
     """  # fmt: skip
     require_stdout()
     settings = Settings(
@@ -218,7 +225,8 @@ def _run_live(
                 out.print("[yellow]stopping: draining what was produced (Ctrl-C again quits)")
 
         # a failed producer raises out of here, the consumer's damaged files too
-        drain(processor, refresh, settings, stop=stop_when(signals, producer, stop_producing))
+        stop = stop_when(signals, producer, stop_producing)
+        drain(processor, refresh, settings, stop=stop, produced=lambda: producer.sent)
     if not quiet:
         out.print(view.render(processor.delivered, producer.sent, windows=views.FINAL_WINDOWS))
         out.line()
@@ -231,7 +239,7 @@ def _run_live(
             soft_wrap=True,
         )
     balance = accounting(processor.store, processor.whole_data_dir, before, producer.sent)
-    _print_accounting(balance, out)
+    _print_accounting(balance, out, interrupted_by=signals.first)
 
 
 def stop_when(
@@ -255,18 +263,20 @@ def drain(
     settings: Settings,
     *,
     stop: Callable[[], bool] = lambda: True,
+    produced: Callable[[], int] | None = None,
 ) -> None:
     """Consume until ``stop()`` says so, then count what was produced.
 
     A Ctrl-C (or SIGTERM) that raises in here, the second one (``RunSignals``), cuts it short,
-    while the producer is being stopped too: one line naming the command that counts the rest,
-    exit 130.
+    while the producer is being stopped too: one line on stderr with the trips ``produced()``
+    by then and the command that counts the rest, exit 130.
     """
     try:
         processor.loop(stop=stop, tick=tick, give_up_after_s=GIVE_UP_S)
     except KeyboardInterrupt:
+        sent = "" if produced is None else f" ({count(produced(), 'trip')} produced by then)"
         err.print(
-            "drain cut short: what was produced stays in the stream; count it with"
+            f"drain cut short{sent}: what was produced stays in the stream; count it with"
             f" {_finish_hint(settings, processor.mapping.window_seconds, processor.options.clock)}",
             highlight=False,
             soft_wrap=True,
@@ -323,12 +333,30 @@ def _screen(out: Console, quiet: bool, clock: Clock) -> _Snapshots | Live | None
     return _Snapshots(out, clock)
 
 
-def _print_accounting(result: Accounting, out: Console) -> None:
+def _print_accounting(result: Accounting, out: Console, *, interrupted_by: str | None) -> None:
+    """The accounting lines on stdout; after a signal, one line on stderr, even with --quiet.
+
+    Exit status 1 when the account is not balanced, else 130 when a signal stopped the run.
+    """
     style = "green" if result.in_flight == 0 else "red"
     for line in result.lines():
         out.print(line, style=style, highlight=False, soft_wrap=True)
+    if interrupted_by is not None:
+        err.print(interrupted_line(result, interrupted_by), highlight=False, soft_wrap=True)
     if result.in_flight:
         raise SystemExit(1)
+    if interrupted_by is not None:
+        raise SystemExit(EXIT_INTERRUPTED)
+
+
+def interrupted_line(result: Accounting, signal_name: str) -> str:
+    """What a run stopped by ``signal_name`` says of its drain: the trips it produced, and
+    whether each is now in a window or a dead letter."""
+    produced = result.produced if result.this_run is None else result.this_run
+    head = f"interrupted by {signal_name} after {count(produced, 'trip')} produced"
+    if result.in_flight == 0:
+        return f"{head}; drained: each is in a window or a dead letter"
+    return f"{head}; the drain left {count(result.in_flight, 'record')} in flight"
 
 
 @click.command()
@@ -345,8 +373,8 @@ def _print_accounting(result: Accounting, out: Console) -> None:
     "--start",
     "start_iso",
     default=None,
-    help="Pickup time of the first trip, ISO-8601 (default: 2024-11-01T00:00:00Z, so a seed"
-    " always gives the same bytes).",
+    help="Pickup time of the first trip, ISO-8601, UTC without an offset (default:"
+    " 2024-11-01T00:00:00Z, so a seed always gives the same bytes).",
 )
 @click.option(
     "--out",

@@ -24,9 +24,11 @@ from taxi_stream.cli.options import (
     flag_ms,
     require_stdout,
 )
+from taxi_stream.core.errors import RecordError
 from taxi_stream.core.records import DeadLetter, Origin, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import Totals
+from taxi_stream.core.trip import vendor_key
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.views.finality import Finality
 from taxi_stream.views.query import letters_table, windows_table
@@ -59,11 +61,18 @@ Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
     default=None,
     help="The file --format parquet writes (atomically: a temporary file, then renamed).",
 )
-@click.option("--vendor", default=None, help="Only this vendor.")
+@click.option(
+    "--vendor",
+    default=None,
+    callback=lambda ctx, param, value: vendor_flag(value),
+    help="Only this vendor (its id as the records give it: 1, 2, or up to 64 printable"
+    " characters).",
+)
 @click.option(
     "--since",
     default=None,
-    help="Windows starting at or after this time (ISO-8601; without an offset, UTC).",
+    help="Windows starting at or after this time (ISO-8601; without an offset, UTC, as the"
+    " windows are stored, not New York as for replay --start-at).",
 )
 @click.option(
     "--until",
@@ -110,7 +119,10 @@ def query(
             letters = store.dead_letters(limit)
             _show(fmt, letters, letters_table, _letter_row, (out_path, TYPICAL_LETTER))
         else:
-            windows = store.windows(vendor, flag_ms(since, "--since"), flag_ms(until, "--until"))
+            start_ms, end_ms = flag_ms(since, "--since"), flag_ms(until, "--until")
+            if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+                raise click.UsageError("--until must be later than --since")
+            windows = store.windows(vendor, start_ms, end_ms)
             finality = Finality.of(store.watermarks(), allowed_lateness, idle_timeout)
             _show(
                 fmt,
@@ -119,6 +131,19 @@ def query(
                 partial(_window_row, final=finality),
                 (out_path, TYPICAL_WINDOW),
             )
+
+
+def vendor_flag(value: str | None) -> str | None:
+    """--vendor as a vendor key (blanks around it ignored, as in a record); a value no record
+    can carry (empty, over 64 characters, not printable) is a usage error."""
+    if value is None:
+        return None
+    try:
+        return vendor_key(value)
+    except RecordError:
+        raise click.BadParameter(
+            f"not a vendor id (up to 64 printable characters): {value[:40]!r}"
+        ) from None
 
 
 def _check_out(fmt: str, out_path: Path | None) -> None:

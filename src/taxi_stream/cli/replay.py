@@ -70,7 +70,8 @@ LIVE_EVERY_S = 0.25
 @click.option(
     "--start-at",
     default=None,
-    help="Skip rows whose pickup is before this ISO-8601 time (without an offset: New York).",
+    help="Skip rows whose pickup is before this ISO-8601 time; without an offset it is New York"
+    " local time, as TLC files give pickups (2024-01-01T00:00 is 05:00Z), not UTC as for query.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N records.")
 @click.option(

@@ -19,7 +19,9 @@ def start_ms(text: str | None) -> int | None:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise click.BadParameter(
-            f"not an ISO-8601 time: {text!r}", param_hint="--start-at"
+            f"not an ISO-8601 time (such as 2024-01-01T00:00:00-05:00; without an offset,"
+            f" New York local time, as in TLC files): {text!r}",
+            param_hint="--start-at",
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(NEW_YORK))

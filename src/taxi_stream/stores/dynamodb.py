@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Context, Decimal, Inexact
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_KEY: Final = "#dead-letter"
+REASONS_SCAN: Final = 10_000  # dead letters read for the count by reason (the oldest ones)
 META_KEY: Final = "#meta"  # what the table holds (its windows, who feeds it); never a vendor
 MAX_RAW_BYTES: Final = 256 * 1024  # of a dead letter's raw bytes: an item holds at most 400 KB
 MAX_MESSAGE_CHARS: Final = 2048
@@ -292,6 +294,18 @@ class DynamoDBStore:
             request["Select"] = "COUNT"
             pages = self.client.get_paginator("query").paginate(**request)
             return trips, sum(page["Count"] for page in pages)
+
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many dead letters per reason among the oldest ``REASONS_SCAN``: a Query of the
+        dead-letter partition that returns only each reason, yet is billed for whole items."""
+        request = self._letters
+        request["ExpressionAttributeNames"] = {"#pk": PK, "#reason": "reason"}
+        request["ProjectionExpression"] = "#reason"
+        request["PaginationConfig"] = {"MaxItems": REASONS_SCAN}
+        with self._errors("count dead letters by reason"):
+            pages = self.client.get_paginator("query").paginate(**request)
+            reasons = [item["reason"]["S"] for page in pages for item in page["Items"]]
+        return dict(Counter(reasons[:REASONS_SCAN]))
 
     @property
     def _letters(self) -> QueryInputPaginateTypeDef:

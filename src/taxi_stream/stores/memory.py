@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -110,6 +111,10 @@ class MemoryStore:
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters)."""
         return sum(w.totals.trip_count for w in self._windows.values()), len(self._letters)
+
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many dead letters per reason, every one of them."""
+        return dict(Counter(letter.reason for letter in self._letters.values()))
 
 
 class MemoryUnitOfWork:

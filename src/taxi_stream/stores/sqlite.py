@@ -382,6 +382,12 @@ class SQLiteStore:
             letters = self._db.execute("SELECT COUNT(*) FROM dead_letters")
             return int(trips.fetchone()[0]), int(letters.fetchone()[0])
 
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many dead letters per reason, every one of them (one GROUP BY)."""
+        with errors("store query", StoreError, self.path):
+            sql = "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason"
+            return {reason: int(n) for reason, n in self._db.execute(sql)}
+
     def load_checkpoint(self, consumer: str, stream: str, shard_id: str) -> Checkpoint | None:
         """The saved checkpoint of a consumer in a shard, if any; StoreError if it is damaged."""
         with errors("store checkpoint read", StoreError, self.path):

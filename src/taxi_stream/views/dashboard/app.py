@@ -21,9 +21,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taxi_stream.core.errors import TaxiStreamError
-from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.views.cells import one_line
-from taxi_stream.views.dashboard.data import MAX_ROWS, DashboardData, WindowQuery
+from taxi_stream.views.dashboard.data import DashboardData
+from taxi_stream.views.dashboard.params import BadRequest, letters_limit, no_params, window_query
 from taxi_stream.views.dashboard.rows import Json
 
 STATIC: Final = Path(__file__).parent / "static"
@@ -35,39 +35,6 @@ HEADERS: Final = {  # nothing from a record can run as script: no inline script,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-class BadRequest(ValueError):
-    """A query parameter that cannot be used: its one-line reason goes back as a 400."""
-
-
-def window_query(request: Request) -> WindowQuery:
-    """The filters of ``/api/windows`` (and of the updates stream) from the query string."""
-    params = request.query_params
-    return WindowQuery(
-        vendor=params.get("vendor") or None,
-        start_ms=_time(params.get("since"), "since"),
-        end_ms=_time(params.get("until"), "until"),
-        limit=_count(params.get("limit"), "limit") or MAX_ROWS,
-        latest=_count(params.get("latest"), "latest"),
-    )
-
-
-def _time(text: str | None, name: str) -> int | None:
-    if not text:
-        return None
-    try:
-        return parse_iso_ms(text)
-    except ValueError:
-        raise BadRequest(f"{name}: not an ISO-8601 time: {text[:40]!r}") from None
-
-
-def _count(text: str | None, name: str) -> int | None:
-    if not text:
-        return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_ROWS:
-        raise BadRequest(f"{name}: expected a whole number from 1 to {MAX_ROWS}")
-    return int(text)
 
 
 def _answer(call: Callable[[Request], Json]) -> Callable[[Request], Awaitable[Response]]:
@@ -100,21 +67,22 @@ def create_app(
     stop = stopping or threading.Event()
 
     def windows(request: Request) -> Json:
-        return data.windows(window_query(request))
+        return data.windows(window_query(request.query_params))
 
     def letters(request: Request) -> Json:
-        limit = _count(request.query_params.get("limit"), "limit") or 100
-        return list[Json](data.dead_letters(limit))
+        return list[Json](data.dead_letters(letters_limit(request.query_params)))
 
     def health(request: Request) -> Json:
+        no_params(request.query_params)
         return data.health()
 
     def update(request: Request) -> Json:
-        return {"windows": data.windows(window_query(request)), "health": data.health()}
+        query = window_query(request.query_params)
+        return {"windows": data.windows(query), "health": data.health()}
 
     async def updates(request: Request) -> Response:
         try:
-            window_query(request)
+            window_query(request.query_params)
         except BadRequest as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return EventSourceResponse(_updates(request, update, interval_s, stop), ping=15)

@@ -30,7 +30,7 @@ from taxi_stream.views.dashboard.rows import Json, Row, letter_row, window_row
 from taxi_stream.views.finality import Finality
 
 MAX_ROWS: Final = 5_000  # the most window rows or dead letters one answer carries
-LETTERS_SCAN: Final = 10_000  # dead letters read for the by-reason counts (the oldest ones)
+LETTERS_SCAN: Final = 10_000  # dead letters read for the latest few (the oldest ones)
 LATEST_LETTERS: Final = 5
 
 
@@ -49,6 +49,10 @@ class Reader(Protocol):
 
     def counts(self) -> tuple[int, int]:
         """(trips counted in windows, dead letters)."""
+        ...
+
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many dead letters per reason (on DynamoDB, among the oldest up to a bound)."""
         ...
 
     def watermarks(self) -> list[Watermark]:
@@ -174,10 +178,11 @@ class DashboardData:
     def _compute(self) -> dict[str, Json]:
         with self._reads.store() as store:
             counted, dead = store.counts()
+            reasons = store.dead_letter_reasons()
             letters = store.dead_letters(LETTERS_SCAN)
         health: dict[str, Json] = {
             "counted": counted,
-            "deadLetters": letters_summary(letters, dead),
+            "deadLetters": letters_summary(reasons, dead),
             "latestDeadLetters": list[Json](latest_letters(letters, LATEST_LETTERS)),
         }
         produced = self._shards(health)

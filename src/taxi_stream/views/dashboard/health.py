@@ -8,8 +8,7 @@ Standalone, each shard's checkpoint is read against the stream (``app.standing``
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from taxi_stream.app.standing import Standing
@@ -78,17 +77,17 @@ class Rates:
         return {k: self._rates.get(k) if counters[k] is not None else None for k in counters}
 
 
-def letters_summary(letters: Sequence[DeadLetter], total: int) -> dict[str, Json]:
-    """Dead letters by reason over ``letters`` (the oldest the store gave, up to a bound).
+def letters_summary(reasons: Mapping[str, int], total: int) -> dict[str, Json]:
+    """Dead letters by reason, most frequent first, as the store counted them (``reasons``).
 
-    ``scanned`` says how many the reasons cover; ``total`` is how many the store holds.
+    ``scanned`` says how many the reasons cover (all of them but on DynamoDB, which counts the
+    oldest up to a bound); ``total`` is how many the store holds.
     """
-    counted = Counter(letter.reason for letter in letters)
-    ordered = sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))  # most frequent first
+    ordered = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))  # most frequent first
     by_reason: dict[str, Json] = dict(ordered)
     return {
         "total": total,
-        "scanned": len(letters),
+        "scanned": sum(reasons.values()),
         "byReason": by_reason,
     }
 
