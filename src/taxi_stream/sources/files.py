@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -92,14 +91,14 @@ def _blocks(source: IO[bytes]) -> Iterator[list[bytes]]:
     read = getattr(source, "read1", source.read)  # read1: what a pipe has, without waiting
     pending: list[bytes] = []  # the start of a line no block has ended yet
     while block := read(BLOCK_BYTES):
-        lines = io.BytesIO(block).readlines()  # cut after each newline, found by memchr
-        rest = None if lines[-1].endswith(b"\n") else lines.pop()
+        lines = block.split(b"\n")  # one copy of each line, without its newline
+        rest = lines.pop()  # after the block's last newline: b"" when it ends with one
         if lines:
             if pending:
                 lines[0] = b"".join([*pending, lines[0]])
                 pending = []
-            yield list(map(bytes.rstrip, lines, repeat(b"\n", len(lines))))  # its one newline
-        if rest is not None:
+            yield lines
+        if rest:
             pending.append(rest)
     if pending:
         yield [b"".join(pending)]
