@@ -8,6 +8,9 @@ first bytes; nothing is lost on the way:
     {"taxiStreamOversize": {"line": 17, "source": "trips.jsonl", "bytes": 1500000,
                             "limitBytes": 1048576, "headBase64": "<the first 4 KiB>"}}
 
+A replayed CSV or Parquet row's envelope adds ``"unit": "row"``: ``line`` is then its row
+number, and the dead letter's message says row (a consumer that predates ``unit`` ignores it).
+
 The consumer takes an object with the ``taxiStreamOversize`` key and no ``vendorId`` for an
 envelope; the dead letter's raw bytes are the head, not the envelope.
 """
@@ -33,16 +36,19 @@ def is_over_limit(partition_key: str, data: bytes) -> bool:
     return record_bytes(partition_key, data) > MAX_RECORD_BYTES
 
 
-def envelope(data: bytes, *, line: int, source: str) -> bytes:
-    """The small record that stands for the oversize ``data`` read at ``line`` of ``source``."""
+def envelope(data: bytes, *, line: int, source: str, unit: str = "line") -> bytes:
+    """The small record that stands for the oversize ``data`` read at ``line`` of ``source``
+    (``unit``: ``line``, or ``row`` for a row of a trip file)."""
     head = base64.b64encode(data[:HEAD_BYTES]).decode("ascii")
-    body = {
+    body: dict[str, int | str] = {
         "line": line,
         "source": source[:MAX_SOURCE_CHARS],
         "bytes": len(data),
         "limitBytes": MAX_RECORD_BYTES,
         "headBase64": head,
     }
+    if unit != "line":
+        body["unit"] = unit
     return json.dumps({KEY: body}, separators=(",", ":")).encode()
 
 
@@ -58,10 +64,10 @@ def rejection(value: Mapping[str, Any]) -> RecordError:
     kept.
     """
     try:
-        line, source, size, limit, head = _fields(value[KEY])
+        unit, line, source, size, limit, head = _fields(value[KEY])
     except ValueError as exc:
         return RecordError(Reason.BAD_ENVELOPE, f"a malformed {KEY} record: {exc}")
-    where = f"line {line:,} of {'standard input' if source == '-' else source or 'the input'}"
+    where = f"{unit} {line:,} of {'standard input' if source == '-' else source or 'the input'}"
     message = (
         f"{where} is {size:,} bytes, over the {_limit(limit)} record limit "
         f"(data + partition key); its first {len(head):,} bytes are kept"
@@ -74,10 +80,13 @@ def _limit(limit: int) -> str:
     return f"{mib} MiB ({limit:,}-byte)" if mib and not rest else f"{limit:,}-byte"
 
 
-def _fields(body: Any) -> tuple[int, str, int, int, bytes]:
+def _fields(body: Any) -> tuple[str, int, str, int, int, bytes]:
     if not isinstance(body, Mapping):
         raise ValueError(f"{KEY} must be an object")
     line, size, limit = (_count(body, name) for name in ("line", "bytes", "limitBytes"))
+    unit = body.get("unit", "line")
+    if unit not in ("line", "row"):
+        raise ValueError(f"unit must be line or row, got {unit!r}")
     source, head = body.get("source", ""), body.get("headBase64")
     if not isinstance(source, str):
         raise ValueError(f"source must be a string, got {source!r}")
@@ -87,7 +96,7 @@ def _fields(body: Any) -> tuple[int, str, int, int, bytes]:
         raw = base64.b64decode(head, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("headBase64 is not base64") from None
-    return line, source[:MAX_SOURCE_CHARS], size, limit, raw
+    return unit, line, source[:MAX_SOURCE_CHARS], size, limit, raw
 
 
 def _count(body: Mapping[str, Any], name: str) -> int:

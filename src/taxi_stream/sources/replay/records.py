@@ -151,7 +151,9 @@ def within_limit(records: Records, source: str) -> Records:
     if not records.data or max(map(len, records.data)) <= MAX_RECORD_BYTES - 256:
         return records  # the common case: even the longest key leaves every record in bounds
     data = [
-        oversize.envelope(d, line=int(row), source=source) if oversize.is_over_limit(key, d) else d
+        oversize.envelope(d, line=int(row), source=source, unit="row")
+        if oversize.is_over_limit(key, d)
+        else d
         for row, key, d in zip(records.rows, records.keys, records.data, strict=True)
     ]
     return Records(records.rows, records.event_ms, records.keys, data)
