@@ -40,6 +40,7 @@ from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.replay.layouts import FORMATS
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress, duration_text
+from taxi_stream.stores import WindowsMismatchError
 
 if TYPE_CHECKING:
     from taxi_stream.sources.replay.replayer import Replayer
@@ -248,7 +249,7 @@ def _replay_and_process(
     Ctrl-C and SIGTERM drain alike, as in ``run``: the first is read between two polls.
     """
     started = SYSTEM_CLOCK.monotonic()
-    with Processor(settings, options) as processor, RunSignals().installed() as signals:
+    with _opened(settings, options) as processor, RunSignals().installed() as signals:
         before = processor.store.counts()
         producer = start_producer(settings, job)
 
@@ -280,6 +281,14 @@ def _replay_and_process(
     finally:
         if (hint := processed_hint(processor, options)) is not None:
             _say(hint)
+
+
+def _opened(settings: Settings, options: ProcessOptions) -> Processor:
+    """The processor, or the store's refusal of other windows with advice replay can follow."""
+    try:
+        return Processor(settings, options)
+    except WindowsMismatchError as exc:
+        raise exc.advising("--clock") from None
 
 
 def _run(
