@@ -139,11 +139,12 @@ def replay(
     clock by default) into --store, and the replay ends with rows read = trips in windows +
     dead letters (a drain whose work keeps failing for 30 s ends, not balanced, naming each
     failing shard's last error; exit 1), and says so when over a tenth of the trips came
-    late. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was sent) and
-    prints the --resume FILE:ROW that continues; exit 130 (a second one quits at once). A read
-    error mid-file stops too, after sending the rows read before it, and prints the same;
-    exit 1. With --dashboard the web page serves the replay's windows, shards and dead letters
-    live. Columns and oddities: docs/records.md.
+    late, with the --max-out-of-orderness that keeps 99% of the file's trips on time (or that
+    the file is not ordered by time). Ctrl-C or SIGTERM stops after the batch in flight (and
+    counts what was sent) and prints the --resume FILE:ROW that continues; exit 130 (a second
+    one quits at once). A read error mid-file stops too, after sending the rows read before
+    it, and prints the same; exit 1. With --dashboard the web page serves the replay's
+    windows, shards and dead letters live. Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -279,7 +280,7 @@ def _replay_and_process(
     try:
         _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
     finally:
-        if (hint := processed_hint(processor, options)) is not None:
+        if (hint := processed_hint(processor, options, result.disorder)) is not None:
             _say(hint)
 
 

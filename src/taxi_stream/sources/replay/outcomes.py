@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from taxi_stream.core.limits import MAX_BATCH_RECORDS
+
+if TYPE_CHECKING:
+    from taxi_stream.sources.replay.disorder import Disorder
 
 PUT_BATCH: Final = MAX_BATCH_RECORDS  # one PutRecords call's worth
 
@@ -62,3 +65,4 @@ class ReplayResult:
     limited: bool = False  # --limit ended it
     next_row: tuple[str, int] | None = None  # (file name, row) to resume from, when cut short
     error: str | None = None  # the read error that ended it
+    disorder: Disorder | None = None  # how far its pickups fell behind, once it ended

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from taxi_stream.core.errors import SourceError
+from taxi_stream.sources.replay.disorder import DisorderMeter
 from taxi_stream.sources.replay.files import Block, TripFile
 from taxi_stream.sources.replay.layouts import Columns, detect
 from taxi_stream.sources.replay.outcomes import FileCount, Put, ReplayOptions, ReplayResult
@@ -54,7 +55,8 @@ def open_files(
 
 
 class Replayer:
-    """Replays opened files into ``put``; ``clock`` and ``sleep`` are injected for tests."""
+    """Replays opened files into ``put``; ``clock``, ``sleep`` and ``wall`` (epoch seconds, for
+    the disorder's far-future rows) are injected for tests."""
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class Replayer:
         stop: Callable[[], bool] = lambda: False,
         tick: Callable[[Progress], None] = lambda progress: None,
         tick_every_s: float = 1.0,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._files, self._resume = _from_resume(files, options.resume)
         self._options = options
@@ -76,6 +79,7 @@ class Replayer:
         self._pending: list[tuple[str, bytes]] = []
         self._pending_last_row = 0
         self._result = ReplayResult()
+        self._disorder = DisorderMeter(int(wall() * 1000))
         self._sent_total = 0
         self._lag_s = 0.0
         self._last_event_ms: int | None = None  # the last pickup sent unpaced
@@ -87,7 +91,13 @@ class Replayer:
         self._file_done = 0.0
 
     def run(self) -> ReplayResult:
-        """Replay every file in order; returns the counts (and the resume point if cut short)."""
+        """Replay every file in order; returns the counts (and the resume point if cut short)
+        and the disorder of the pickups it sent."""
+        result = self._run()
+        result.disorder = self._disorder.summary()
+        return result
+
+    def _run(self) -> ReplayResult:
         self._started = self._clock()
         for index, (trip_file, columns) in enumerate(self._files):
             first_row = self._first_row(trip_file.name)
@@ -115,6 +125,7 @@ class Replayer:
         """Send one file's rows; False when stop() or --limit ended the replay."""
         for block in trip_file.blocks(columns):
             records, skipped = self._records(block, trip_file.name, columns, count.first_row)
+            self._disorder.note(records.event_ms)
             done = self._send(records, count, block.done)
             count.skipped += _before(skipped, self._pending_last_row + 1, done)
             count.read = count.sent + count.failed + count.skipped
