@@ -329,6 +329,8 @@ def _report(
             parts.insert(0, f"from row {count.first_row:,}")
         if count.skipped:
             parts.append(f"skipped {count.skipped:,} before --start-at")
+        if count.blank:
+            parts.append(f"skipped {counted(count.blank, 'blank row')}")
         if count.failed:
             parts.append(f"failed {count.failed:,}")
         _say(f"{count.name} ({count.layout}): {', '.join(parts)}")
@@ -365,9 +367,12 @@ def _say_balance(result: ReplayResult, read: int, sent: int, processed: tuple[in
     trips, dead = processed
     line = f"rows read {read:,} = {trips:,} trips in windows + {counted(dead, 'dead letter')}"
     skipped = sum(c.skipped for c in result.files)
+    blank = sum(c.blank for c in result.files)
     failed = sum(c.failed for c in result.files)
     if skipped:
         line += f" + {skipped:,} skipped"
+    if blank:
+        line += f" + {counted(blank, 'blank row')}"
     if failed:
         line += f" + {failed:,} not sent"
     in_flight = sent - trips - dead

@@ -13,6 +13,10 @@ number, and the dead letter's message says row (a consumer that predates ``unit`
 
 The consumer takes an object with the ``taxiStreamOversize`` key and no ``vendorId`` for an
 envelope; the dead letter's raw bytes are the head, not the envelope.
+
+``replay`` sends a CSV row with the wrong number of fields as another marker, its raw text
+under ``csvRow`` (no ``vendorId``), with ``csvColumns`` (its fields) and ``headerColumns``: the
+consumer dead-letters it as ``missing_field``, saying how many columns it had of how many.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from taxi_stream.core.errors import Reason, RecordError
 from taxi_stream.core.limits import MAX_RECORD_BYTES, record_bytes
 
 KEY: Final = "taxiStreamOversize"
+CSV_ROW: Final = "csvRow"  # a replayed CSV row that does not fit its header
 HEAD_BYTES: Final = 4_096  # how much of an oversize line the envelope keeps
 MAX_SOURCE_CHARS: Final = 1_024
 
@@ -53,16 +58,19 @@ def envelope(data: bytes, *, line: int, source: str, unit: str = "line") -> byte
 
 
 def is_envelope(value: Mapping[str, Any]) -> bool:
-    """Whether a decoded record object is an envelope (a trip, with a vendorId, never is)."""
-    return KEY in value and "vendorId" not in value
+    """Whether a decoded record object is an envelope or a CSV row marker (a trip, with a
+    vendorId, never is)."""
+    return (KEY in value or CSV_ROW in value) and "vendorId" not in value
 
 
 def rejection(value: Mapping[str, Any]) -> RecordError:
     """The dead-letter verdict on an envelope: ``too_large``, its raw bytes the line's head.
 
     A malformed envelope is rejected as such (reason ``bad_oversize_envelope``), its own bytes
-    kept.
+    kept. A CSV row marker is ``missing_field``, with its columns and the header's.
     """
+    if KEY not in value:
+        return _row_rejection(value)
     try:
         unit, line, source, size, limit, head = _fields(value[KEY])
     except ValueError as exc:
@@ -73,6 +81,18 @@ def rejection(value: Mapping[str, Any]) -> RecordError:
         f"(data + partition key); its first {len(head):,} bytes are kept"
     )
     return RecordError(Reason.TOO_LARGE, message, raw=head)
+
+
+def _row_rejection(value: Mapping[str, Any]) -> RecordError:
+    """A CSV row that does not fit its header: which row, how many columns of how many."""
+    source, _, row = str(value.get("id", "")).rpartition(":")
+    where = f"row {row} of {source}" if source and row.isdigit() else "a CSV row"
+    columns, header = value.get("csvColumns"), value.get("headerColumns")
+    if type(columns) is int and type(header) is int:
+        what = f"has {columns:,} of the header's {header:,} columns"
+    else:
+        what = "does not have the header's number of columns"
+    return RecordError(Reason.MISSING_FIELD, f"{where} {what}; its text is in csvRow")
 
 
 def _limit(limit: int) -> str:

@@ -44,7 +44,8 @@ class ReplayOptions:
 
 @dataclass(slots=True)
 class FileCount:
-    """One file's counts: rows read = records sent (or failed) + rows skipped by --start-at."""
+    """One file's counts: rows read = records sent (or failed) + rows skipped by --start-at +
+    blank rows (only whitespace: skipped, as ``produce --from`` skips blank lines)."""
 
     name: str
     layout: str
@@ -53,6 +54,11 @@ class FileCount:
     skipped: int = 0
     sent: int = 0
     failed: int = 0
+    blank: int = 0
+
+    def handled(self) -> int:
+        """The rows handled so far: sent, failed, skipped or blank."""
+        return self.sent + self.failed + self.skipped + self.blank
 
 
 @dataclass(slots=True)
