@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -91,14 +92,14 @@ def _blocks(source: IO[bytes]) -> Iterator[list[bytes]]:
     read = getattr(source, "read1", source.read)  # read1: what a pipe has, without waiting
     pending: list[bytes] = []  # the start of a line no block has ended yet
     while block := read(BLOCK_BYTES):
-        lines = block.split(b"\n")  # one copy of each line, without its newline
-        rest = lines.pop()  # after the block's last newline: b"" when it ends with one
+        lines = io.BytesIO(block).readlines()  # cut after each newline, found by memchr
+        rest = None if lines[-1].endswith(b"\n") else lines.pop()
         if lines:
             if pending:
                 lines[0] = b"".join([*pending, lines[0]])
                 pending = []
-            yield lines
-        if rest:
+            yield list(map(bytes.rstrip, lines, repeat(b"\n", len(lines))))  # its one newline
+        if rest is not None:
             pending.append(rest)
     if pending:
         yield [b"".join(pending)]
