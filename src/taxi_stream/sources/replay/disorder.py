@@ -17,8 +17,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from taxi_stream.core.watermarks import MAX_BOUND_S
-from taxi_stream.function.eventtime import FIRST_EVENT_MS, MAX_AHEAD_MS
+from taxi_stream.core.watermarks import FIRST_EVENT_MS, MAX_AHEAD_MS, MAX_BOUND_S
 from taxi_stream.sources.replay.records import NO_TIME
 
 ON_TIME_SHARE: Final = 0.99  # the suggested bound leaves at most 1 % of the timed trips behind
