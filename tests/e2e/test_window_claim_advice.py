@@ -46,3 +46,16 @@ def test_run_on_an_event_clock_store_is_sent_to_process(
     stderr = refused(taxi_stream_exe, cli_env, tmp_path, *RUN)
     assert "holds event-clock windows of 60 s, not arrival-clock 60 s" in stderr
     assert "use process --clock event --window-seconds 60, or another --data-dir" in stderr
+
+
+def test_replay_on_a_store_of_the_other_clock_is_told_its_own_clock_flag(
+    cli: Cli, taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """replay (event clock) on an arrival-clock store is told replay's --clock, not process."""
+    cli(*RUN)
+    sample = Path(__file__).parents[1] / "data" / "kaggle_trip_duration_train_first1k.csv"
+    replay = ("replay", str(sample), "--data-dir", "d", "--as-fast-as-possible", "--quiet")
+    stderr = refused(taxi_stream_exe, cli_env, tmp_path, *replay)
+    assert "holds arrival-clock windows of 60 s, not event-clock 60 s" in stderr
+    assert "use --clock arrival --window-seconds 60, or another --data-dir" in stderr
+    assert "process" not in stderr

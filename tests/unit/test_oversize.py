@@ -68,6 +68,7 @@ def test_the_handler_dead_letters_an_envelope_as_too_large_with_the_head_bytes()
         {"line": 1, "bytes": 5, "limitBytes": 5, "headBase64": "***"},
         {"line": 1, "bytes": True, "limitBytes": 5, "headBase64": ""},
         {"line": 1, "bytes": 5, "limitBytes": 5},
+        {"line": 1, "bytes": 5, "limitBytes": 5, "headBase64": "", "unit": "page"},
     ],
 )
 def test_a_malformed_envelope_is_rejected_as_such_with_its_own_bytes(body: Any) -> None:
@@ -92,3 +93,9 @@ def test_an_envelope_from_stdin_says_standard_input() -> None:
     """An envelope whose source is - names standard input in its message."""
     with pytest.raises(RecordError, match=r"^too_large: line 3 of standard input is 9 bytes"):
         decode_values(oversize.envelope(b"123456789", line=3, source="-"))
+
+
+def test_an_envelope_of_a_file_row_says_row() -> None:
+    """An envelope made for a row of a trip file names the row, not a line, in its message."""
+    with pytest.raises(RecordError, match=r"^too_large: row 7 of t\.csv is 9 bytes"):
+        decode_values(oversize.envelope(b"123456789", line=7, source="t.csv", unit="row"))

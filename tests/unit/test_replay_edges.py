@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from taxi_stream.core.errors import SourceError
+from taxi_stream.core.errors import RecordError, SourceError
+from taxi_stream.function.codec import decode_values
 from taxi_stream.sources.replay import files
 from taxi_stream.sources.replay.files import Block
 from taxi_stream.sources.replay.layouts import Columns, detect
@@ -48,6 +49,15 @@ def test_a_row_over_the_record_limit_goes_as_the_oversize_envelope(tmp_path: Pat
     assert marker["bytes"] > 1_200_000
     assert base64.b64decode(marker["headBase64"]).startswith(b'{"id":"big.csv:2"')
     assert [(f.read, f.sent, f.failed) for f in result.files] == [(3, 3, 0)]
+
+
+def test_the_dead_letter_of_an_oversize_row_names_the_row(tmp_path: Path) -> None:
+    """The too_large dead letter of a 1.2 MB CSV row says row 2 of the file, not line 2."""
+    path = write(tmp_path / "big.csv", [row(0), row(1, vendor="x" * 1_200_000)])
+    put = Captured()
+    Replayer(open_files([path]), ReplayOptions(speedup=None), put).run()
+    with pytest.raises(RecordError, match=r"^too_large: row 2 of big\.csv is 1,2\d\d,\d\d\d bytes"):
+        decode_values(put.entries[1][1])
 
 
 def test_a_row_with_bytes_that_are_no_utf8_is_sent_and_the_replay_goes_on(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from taxi_stream.core.errors import SourceError
 from taxi_stream.sources.replay.layouts import detect
+from taxi_stream.sources.replay.replayer import open_files
 
 YELLOW_2009 = (
     "vendor_name,Trip_Pickup_DateTime,Trip_Dropoff_DateTime,Passenger_Count,Trip_Distance,"
@@ -98,3 +101,17 @@ def test_a_forced_format_must_fit_the_file() -> None:
     with pytest.raises(SourceError, match="unknown format 'fhv'"):
         detect(YELLOW_2015.split(","), "y.csv", "fhv")
     assert detect(YELLOW_2010.split(","), "y.csv", "yellow-2010").layout.name == "yellow-2010"
+
+
+def test_a_json_lines_file_is_sent_to_produce_in_one_short_line(tmp_path: Path) -> None:
+    """A JSON-lines file given to replay is refused in one short line that names produce --from."""
+    trips = tmp_path / "trips.jsonl"
+    line = '{"id":"t-1","vendorId":2,"pickupDate":"2024-11-01T00:00:00+00:00","tripDuration":277}'
+    trips.write_text(f"{line}\n{line}\n")
+    with pytest.raises(SourceError) as caught:
+        open_files([trips])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert len(message.replace(str(trips), "F")) < 200  # the path aside
+    assert "Parquet or CSV" in message
+    assert message.endswith(f"taxi-stream produce --from {trips}")

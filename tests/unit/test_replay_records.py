@@ -204,8 +204,46 @@ def test_a_csv_row_with_the_wrong_number_of_fields_is_sent_as_its_raw_text(tmp_p
     """It keeps its row number (the rows after it keep theirs) and is dead-lettered."""
     records = replay(csv_file(tmp_path, GOOD, GOOD + ",extra", "", GOOD))
     assert [r["id"] for r in records] == ["trips.csv:1", "trips.csv:2", "trips.csv:3"]
-    assert records[1] == {"id": "trips.csv:2", "csvRow": GOOD + ",extra"}
+    width = len(GOOD_CELLS)
+    assert records[1] == {
+        "id": "trips.csv:2",
+        "csvRow": GOOD + ",extra",
+        "csvColumns": width + 1,
+        "headerColumns": width,
+    }
     assert [reason(r) for r in records] == [None, "missing_field", None]
+
+
+def test_a_short_csv_row_says_how_many_columns_it_had_of_how_many(tmp_path: Path) -> None:
+    """A row of 2 fields under a header of 20 is dead-lettered saying 2 of the header's 20."""
+    records = replay(csv_file(tmp_path, GOOD, "2,2025-01-01 00:10:00", GOOD))
+    with pytest.raises(RecordError) as caught:
+        decode_trip(json.dumps(records[1]).encode())
+    assert caught.value.reason == "missing_field"
+    assert caught.value.message == (
+        f"row 2 of trips.csv has 2 of the header's {len(GOOD_CELLS)} columns; its text is in csvRow"
+    )
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["pyarrow", "csv module"])
+def test_whitespace_only_csv_rows_are_skipped_as_blank_and_counted(
+    tmp_path: Path, fallback: bool
+) -> None:
+    """Rows of spaces, tabs, \\v or \\f are blank rows, as blank lines for produce --from: not
+    sent, counted, and the rows after them keep their numbers (pyarrow or the csv module)."""
+    odd = [b"   ", b" \t ", b"\x0b\x0c"]
+    lines = [GOOD.encode(), *odd, GOOD.encode()]
+    if fallback:  # a short row that is no UTF-8 hands the file to the csv module
+        lines.insert(1, b"2,\xff")
+    path = tmp_path / "trips.csv"
+    path.write_bytes(b"\r\n".join([TLC_HEADER.encode(), *lines]) + b"\r\n")
+    put = Captured()
+    result = Replayer(open_files([path]), ReplayOptions(speedup=None), put).run()
+    ids = [json.loads(data.decode("utf-8", "surrogateescape"))["id"] for _, data in put.entries]
+    last = len(lines)
+    assert ids == ["trips.csv:1", *(["trips.csv:2"] if fallback else []), f"trips.csv:{last}"]
+    (count,) = result.files
+    assert (count.read, count.sent, count.blank) == (last, last - 3, 3)
 
 
 def test_parquet_numbers_are_written_in_their_shortest_form(tmp_path: Path) -> None:

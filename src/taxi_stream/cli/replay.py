@@ -40,6 +40,7 @@ from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.replay.layouts import FORMATS
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress, duration_text
+from taxi_stream.stores import WindowsMismatchError
 
 if TYPE_CHECKING:
     from taxi_stream.sources.replay.replayer import Replayer
@@ -139,11 +140,12 @@ def replay(
     clock by default) into --store, and the replay ends with rows read = trips in windows +
     dead letters (a drain whose work keeps failing for 30 s ends, not balanced, naming each
     failing shard's last error; exit 1), and says so when over a tenth of the trips came
-    late. Ctrl-C or SIGTERM stops after the batch in flight (and counts what was sent) and
-    prints the --resume FILE:ROW that continues; exit 130 (a second one quits at once). A read
-    error mid-file stops too, after sending the rows read before it, and prints the same;
-    exit 1. With --dashboard the web page serves the replay's windows, shards and dead letters
-    live. Columns and oddities: docs/records.md.
+    late, with the --max-out-of-orderness that keeps 99% of the file's trips on time (or that
+    the file is not ordered by time). Ctrl-C or SIGTERM stops after the batch in flight (and
+    counts what was sent) and prints the --resume FILE:ROW that continues; exit 130 (a second
+    one quits at once). A read error mid-file stops too, after sending the rows read before
+    it, and prints the same; exit 1. With --dashboard the web page serves the replay's
+    windows, shards and dead letters live. Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -249,7 +251,7 @@ def _replay_and_process(
     Ctrl-C and SIGTERM drain alike, as in ``run``: the first is read between two polls.
     """
     started = SYSTEM_CLOCK.monotonic()
-    with Processor(settings, options) as processor, RunSignals().installed() as signals:
+    with _opened(settings, options) as processor, RunSignals().installed() as signals:
         before = processor.store.counts()
         producer = start_producer(settings, job)
 
@@ -279,8 +281,16 @@ def _replay_and_process(
     try:
         _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
     finally:
-        if (hint := processed_hint(processor, options)) is not None:
+        if (hint := processed_hint(processor, options, result.disorder)) is not None:
             _say(hint)
+
+
+def _opened(settings: Settings, options: ProcessOptions) -> Processor:
+    """The processor, or the store's refusal of other windows with advice replay can follow."""
+    try:
+        return Processor(settings, options)
+    except WindowsMismatchError as exc:
+        raise exc.advising("--clock") from None
 
 
 def _run(
@@ -320,6 +330,8 @@ def _report(
             parts.insert(0, f"from row {count.first_row:,}")
         if count.skipped:
             parts.append(f"skipped {count.skipped:,} before --start-at")
+        if count.blank:
+            parts.append(f"skipped {counted(count.blank, 'blank row')}")
         if count.failed:
             parts.append(f"failed {count.failed:,}")
         _say(f"{count.name} ({count.layout}): {', '.join(parts)}")
@@ -356,9 +368,12 @@ def _say_balance(result: ReplayResult, read: int, sent: int, processed: tuple[in
     trips, dead = processed
     line = f"rows read {read:,} = {trips:,} trips in windows + {counted(dead, 'dead letter')}"
     skipped = sum(c.skipped for c in result.files)
+    blank = sum(c.blank for c in result.files)
     failed = sum(c.failed for c in result.files)
     if skipped:
         line += f" + {skipped:,} skipped"
+    if blank:
+        line += f" + {counted(blank, 'blank row')}"
     if failed:
         line += f" + {failed:,} not sent"
     in_flight = sent - trips - dead

@@ -8,8 +8,15 @@ first bytes; nothing is lost on the way:
     {"taxiStreamOversize": {"line": 17, "source": "trips.jsonl", "bytes": 1500000,
                             "limitBytes": 1048576, "headBase64": "<the first 4 KiB>"}}
 
+A replayed CSV or Parquet row's envelope adds ``"unit": "row"``: ``line`` is then its row
+number, and the dead letter's message says row (a consumer that predates ``unit`` ignores it).
+
 The consumer takes an object with the ``taxiStreamOversize`` key and no ``vendorId`` for an
 envelope; the dead letter's raw bytes are the head, not the envelope.
+
+``replay`` sends a CSV row with the wrong number of fields as another marker, its raw text
+under ``csvRow`` (no ``vendorId``), with ``csvColumns`` (its fields) and ``headerColumns``: the
+consumer dead-letters it as ``missing_field``, saying how many columns it had of how many.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from taxi_stream.core.errors import Reason, RecordError
 from taxi_stream.core.limits import MAX_RECORD_BYTES, record_bytes
 
 KEY: Final = "taxiStreamOversize"
+CSV_ROW: Final = "csvRow"  # a replayed CSV row that does not fit its header
 HEAD_BYTES: Final = 4_096  # how much of an oversize line the envelope keeps
 MAX_SOURCE_CHARS: Final = 1_024
 
@@ -33,35 +41,41 @@ def is_over_limit(partition_key: str, data: bytes) -> bool:
     return record_bytes(partition_key, data) > MAX_RECORD_BYTES
 
 
-def envelope(data: bytes, *, line: int, source: str) -> bytes:
-    """The small record that stands for the oversize ``data`` read at ``line`` of ``source``."""
+def envelope(data: bytes, *, line: int, source: str, unit: str = "line") -> bytes:
+    """The small record that stands for the oversize ``data`` read at ``line`` of ``source``
+    (``unit``: ``line``, or ``row`` for a row of a trip file)."""
     head = base64.b64encode(data[:HEAD_BYTES]).decode("ascii")
-    body = {
+    body: dict[str, int | str] = {
         "line": line,
         "source": source[:MAX_SOURCE_CHARS],
         "bytes": len(data),
         "limitBytes": MAX_RECORD_BYTES,
         "headBase64": head,
     }
+    if unit != "line":
+        body["unit"] = unit
     return json.dumps({KEY: body}, separators=(",", ":")).encode()
 
 
 def is_envelope(value: Mapping[str, Any]) -> bool:
-    """Whether a decoded record object is an envelope (a trip, with a vendorId, never is)."""
-    return KEY in value and "vendorId" not in value
+    """Whether a decoded record object is an envelope or a CSV row marker (a trip, with a
+    vendorId, never is)."""
+    return (KEY in value or CSV_ROW in value) and "vendorId" not in value
 
 
 def rejection(value: Mapping[str, Any]) -> RecordError:
     """The dead-letter verdict on an envelope: ``too_large``, its raw bytes the line's head.
 
     A malformed envelope is rejected as such (reason ``bad_oversize_envelope``), its own bytes
-    kept.
+    kept. A CSV row marker is ``missing_field``, with its columns and the header's.
     """
+    if KEY not in value:
+        return _row_rejection(value)
     try:
-        line, source, size, limit, head = _fields(value[KEY])
+        unit, line, source, size, limit, head = _fields(value[KEY])
     except ValueError as exc:
         return RecordError(Reason.BAD_ENVELOPE, f"a malformed {KEY} record: {exc}")
-    where = f"line {line:,} of {'standard input' if source == '-' else source or 'the input'}"
+    where = f"{unit} {line:,} of {'standard input' if source == '-' else source or 'the input'}"
     message = (
         f"{where} is {size:,} bytes, over the {_limit(limit)} record limit "
         f"(data + partition key); its first {len(head):,} bytes are kept"
@@ -69,15 +83,30 @@ def rejection(value: Mapping[str, Any]) -> RecordError:
     return RecordError(Reason.TOO_LARGE, message, raw=head)
 
 
+def _row_rejection(value: Mapping[str, Any]) -> RecordError:
+    """A CSV row that does not fit its header: which row, how many columns of how many."""
+    source, _, row = str(value.get("id", "")).rpartition(":")
+    where = f"row {row} of {source}" if source and row.isdigit() else "a CSV row"
+    columns, header = value.get("csvColumns"), value.get("headerColumns")
+    if type(columns) is int and type(header) is int:
+        what = f"has {columns:,} of the header's {header:,} columns"
+    else:
+        what = "does not have the header's number of columns"
+    return RecordError(Reason.MISSING_FIELD, f"{where} {what}; its text is in csvRow")
+
+
 def _limit(limit: int) -> str:
     mib, rest = divmod(limit, 1_048_576)
     return f"{mib} MiB ({limit:,}-byte)" if mib and not rest else f"{limit:,}-byte"
 
 
-def _fields(body: Any) -> tuple[int, str, int, int, bytes]:
+def _fields(body: Any) -> tuple[str, int, str, int, int, bytes]:
     if not isinstance(body, Mapping):
         raise ValueError(f"{KEY} must be an object")
     line, size, limit = (_count(body, name) for name in ("line", "bytes", "limitBytes"))
+    unit = body.get("unit", "line")
+    if unit not in ("line", "row"):
+        raise ValueError(f"unit must be line or row, got {unit!r}")
     source, head = body.get("source", ""), body.get("headBase64")
     if not isinstance(source, str):
         raise ValueError(f"source must be a string, got {source!r}")
@@ -87,7 +116,7 @@ def _fields(body: Any) -> tuple[int, str, int, int, bytes]:
         raw = base64.b64decode(head, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("headBase64 is not base64") from None
-    return line, source[:MAX_SOURCE_CHARS], size, limit, raw
+    return unit, line, source[:MAX_SOURCE_CHARS], size, limit, raw
 
 
 def _count(body: Mapping[str, Any], name: str) -> int:

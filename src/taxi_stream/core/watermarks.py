@@ -22,6 +22,10 @@ DEFAULT_MAX_OUT_OF_ORDERNESS_S: Final = 60
 DEFAULT_ALLOWED_LATENESS_S: Final = 0
 DEFAULT_IDLE_TIMEOUT_S: Final = 300
 MAX_BOUND_S: Final = 7 * 24 * 3600  # a week: any of the three bounds above, at most
+# the event clock dead-letters event times before TLC records began, 2009-01-01 00:00 New York
+# time (EST, UTC-5), and those this far past their record's arrival: neither moves a watermark
+FIRST_EVENT_MS: Final = 1_230_786_000_000
+MAX_AHEAD_MS: Final = 86_400_000
 
 
 class EventTime(StrEnum):

@@ -18,19 +18,19 @@ redelivery of it, judges the same trips late.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
+from taxi_stream.core import watermarks
 from taxi_stream.core.errors import Reason, RecordError
-from taxi_stream.core.timefmt import iso_utc, to_epoch_ms
+from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.watermarks import LatePolicy, Watermark
 from taxi_stream.core.windows import LAST_INSTANT_MS, window_start_ms
 from taxi_stream.function.codec import TripValues
 from taxi_stream.function.state import LATE, Part
 
-# TLC records begin at 2009-01-01 00:00 New York time (EST, UTC-5)
-FIRST_EVENT_MS: Final = to_epoch_ms(datetime(2009, 1, 1, 5, tzinfo=UTC))
-MAX_AHEAD_MS: Final = 86_400_000  # an event time this far past its record's arrival is absurd
+# TLC records begin at 2009-01-01 00:00 New York time (EST, UTC-5); the value lives in core
+FIRST_EVENT_MS: Final = watermarks.FIRST_EVENT_MS
+MAX_AHEAD_MS: Final = watermarks.MAX_AHEAD_MS  # this far past a record's arrival is absurd
 
 
 @dataclass(frozen=True, slots=True)

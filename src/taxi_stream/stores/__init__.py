@@ -14,22 +14,38 @@ def windows_label(clock: str, seconds: int) -> str:
     return f"{clock} {seconds}"
 
 
-def windows_mismatch(store: str, have: str, want: str) -> ConfigError:
-    """The error for a store that holds other windows than asked (they would add into one row).
+class WindowsMismatchError(ConfigError):
+    """A store holds other windows than a command asked for, with advice that command can follow.
 
     The advice holds for every command that claims windows: each takes --window-seconds, and
-    ``process`` and ``run`` take --clock (``aws local`` counts arrival-clock windows).
+    for another clock it names ``clock_flag`` (``process --clock`` by default: ``run`` and ``aws
+    local`` count arrival-clock windows only; ``replay``, which takes --clock, asks for its own
+    flag with ``advising``).
     """
-    clock, _, seconds = have.partition(" ")
-    want_clock, _, want_seconds = want.partition(" ")
-    if clock == want_clock:
-        advice = f"use --window-seconds {seconds}"
-    else:
-        advice = f"use process --clock {clock} --window-seconds {seconds}"
-    return ConfigError(
-        f"{store} holds {clock}-clock windows of {seconds} s, not {want_clock}-clock"
-        f" {want_seconds} s: {advice}, or another --data-dir / --store"
-    )
+
+    def __init__(
+        self, store: str, have: str, want: str, clock_flag: str = "process --clock"
+    ) -> None:
+        self.store, self.have, self.want = store, have, want
+        clock, _, seconds = have.partition(" ")
+        want_clock, _, want_seconds = want.partition(" ")
+        if clock == want_clock:
+            advice = f"use --window-seconds {seconds}"
+        else:
+            advice = f"use {clock_flag} {clock} --window-seconds {seconds}"
+        super().__init__(
+            f"{store} holds {clock}-clock windows of {seconds} s, not {want_clock}-clock"
+            f" {want_seconds} s: {advice}, or another --data-dir / --store"
+        )
+
+    def advising(self, clock_flag: str) -> WindowsMismatchError:
+        """The same refusal, its advice naming ``clock_flag`` for the other clock."""
+        return WindowsMismatchError(self.store, self.have, self.want, clock_flag)
+
+
+def windows_mismatch(store: str, have: str, want: str) -> WindowsMismatchError:
+    """The error for a store that holds other windows than asked (they would add into one row)."""
+    return WindowsMismatchError(store, have, want)
 
 
 def stream_label(checkpoints_id: str, where: str) -> str:

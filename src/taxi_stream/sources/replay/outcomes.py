@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from taxi_stream.core.limits import MAX_BATCH_RECORDS
+
+if TYPE_CHECKING:
+    from taxi_stream.sources.replay.disorder import Disorder
 
 PUT_BATCH: Final = MAX_BATCH_RECORDS  # one PutRecords call's worth
 
@@ -41,7 +44,8 @@ class ReplayOptions:
 
 @dataclass(slots=True)
 class FileCount:
-    """One file's counts: rows read = records sent (or failed) + rows skipped by --start-at."""
+    """One file's counts: rows read = records sent (or failed) + rows skipped by --start-at +
+    blank rows (only whitespace: skipped, as ``produce --from`` skips blank lines)."""
 
     name: str
     layout: str
@@ -50,6 +54,11 @@ class FileCount:
     skipped: int = 0
     sent: int = 0
     failed: int = 0
+    blank: int = 0
+
+    def handled(self) -> int:
+        """The rows handled so far: sent, failed, skipped or blank."""
+        return self.sent + self.failed + self.skipped + self.blank
 
 
 @dataclass(slots=True)
@@ -62,3 +71,4 @@ class ReplayResult:
     limited: bool = False  # --limit ended it
     next_row: tuple[str, int] | None = None  # (file name, row) to resume from, when cut short
     error: str | None = None  # the read error that ended it
+    disorder: Disorder | None = None  # how far its pickups fell behind, once it ended

@@ -13,6 +13,7 @@ record limit as the oversize envelope ``produce`` sends (dead letter ``too_large
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from taxi_stream.sources.replay import times, values
 from taxi_stream.sources.replay.layouts import Layout
 
 EARTH_RADIUS_MI: Final = 3958.8
+BLANK: Final = " \t\r\n\v\f"  # what a blank row holds, as bytes.strip() strips
 NO_TIME: Final = np.iinfo(np.int64).min  # the event time of a row without a readable pickup
 
 _Spec = tuple[tuple[str, str, Callable[[pa.Array], pa.Array], bool], ...]
@@ -108,20 +110,36 @@ def to_records(
     return Records(rows, events, _keys(rows), data)
 
 
-def malformed_records(rows: list[tuple[int, str]], source: str) -> Records:
-    """A CSV row with the wrong number of fields: its id and its raw text (``csvRow``) only.
+def is_blank(text: str) -> bool:
+    """Whether a CSV row holds only ASCII whitespace (as a blank line for ``produce --from``)."""
+    return not text.strip(BLANK)
+
+
+def malformed_records(rows: list[tuple[int, str]], source: str, width: int) -> Records:
+    """A CSV row with the wrong number of fields: its id, its raw text (``csvRow``), how many
+    fields it has (``csvColumns``, as the csv module reads it) and the header (``headerColumns``).
 
     Bytes of the line that are no UTF-8 (surrogate escapes in ``text``) are sent as they are.
     """
     data = [
-        json.dumps({"id": f"{source}:{row}", "csvRow": text}, ensure_ascii=False).encode(
-            "utf-8", "surrogateescape"
-        )
+        json.dumps(
+            {"id": f"{source}:{row}", "csvRow": text, **_widths(text, width)}, ensure_ascii=False
+        ).encode("utf-8", "surrogateescape")
         for row, text in rows
     ]
     numbers = np.array([row for row, _ in rows], dtype=np.int64)
     events = np.full(len(rows), NO_TIME, dtype=np.int64)
     return Records(numbers, events, _keys(numbers), data)
+
+
+def _widths(text: str, width: int) -> dict[str, int]:
+    """``csvColumns`` and ``headerColumns`` of a malformed row; none when the csv module cannot
+    read it either."""
+    try:
+        fields = next(csv.reader([text]), [])
+    except csv.Error:
+        return {}
+    return {"csvColumns": len(fields), "headerColumns": width}
 
 
 def not_utf8_records(
@@ -151,7 +169,9 @@ def within_limit(records: Records, source: str) -> Records:
     if not records.data or max(map(len, records.data)) <= MAX_RECORD_BYTES - 256:
         return records  # the common case: even the longest key leaves every record in bounds
     data = [
-        oversize.envelope(d, line=int(row), source=source) if oversize.is_over_limit(key, d) else d
+        oversize.envelope(d, line=int(row), source=source, unit="row")
+        if oversize.is_over_limit(key, d)
+        else d
         for row, key, d in zip(records.rows, records.keys, records.data, strict=True)
     ]
     return Records(records.rows, records.event_ms, records.keys, data)

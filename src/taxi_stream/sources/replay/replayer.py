@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from taxi_stream.core.errors import SourceError
+from taxi_stream.sources.replay.disorder import DisorderMeter
 from taxi_stream.sources.replay.files import Block, TripFile
 from taxi_stream.sources.replay.layouts import Columns, detect
 from taxi_stream.sources.replay.outcomes import FileCount, Put, ReplayOptions, ReplayResult
@@ -28,6 +30,7 @@ from taxi_stream.sources.replay.records import (
     NO_TIME,
     Records,
     event_ms,
+    is_blank,
     malformed_records,
     not_utf8_records,
     to_records,
@@ -54,7 +57,8 @@ def open_files(
 
 
 class Replayer:
-    """Replays opened files into ``put``; ``clock`` and ``sleep`` are injected for tests."""
+    """Replays opened files into ``put``; ``clock``, ``sleep`` and ``wall`` (epoch seconds, for
+    the disorder's far-future rows) are injected for tests."""
 
     def __init__(
         self,
@@ -67,6 +71,7 @@ class Replayer:
         stop: Callable[[], bool] = lambda: False,
         tick: Callable[[Progress], None] = lambda progress: None,
         tick_every_s: float = 1.0,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._files, self._resume = _from_resume(files, options.resume)
         self._options = options
@@ -76,6 +81,7 @@ class Replayer:
         self._pending: list[tuple[str, bytes]] = []
         self._pending_last_row = 0
         self._result = ReplayResult()
+        self._disorder = DisorderMeter(int(wall() * 1000))
         self._sent_total = 0
         self._lag_s = 0.0
         self._last_event_ms: int | None = None  # the last pickup sent unpaced
@@ -87,7 +93,13 @@ class Replayer:
         self._file_done = 0.0
 
     def run(self) -> ReplayResult:
-        """Replay every file in order; returns the counts (and the resume point if cut short)."""
+        """Replay every file in order; returns the counts (and the resume point if cut short)
+        and the disorder of the pickups it sent."""
+        result = self._run()
+        result.disorder = self._disorder.summary()
+        return result
+
+    def _run(self) -> ReplayResult:
         self._started = self._clock()
         for index, (trip_file, columns) in enumerate(self._files):
             first_row = self._first_row(trip_file.name)
@@ -106,7 +118,7 @@ class Replayer:
                 self._result.error = str(exc)
                 return self._cut(count)
             self._flush(count)
-            count.read = count.sent + count.failed + count.skipped
+            count.read = count.handled()
             self._bytes_before += trip_file.size
         self._final_tick()
         return self._result
@@ -114,10 +126,13 @@ class Replayer:
     def _replay_file(self, trip_file: TripFile, columns: Columns, count: FileCount) -> bool:
         """Send one file's rows; False when stop() or --limit ended the replay."""
         for block in trip_file.blocks(columns):
-            records, skipped = self._records(block, trip_file.name, columns, count.first_row)
+            read = _Read(trip_file.name, len(trip_file.header), count.first_row)
+            records, skipped, blank = self._records(block, columns, read)
+            self._disorder.note(records.event_ms)
             done = self._send(records, count, block.done)
             count.skipped += _before(skipped, self._pending_last_row + 1, done)
-            count.read = count.sent + count.failed + count.skipped
+            count.blank += _before(blank, self._pending_last_row + 1, done)
+            count.read = count.handled()
             if not done:
                 return False
             self._file_done = block.done
@@ -128,9 +143,11 @@ class Replayer:
         return resume[1] if resume is not None and resume[0] == name else 1
 
     def _records(
-        self, block: Block, source: str, columns: Columns, first_row: int
-    ) -> tuple[Records, npt.NDArray[np.int64]]:
-        """The block's records from ``first_row`` on, without rows before --start-at."""
+        self, block: Block, columns: Columns, read: _Read
+    ) -> tuple[Records, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The block's records from the first row on, and the rows (before --start-at, blank)
+        that are not sent."""
+        source, first_row = read.source, read.first_row
         batch, rows = block.batch, block.rows
         keep = rows >= first_row
         start = self._options.start_at_ms
@@ -144,13 +161,15 @@ class Replayer:
             batch, rows = batch.filter(pa.array(keep)), rows[keep]
         records = to_records(batch, rows, columns.layout, source)
         malformed = [(row, text) for row, text in block.malformed if row >= first_row]
+        blank = np.array([row for row, text in malformed if is_blank(text)], dtype=np.int64)
+        malformed = [(row, text) for row, text in malformed if not is_blank(text)]
         if malformed:
-            records = _merge(records, malformed_records(malformed, source))
+            records = _merge(records, malformed_records(malformed, source, read.width))
         not_utf8 = [(row, cells) for row, cells in block.not_utf8 if row >= first_row]
         if not_utf8:
             names = [columns.names[name] for name in columns.names]
             records = _merge(records, not_utf8_records(not_utf8, names, source))
-        return within_limit(records, source), skipped
+        return within_limit(records, source), skipped, blank
 
     def _send(self, records: Records, count: FileCount, block_done: float) -> bool:
         """Pace and send a block's records; False when stop() or --limit ended the replay."""
@@ -238,7 +257,7 @@ class Replayer:
     def _cut(self, count: FileCount) -> ReplayResult:
         """End early (stop or limit): flush what is pending, say where to resume."""
         self._flush(count)
-        count.read = count.sent + count.failed + count.skipped
+        count.read = count.handled()
         self._result.stopped = not self._result.limited and self._result.error is None
         self._result.next_row = (count.name, self._pending_last_row + 1)
         self._final_tick()
@@ -255,8 +274,8 @@ class Replayer:
             self._tick(self._snapshot(count, fraction, now))
 
     def _snapshot(self, count: FileCount, fraction: float, now: float) -> Progress:
-        earlier = sum(f.sent + f.failed + f.skipped for f in self._result.files[:-1])
-        read = count.sent + count.failed + count.skipped + len(self._pending)
+        earlier = sum(f.handled() for f in self._result.files[:-1])
+        read = count.handled() + len(self._pending)
         return Progress(
             file=count.name,
             rows_read=earlier + read,
@@ -280,6 +299,16 @@ class Replayer:
         return self._snapshot(
             self._result.files[-1], self._fraction(self._file_done, 1, 1), self._clock()
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What the rows of a block are read from: the file's name, its header's width, the first
+    row to send."""
+
+    source: str
+    width: int
+    first_row: int
 
 
 def _from_resume(
