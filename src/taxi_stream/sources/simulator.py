@@ -357,11 +357,15 @@ def _iso(seconds: _Ints, *, shared: bool = False) -> list[str]:
 
 
 def _iso_text(seconds: _Ints) -> NDArray[np.object_]:
-    days, minute_seconds = np.divmod(seconds, 86_400)
-    unique_days, which = np.unique(days, return_inverse=True)
-    dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).astype(object)[which]
-    minutes, secs = np.divmod(minute_seconds, 60)
-    text: NDArray[np.object_] = dates + _HOUR_MINUTES[minutes] + _SECONDS_UTC[secs]
+    """The texts of epoch seconds: each distinct minute's date and time written once, then
+    its seconds appended (a block's trips end in a few score minutes)."""
+    minutes, secs = np.divmod(seconds, 60)
+    distinct, which = np.unique(minutes, return_inverse=True)
+    days, minute_of_day = np.divmod(distinct, 1440)
+    unique_days, day_of = np.unique(days, return_inverse=True)
+    dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).astype(object)[day_of]
+    heads = dates + _HOUR_MINUTES[minute_of_day]
+    text: NDArray[np.object_] = heads[which] + _SECONDS_UTC[secs]
     return text
 
 
