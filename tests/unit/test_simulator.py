@@ -198,6 +198,23 @@ def test_timestamps_are_the_iso_text_of_each_second_in_utc(
     assert list(texts) == expected
 
 
+@given(
+    st.lists(st.floats(0, 1e6) | st.just(0.0), min_size=1, max_size=12).filter(any),
+    st.integers(0, 2**32),
+    st.integers(0, 3000),
+)
+def test_draws_from_a_cdf_are_those_of_generator_choice(
+    weights: list[float], seed: int, n: int
+) -> None:
+    """Any weights (zeros too), seed and size: the indices and the generator's state after
+    them are those rng.choice gives for the same probabilities."""
+    p = np.asarray(weights) / sum(weights)
+    ours, numpy_own = (np.random.Generator(np.random.PCG64(seed)) for _ in range(2))
+    drawn = simulator._choice(ours, simulator._cdf(p), n)
+    assert drawn.tolist() == numpy_own.choice(len(p), size=n, p=p).tolist()
+    assert ours.random() == numpy_own.random()
+
+
 def test_partition_key_is_the_unique_trip_id() -> None:
     """The partition key is the record's id, and ids never repeat."""
     entries = simulate(5000).entries
