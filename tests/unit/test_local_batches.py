@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from taxi_stream.core.errors import StreamError
@@ -117,3 +118,48 @@ def test_a_put_of_large_records_is_stored_in_batches_of_at_most_4_mib(tmp_path: 
         counts = [count for (count,) in db.execute("SELECT count FROM batches ORDER BY last_seq")]
     db.close()
     assert counts == [4, 4, 1]
+
+
+def stored_bodies(path: Path) -> list[tuple[int, int, bytes]]:
+    """(codec, body length, stored bytes) of every batch row, in shard and put order."""
+    with sqlite3.connect(path) as db:
+        query = "SELECT codec, size, body FROM batches ORDER BY shard, last_seq"
+        return [(int(c), int(s), bytes(b)) for c, s, b in db.execute(query)]
+
+
+def simulated_body(count: int) -> bytes:
+    """A batch body as the module docstring lays it out, built here on its own from trips."""
+    entries = Simulator(SimulatorConfig(seed=5)).batch(count).entries
+    keys = [key.encode() for key, _ in entries]
+    lengths = b"".join(len(key).to_bytes(2, "little") for key in keys)
+    lengths += b"".join(len(data).to_bytes(4, "little") for _, data in entries)
+    return lengths + b"".join(keys) + b"".join(data for _, data in entries)
+
+
+def test_a_batch_of_trips_is_stored_compressed_by_zstd_at_level_minus_3(tmp_path: Path) -> None:
+    """A put's trips are one zstd frame at level -3, the fast level docs/architecture.md names."""
+    body = simulated_body(1_000)
+    entries = Simulator(SimulatorConfig(seed=5)).batch(1_000).entries
+    stream = LocalStream(tmp_path / "stream.db", 1, clock=lambda: NOW_MS)
+    assert stream.put_records(entries).failed == []
+    stream.close()
+    expected = pa.Codec("zstd", -3).compress(body, asbytes=True)
+    assert stored_bodies(tmp_path / "stream.db") == [(1, len(body), expected)]
+
+
+def test_batches_compressed_at_level_1_by_an_earlier_version_read_back(tmp_path: Path) -> None:
+    """A log whose batches were compressed at zstd level 1 reads every record as it was put."""
+    entries = Simulator(SimulatorConfig(seed=5)).batch(1_000).entries
+    path = tmp_path / "stream.db"
+    stream = LocalStream(path, 1, clock=lambda: NOW_MS)
+    stream.put_records(entries)
+    stream.close()
+    body = simulated_body(1_000)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE batches SET body = ?", (pa.Codec("zstd", 1).compress(body, asbytes=True),)
+        )
+    stream = LocalStream(path, 1, clock=lambda: NOW_MS)
+    records = read_shard(stream, SHARD_0)
+    stream.close()
+    assert [(r.partition_key, r.data) for r in records] == entries

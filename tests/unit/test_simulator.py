@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -172,6 +173,46 @@ def test_the_lines_of_encoded_values_are_those_split_at_each_newline(values: lis
     """Any JSON values, blanks at the ends of their strings too: the lines are split's pieces."""
     encoded = msgspec.json.Encoder().encode_lines(values)
     assert simulator._lines(encoded) == encoded.split(b"\n")[:-1]
+
+
+LAST_SECOND_OF_9999 = 253_402_300_799
+# Seconds bunched the way a block's pickups and dropoffs are (a few minutes, many repeats),
+# next to days, minutes and years turning over, and spread over the whole calendar.
+epoch_seconds = st.lists(
+    st.one_of(
+        st.integers(1_730_419_200 - 120, 1_730_419_200 + 120),
+        st.sampled_from([0, 59, 60, 86_399, 86_400, 951_782_399, 951_868_800, LAST_SECOND_OF_9999]),
+        st.integers(0, LAST_SECOND_OF_9999),
+    ),
+    max_size=60,
+)
+
+
+@given(epoch_seconds, st.booleans())
+def test_timestamps_are_the_iso_text_of_each_second_in_utc(
+    seconds: list[int], shared: bool
+) -> None:
+    """Any epoch seconds, repeated or not, read as their UTC time written by datetime.isoformat."""
+    texts = simulator._iso(np.array(seconds, np.int64), shared=shared)
+    expected = [datetime.fromtimestamp(s, UTC).isoformat() for s in seconds]
+    assert list(texts) == expected
+
+
+@given(
+    st.lists(st.floats(0, 1e6) | st.just(0.0), min_size=1, max_size=12).filter(any),
+    st.integers(0, 2**32),
+    st.integers(0, 3000),
+)
+def test_draws_from_a_cdf_are_those_of_generator_choice(
+    weights: list[float], seed: int, n: int
+) -> None:
+    """Any weights (zeros too), seed and size: the indices and the generator's state after
+    them are those rng.choice gives for the same probabilities."""
+    p = np.asarray(weights) / sum(weights)
+    ours, numpy_own = (np.random.Generator(np.random.PCG64(seed)) for _ in range(2))
+    drawn = simulator._choice(ours, simulator._cdf(p), n)
+    assert drawn.tolist() == numpy_own.choice(len(p), size=n, p=p).tolist()
+    assert ours.random() == numpy_own.random()
 
 
 def test_partition_key_is_the_unique_trip_id() -> None:

@@ -122,7 +122,7 @@ class Simulator:
         self._id = f"s{self.config.seed}-"  # ids are unique: the seed, then a 10-digit counter
         self._vendor_ids = np.array([_vendor_json(v) for v in self.config.vendors], object)
         weights = np.asarray(self.config.vendor_weights or [1.0] * len(self.config.vendors))
-        self._vendor_p = weights / weights.sum()
+        self._vendor_cdf = _cdf(weights / weights.sum())
         self._next_block = 0
         self._block = _Block([], [], [], [])
         self._offset = 0
@@ -192,8 +192,8 @@ class Simulator:
         self, rng: np.random.Generator, money_rng: np.random.Generator, first: int, n: int
     ) -> tuple[list[list[Any]], NDArray[np.bool_]]:
         """The record fields after the id, for trips first..first+n-1; and which are late."""
-        vendor = rng.choice(len(self._vendor_p), size=n, p=self._vendor_p)
-        passengers = rng.choice(len(_PASSENGER_P), size=n, p=_PASSENGER_P) + 1
+        vendor = _choice(rng, self._vendor_cdf, n)
+        passengers = _choice(rng, _PASSENGER_CDF, n) + 1
         plon, plat = _pickups(rng, n)
         dlon, dlat, crow, road = _dropoffs(rng, plon, plat)
         pickup_s, late = _pickup_seconds(self.config, rng, first, n)
@@ -251,7 +251,22 @@ class _WireTrip(msgspec.Struct, gc=False):
     totalAmount: float
 
 
-_PASSENGER_P: Final = np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS))
+def _cdf(p: _Floats) -> _Floats:
+    """The cumulative probabilities ``Generator.choice`` draws from, as it computes them."""
+    cdf: _Floats = p.cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def _choice(rng: np.random.Generator, cdf: _Floats, n: int) -> _Ints:
+    """``rng.choice(len(cdf), size=n, p=p)`` for the ``p`` of ``cdf``: the same draws and
+    indices (numpy looks each uniform draw up in the cdf), without checking ``p`` each block."""
+    index: _Ints = cdf.searchsorted(rng.random(n), side="right")
+    return index
+
+
+_PASSENGER_CDF: Final = _cdf(np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS)))
+_HOTSPOT_CDF: Final = _cdf(_HOTSPOTS[:, 3])
 _encode_lines: Final = msgspec.json.Encoder().encode_lines  # one call for a block of records
 
 
@@ -280,7 +295,7 @@ _FOUR_DIGITS: Final = tuple(f"{k:04d}" for k in range(10_000))
 
 def _pickups(rng: np.random.Generator, n: int) -> tuple[_Floats, _Floats]:
     """Pickup points around the hot spots, inside NYC."""
-    spot = rng.choice(len(_HOTSPOTS), size=n, p=_HOTSPOTS[:, 3])
+    spot = _choice(rng, _HOTSPOT_CDF, n)
     spread = _HOTSPOTS[spot, 2]
     lon = _HOTSPOTS[spot, 0] + rng.standard_normal(n) * spread
     lat = _HOTSPOTS[spot, 1] + rng.standard_normal(n) * spread
@@ -357,11 +372,15 @@ def _iso(seconds: _Ints, *, shared: bool = False) -> list[str]:
 
 
 def _iso_text(seconds: _Ints) -> NDArray[np.object_]:
-    days, minute_seconds = np.divmod(seconds, 86_400)
-    unique_days, which = np.unique(days, return_inverse=True)
-    dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).astype(object)[which]
-    minutes, secs = np.divmod(minute_seconds, 60)
-    text: NDArray[np.object_] = dates + _HOUR_MINUTES[minutes] + _SECONDS_UTC[secs]
+    """The texts of epoch seconds: each distinct minute's date and time written once, then
+    its seconds appended (a block's trips end in a few score minutes)."""
+    minutes, secs = np.divmod(seconds, 60)
+    distinct, which = np.unique(minutes, return_inverse=True)
+    days, minute_of_day = np.divmod(distinct, 1440)
+    unique_days, day_of = np.unique(days, return_inverse=True)
+    dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).astype(object)[day_of]
+    heads = dates + _HOUR_MINUTES[minute_of_day]
+    text: NDArray[np.object_] = heads[which] + _SECONDS_UTC[secs]
     return text
 
 
