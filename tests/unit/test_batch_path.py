@@ -12,7 +12,7 @@ import pytest
 from taxi_stream.core.records import Contribution, DeadLetter, StreamRecord
 from taxi_stream.core.timefmt import iso_ms, iso_utc
 from taxi_stream.core.watermarks import Watermark
-from taxi_stream.function import columns
+from taxi_stream.function import cents, columns
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.events import kinesis_records, record_view, stream_arn
 from taxi_stream.stores.memory import MemoryStore
@@ -256,7 +256,7 @@ def test_the_comparison_catches_a_broken_fast_rule(monkeypatch: pytest.MonkeyPat
     """The check can fail: cents by plain round(), without the half-cent rule, differ somewhere."""
     records = [kinesis_records(batch(2, 700), SHARD, ARN)]
     exact = outcome(True, CONFIGS["arrival"], records, window=True)
-    monkeypatch.setattr(columns, "NEAR_HALF", 1.0)  # no product is a half cent away: round()
+    monkeypatch.setattr(cents, "NEAR_HALF", 1.0)  # no product is a half cent away: round()
     assert outcome(False, CONFIGS["arrival"], records, window=True) != exact
 
 
