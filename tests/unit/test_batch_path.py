@@ -12,7 +12,7 @@ import pytest
 from taxi_stream.core.records import Contribution, DeadLetter, StreamRecord
 from taxi_stream.core.timefmt import iso_ms, iso_utc
 from taxi_stream.core.watermarks import Watermark
-from taxi_stream.function import columns
+from taxi_stream.function import cents, columns
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.events import kinesis_records, record_view, stream_arn
 from taxi_stream.stores.memory import MemoryStore
@@ -256,7 +256,7 @@ def test_the_comparison_catches_a_broken_fast_rule(monkeypatch: pytest.MonkeyPat
     """The check can fail: cents by plain round(), without the half-cent rule, differ somewhere."""
     records = [kinesis_records(batch(2, 700), SHARD, ARN)]
     exact = outcome(True, CONFIGS["arrival"], records, window=True)
-    monkeypatch.setattr(columns, "NEAR_HALF", 1.0)  # no product is a half cent away: round()
+    monkeypatch.setattr(cents, "NEAR_HALF", 1.0)  # no product is a half cent away: round()
     assert outcome(False, CONFIGS["arrival"], records, window=True) != exact
 
 
@@ -275,3 +275,51 @@ def test_a_clean_trip_out_of_range_sends_the_batch_record_by_record(
     parts = [record_view(records, SHARD, ARN)]
     fast = outcome(False, CONFIGS[config], parts, window=True)
     assert fast == outcome(True, CONFIGS[config], parts, window=True)
+
+
+def quirks(clean: bytes) -> list[bytes]:
+    """Payloads whose bytes could fool a batch-wide reading: braces and brackets in strings,
+    nested objects, arrays, a record that is two objects, and whitespace around a record."""
+    body = clean[1:-1]
+    return [
+        b'{"id":"a},{b",' + body + b"}",
+        b'{"id":"[{}]",' + body + b"}",
+        b'{"id":{"a":1},' + body + b"}",
+        b'{"id":[1,{}],' + body + b"}",
+        b"[" + clean + b"]",
+        clean + clean,
+        clean + b"," + clean,
+        b" " + clean,
+        clean + b"\n",
+        b"\t" + clean + b" ",
+        b'{"vendorId":"}{"' + body[body.index(b",") :] + b"}",
+        b"{" + body,
+        body + b"}",
+        b"{}",
+        b"",
+    ]
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("form", ["plain", "view"])
+def test_payloads_that_could_fool_a_batch_reading_match_the_record_path(
+    config: str, form: str
+) -> None:
+    """Clean trips with quirky payloads among them (and, in Lambda's form, base64 with
+    whitespace or without its padding): the same outcome as record by record."""
+    records = clean_event(300)
+    kinds = quirks(records[0].data)
+    for at, data in zip(range(7, 300, 13), kinds * 2, strict=False):
+        records[at] = records[at]._replace(data=data)
+    if form == "view":
+        parts = [record_view(records, SHARD, ARN)]
+    else:
+        plain = kinesis_records(records, SHARD, ARN)
+        for at, text in ((3, " e30="), (5, "e30"), (9, "e3\n0="), (11, "e30=\n"), (12, "=e30")):
+            plain[at] = {**plain[at], "kinesis": {**plain[at]["kinesis"], "data": text}}
+        parts = [plain]
+    fast = outcome(False, CONFIGS[config], parts, window=True)
+    assert fast == outcome(True, CONFIGS[config], parts, window=True)
+    _, calls, windows, _ = fast
+    assert windows
+    assert sum(len(call[1]) for call in calls if call[0] == "dead") >= 6  # not one object each

@@ -51,26 +51,28 @@ _Dollars = Annotated[float, msgspec.Meta(ge=-MAX_AMOUNT_USD, le=MAX_AMOUNT_USD)]
 _Zone = Annotated[int, msgspec.Meta(ge=1, le=MAX_ZONE_ID)]
 
 
-class CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+class CleanTrip(msgspec.Struct, gc=False, forbid_unknown_fields=True, kw_only=True):
     """The clean wire form, exactly as our producer writes it; any other field takes the core
     rules (so skipping an unknown value, which msgspec does by recursion, never happens here).
 
+    The fields are declared in the order our producer writes them: msgspec looks for each key
+    at the field after the last one found first, so in that order every key is found at once.
     Read field by field by ``_fast`` here and column by column by ``function/columns.py``."""
 
-    vendorId: int | str  # wire names are camelCase
+    id: str | int | None = None  # not used; wire names are camelCase
+    vendorId: int | str
     pickupDate: str  # parsed by the core's own rule (msgspec's differs in corner cases)
-    id: str | int | None = None  # not used
     dropoffDate: str | None = None
     passengerCount: _Passengers | None = None
-    tripDuration: _Seconds | None = None
-    googleDuration: _Seconds | None = None
-    googleDistance: _Miles | None = None
-    gcDistance: _Miles | None = None
     pickupLongitude: _Lon | None = None
     pickupLatitude: _Lat | None = None
     dropoffLongitude: _Lon | None = None
     dropoffLatitude: _Lat | None = None
     storeAndFwdFlag: Literal["Y", "N"] | None = None
+    gcDistance: _Miles | None = None
+    tripDuration: _Seconds | None = None
+    googleDistance: _Miles | None = None
+    googleDuration: _Seconds | None = None
     fareAmount: _Dollars | None = None
     tipAmount: _Dollars | None = None
     totalAmount: _Dollars | None = None

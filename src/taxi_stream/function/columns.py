@@ -15,9 +15,9 @@ Why it gives what the record-by-record path gives, for any bytes:
   parsed once gives the same instant every time, and a dropoff text in the memo is known to
   parse.
 - Values. The same float and integer operations as ``_fast``, by ``map``: the distance
-  ``round(miles * 1000)``; cents ``round(dollars * 100)`` (or ``floor(x + 0.5)``, the same
-  integer when x is checked, by ``x - that`` or ``math.remainder``, to be no nearer a half than
-  a millionth), and ``_fast``'s own rule for every amount of a column where one is nearer.
+  ``round(miles * 1000)``; cents by ``function/cents.py``, whose docstring says why its two
+  streamed sums give ``_fast``'s cents, and which takes ``_fast``'s own rule for every amount
+  of a column where one is near a half cent.
 - Sums. Totals are integers, so their sums do not depend on order, grouping (by vendor, by
   chunk of CHUNK records) or on being streamed instead of listed.
 - Event clock (``fold``). Before record k the watermark is the running maximum of the starting
@@ -32,20 +32,21 @@ Why it gives what the record-by-record path gives, for any bytes:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import accumulate, compress, repeat
-from math import floor, remainder
 from operator import add, attrgetter, eq, is_, le, mod, mul, sub
 from typing import Any, Final, TypeVar
 
+from msgspec.structs import astuple
+
 from taxi_stream.core.limits import MAX_RECORD_BYTES
-from taxi_stream.core.money import cents
 from taxi_stream.core.trip import parse_timestamp
 from taxi_stream.core.watermarks import LatePolicy
 from taxi_stream.core.windows import LAST_INSTANT_MS
-from taxi_stream.function.codec import NEAR_HALF, CleanTrip, Stamps, decode_clean, remember
+from taxi_stream.function.cents import cents_column, cents_sum
+from taxi_stream.function.codec import CleanTrip, Stamps, decode_clean, remember
 from taxi_stream.function.eventtime import FIRST_EVENT_MS, MAX_AHEAD_MS, EventRules
 from taxi_stream.function.state import Part
 
@@ -54,7 +55,6 @@ FEW_KEYS: Final = 8  # up to this many groups are summed by masks, more by one s
 NO_MARK: Final = -(2**63)  # below any watermark: "none yet"
 
 K = TypeVar("K", bound=Hashable)
-Getter = Callable[[CleanTrip], Any]
 
 
 @dataclass(slots=True)
@@ -66,26 +66,26 @@ class Columns:
     in cents); ``totals()`` their sums alone, without a list per column.
     """
 
-    index: list[int]  # the records' positions in the batch
-    vendor: list[int]  # vendor ids as the wire has them (ints; their keys are str(vendor))
-    event_ms: list[int]
-    miles: list[float]
-    duration_s: list[int]
-    passengers: list[int | None]
-    dollars: list[list[float | None]]  # fare, tip and total amount
+    index: Sequence[int]  # the records' positions in the batch
+    vendor: Sequence[int]  # vendor ids as the wire has them (ints; their keys are str(vendor))
+    event_ms: Sequence[int]
+    miles: Sequence[float]
+    duration_s: Sequence[int]
+    passengers: Sequence[int | None]
+    dollars: Sequence[Sequence[float | None]]  # fare, tip and total amount
 
-    def values(self) -> list[list[int]]:
+    def values(self) -> list[Sequence[int]]:
         """The per-record columns, in ``TripValues`` order after the event time."""
-        passengers = self.passengers
+        passengers: Sequence[Any] = self.passengers
         if None in passengers:
             passengers = [count or 0 for count in passengers]
-        money = [_cents(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
+        money = [cents_column(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
         milli = list(map(round, map(mul, self.miles, repeat(1000))))
         return [milli, self.duration_s, passengers, *money]
 
     def totals(self) -> list[int]:
         """[trips, then the sum of each column of ``values()``], by streams, not lists."""
-        money = [_cents_sum(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
+        money = [cents_sum(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
         milli = sum(map(round, map(mul, self.miles, repeat(1000))))
         passengers = sum(filter(None, self.passengers))
         return [len(self.index), milli, sum(self.duration_s), passengers, *money]
@@ -204,31 +204,33 @@ def _one(data: bytes) -> CleanTrip | None:
         return None
 
 
-_VENDOR, _PICKUP, _DROPOFF = (
-    attrgetter("vendorId"),
-    attrgetter("pickupDate"),
-    attrgetter("dropoffDate"),
-)
-_GOOGLE_DISTANCE, _GC_DISTANCE = attrgetter("googleDistance"), attrgetter("gcDistance")
-_TRIP_DURATION, _GOOGLE_DURATION = attrgetter("tripDuration"), attrgetter("googleDuration")
-_PASSENGERS = attrgetter("passengerCount")
+_FIELDS: Final = CleanTrip.__struct_fields__
+_VENDOR: Final = attrgetter("vendorId")
 _MONEY: Final = ("fareAmount", "tipAmount", "totalAmount")
+
+
+def _transposed(structs: list[CleanTrip]) -> dict[str, tuple[Any, ...]]:
+    """Each field's column of the (non-empty) structs: one copy of each, one transposition."""
+    return dict(zip(_FIELDS, zip(*map(astuple, structs), strict=True), strict=True))
 
 
 def _columns(
     structs: list[CleanTrip], naive_tz: tzinfo, stamps: Stamps, dropoff: bool
 ) -> Columns | list[int]:
     """The records' columns, or the positions of those ``codec._fast`` leaves to the core."""
-    vendor = list(map(_VENDOR, structs))
-    distance = _either(structs, _GOOGLE_DISTANCE, _GC_DISTANCE)
-    duration = _either(structs, _TRIP_DURATION, _GOOGLE_DURATION)
-    pickup = _instants(list(map(_PICKUP, structs)), "pickupDate", naive_tz, stamps)
+    if not structs:
+        return Columns([], [], [], [], [], [], [[], [], []])
+    field = _transposed(structs)
+    vendor = field["vendorId"]
+    distance = _either(field["googleDistance"], field["gcDistance"])
+    duration = _either(field["tripDuration"], field["googleDuration"])
+    pickup = _instants(field["pickupDate"], "pickupDate", naive_tz, stamps)
     bad = _nones(distance) + _nones(duration) + _nones(pickup)
     if set(map(type, vendor)) - {int}:
         bad += [k for k, value in enumerate(vendor) if value.__class__ is not int]
     if bad:
         return bad
-    texts = list(map(_DROPOFF, structs))
+    texts = field["dropoffDate"]
     if dropoff:
         event = _dropoff_instants(texts, pickup, duration, naive_tz, stamps)
         bad = _nones(event)
@@ -237,24 +239,22 @@ def _columns(
         bad = _unparsed(texts, stamps)
     if bad:
         return bad
-    passengers = list(map(_PASSENGERS, structs))
-    dollars = [list(map(attrgetter(name), structs)) for name in _MONEY]
-    return Columns([], vendor, event, distance, duration, passengers, dollars)
+    dollars = [field[name] for name in _MONEY]
+    return Columns([], vendor, event, distance, duration, field["passengerCount"], dollars)
 
 
-def _either(structs: list[CleanTrip], first: Getter, second: Getter) -> list[Any]:
-    """The field ``first`` of each struct, else (where it is None) ``second``."""
-    values = list(map(first, structs))
-    if None not in values:
-        return values
-    return [one if one is not None else other for one, other in zip(values, map(second, structs))]  # noqa: B905 -- as long as values
+def _either(first: Sequence[Any], second: Sequence[Any]) -> Sequence[Any]:
+    """Each value of ``first``, else (where it is None) that of ``second``."""
+    if None not in first:
+        return first
+    return [one if one is not None else other for one, other in zip(first, second)]  # noqa: B905 -- equal lengths
 
 
-def _nones(values: list[Any]) -> list[int]:
+def _nones(values: Sequence[Any]) -> list[int]:
     return [k for k, value in enumerate(values) if value is None] if None in values else []
 
 
-def _instants(texts: list[str], name: str, naive_tz: tzinfo, stamps: Stamps) -> list[Any]:
+def _instants(texts: Sequence[str], name: str, naive_tz: tzinfo, stamps: Stamps) -> list[Any]:
     """Each text's instant by the core's rule (memoised in ``stamps``); None where it rejects."""
     found: list[Any] = list(map(stamps.get, texts))
     if None not in found:
@@ -271,7 +271,11 @@ def _instants(texts: list[str], name: str, naive_tz: tzinfo, stamps: Stamps) -> 
 
 
 def _dropoff_instants(
-    texts: list[Any], pickup: list[int], duration: list[int], naive_tz: tzinfo, stamps: Stamps
+    texts: Sequence[Any],
+    pickup: list[int],
+    duration: Sequence[int],
+    naive_tz: tzinfo,
+    stamps: Stamps,
 ) -> list[Any]:
     """The dropoff instants: ``dropoffDate`` where it is given, else pickup + duration."""
     given = iter(_instants([text for text in texts if text], "dropoffDate", naive_tz, stamps))
@@ -281,7 +285,7 @@ def _dropoff_instants(
     ]
 
 
-def _unparsed(texts: list[Any], stamps: Stamps) -> list[int]:
+def _unparsed(texts: Sequence[Any], stamps: Stamps) -> list[int]:
     """Positions of a ``dropoffDate`` given but not ISO-8601 (one in ``stamps`` parsed once)."""
     new = set(texts).difference(stamps)
     new.discard(None)
@@ -308,36 +312,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-def _cents(dollars: list[Any], name: str) -> list[int]:
-    """Each amount in cents as ``codec._fast`` gives it (None: 0)."""
-    if None in dollars:
-        dollars = [0.0 if value is None else value for value in dollars]
-    scaled = list(map(mul, dollars, repeat(100)))
-    # floor(x + 0.5) is round(x) wherever x is not within a millionth of a half, which is checked
-    whole: list[int] = list(map(floor, map(add, scaled, repeat(0.5))))
-    if scaled and max(map(abs, map(sub, scaled, whole))) >= NEAR_HALF:
-        return [_cent(value, name) for value in dollars]
-    return whole
-
-
-def _cent(dollars: float, name: str) -> int:
-    """``codec._fast``'s own rule for one amount."""
-    near = round(dollars * 100)
-    if -NEAR_HALF < dollars * 100 - near < NEAR_HALF:
-        return near
-    return cents(dollars, name)
-
-
-def _cents_sum(dollars: list[float | None], name: str) -> int:
-    """The sum of ``_cents(dollars, name)``, by streams (no list of products or cents)."""
-    present = list(filter(None, dollars))  # None and 0 add nothing
-    residuals = map(remainder, map(mul, present, repeat(100)), repeat(1.0))  # x - round(x)
-    if max(map(abs, residuals), default=0) < NEAR_HALF:
-        return sum(map(round, map(mul, present, repeat(100))))
-    return sum(_cent(value, name) for value in present)
-
-
-def group_sums(keys: list[K], columns: list[list[int]]) -> dict[K, list[int]]:
+def group_sums(keys: list[K], columns: Sequence[Sequence[int]]) -> dict[K, list[int]]:
     """Per key: [rows, then the sum of each column over the key's rows]."""
     counts = Counter(keys)
     if len(counts) == 1:
