@@ -29,7 +29,7 @@ class Batcher:
     function runs, for a reader whose reads of one position always give the same records
     (``repeatable_reads``: the embedded stream, append-only). The result is only a cache of
     that read, one per shard: ``read_ahead`` takes it when it asks for the same position and
-    count, with what was appended after it since when it was short (it came to the tip);
+    count and the read was full (a short one may have missed records appended since);
     ``forget`` drops it, and so does the shard's next read of any other position.
     """
 
@@ -62,7 +62,8 @@ class Batcher:
         except Exception:  # noqa: BLE001 - the next step reads again and reports it
             log.debug("%s: read ahead failed; the next poll reads again", cursor.shard_id)
             return
-        self._ahead[cursor.shard_id] = (cursor.read_after, size, result)
+        if len(result.records) == size:
+            self._ahead[cursor.shard_id] = (cursor.read_after, size, result)
 
     def forget(self, cursor: ShardCursor) -> None:
         """Drop the shard's prefetched read (after a failure, or when a batch is tried again)."""
@@ -70,28 +71,9 @@ class Batcher:
 
     def _read(self, cursor: ShardCursor, count: int) -> ReadResult:
         ahead = self._ahead.pop(cursor.shard_id, None)
-        if ahead is None or ahead[:2] != (cursor.read_after, count):
-            return self._reader.read(cursor.shard_id, cursor.read_after, count)
-        early = ahead[2]
-        if len(early.records) == count:
-            return early
-        return self._extended(cursor, early, count)
-
-    def _extended(self, cursor: ShardCursor, early: ReadResult, count: int) -> ReadResult:
-        """A short read ahead and what was appended after it since: the read of now.
-
-        A short read came to the shard's tip, so the records appended since follow its last.
-        """
-        if not early.records:
-            return self._reader.read(cursor.shard_id, cursor.read_after, count)
-        last = early.records[-1].sequence_number
-        more = self._reader.read(cursor.shard_id, last, count - len(early.records))
-        return ReadResult(
-            records=early.records + more.records,
-            behind_ms=more.behind_ms if more.records else early.behind_ms,
-            end_of_shard=more.end_of_shard,
-            expired=early.expired + more.expired,
-        )
+        if ahead is not None and ahead[:2] == (cursor.read_after, count):
+            return ahead[2]
+        return self._reader.read(cursor.shard_id, cursor.read_after, count)
 
     def read_ahead(self, cursor: ShardCursor) -> None:
         """Read more records when the buffer is empty, or while a batching window gathers."""
