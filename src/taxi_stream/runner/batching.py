@@ -9,7 +9,7 @@ from operator import itemgetter
 from typing import Final
 
 from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
-from taxi_stream.core.records import ReadResult, StreamRecord
+from taxi_stream.core.records import StreamRecord
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.ports import StreamReader
 from taxi_stream.runner.config import MappingConfig
@@ -23,15 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class Batcher:
-    """Reads a shard ahead and cuts its next batch, or says why there is none yet.
-
-    ``prefetch`` makes the read the next ``read_ahead`` of a shard would make while the
-    function runs, for a reader whose reads of one position always give the same records
-    (``repeatable_reads``: the embedded stream, append-only). The result is only a cache of
-    that read, one per shard: ``read_ahead`` takes it when it asks for the same position and
-    count and the read was full (a short one may have missed records appended since);
-    ``forget`` drops it, and so does the shard's next read of any other position.
-    """
+    """Reads a shard ahead and cuts its next batch, or says why there is none yet."""
 
     def __init__(
         self, reader: StreamReader, config: MappingConfig, now_ms: Callable[[], int]
@@ -39,41 +31,6 @@ class Batcher:
         self._reader = reader
         self._config = config
         self._now_ms = now_ms
-        self._prefetching = bool(getattr(reader, "repeatable_reads", False))
-        self._ahead: dict[str, tuple[str | None, int, ReadResult]] = {}  # after, count, read
-
-    def prefetch(self, cursor: ShardCursor) -> None:
-        """Make the shard's next read now, when the next step is sure to make it; never raises.
-
-        A failed read is left for that step to make and report.
-        """
-        self._ahead.pop(cursor.shard_id, None)
-        size, retry = self._config.batch_size, cursor.retry
-        if (
-            not self._prefetching
-            or cursor.buffer
-            or cursor.at_end
-            or retry.queue
-            or self._config.maximum_batching_window_s > 0
-        ):
-            return
-        try:
-            result = self._reader.read(cursor.shard_id, cursor.read_after, size)
-        except Exception:  # noqa: BLE001 - the next step reads again and reports it
-            log.debug("%s: read ahead failed; the next poll reads again", cursor.shard_id)
-            return
-        if len(result.records) == size:
-            self._ahead[cursor.shard_id] = (cursor.read_after, size, result)
-
-    def forget(self, cursor: ShardCursor) -> None:
-        """Drop the shard's prefetched read (after a failure, or when a batch is tried again)."""
-        self._ahead.pop(cursor.shard_id, None)
-
-    def _read(self, cursor: ShardCursor, count: int) -> ReadResult:
-        ahead = self._ahead.pop(cursor.shard_id, None)
-        if ahead is not None and ahead[:2] == (cursor.read_after, count):
-            return ahead[2]
-        return self._reader.read(cursor.shard_id, cursor.read_after, count)
 
     def read_ahead(self, cursor: ShardCursor) -> None:
         """Read more records when the buffer is empty, or while a batching window gathers."""
@@ -81,7 +38,7 @@ class Batcher:
         gathering = self._config.maximum_batching_window_s > 0
         if cursor.at_end or len(cursor.buffer) >= size or (cursor.buffer and not gathering):
             return
-        result = self._read(cursor, size - len(cursor.buffer))
+        result = self._reader.read(cursor.shard_id, cursor.read_after, size - len(cursor.buffer))
         records = result.records
         if records:
             cursor.read_after = records[-1].sequence_number

@@ -75,16 +75,15 @@ class Attempt:
         event: KinesisEvent,
         context: LocalContext,
         worker: Worker | None = None,
-        meanwhile: Callable[[], object] | None = None,
     ) -> object:
         """Call the handler before its deadline; its error, or a timeout, is a function error.
 
         A damaged SQLite file under an in-process handler is the runner's own store, not the
-        function's failure: it is raised as is, never retried as a failed batch. ``worker``
-        and ``meanwhile``: see ``call_with_deadline``.
+        function's failure: it is raised as is, never retried as a failed batch. ``worker``:
+        the thread to call it on (see ``call_with_deadline``).
         """
         try:
-            return call_with_deadline(handler, event, context, worker, meanwhile)
+            return call_with_deadline(handler, event, context, worker)
         except DamagedDatabaseError:
             raise
         except Exception as exc:
@@ -173,11 +172,7 @@ def _serve(calls: SimpleQueue[_Call | None]) -> None:
 
 
 def call_with_deadline(
-    handler: Handler,
-    event: KinesisEvent,
-    context: LocalContext,
-    worker: Worker | None = None,
-    meanwhile: Callable[[], object] | None = None,
+    handler: Handler, event: KinesisEvent, context: LocalContext, worker: Worker | None = None
 ) -> object:
     """Run ``handler(event, context)`` in a worker thread, failing it at the context's deadline.
 
@@ -188,18 +183,14 @@ def call_with_deadline(
     the runner's SQLite store survives, and the next attempt never runs beside it. A Ctrl-C
     that lands meanwhile, even while the worker starts, is raised once the call has returned,
     or once the call is sure never to begin. ``worker``: the caller's kept thread (without
-    one, a thread for this call alone). ``meanwhile``: work for the calling thread while it
-    waits (it must not raise; the deadline still counts from before it).
+    one, a thread for this call alone).
     """
     call = _Call(handler, event, context)
     timeout_s = max(0.0, context.deadline_s - time.monotonic())
     kept = worker or Worker()
     try:
         kept.submit(call)
-        if meanwhile is not None:
-            meanwhile()
-        left_s = max(0.0, context.deadline_s - time.monotonic())
-        call.done.wait(None if timeout_s == float("inf") else left_s)  # inf: no deadline
+        call.done.wait(None if timeout_s == float("inf") else timeout_s)  # inf: no deadline
     except BaseException:  # Ctrl-C: the call must still not outlive its unit of work
         with call.lock:
             call.cancelled = True

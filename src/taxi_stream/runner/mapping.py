@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import partial
 from typing import Final
 
 from taxi_stream.core.errors import (
@@ -275,10 +274,8 @@ class EventSourceMapping:
             return replace(saved, position=position, window_start_ms=window, state=response.state)
 
         event = self._event(cursor, records, window)
-        prefetch = partial(self._batcher.prefetch, cursor)  # the next read, while the call runs
-        response, attempt = self._invoke(cursor, event, sequences, settle, prefetch)
+        response, attempt = self._invoke(cursor, event, sequences, settle)
         if response is None:
-            self._batcher.forget(cursor)
             pending.unhandled = attempt.unhandled
             self._failures.batch_failed(cursor, pending, _describe(attempt.error), split=True)
             return 0
@@ -297,7 +294,6 @@ class EventSourceMapping:
             self._succeeded(cursor)
             cursor.retry.next_pending()
         else:
-            self._batcher.forget(cursor)
             failed = pending.records[response.failed_from]
             del pending.records[: response.failed_from]
             pending.unhandled = False
@@ -359,12 +355,11 @@ class EventSourceMapping:
         event: KinesisEvent,
         sequences: Sequence[str],
         settle: Callable[[Response], Checkpoint],
-        meanwhile: Callable[[], object] | None = None,
     ) -> tuple[Response | None, Attempt]:
         """Invoke and checkpoint in one unit of work; a function error rolls both back.
 
         The response is None when the function failed; the attempt says how. The cursor takes
-        the new checkpoint once it is committed. ``meanwhile`` runs while the function does.
+        the new checkpoint once it is committed.
         """
         stats = cursor.stats = replace(cursor.stats, invocations=cursor.stats.invocations + 1)
         config = self._config
@@ -374,7 +369,7 @@ class EventSourceMapping:
         attempt = Attempt()
         try:
             with self._invocation() as (handler, work):
-                raw = attempt.call(handler, event, context, self._worker, meanwhile)
+                raw = attempt.call(handler, event, context, self._worker)
                 response = attempt.read(
                     raw,
                     windowed=config.windowed,
@@ -405,7 +400,6 @@ class EventSourceMapping:
 
     def _service_failed(self, cursor: ShardCursor, exc: Exception) -> None:
         """The stream, the store or the destination failed (not the function): retry later."""
-        self._batcher.forget(cursor)
         self._failures.failed(cursor, _describe(exc))
 
 

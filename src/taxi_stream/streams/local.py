@@ -100,8 +100,6 @@ def parse_sequence(sequence: str) -> tuple[int, int]:
 class LocalStream:
     """A sharded log in SQLite, implementing StreamWriter and StreamReader."""
 
-    repeatable_reads: Final = True  # append-only: a full read of a position never changes
-
     def __init__(
         self,
         path: Path,
