@@ -97,3 +97,28 @@ def test_a_batch_decodes_column_wise_as_it_does_record_by_record(
     except UnicodeDecodeError as exc:
         got = (type(exc), exc.reason)
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [b"trip-1", b"trip-22", b"", b"k" * 256],  # ASCII, one empty, one long
+        [b"caf\xc3\xa9", b"plain"],  # valid UTF-8 beside ASCII
+        [b"half \xc3", b"\xa9 half"],  # a character split across two keys: valid only joined
+        [b"\xff", b"ok"],  # one invalid byte, one character's worth
+        [b"\x7f\x00", b"\x80"],  # the last ASCII byte, NUL, the first byte past ASCII
+    ],
+)
+def test_quirky_keys_decode_column_wise_as_one_by_one(keys: list[bytes]) -> None:
+    """ASCII, UTF-8, split and invalid key bytes: the same keys as one by one, or the same error."""
+    payloads = [bytes([0x80 + n]) * 300 for n in range(len(keys))]  # header bytes past ASCII
+    body = raw_body(keys, payloads)
+    try:
+        expected: object = one_by_one(len(keys), body)
+    except UnicodeDecodeError as exc:
+        expected = (type(exc), exc.reason, exc.object[exc.start : exc.end])
+    try:
+        got: object = batches.decode(len(keys), batches.RAW, len(body), body)
+    except UnicodeDecodeError as exc:
+        got = (type(exc), exc.reason, exc.object[exc.start : exc.end])
+    assert got == expected

@@ -81,6 +81,19 @@ def decode(count: int, codec: int, size: int, stored: bytes) -> tuple[list[str],
     if len(body) != size or ends[-1] != size:
         raise StreamError(f"a batch of the embedded stream is {len(body)} bytes, not {size}")
     cut = body.__getitem__  # slices made and applied in C: no Python call per record
-    keys = list(map(bytes.decode, map(cut, map(slice, ends[:count], ends[1 : count + 1]))))
     payloads = list(map(cut, map(slice, ends[count:-1], ends[count + 1 :])))
-    return keys, payloads
+    return _keys(body, ends, count), payloads
+
+
+def _keys(body: bytes, ends: list[int], count: int) -> list[str]:
+    """The batch's partition keys, cut from one string when they are all ASCII.
+
+    Latin-1 gives one character per byte, so the key bytes' offsets cut the string as they
+    cut the bytes; for ASCII bytes it reads as UTF-8 does. Otherwise each key is decoded
+    alone (a character split across two keys, valid once they are joined, must still fail
+    as its own key does).
+    """
+    spans = map(slice, ends[:count], ends[1 : count + 1])
+    if body[ends[0] : ends[count]].isascii():
+        return list(map(body[: ends[count]].decode("latin-1").__getitem__, spans))
+    return list(map(bytes.decode, map(body.__getitem__, spans)))

@@ -22,7 +22,6 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from functools import partial
 from itertools import repeat
 from pathlib import Path
 from typing import Final, cast
@@ -68,8 +67,8 @@ CREATE TABLE IF NOT EXISTS batches (
 _LEGACY_TABLE: Final = "records"  # one row per record: (shard, seq, arrival_ms, key, data)
 
 
-_record = cast(
-    Callable[[tuple[str, int, str, bytes]], StreamRecord], partial(tuple.__new__, StreamRecord)
+_tuple_new = cast(
+    Callable[[type[StreamRecord], tuple[str, int, str, bytes]], StreamRecord], tuple.__new__
 )  # a StreamRecord of its four fields, built in C (no Python __new__ per record)
 
 
@@ -318,9 +317,8 @@ class LocalStream:
             return self._decoded[2]
         keys, payloads = batches.decode(count, *stored)
         numbers = self._numbers(index, last - count + 1, last + 1)
-        records = list(
-            map(_record, zip(numbers, repeat(arrival_ms, count), keys, payloads, strict=True))
-        )
+        fields = zip(numbers, repeat(arrival_ms, count), keys, payloads, strict=True)
+        records = list(map(_tuple_new, repeat(StreamRecord, count), fields))
         self._decoded = (index, last, records)
         return records
 
