@@ -32,14 +32,14 @@ from taxi_stream.cli.pipeline import GIVE_UP_S, drain, stop_when
 from taxi_stream.cli.process import metrics_sources as processor_metrics
 from taxi_stream.cli.produce import metrics_sources
 from taxi_stream.cli.replay_flags import resume_point, start_ms
+from taxi_stream.cli.replay_report import report, say
 from taxi_stream.core.errors import TaxiStreamError
-from taxi_stream.core.words import count as counted
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.ports import Stream
 from taxi_stream.runner.mapping import MappingConfig
 from taxi_stream.sources.replay.layouts import FORMATS
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
-from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress, duration_text
+from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress
 from taxi_stream.stores import WindowsMismatchError
 
 if TYPE_CHECKING:
@@ -233,9 +233,9 @@ def _produce_only(settings: Settings, job: ReplayJob, metrics: _Metrics) -> None
         ):
             result = job(stream, stopping, add)
     except KeyboardInterrupt:
-        _say("quit at once: the batch in flight may or may not have been sent")
+        say("quit at once: the batch in flight may or may not have been sent")
         raise SystemExit(130) from None
-    _report(result, SYSTEM_CLOCK.monotonic() - started)
+    report(result, SYSTEM_CLOCK.monotonic() - started)
 
 
 def _replay_and_process(
@@ -274,15 +274,15 @@ def _replay_and_process(
         result = producer.result()
         after = processor.store.counts()
         if not processor.mapping.idle():
-            _say(f"gave up processing: {processor.gave_up(GIVE_UP_S)}")
+            say(f"gave up processing: {processor.gave_up(GIVE_UP_S)}")
     if not isinstance(result, ReplayResult):
         raise TaxiStreamError("the replay ended without its report")
     processed = (after[0] - before[0], after[1] - before[1])
     try:
-        _report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
+        report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
     finally:
         if (hint := processed_hint(processor, options, result.disorder)) is not None:
-            _say(hint)
+            say(hint)
 
 
 def _opened(settings: Settings, options: ProcessOptions) -> Processor:
@@ -300,7 +300,7 @@ def _run(
     if quiet:
         return replayer(lambda progress: None, LOG_EVERY_S).run()
     if not err.is_terminal:
-        return replayer(lambda progress: _say(progress.line()), LOG_EVERY_S).run()
+        return replayer(lambda progress: say(progress.line()), LOG_EVERY_S).run()
     width = min(err.width, LINE_WIDTH)
     last: list[Progress] = []
 
@@ -311,94 +311,8 @@ def _run(
     with Live(Text(""), console=err, refresh_per_second=4, transient=True) as live:
         result = replayer(show, LIVE_EVERY_S).run()
     if last:
-        _say(last[0].line(width))
+        say(last[0].line(width))
     return result
-
-
-def _report(
-    result: ReplayResult, elapsed_s: float, *, processed: tuple[int, int] | None = None
-) -> None:
-    """Rows read and records sent per file, what was not sent, where to resume; the exit code.
-
-    ``processed``: the (trips in windows, dead letters) the store gained, when the replay was
-    processed here; the line then balances them against the rows read.
-    """
-    read = sent = 0
-    for count in result.files:
-        parts = [f"read {count.read:,} rows", f"sent {count.sent:,} records"]
-        if count.first_row > 1:
-            parts.insert(0, f"from row {count.first_row:,}")
-        if count.skipped:
-            parts.append(f"skipped {count.skipped:,} before --start-at")
-        if count.blank:
-            parts.append(f"skipped {counted(count.blank, 'blank row')}")
-        if count.failed:
-            parts.append(f"failed {count.failed:,}")
-        _say(f"{count.name} ({count.layout}): {', '.join(parts)}")
-        read, sent = read + count.read, sent + count.sent
-    rate = read / elapsed_s if elapsed_s > 0 else 0.0
-    promise = (
-        "; once processed, every record sent is a trip in a window or a dead letter"
-        if processed is None
-        else ""
-    )
-    _say(
-        f"replayed {len(result.files)} file(s): read {read:,} rows, sent {sent:,} records"
-        f" in {duration_text(elapsed_s)} ({rate:,.0f} rows/s){promise}"
-    )
-    balanced = processed is None or _say_balance(result, read, sent, processed)
-    for trip_id, why in result.failures:
-        _say(f"  not sent: {trip_id}: {why}")
-    _warn_past_the_end(result)
-    if result.error is not None:
-        _say(f"Error: {result.error}")
-    if result.next_row is not None:
-        name, row = result.next_row
-        why = "stopped by --limit" if result.limited else "interrupted"
-        why = "stopped by the read error" if result.error is not None else why
-        _say(f"{why} before {name} row {row:,}; to go on: --resume {name}:{row}")
-    if result.stopped:
-        raise SystemExit(130)
-    if result.error is not None or any(count.failed for count in result.files) or not balanced:
-        raise SystemExit(1)
-
-
-def _say_balance(result: ReplayResult, read: int, sent: int, processed: tuple[int, int]) -> bool:
-    """``rows read R = C trips in windows + D dead letters`` (+ rows not sent); True if so."""
-    trips, dead = processed
-    line = f"rows read {read:,} = {trips:,} trips in windows + {counted(dead, 'dead letter')}"
-    skipped = sum(c.skipped for c in result.files)
-    blank = sum(c.blank for c in result.files)
-    failed = sum(c.failed for c in result.files)
-    if skipped:
-        line += f" + {skipped:,} skipped"
-    if blank:
-        line += f" + {counted(blank, 'blank row')}"
-    if failed:
-        line += f" + {failed:,} not sent"
-    in_flight = sent - trips - dead
-    if in_flight == 0:
-        _say(f"{line} (balanced)")
-        return True
-    _say(f"{line} + {in_flight:,} in flight")
-    _say(f"NOT balanced: {counted(in_flight, 'record')} sent in no window and no dead letter")
-    return False
-
-
-def _warn_past_the_end(result: ReplayResult) -> None:
-    """--resume at a row past the file's end sends nothing from it: say so."""
-    if not result.files or result.next_row is not None:
-        return
-    first = result.files[0]
-    if first.first_row > 1 and first.read == 0:
-        _say(
-            f"warning: {first.name} has no row {first.first_row:,} or later:"
-            " --resume left nothing to send from it"
-        )
-
-
-def _say(text: str) -> None:
-    err.print(text, highlight=False, soft_wrap=True)
 
 
 class _StopOnSignal:

@@ -1,0 +1,94 @@
+"""What ``replay`` says at its end: rows read and records sent per file, the balance, the exit."""
+
+from __future__ import annotations
+
+from taxi_stream.cli.options import err
+from taxi_stream.core.words import count as counted
+from taxi_stream.sources.replay.outcomes import ReplayResult
+from taxi_stream.sources.replay.progress import duration_text
+
+
+def report(
+    result: ReplayResult, elapsed_s: float, *, processed: tuple[int, int] | None = None
+) -> None:
+    """Rows read and records sent per file, what was not sent, where to resume; the exit code.
+
+    ``processed``: the (trips in windows, dead letters) the store gained, when the replay was
+    processed here; the line then balances them against the rows read.
+    """
+    read = sent = 0
+    for count in result.files:
+        parts = [f"read {count.read:,} rows", f"sent {count.sent:,} records"]
+        if count.first_row > 1:
+            parts.insert(0, f"from row {count.first_row:,}")
+        if count.skipped:
+            parts.append(f"skipped {count.skipped:,} before --start-at")
+        if count.blank:
+            parts.append(f"skipped {counted(count.blank, 'blank row')}")
+        if count.failed:
+            parts.append(f"failed {count.failed:,}")
+        say(f"{count.name} ({count.layout}): {', '.join(parts)}")
+        read, sent = read + count.read, sent + count.sent
+    rate = read / elapsed_s if elapsed_s > 0 else 0.0
+    promise = (
+        "; once processed, every record sent is a trip in a window or a dead letter"
+        if processed is None
+        else ""
+    )
+    say(
+        f"replayed {len(result.files)} file(s): read {read:,} rows, sent {sent:,} records"
+        f" in {duration_text(elapsed_s)} ({rate:,.0f} rows/s){promise}"
+    )
+    balanced = processed is None or _say_balance(result, read, sent, processed)
+    for trip_id, why in result.failures:
+        say(f"  not sent: {trip_id}: {why}")
+    _warn_past_the_end(result)
+    if result.error is not None:
+        say(f"Error: {result.error}")
+    if result.next_row is not None:
+        name, row = result.next_row
+        why = "stopped by --limit" if result.limited else "interrupted"
+        why = "stopped by the read error" if result.error is not None else why
+        say(f"{why} before {name} row {row:,}; to go on: --resume {name}:{row}")
+    if result.stopped:
+        raise SystemExit(130)
+    if result.error is not None or any(count.failed for count in result.files) or not balanced:
+        raise SystemExit(1)
+
+
+def _say_balance(result: ReplayResult, read: int, sent: int, processed: tuple[int, int]) -> bool:
+    """``rows read R = C trips in windows + D dead letters`` (+ rows not sent); True if so."""
+    trips, dead = processed
+    line = f"rows read {read:,} = {trips:,} trips in windows + {counted(dead, 'dead letter')}"
+    skipped = sum(c.skipped for c in result.files)
+    blank = sum(c.blank for c in result.files)
+    failed = sum(c.failed for c in result.files)
+    if skipped:
+        line += f" + {skipped:,} skipped"
+    if blank:
+        line += f" + {counted(blank, 'blank row')}"
+    if failed:
+        line += f" + {failed:,} not sent"
+    in_flight = sent - trips - dead
+    if in_flight == 0:
+        say(f"{line} (balanced)")
+        return True
+    say(f"{line} + {in_flight:,} in flight")
+    say(f"NOT balanced: {counted(in_flight, 'record')} sent in no window and no dead letter")
+    return False
+
+
+def _warn_past_the_end(result: ReplayResult) -> None:
+    """--resume at a row past the file's end sends nothing from it: say so."""
+    if not result.files or result.next_row is not None:
+        return
+    first = result.files[0]
+    if first.first_row > 1 and first.read == 0:
+        say(
+            f"warning: {first.name} has no row {first.first_row:,} or later:"
+            " --resume left nothing to send from it"
+        )
+
+
+def say(text: str) -> None:
+    err.print(text, highlight=False, soft_wrap=True)
