@@ -163,6 +163,7 @@ def test_a_total_added_later_appears_under_its_camel_case_name() -> None:
         ({"latest": "-3"}, "latest: expected a whole number"),
         ({"latest": "\u00b2"}, "latest: expected a whole number"),  # a digit int() refuses
         ({"limit": "\u0663"}, "limit: expected a whole number"),  # Arabic-Indic three
+        ({"limit": "9" * 5000}, "limit: expected a whole number"),  # past int()'s 4,300 digits
         ({"vendor": "x" * 65}, "vendor: not a vendor id"),
         ({"vendor": "1\x00"}, "vendor: not a vendor id"),
         ({"vendor": "   "}, "vendor: not a vendor id"),
@@ -192,6 +193,7 @@ def test_a_bad_filter_is_a_400_with_one_line(
         ("/api/health", {"vendor": "1"}, "'vendor': unknown parameter (this route takes no"),
         ("/api/updates", {"vendor": "x" * 65}, "vendor: not a vendor id"),
         ("/api/updates", {"latest": "0"}, "latest: expected a whole number"),
+        ("/api/updates", {"latest": "1" * 5000}, "latest: expected a whole number"),
         ("/api/updates", {"since": "soon"}, "since: not an ISO-8601 time"),
         ("/api/updates", {"limits": "5"}, "'limits': unknown parameter"),
     ],

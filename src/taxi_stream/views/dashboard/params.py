@@ -79,6 +79,9 @@ def _time(text: str | None, name: str) -> int | None:
 def _count(text: str | None, name: str) -> int | None:
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ROWS:
+    digits = text.lstrip("0")  # bounded before int(): Python refuses over 4,300 digits
+    if not (text.isascii() and text.isdigit()) or len(digits) > len(str(MAX_ROWS)):
         raise BadRequest(f"{name}: expected a whole number from 1 to {MAX_ROWS}")
-    return int(text)
+    if not 1 <= int(digits or "0") <= MAX_ROWS:
+        raise BadRequest(f"{name}: expected a whole number from 1 to {MAX_ROWS}")
+    return int(digits)
