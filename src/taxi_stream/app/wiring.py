@@ -168,17 +168,25 @@ def sqlite_path(store_url: str) -> Path | None:
 
     ``sqlite:///store.db`` is relative to the working directory, ``sqlite:////srv/store.db``
     absolute: after the three slashes of ``sqlite:///`` comes the path as it is. Anything else
-    after ``sqlite:`` (no path, a host) is a ConfigError.
+    after ``sqlite:`` (no path, a host, a query or fragment, a directory) is a ConfigError, and
+    so is a relative path that does not exist while the same path from the root does (what
+    ``sqlite:///abs`` named before these URLs were read as SQLAlchemy reads them).
     """
     scheme, sep, rest = store_url.partition("://")
-    if scheme != "sqlite" or not sep:
+    if scheme.lower() != "sqlite" or not sep:
         return None
-    if not rest.startswith("/") or rest == "/":
+    path = Path(rest[1:])
+    if not rest.startswith("/") or "?" in rest or "#" in rest or not rest[1:] or path.is_dir():
         raise ConfigError(
             f"not a SQLite store URL: {store_url!r}: use sqlite:///RELATIVE/PATH or"
-            " sqlite:////ABSOLUTE/PATH"
+            " sqlite:////ABSOLUTE/PATH (a file, no ?query)"
         )
-    return Path(rest[1:])
+    if not path.is_absolute() and not path.exists() and Path(rest).exists():
+        raise ConfigError(
+            f"{store_url!r} names {path} in the working directory (three slashes: relative,"
+            f" as SQLAlchemy reads it), which does not exist; for {rest} write sqlite:///{rest}"
+        )
+    return path
 
 
 def existing_stream(settings: Settings) -> tuple[Stream, CountingStream | None] | None:
