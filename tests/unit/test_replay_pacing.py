@@ -200,3 +200,15 @@ def test_a_stop_between_files_names_the_next_and_after_the_last_is_no_stop(
     options = ReplayOptions(None, resume=("b.csv", 1))
     end = Replayer(open_files(files), options, last, clock=clock, stop=last.stop).run()
     assert (end.stopped, end.next_row, [f.sent for f in end.files]) == (False, None, [1])
+
+
+def test_the_disorder_meter_weighs_only_the_rows_sent(tmp_path: Path) -> None:
+    """--limit cutting a block: the late-trips hint's meter counts the rows sent, not the block."""
+    path = trip_file(tmp_path, [30, 0, 1, 2, 3])  # rows 2-5 would fall 30 minutes behind row 1
+    clock = FakeClock()
+    for speedup in (None, 600.0):
+        options = ReplayOptions(speedup=speedup, limit=1)
+        result = Replayer(open_files([path]), options, TimedPut(clock), clock=clock).run()
+        assert result.limited
+        assert result.disorder is not None
+        assert (result.disorder.timed, result.disorder.largest_s) == (1, 0)

@@ -128,8 +128,9 @@ class Replayer:
         for block in trip_file.blocks(columns):
             read = _Read(trip_file.name, len(trip_file.header), count.first_row)
             records, skipped, blank = self._records(block, columns, read)
-            self._disorder.note(records.event_ms)
             done = self._send(records, count, block.done)
+            sent = records.rows <= self._pending_last_row  # --limit or a stop cut the block
+            self._disorder.note(records.event_ms if done else records.event_ms[sent])
             count.skipped += _before(skipped, self._pending_last_row + 1, done)
             count.blank += _before(blank, self._pending_last_row + 1, done)
             count.read = count.handled()
