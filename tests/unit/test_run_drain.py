@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from taxi_stream.app.accounting import Accounting
 from taxi_stream.app.process import ProcessOptions
 from taxi_stream.app.wiring import Settings
-from taxi_stream.cli.pipeline import drain
+from taxi_stream.cli.pipeline import drain, interrupted_line
 
 
 class Mapping:
@@ -84,3 +85,18 @@ def test_a_cut_short_drain_says_how_many_trips_had_been_produced(
         drain(InterruptedProcessor(60), lambda: None, Settings(Path("d")), produced=lambda: 12_345)  # type: ignore[arg-type]
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("drain cut short (12,345 trips produced by then): ")
+
+
+@pytest.mark.parametrize(
+    ("counted", "dead", "says"),
+    [
+        (7, 3, "drained: each is in a window or a dead letter"),
+        (5, 3, "the drain left 2 records in flight"),
+        (9, 3, "the store holds 2 records more than produced"),  # another writer's records
+    ],
+)
+def test_the_interrupted_line_says_what_the_drain_left(counted: int, dead: int, says: str) -> None:
+    """After a signal: drained, records left in flight, or more in the store than produced
+    (never a negative count in flight)."""
+    line = interrupted_line(Accounting(produced=10, counted=counted, dead_letters=dead), "SIGINT")
+    assert line == f"interrupted by SIGINT after 10 trips produced; {says}"

@@ -356,6 +356,8 @@ def interrupted_line(result: Accounting, signal_name: str) -> str:
     head = f"interrupted by {signal_name} after {count(produced, 'trip')} produced"
     if result.in_flight == 0:
         return f"{head}; drained: each is in a window or a dead letter"
+    if result.in_flight < 0:  # the store holds more than the stream took: another writer
+        return f"{head}; the store holds {count(-result.in_flight, 'record')} more than produced"
     return f"{head}; the drain left {count(result.in_flight, 'record')} in flight"
 
 
