@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taxi_stream.core.errors import StreamError
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.streams import batches
 from taxi_stream.streams.local import LocalStream
@@ -94,7 +95,9 @@ def test_a_batch_decodes_column_wise_as_it_does_record_by_record(
         expected = (type(exc), exc.reason)
     try:
         got: object = batches.decode(len(entries), batches.RAW, len(body), body)
-    except UnicodeDecodeError as exc:
+    except StreamError as error:  # a damaged file's key: one clear error, its cause the same
+        exc = error.__cause__
+        assert isinstance(exc, UnicodeDecodeError)
         got = (type(exc), exc.reason)
     assert got == expected
 
@@ -119,6 +122,15 @@ def test_quirky_keys_decode_column_wise_as_one_by_one(keys: list[bytes]) -> None
         expected = (type(exc), exc.reason, exc.object[exc.start : exc.end])
     try:
         got: object = batches.decode(len(keys), batches.RAW, len(body), body)
-    except UnicodeDecodeError as exc:
+    except StreamError as error:  # a damaged file's key: one clear error, its cause the same
+        exc = error.__cause__
+        assert isinstance(exc, UnicodeDecodeError)
         got = (type(exc), exc.reason, exc.object[exc.start : exc.end])
     assert got == expected
+
+
+def test_a_key_that_is_no_utf8_in_a_damaged_file_is_a_stream_error_naming_it() -> None:
+    """A batch whose stored key bytes are no UTF-8 (only damage writes them) is one StreamError."""
+    body = raw_body([b"\xff\xfe", b"ok"], [b"{}", b"{}"])
+    with pytest.raises(StreamError, match="a key that is no UTF-8"):
+        batches.decode(2, batches.RAW, len(body), body)

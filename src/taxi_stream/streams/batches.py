@@ -96,4 +96,9 @@ def _keys(body: bytes, ends: list[int], count: int) -> list[str]:
     spans = map(slice, ends[:count], ends[1 : count + 1])
     if body[ends[0] : ends[count]].isascii():
         return list(map(body[: ends[count]].decode("latin-1").__getitem__, spans))
-    return list(map(bytes.decode, map(body.__getitem__, spans)))
+    try:
+        return list(map(bytes.decode, map(body.__getitem__, spans)))
+    except UnicodeDecodeError as exc:  # written as text: only a damaged file has this
+        raise StreamError(
+            f"a batch of the embedded stream has a key that is no UTF-8: {exc}"
+        ) from exc
