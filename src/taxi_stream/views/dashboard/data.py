@@ -30,7 +30,7 @@ from taxi_stream.views.dashboard.rows import Json, Row, letter_row, window_row
 from taxi_stream.views.finality import Finality
 
 MAX_ROWS: Final = 5_000  # the most window rows or dead letters one answer carries
-LETTERS_SCAN: Final = 10_000  # dead letters read for the latest few (the oldest ones)
+LETTERS_SCAN: Final = 10_000  # the oldest letters read: the latest shown are the newest of these
 LATEST_LETTERS: Final = 5
 
 
