@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from taxi_stream.app.accounting import Accounting
-from taxi_stream.app.process import ProcessOptions
+from taxi_stream.app.process import EventSettings, ProcessOptions
 from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.catchup import catch_up_command
 from taxi_stream.cli.pipeline import drain, interrupted_line
+from taxi_stream.cli.process import process
 
 
 class Mapping:
@@ -100,3 +103,23 @@ def test_the_interrupted_line_says_what_the_drain_left(counted: int, dead: int, 
     (never a negative count in flight)."""
     line = interrupted_line(Accounting(produced=10, counted=counted, dead_letters=dead), "SIGINT")
     assert line == f"interrupted by SIGINT after 10 trips produced; {says}"
+
+
+def test_the_catch_up_command_counts_as_the_run_did_and_process_takes_it() -> None:
+    """After a cut-short event-clock drain, the command carries the run's event-time rules
+    (the ones not at their defaults), and `process` parses every flag of it."""
+    event = EventSettings(
+        event_time="dropoff", max_out_of_orderness_s=3780, allowed_lateness_s=30, late="dead-letter"
+    )
+    options = ProcessOptions(clock="event", naive_timezone="America/New_York", event=event)
+    command = catch_up_command(Settings(Path("d")), 60, options)
+    assert command == (
+        "taxi-stream process --data-dir d --clock event --event-time dropoff"
+        " --max-out-of-orderness 3780 --allowed-lateness 30 --late dead-letter"
+        " --naive-timezone America/New_York --until-idle"
+    )
+    context = process.make_context("process", shlex.split(command)[2:])
+    assert context.params["max_out_of_orderness"] == 3780
+    assert context.params["late"] == "dead-letter"
+    default = catch_up_command(Settings(Path("d")), 60, ProcessOptions(clock="event"))
+    assert default == "taxi-stream process --data-dir d --clock event --until-idle"

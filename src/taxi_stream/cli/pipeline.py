@@ -16,9 +16,9 @@ from taxi_stream.app.accounting import Accounting, accounting
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.run import Producing, RunSignals, SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
+from taxi_stream.cli.catchup import catch_up_command
 from taxi_stream.cli.dashboard import beside_pipeline, serve_options
 from taxi_stream.cli.options import (
-    DEFAULT_WINDOW_S,
     clear_errors,
     common,
     err,
@@ -264,6 +264,7 @@ def drain(
     *,
     stop: Callable[[], bool] = lambda: True,
     produced: Callable[[], int] | None = None,
+    unit: str = "trip",
 ) -> None:
     """Consume until ``stop()`` says so, then count what was produced.
 
@@ -274,28 +275,14 @@ def drain(
     try:
         processor.loop(stop=stop, tick=tick, give_up_after_s=GIVE_UP_S)
     except KeyboardInterrupt:
-        sent = "" if produced is None else f" ({count(produced(), 'trip')} produced by then)"
+        sent = "" if produced is None else f" ({count(produced(), unit)} produced by then)"
         err.print(
             f"drain cut short{sent}: what was produced stays in the stream; count it with"
-            f" {_finish_hint(settings, processor.mapping.window_seconds, processor.options.clock)}",
+            f" {catch_up_command(settings, processor.mapping.window_seconds, processor.options)}",
             highlight=False,
             soft_wrap=True,
         )
         raise SystemExit(EXIT_INTERRUPTED) from None
-
-
-def _finish_hint(settings: Settings, window_seconds: int, clock: str) -> str:
-    """The command that drains this run's stream into its store, in windows of the same size."""
-    flags = [f"--data-dir {settings.data_dir}"]
-    if clock != "arrival":
-        flags.append(f"--clock {clock}")
-    if settings.stream_url != "local":
-        flags.append(f"--stream {settings.stream_url}")
-    if settings.store_url != "local":
-        flags.append(f"--store {settings.store_url}")
-    if window_seconds != DEFAULT_WINDOW_S:
-        flags.append(f"--window-seconds {window_seconds}")
-    return f"taxi-stream process {' '.join(flags)} --until-idle"
 
 
 def _query_hint(settings: Settings) -> str:

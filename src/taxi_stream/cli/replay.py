@@ -266,9 +266,8 @@ def _replay_and_process(
                 serving_metrics(sources, *metrics),
                 beside_pipeline(settings, dashboard, sources, processor, sent) as publish,
             ):
-                drain(
-                    processor, publish, settings, stop=stop_when(signals, producer, producer.stop)
-                )
+                stop = stop_when(signals, producer, producer.stop)
+                drain(processor, publish, settings, stop=stop, produced=sent, unit="record")
         finally:
             producer.stop()
         result = producer.result()
