@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -216,3 +218,22 @@ def test_the_parquet_export_has_the_money_in_integer_cents(windows_dir: Path) ->
     assert [[r[m] for m in money] for r in table.to_pylist()] == [
         [r[m] for m in money] for r in rows
     ]
+
+
+def test_csv_with_no_matching_rows_is_its_header_alone(windows_dir: Path) -> None:
+    """No window matches: CSV still prints its header, the columns JSON's rows carry."""
+    columns = list(json.loads(query_output(windows_dir, "--format", "json"))[0])
+    empty = query_output(windows_dir, "--format", "csv", "--vendor", "no-such-vendor")
+    assert empty.splitlines() == [",".join(columns)]
+    assert list(csv.DictReader(io.StringIO(empty))) == []
+
+
+def test_the_parquet_file_gets_the_mode_the_umask_gives(windows_dir: Path) -> None:
+    """--out FILE is written with the mode any new file gets (0644 under umask 022), not 0600."""
+    out = windows_dir / "windows.parquet"
+    previous = os.umask(0o022)
+    try:
+        query_output(windows_dir, "--format", "parquet", "--out", str(out))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644

@@ -172,7 +172,7 @@ def _show(
         assert path is not None  # _check_out saw to it
         export.write_parquet([as_row(i) for i in items], export.schema_of(as_row(typical)), path)
     else:
-        _emit([as_row(item) for item in items], fmt)
+        _emit([as_row(item) for item in items], fmt, header=list(as_row(parquet[1])))
 
 
 def _window_row(w: WindowTotals, *, final: Callable[[WindowTotals], bool]) -> Row:
@@ -216,15 +216,16 @@ def _letter_row(d: DeadLetter) -> Row:
     return row
 
 
-def _emit(rows: list[Row], fmt: str) -> None:
-    """JSON, or CSV with booleans spelt as JSON spells them (``true``, ``false``)."""
+def _emit(rows: list[Row], fmt: str, header: list[str]) -> None:
+    """JSON, or CSV with booleans spelt as JSON spells them (``true``, ``false``); with no rows,
+    CSV is its header line alone (the columns of a typical row), as JSON is ``[]``."""
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
     buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else header)
+    writer.writeheader()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
         writer.writerows(
             {k: json.dumps(v) if isinstance(v, bool) else v for k, v in row.items()} for row in rows
         )

@@ -64,6 +64,9 @@ def write_parquet(rows: Sequence[Mapping[str, Value]], schema: pa.Schema, path: 
     folder = path.parent if str(path.parent) else Path()
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
+    umask = os.umask(0)  # mkstemp makes it 0600: give it the mode open() would have
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     try:
         pq.write_table(table, temporary)
         os.replace(temporary, path)
