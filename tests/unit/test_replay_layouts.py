@@ -115,3 +115,15 @@ def test_a_json_lines_file_is_sent_to_produce_in_one_short_line(tmp_path: Path) 
     assert len(message.replace(str(trips), "F")) < 200  # the path aside
     assert "Parquet or CSV" in message
     assert message.endswith(f"taxi-stream produce --from {trips}")
+
+
+def test_a_json_array_is_called_an_array_not_json_lines(tmp_path: Path) -> None:
+    """A JSON array given to replay is named as one: produce --from would take it as one record."""
+    trips = tmp_path / "trips.json"
+    trips.write_text('[{"id":"t-1","vendorId":2},\n {"id":"t-2","vendorId":1}]\n')
+    with pytest.raises(SourceError) as caught:
+        open_files([trips])
+    message = str(caught.value)
+    assert "looks like a JSON array" in message
+    assert "one trip object a line" in message
+    assert "JSON lines:" not in message

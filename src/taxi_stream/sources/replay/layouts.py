@@ -146,7 +146,12 @@ def detect(header: Sequence[str], source: str, forced: str | None = None) -> Col
     for layout in LAYOUTS:
         if all(column in found for column in layout.required.values()):
             return _columns(layout, found)
-    if header and header[0].lstrip().startswith(("{", "[")):
+    if header and header[0].lstrip().startswith("["):
+        raise SourceError(
+            f"{source} looks like a JSON array: replay reads TLC or Kaggle trip files (Parquet or"
+            " CSV), and produce --from reads JSON lines (one trip object a line)"
+        )
+    if header and header[0].lstrip().startswith("{"):
         raise SourceError(
             f"{source} looks like JSON lines: replay reads TLC or Kaggle trip files (Parquet or"
             f" CSV); send JSON lines with: taxi-stream produce --from {source}"
