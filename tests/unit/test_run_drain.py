@@ -123,3 +123,5 @@ def test_the_catch_up_command_counts_as_the_run_did_and_process_takes_it() -> No
     assert context.params["late"] == "dead-letter"
     default = catch_up_command(Settings(Path("d")), 60, ProcessOptions(clock="event"))
     assert default == "taxi-stream process --data-dir d --clock event --until-idle"
+    spaced = catch_up_command(Settings(Path("my data")), 60, ProcessOptions())
+    assert shlex.split(spaced)[2:4] == ["--data-dir", "my data"]
