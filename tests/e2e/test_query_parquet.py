@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,25 @@ def test_parquet_needs_out_and_out_needs_parquet(
     assert done.returncode == 2
     assert done.stdout == b""
     assert why in done.stderr.decode()
+
+
+def test_out_on_a_terminal_or_in_no_directory_is_refused(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """--out naming a terminal (as /dev/stdout can) or a file in no directory: exit 2, one line."""
+    leader, follower = os.openpty()
+    parquet = ("--format", "parquet")
+    try:
+        for out, why in (
+            (os.ttyname(follower), "names a terminal"),
+            ("no/x.parquet", "no directory"),
+        ):
+            done = subprocess.run(
+                [str(taxi_stream_exe), "query", "--data-dir", "d", *parquet, "--out", out],
+                cwd=tmp_path, env=cli_env, capture_output=True, timeout=CLI_TIMEOUT_S, check=False,
+            )  # fmt: skip
+            assert done.returncode == 2, done.stderr
+            assert why in done.stderr.decode()
+    finally:
+        os.close(leader)
+        os.close(follower)

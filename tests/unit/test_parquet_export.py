@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import threading
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -39,3 +43,28 @@ def test_times_are_utc_milliseconds(tmp_path: Path) -> None:
     table = pq.read_table(path)
     assert str(table.schema.field("windowStart").type) == "timestamp[ms, tz=UTC]"
     assert table.column("windowStart").cast("int64").to_pylist() == [1_730_419_200_000]
+
+
+def test_a_link_is_followed_and_its_target_replaced(tmp_path: Path) -> None:
+    """A symbolic link stays a link; the file it points to gets the rows."""
+    target = tmp_path / "target.parquet"
+    target.write_bytes(b"")
+    link = tmp_path / "link.parquet"
+    link.symlink_to(target.name)
+    export.write_parquet([ROW, ROW], export.schema_of(ROW), link)
+    assert link.is_symlink()
+    assert pq.read_table(target).num_rows == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.parquet", "target.parquet"]
+
+
+def test_a_fifo_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """A FIFO stays a FIFO, and a reader at its other end gets the whole Parquet file."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    export.write_parquet([ROW, ROW, ROW], export.schema_of(ROW), fifo)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert pq.read_table(pa.BufferReader(received[0])).num_rows == 3

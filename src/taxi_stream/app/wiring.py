@@ -322,13 +322,21 @@ def _counted(handler: TumblingWindowHandler, tally: HandlerTally | None) -> Hand
 def import_handler(spec: str) -> Handler:
     """The callable named ``module:function``, imported as ``python -m`` would find it.
 
+    Lambda's own form, ``module.function`` (``dir/module.function`` for a module in a folder),
+    names the same callable, split as the Python runtime splits it: at the last dot.
+
     When neither ``""`` nor the working directory is on ``sys.path``, the working directory is
     put first on it (for the life of the process), so a handler module beside you is found;
     this is what ``process --help`` and docs/local-runner.md say of ``--handler``.
     """
     module_name, sep, attr = spec.partition(":")
+    if not sep:  # Lambda's Handler setting: the runtime splits it at the last dot
+        module_name, sep, attr = spec.rpartition(".")
+        module_name = module_name.replace("/", ".")
     if not sep or not module_name or not attr:
-        raise ConfigError(f"handler must be module:function, got {spec!r}")
+        raise ConfigError(
+            f"handler must be module:function (or Lambda's module.function), got {spec!r}"
+        )
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     show_default=True,
     envvar="TAXI_STREAM_HANDLER",
     show_envvar=True,
-    help="The Lambda handler to run, as module:function; the default is our handler, run on"
+    help="The Lambda handler to run, as module:function (or Lambda's module.function); the"
+    " default is our handler, run on"
     " --store. Another module is imported as `python -m` finds it: the working directory is"
     " put first on sys.path when it is not there.",
 )

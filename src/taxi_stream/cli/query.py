@@ -6,6 +6,8 @@ import base64
 import csv
 import io
 import json
+import os
+import stat
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from functools import partial
@@ -59,7 +61,8 @@ Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="The file --format parquet writes (atomically: a temporary file, then renamed).",
+    help="The file --format parquet writes (atomically: a temporary file, then renamed; a"
+    " link's target is replaced, a FIFO or a device written through).",
 )
 @click.option(
     "--vendor",
@@ -152,6 +155,26 @@ def _check_out(fmt: str, out_path: Path | None) -> None:
         raise click.UsageError("--format parquet writes a file: give --out FILE")
     if fmt != "parquet" and out_path is not None:
         raise click.UsageError("--out is for --format parquet; redirect the other formats")
+    if out_path is not None and _is_terminal(out_path):
+        raise click.UsageError("--out names a terminal; Parquet is binary: give a file")
+    if out_path is not None and not out_path.exists():
+        folder = Path(os.path.realpath(out_path)).parent
+        if not folder.is_dir():
+            raise click.UsageError(f"--out {out_path}: there is no directory {folder}")
+
+
+def _is_terminal(path: Path) -> bool:
+    """Whether ``path`` (links followed) is a terminal device, as ``/dev/stdout`` can be."""
+    try:
+        if not stat.S_ISCHR(os.stat(path).st_mode):
+            return False
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 def _show(

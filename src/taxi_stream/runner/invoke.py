@@ -228,6 +228,8 @@ def state_of(response: object, *, windowed: bool) -> State:
                 if isinstance(response, Mapping)
                 else f"got {type(response).__name__}"
             )
+            + " (a handler without tumbling windows runs with TumblingWindowInSeconds off:"
+            " --window-seconds 0)"
         )
     try:
         state = msgspec.json.decode(msgspec.json.encode(response["state"] or {}))

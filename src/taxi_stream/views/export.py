@@ -56,20 +56,28 @@ def table_of(rows: Sequence[Mapping[str, Value]], schema: pa.Schema) -> pa.Table
 
 
 def write_parquet(rows: Sequence[Mapping[str, Value]], schema: pa.Schema, path: Path) -> None:
-    """Write the rows to ``path`` atomically: a temporary file beside it, renamed over it.
+    """Write the rows to ``path``: a regular file atomically, anything else as a stream.
 
-    A reader never sees half a file, and a failed write leaves what was at ``path`` before.
+    A regular file (or a new one) is written to a temporary file beside it and renamed over it,
+    so a reader never sees half a file and a failed write leaves what was there before. A
+    symbolic link is followed: its target is replaced, the link stays. A path that exists and is
+    not a regular file (a FIFO, ``/dev/stdout``, a device) is written through, never replaced.
     """
     table = table_of(rows, schema)
-    folder = path.parent if str(path.parent) else Path()
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if path.exists() and not path.is_file():
+        with path.open("wb") as sink:
+            pq.write_table(table, sink)
+        return
+    target = Path(os.path.realpath(path))
+    folder = target.parent
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     umask = os.umask(0)  # mkstemp makes it 0600: give it the mode open() would have
     os.umask(umask)
     os.chmod(temporary, 0o666 & ~umask)
     try:
         pq.write_table(table, temporary)
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
