@@ -248,8 +248,10 @@ function renderReasons(letters) {
     return tr;
   });
   $("reasons").tBodies[0].replaceChildren(...rows);
-  $("reasons-note").textContent = letters.scanned < letters.total
-    ? `reasons of the oldest ${int.format(letters.scanned)} of ${int.format(letters.total)}` : "";
+  // Every store counts every letter by reason; the two counts are read a moment apart, so a
+  // letter stored in between can make them differ: then the page says so, not a wrong total.
+  $("reasons-note").textContent = letters.scanned !== letters.total
+    ? `reasons counted over ${int.format(letters.scanned)} letters (read apart from the total)` : "";
 }
 
 function renderLetters(letters) {
