@@ -121,8 +121,7 @@ class TotalsQuery(Protocol):
         ...
 
     def dead_letter_reasons(self) -> dict[str, int]:
-        """How many dead letters per reason: every one (SQLite, memory) or, where counting
-        means reading each item (DynamoDB), the oldest up to the store's documented bound."""
+        """How many dead letters per reason, every one of them, in every store."""
         ...
 
     def watermarks(self) -> list[Watermark]:

@@ -113,3 +113,37 @@ def test_new_totals_show_with_their_units_without_a_change_to_the_page(
     )
     assert vendor["totalFare"] == "$74.32"
     assert vendor["lateTrips"] == "1"
+
+
+NO_FARES = [
+    WindowTotals(vendor, T0_MS, T0_MS + 60_000, totals, 1, WindowClock.EVENT, T0_MS)
+    for vendor, totals in (("1", Totals(4, 8_000, 2_400, 5)), ("2", Totals(3, 6_000, 1_800, 3)))
+]
+
+
+class NoFaresStore(LaterStore):
+    """A read side whose trips came from a source without fares: every amount 0 cents."""
+
+    def windows(self, *args: object) -> list[WindowTotals]:
+        return list(NO_FARES)
+
+
+def test_trips_without_fares_show_no_money_columns_rather_than_zero_dollars(
+    browser: Browser,
+) -> None:
+    """Windows whose every fare, tip and amount is 0 show no money columns, and say why."""
+    server = start_dashboard(Reads(NoFaresStore, keep_open=True), port=0)
+    try:
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        page.goto(server.url)
+        page.wait_for_selector("#windows tbody tr", timeout=WAIT_MS)
+        for table in ("#windows", "#vendors"):
+            headers = page.eval_on_selector_all(
+                f"{table} thead th", "cells => cells.map(c => c.textContent)"
+            )
+            assert "trips" in headers
+            assert not {"fares", "tips", "total amount", "avg fare"} & set(headers)
+        assert "$" not in (page.text_content("main") or "")
+        assert "no fare, tip or amount" in (page.text_content("#money-note") or "")
+    finally:
+        server.stop()

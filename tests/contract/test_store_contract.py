@@ -19,8 +19,8 @@ from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge
 from taxi_stream.core.watermarks import Watermark
 from taxi_stream.ports import Store
-from taxi_stream.stores import dynamodb
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
+from taxi_stream.stores.dynamodb_items import letter_item
 from taxi_stream.stores.memory import MemoryStore
 from taxi_stream.stores.sqlite import SQLiteStore
 
@@ -284,16 +284,20 @@ def test_dead_letters_are_counted_by_reason(store: ContractStore) -> None:
 
 
 @pytest.mark.aws
-def test_dynamodb_counts_reasons_over_the_oldest_letters_up_to_its_bound(
-    dynalite_url: str, monkeypatch: pytest.MonkeyPatch
+def test_dynamodb_counts_every_dead_letter_by_reason_beyond_ten_thousand(
+    dynalite_url: str,
 ) -> None:
-    """DynamoDB reads each item to count it, so it counts the oldest REASONS_SCAN letters only."""
-    monkeypatch.setattr(dynamodb, "REASONS_SCAN", 3)
+    """DynamoDB counts the reasons of all 10,250 dead letters, over every page of its Query."""
+    reasons = ["not_json"] * 9_000 + ["bad_vendor"] * 1_000 + ["late"] * 250  # late: newest
+    letters = [dead_letter(i, reason=r) for i, r in enumerate(reasons, start=1)]
     for store in _dynamodb(dynalite_url):
-        store.put_dead_letters(
-            [dead_letter(i, reason=r) for i, r in enumerate(["a", "b", "a", "c", "c"], start=1)]
-        )
-        assert store.dead_letter_reasons() == {"a": 2, "b": 1}
+        items = [{"PutRequest": {"Item": letter_item(d, NOW_MS)}} for d in letters]
+        for at in range(0, len(items), 25):  # BatchWriteItem takes 25 items a call
+            left = {store.table_name: items[at : at + 25]}
+            while left:
+                left = store.client.batch_write_item(RequestItems=left)["UnprocessedItems"]
+        assert store.counts() == (0, 10_250)
+        assert store.dead_letter_reasons() == {"not_json": 9_000, "bad_vendor": 1_000, "late": 250}
 
 
 def test_empty_raw_bytes_and_message_round_trip(store: ContractStore) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.support.dashboard import serving
 
@@ -46,6 +48,39 @@ def test_the_dashboard_listens_on_127_0_0_1_only_by_default(
         assert served.url.startswith("http://127.0.0.1:")
         assert listening_addresses(served.port) == ["0100007F"]
         assert httpx.get(f"{served.url}api/health", timeout=10).json()["counted"] == 0
+    assert served.returncode == 0, served.lines
+
+
+def test_the_dashboard_prints_its_url_on_stderr_and_nothing_on_stdout(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """dashboard's URL line is a status line, on stderr as run's is: its stdout stays empty."""
+    data = empty_store(tmp_path / "data")
+    argv = [taxi_stream_exe, "dashboard", "--data-dir", data, "--port", "0"]
+    with serving(argv, cwd=tmp_path, env=cli_env, url_on="stderr") as served:
+        assert httpx.get(f"{served.url}api/health", timeout=10).status_code == 200
+    assert served.returncode == 0, served.lines
+    assert served.stdout == []
+    assert any(line.startswith(f"dashboard: {served.url}") for line in served.lines)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_dashboard_stops_on_a_signal_when_started_with_sigint_ignored(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Started as a shell script's background job (SIGINT ignored), SIGINT and SIGTERM stop the
+    dashboard all the same: status 0, its socket closed."""
+    data = empty_store(tmp_path / "data")
+    ignoring = ["sh", "-c", 'trap "" INT; exec "$0" "$@"']  # what `&` in a script does
+    argv = [*ignoring, taxi_stream_exe, "dashboard", "--data-dir", data, "--port", "0"]
+    with serving(argv, cwd=tmp_path, env=cli_env) as served:
+        assert listening_addresses(served.port) == ["0100007F"]
+        served.process.send_signal(stop)
+        try:
+            served.process.wait(timeout=CLI_TIMEOUT_S / 4)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the dashboard ignored {stop.name}")
+        assert listening_addresses(served.port) == []
     assert served.returncode == 0, served.lines
 
 

@@ -271,6 +271,34 @@ def test_health_counts_every_dead_letter_by_reason_beyond_ten_thousand(tmp_path:
     }
 
 
+@pytest.mark.parametrize("path", ["/api/nope", "/api/", "/api", "/api/windows/2", "/api/a%0Ab"])
+def test_an_unknown_api_path_is_a_json_404_with_one_line(client: httpx.Client, path: str) -> None:
+    """A path under /api that names no endpoint is a 404 whose JSON error line names the path."""
+    answer = client.get(path, follow_redirects=True)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/json"
+    error = answer.json()["error"]
+    assert error.startswith("no such endpoint: /api")
+    assert "\n" not in error
+
+
+def test_a_method_an_api_endpoint_does_not_take_is_a_json_405(client: httpx.Client) -> None:
+    """POST to a read-only endpoint is a 405 naming the methods it takes, as one JSON line."""
+    answer = client.post("/api/health")
+    assert answer.status_code == 405
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert answer.json() == {"error": "/api/health takes GET, HEAD, not POST"}
+
+
+@pytest.mark.parametrize("path", ["/nope", "/static/nope.js", "/apix"])
+def test_an_unknown_page_keeps_its_plain_404(client: httpx.Client, path: str) -> None:
+    """Outside /api an unknown path stays the plain-text 404 it was."""
+    answer = client.get(path)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.text == "Not Found"
+
+
 def test_every_answer_forbids_inline_script(client: httpx.Client) -> None:
     """The page and the API carry a policy under which no injected markup can run script."""
     for path in ("/", "/api/windows", "/static/dashboard.js"):

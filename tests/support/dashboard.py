@@ -20,12 +20,14 @@ STOP_TIMEOUT_S = 30.0
 
 @dataclass
 class Served:
-    """The running command: its page's URL, and what it printed once it ended."""
+    """The running command: its page's URL, and what it printed once it ended (``lines``:
+    both streams; ``stdout``: its standard output alone)."""
 
     process: subprocess.Popen[str]
     url: str
     lines: list[str] = field(default_factory=list)
     returncode: int | None = None
+    stdout: list[str] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -33,16 +35,19 @@ class Served:
         return int(self.url.rstrip("/").rsplit(":", 1)[1])
 
 
-def _pump(stream: IO[str], lines: queue.Queue[str | None], kept: list[str]) -> None:
+def _pump(
+    stream: IO[str], lines: queue.Queue[str | None], kept: list[str], *also: list[str]
+) -> None:
     for line in stream:
-        kept.append(line.rstrip("\n"))
+        for into in (kept, *also):
+            into.append(line.rstrip("\n"))
         lines.put(line)
     lines.put(None)
 
 
 @contextmanager
 def serving(
-    argv: Sequence[str | Path], *, cwd: Path, env: dict[str, str], url_on: str = "stdout"
+    argv: Sequence[str | Path], *, cwd: Path, env: dict[str, str], url_on: str = "stderr"
 ) -> Iterator[Served]:
     """Start ``argv``, wait for its ``dashboard: URL`` line (on ``url_on``), yield; on the way
     out stop it with SIGTERM (unless it ended) and keep its exit status and its lines."""
@@ -56,18 +61,20 @@ def serving(
     )
     lines: queue.Queue[str | None] = queue.Queue()
     kept: list[str] = []
+    out: list[str] = []
     watched = process.stdout if url_on == "stdout" else process.stderr
     other = process.stderr if url_on == "stdout" else process.stdout
     assert watched is not None
     assert other is not None
+    watched_also, other_also = ([out], []) if url_on == "stdout" else ([], [out])
     pumps = [
-        threading.Thread(target=_pump, args=(watched, lines, kept), daemon=True),
-        threading.Thread(target=_pump, args=(other, queue.Queue(), kept), daemon=True),
+        threading.Thread(target=_pump, args=(watched, lines, kept, *watched_also), daemon=True),
+        threading.Thread(target=_pump, args=(other, queue.Queue(), kept, *other_also), daemon=True),
     ]
     for pump in pumps:
         pump.start()
     try:
-        served = Served(process, _first_url(lines, kept), kept)
+        served = Served(process, _first_url(lines, kept), kept, stdout=out)
         yield served
     finally:
         if process.poll() is None:

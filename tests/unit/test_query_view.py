@@ -207,6 +207,39 @@ def test_no_late_trips_no_late_line() -> None:
     assert "late" not in "\n".join(lines)
 
 
+def test_windows_without_any_fare_show_n_a_for_total_dollars_and_say_why() -> None:
+    """Trips from a source without fares (every amount 0) show ``n/a``, not a $0 of data."""
+    windows = [
+        WindowTotals(vendor, START_MS, START_MS + 60_000, totals, 1, WindowClock.EVENT, 0)
+        for vendor, totals in (
+            ("1", Totals(472, 1_062_500, 410_000, 615)),
+            ("2", Totals(5, 9, 9, 5)),
+        )
+    ]
+    lines = screen_lines(windows_table(windows))
+    assert too_wide(lines) == []
+    assert [row_of(lines, name)[-1] for name in ("1", "2", "total")] == ["n/a"] * 3
+    caption = " ".join(
+        line.strip()
+        for line in lines[
+            lines.index(next(line for line in lines if line.startswith("total"))) + 1 :
+        ]
+    )
+    assert caption.startswith("total $ n/a: no fare, tip or amount in these trips")
+
+
+def test_one_window_with_money_shows_dollars_for_every_row() -> None:
+    """A refund or a fare in any row shown: every row shows its dollars, 0 included."""
+    windows = [
+        WindowTotals("1", START_MS, START_MS + 60_000, Totals(4, 9, 9, 4), 1, WindowClock.EVENT, 0),
+        WindowTotals("2", START_MS, START_MS + 60_000, Totals(2, 9, 9, 2, -350, 0, -420), 1,
+                     WindowClock.EVENT, 0),
+    ]  # fmt: skip
+    lines = screen_lines(windows_table(windows))
+    assert [row_of(lines, name)[-1] for name in ("1", "2", "total")] == ["0", "-4", "-4"]
+    assert "n/a" not in "\n".join(lines)
+
+
 def test_the_parquet_export_has_the_money_in_integer_cents(windows_dir: Path) -> None:
     """--format parquet carries totalFare, totalTip and totalAmount as int64 cents, as json."""
     out = windows_dir / "windows.parquet"

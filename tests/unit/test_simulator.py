@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import statistics
 from collections import Counter
 from datetime import UTC, datetime
@@ -121,6 +123,41 @@ def test_same_config_gives_the_same_bytes_whatever_the_batch_sizes(sizes: list[i
         entries.extend(part.entries)
     whole = Simulator(faulty).batch(sum(sizes))
     assert (entries, malformed, late) == (whole.entries, whole.malformed, whole.late)
+
+
+# sha256 of seeded runs, computed with the simulator of an earlier release (bab2dc9): a change
+# to the simulator's code must not change a single byte of what a seed gives.
+SEEDED_DIGESTS = {
+    "default": "c2c441922e713ff6855419577a789ad00604df075a9fbf7f5d2a0154ad3576fc",
+    "faulty": "5611b8010520a0b085dfecb6a55ae8108d7d0a9742c66c212213b7a520f9b3dc",
+}
+SEEDED_CONFIGS = {
+    "default": {},
+    "faulty": {
+        "seed": 7,
+        "vendors": ("1", "2", "CMT"),
+        "vendor_weights": (1, 3, 6),
+        "trips_per_second": 250.0,
+        "malformed_fraction": 0.2,
+        "out_of_order_fraction": 0.1,
+        "late_fraction": 0.05,
+        "max_out_of_order_s": 20,
+        "late_by_s": 300,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEEDED_CONFIGS))
+def test_a_seed_gives_the_bytes_it_gave_in_an_earlier_release(name: str) -> None:
+    """A seeded run's keys, records, faults and late trips hash as they did in release bab2dc9."""
+    simulator = Simulator(config(**SEEDED_CONFIGS[name]))
+    digest = hashlib.sha256()
+    for size in (1, 7, 2048, 3000, 944):
+        part = simulator.batch(size)
+        for key, record in part.entries:
+            digest.update(key.encode() + b"\0" + record + b"\n")
+        digest.update(json.dumps([sorted(part.malformed.items()), part.late]).encode())
+    assert digest.hexdigest() == SEEDED_DIGESTS[name]
 
 
 def test_batches_iterator_yields_the_same_records_as_batch() -> None:

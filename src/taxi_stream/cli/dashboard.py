@@ -179,9 +179,11 @@ def dashboard(
 ) -> None:
     """Serve the live dashboard of a store: windows, dead letters, health; reads only.
 
-    Prints the page's URL, then serves until Ctrl-C or SIGTERM. The health shows each shard's
-    checkpoint against the stream (records waiting, how far behind) and the dead letters;
-    beside a pipeline (run or replay --dashboard) it shows the runner's own view instead.
+    Prints the page's URL on stderr, then serves until Ctrl-C, SIGINT or SIGTERM (SIGINT
+    even when started with it ignored, as a script's background job is). The health shows
+    each shard's checkpoint against the stream (records waiting, how far behind) and the dead
+    letters; beside a pipeline (run or replay --dashboard) it shows the runner's own view
+    instead.
     """  # fmt: skip
     from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - starlette
 
@@ -197,7 +199,7 @@ def dashboard(
         interval_s=_refresh(settings, refresh_seconds),
         lateness=Lateness(allowed_lateness, idle_timeout),
     )
-    click.echo(f"dashboard: {server.url} (Ctrl-C stops it)")
+    err.print(f"dashboard: {server.url} (Ctrl-C stops it)", highlight=False, soft_wrap=True)
     try:
         wait_for_stop(server.running)
     finally:
@@ -205,13 +207,22 @@ def dashboard(
 
 
 def wait_for_stop(running: Callable[[], bool], every_s: float = 0.2) -> None:
-    """Return on Ctrl-C or SIGTERM, or once ``running()`` is False."""
+    """Return on Ctrl-C, SIGINT or SIGTERM, or once ``running()`` is False.
+
+    SIGINT stops it even when the process started with it ignored (a shell script's ``cmd &``
+    job): a server is only ever stopped on purpose, and SIGINT is how ``kill -INT`` and a
+    script's Ctrl-C ask. Both handlers are put back as they were once it returns.
+    """
     stopped = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
+    handlers = {
+        signum: signal.signal(signum, lambda signum, frame: stopped.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         while running() and not stopped.wait(every_s):
             pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a Ctrl-C before the handler was in place
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)

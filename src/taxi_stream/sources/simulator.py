@@ -15,49 +15,37 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from taxi_stream.core.errors import ConfigError, Reason, RecordError
+from taxi_stream.core.errors import ConfigError, RecordError
 from taxi_stream.core.trip import vendor_key
 from taxi_stream.sources.fares import Trips, charges, dollars
+from taxi_stream.sources.simdraw import (
+    NEW_YORK_OFFSET_S,
+    NYC_BOUNDS,
+    PASSENGER_CDF,
+    STORE_AND_FWD_FRACTION,
+    dropoffs,
+    durations,
+    google_durations,
+    pickups,
+)
+from taxi_stream.sources.simdraw import cdf as _cdf
+from taxi_stream.sources.simdraw import choice as _choice
+from taxi_stream.sources.simfaults import inject_faults
+
+__all__ = [
+    "BLOCK_SIZE",
+    "DEFAULT_START_MS",
+    "NOMINAL_TRIPS_PER_SECOND",
+    "NYC_BOUNDS",
+    "SimBatch",
+    "Simulator",
+    "SimulatorConfig",
+]
 
 DEFAULT_START_MS: Final = 1_730_419_200_000  # 2024-11-01T00:00:00Z, the month of the TLC sample
 NOMINAL_TRIPS_PER_SECOND: Final = 100.0  # how fast simulated time runs when the stream is unpaced
-NYC_BOUNDS: Final = (-74.2591, 40.4774, -73.7004, 40.9176)  # west, south, east, north: 5 boroughs
 BLOCK_SIZE: Final = 2048  # trips drawn per generator; output never depends on how it is pulled
 
-# Trips with 1..6 passengers in the first 10,000 rows of the TLC yellow-taxi file of November
-# 2024 (yellow_tripdata_2024-11; the 63 rows with 0 passengers are left out).
-_PASSENGER_COUNTS: Final = (7298, 1722, 473, 320, 78, 46)
-_STORE_AND_FWD_FRACTION: Final = 33 / 10_000  # "Y" flags in the same 10,000 rows
-
-# Road speed (mph) by hour of day in New York: 8-12 mph from the morning rush to the evening,
-# 15-20 mph at night. Shaped after the Kaggle NYC trip-duration sample (crow-flies speed times
-# the road/crow-flies ratio of about 1.3 seen in the 2015 TLC sample).
-_MPH_BY_HOUR: Final = np.array(
-    [
-        (14, 15, 16, 17, 19, 20, 16, 12, 10, 9.5, 9, 9),  # from midnight
-        (8.5, 8.5, 8.5, 9, 9, 8.5, 9, 10, 11, 12, 13, 13.5),  # from noon
-    ]
-).ravel()
-_NEW_YORK_OFFSET_S: Final = -5 * 3600  # Eastern Standard Time; daylight saving is ignored
-
-# Pickup hot spots: longitude, latitude, spread (degrees), share. Manhattan has about 80%.
-_HOTSPOTS: Final = np.array(
-    [
-        (-73.982, 40.755, 0.012, 0.42),  # Midtown
-        (-74.004, 40.722, 0.010, 0.20),  # Lower Manhattan
-        (-73.960, 40.782, 0.012, 0.18),  # Upper East and West Sides
-        (-73.960, 40.690, 0.020, 0.08),  # Brooklyn
-        (-73.925, 40.752, 0.018, 0.05),  # Long Island City, Astoria
-        (-73.874, 40.774, 0.003, 0.03),  # LaGuardia
-        (-73.782, 40.644, 0.004, 0.04),  # JFK
-    ]
-)
-_EARTH_RADIUS_MILES: Final = 3958.8
-_MILES_PER_DEGREE_LAT: Final = 69.05
-_MIN_ROAD_MILES: Final = 0.05
-_MIN_TRIP_S: Final = 60
-
-_Floats = NDArray[np.float64]
 _Ints = NDArray[np.int64]
 
 
@@ -183,7 +171,7 @@ class Simulator:
         ids = _ids(self._id, first, BLOCK_SIZE)
         trips = starmap(_WireTrip, zip(ids, *columns, strict=True))
         records = _lines(_encode_lines(list(trips)))
-        at, reasons = _inject_faults(rng, self.config.malformed_fraction, records)
+        at, reasons = inject_faults(rng, self.config.malformed_fraction, records)
         late[at] = False
         entries = list(zip(ids, records, strict=True))
         return _Block(entries, at, reasons, np.flatnonzero(late).tolist())
@@ -193,19 +181,19 @@ class Simulator:
     ) -> tuple[list[list[Any]], NDArray[np.bool_]]:
         """The record fields after the id, for trips first..first+n-1; and which are late."""
         vendor = _choice(rng, self._vendor_cdf, n)
-        passengers = _choice(rng, _PASSENGER_CDF, n) + 1
-        plon, plat = _pickups(rng, n)
-        dlon, dlat, crow, road = _dropoffs(rng, plon, plat)
+        passengers = _choice(rng, PASSENGER_CDF, n) + 1
+        plon, plat = pickups(rng, n)
+        dlon, dlat, crow, road = dropoffs(rng, plon, plat)
         pickup_s, late = _pickup_seconds(self.config, rng, first, n)
-        duration = _durations(rng, road, pickup_s)
-        google = _google_durations(rng, duration)
-        flags = np.where(rng.random(n) < _STORE_AND_FWD_FRACTION, "Y", "N")
+        duration = durations(rng, road, pickup_s)
+        google = google_durations(rng, duration)
+        flags = np.where(rng.random(n) < STORE_AND_FWD_FRACTION, "Y", "N")
         numbers = (passengers, plon, plat, dlon, dlat, flags, crow, duration, road, google)
         vendors: list[Any] = self._vendor_ids[vendor].tolist()
         times = [_iso(pickup_s, shared=True), _iso(pickup_s + duration)]
         milli = np.rint(road * 1000).astype(np.int64)
         ends = np.stack([plon, dlon]), np.stack([plat, dlat])
-        trips = Trips(*ends, milli, duration, pickup_s + _NEW_YORK_OFFSET_S)
+        trips = Trips(*ends, milli, duration, pickup_s + NEW_YORK_OFFSET_S)
         money = charges(trips, money_rng)
         amounts = [dollars(cents) for cents in (money.fare, money.tip, money.total)]
         return [vendors, *times, *(c.tolist() for c in numbers), *amounts], late
@@ -251,22 +239,6 @@ class _WireTrip(msgspec.Struct, gc=False):
     totalAmount: float
 
 
-def _cdf(p: _Floats) -> _Floats:
-    """The cumulative probabilities ``Generator.choice`` draws from, as it computes them."""
-    cdf: _Floats = p.cumsum()
-    cdf /= cdf[-1]
-    return cdf
-
-
-def _choice(rng: np.random.Generator, cdf: _Floats, n: int) -> _Ints:
-    """``rng.choice(len(cdf), size=n, p=p)`` for the ``p`` of ``cdf``: the same draws and
-    indices (numpy looks each uniform draw up in the cdf), without checking ``p`` each block."""
-    index: _Ints = cdf.searchsorted(rng.random(n), side="right")
-    return index
-
-
-_PASSENGER_CDF: Final = _cdf(np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS)))
-_HOTSPOT_CDF: Final = _cdf(_HOTSPOTS[:, 3])
 _encode_lines: Final = msgspec.json.Encoder().encode_lines  # one call for a block of records
 
 
@@ -293,44 +265,6 @@ def _ids(prefix: str, first: int, n: int) -> list[str]:
 _FOUR_DIGITS: Final = tuple(f"{k:04d}" for k in range(10_000))
 
 
-def _pickups(rng: np.random.Generator, n: int) -> tuple[_Floats, _Floats]:
-    """Pickup points around the hot spots, inside NYC."""
-    spot = _choice(rng, _HOTSPOT_CDF, n)
-    spread = _HOTSPOTS[spot, 2]
-    lon = _HOTSPOTS[spot, 0] + rng.standard_normal(n) * spread
-    lat = _HOTSPOTS[spot, 1] + rng.standard_normal(n) * spread
-    return _inside_nyc(lon, lat)
-
-
-def _dropoffs(
-    rng: np.random.Generator, plon: _Floats, plat: _Floats
-) -> tuple[_Floats, _Floats, _Floats, _Floats]:
-    """Dropoff points, then crow-flies and road miles (3 decimals, crow-flies <= road)."""
-    n = len(plon)
-    road = np.clip(rng.lognormal(math.log(1.8), 0.9, n), 0.2, 25.0)  # TLC median 1.7 mi
-    detour = np.clip(1 + 0.3 * rng.lognormal(0.0, 0.55, n), 1.0, 2.5)  # road / crow-flies
-    heading = rng.uniform(0.0, 2 * math.pi, n)
-    reach = road / detour / _MILES_PER_DEGREE_LAT  # degrees of latitude
-    east = reach * np.sin(heading) / np.cos(np.radians(plat))
-    dlon, dlat = _inside_nyc(plon + east, plat + reach * np.cos(heading))
-    crow = _haversine_miles(plon, plat, dlon, dlat)
-    road = np.maximum(crow * detour, _MIN_ROAD_MILES)
-    return dlon, dlat, np.round(crow, 3), np.round(road, 3)
-
-
-def _inside_nyc(lon: _Floats, lat: _Floats) -> tuple[_Floats, _Floats]:
-    west, south, east, north = NYC_BOUNDS
-    return lon.clip(west, east).round(6), lat.clip(south, north).round(6)
-
-
-def _haversine_miles(lon1: _Floats, lat1: _Floats, lon2: _Floats, lat2: _Floats) -> _Floats:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    half_lon = np.radians(lon2 - lon1) / 2
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(half_lon) ** 2
-    miles: _Floats = 2 * _EARTH_RADIUS_MILES * np.arcsin(np.sqrt(a))
-    return miles
-
-
 def _pickup_seconds(
     config: SimulatorConfig, rng: np.random.Generator, first: int, n: int
 ) -> tuple[_Ints, NDArray[np.bool_]]:
@@ -344,20 +278,6 @@ def _pickup_seconds(
     late = ~out_of_order & (u < config.out_of_order_fraction + config.late_fraction)
     shift = np.where(out_of_order, early, 0) + np.where(late, config.late_by_s, 0)
     return due_ms // 1000 - shift, late
-
-
-def _durations(rng: np.random.Generator, road: _Floats, pickup_s: _Ints) -> _Ints:
-    """Whole seconds to drive ``road`` miles at a speed typical of the pickup hour."""
-    hour = (pickup_s + _NEW_YORK_OFFSET_S) // 3600 % 24
-    mph = np.clip(_MPH_BY_HOUR[hour] * rng.lognormal(0.0, 0.25, len(road)), 4.0, 40.0)
-    return np.maximum(np.rint(road / mph * 3600), _MIN_TRIP_S).astype(np.int64)
-
-
-def _google_durations(rng: np.random.Generator, duration: _Ints) -> _Ints:
-    """A route estimate within 15% of the metered time, never exactly equal to it."""
-    google = np.rint(duration * rng.uniform(0.85, 1.15, len(duration))).astype(np.int64)
-    google[google == duration] += 1
-    return google
 
 
 def _iso(seconds: _Ints, *, shared: bool = False) -> list[str]:
@@ -388,50 +308,6 @@ _HOUR_MINUTES: Final = np.array(
     [f"T{h:02d}:{m:02d}:" for h in range(24) for m in range(60)], object
 )
 _SECONDS_UTC: Final = np.array([f"{s:02d}+00:00" for s in range(60)], object)
-
-
-def _inject_faults(
-    rng: np.random.Generator, fraction: float, records: list[bytes]
-) -> tuple[list[int], list[str]]:
-    """Replace a fraction of records by malformed ones; their indices and expected reasons."""
-    n = len(records)
-    at = np.flatnonzero(rng.random(n) < fraction).tolist()
-    kinds = rng.integers(len(_FAULTS), size=n)
-    reasons = []
-    for i in at:
-        reason, fault = _FAULTS[kinds[i]]
-        records[i] = fault(records[i])
-        reasons.append(reason)
-    return at, reasons
-
-
-def _edit(name: str, change: Callable[[Any], Any]) -> Callable[[bytes], bytes]:
-    """A fault that changes one field of a record (a change to None removes the field)."""
-
-    def fault(raw: bytes) -> bytes:
-        fields = msgspec.json.decode(raw)
-        fields[name] = change(fields[name])
-        if fields[name] is None:
-            del fields[name]
-        return msgspec.json.encode(fields)
-
-    return fault
-
-
-_FAULTS: Final[tuple[tuple[str, Callable[[bytes], bytes]], ...]] = (
-    (Reason.NOT_UTF8, lambda raw: raw.replace(b'"id":"', b'"id":"\xff', 1)),
-    (Reason.NOT_JSON, lambda raw: raw[: len(raw) // 2]),
-    (Reason.NOT_OBJECT, lambda raw: b"[" + raw + b"]"),
-    (Reason.MISSING_VENDOR, _edit("vendorId", lambda _: None)),
-    (Reason.BAD_VENDOR, _edit("vendorId", lambda vendor: [vendor])),
-    (Reason.BAD_TIMESTAMP, _edit("pickupDate", lambda t: f"{t[5:7]}/{t[8:10]}/{t[:4]} {t[11:19]}")),
-    (Reason.BAD_COORDINATE, _edit("pickupLatitude", lambda lat: lat * 10)),
-    (Reason.BAD_FLAG, _edit("storeAndFwdFlag", lambda _: "maybe")),
-    (Reason.BAD_DISTANCE, _edit("googleDistance", lambda miles: -miles)),
-    (Reason.BAD_DURATION, _edit("tripDuration", lambda seconds: -seconds)),
-    (Reason.BAD_NUMBER, _edit("passengerCount", lambda count: f"{count} passengers")),
-    (Reason.BAD_PASSENGERS, _edit("passengerCount", lambda count: count + 10)),
-)
 
 
 def _vendor_json(vendor: str) -> int | str:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from taxi_stream.core.records import DeadLetter, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
-from taxi_stream.core.totals import ZERO
+from taxi_stream.core.totals import ZERO, Totals
 from taxi_stream.core.words import count
 from taxi_stream.views.cells import (
     cut,
@@ -28,6 +28,11 @@ from taxi_stream.views.cells import (
 # of the headers: the numbers widen their columns as they need.
 QUERY_COLUMNS: Final = (("trips", 5), ("miles", 5), ("avg mi", 6), ("avg min", 7), ("pax", 3))
 FINAL_MARK: Final = "✓"
+NO_FARES: Final = "n/a"
+NO_FARES_CAPTION: Final = (
+    f"total $ {NO_FARES}: no fare, tip or amount in these trips (a source without fares, as"
+    " Kaggle's)"
+)
 
 
 def windows_table(
@@ -43,6 +48,8 @@ def windows_table(
     starts with a check mark (the caption says so when one does). The late trips among the
     rows' trips are counted in the caption when there are any: a column would not fit 80
     columns beside a million trips' totals (json and csv have ``lateTrips`` per window).
+    Windows whose every fare, tip and amount is 0 (a source without fares: the Kaggle files)
+    show ``n/a`` for ``total $``, and the caption says why, rather than a 0 that reads as data.
     """
     starts = [iso_utc(w.window_start_ms).rstrip("Z").split("T") for w in windows]
     dates = sorted({date for date, _ in starts})
@@ -53,22 +60,31 @@ def windows_table(
     short_column(rows, "window" if one_date else "window (UTC)", 8 if one_date else 19, "left")
     totals_columns(rows, QUERY_COLUMNS)
     short_column(rows, "total $", 7)
+    fares = not windows or any(_has_money(w.totals) for w in windows)
+    amount = dollars if fares else (lambda cents: NO_FARES)
     marked = False
     for w, (date, time) in zip(windows, starts, strict=True):
         start = time if one_date else f"{date} {time}"
         vendor = w.vendor_id
         if final(w):
             vendor, marked = f"{FINAL_MARK} {vendor}", True
-        rows.add_row(cut(vendor), start, *totals_cells(w.totals), dollars(w.totals.amount_cents))
+        rows.add_row(cut(vendor), start, *totals_cells(w.totals), amount(w.totals.amount_cents))
     total = sum((w.totals for w in windows), ZERO)
-    total_row(rows, ["total", "", *totals_cells(total), dollars(total.amount_cents)])
+    total_row(rows, ["total", "", *totals_cells(total), amount(total.amount_cents)])
     captions = []
     if marked:
         captions.append(f"{FINAL_MARK} final: the stream's watermark has passed the window's end")
     if total.late_trips:
         captions.append(f"late trips among these: {total.late_trips:,}")
+    if not fares:
+        captions.append(NO_FARES_CAPTION)
     rows.caption = "\n".join(captions) or None
     return rows
+
+
+def _has_money(totals: Totals) -> bool:
+    """Whether a window's trips carry any fare, tip or amount (refunds count: not 0)."""
+    return bool(totals.fare_cents or totals.tip_cents or totals.amount_cents)
 
 
 def letters_table(letters: Sequence[DeadLetter]) -> Table:

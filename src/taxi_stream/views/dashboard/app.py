@@ -13,9 +13,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -99,7 +100,24 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *(Route(path, _Served(app)) for path, app in (extra or {}).items()),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Secured)])
+    handlers = {404: _not_served, 405: _not_served}
+    return Starlette(routes=routes, middleware=[Middleware(Secured)], exception_handlers=handlers)
+
+
+async def _not_served(request: Request, exc: Exception) -> Response:
+    """A 404 or 405: under /api one JSON line, as every other API error; elsewhere the plain
+    text the pages always had."""
+    assert isinstance(exc, HTTPException)  # the handlers are registered for status codes
+    path = request.url.path
+    if path != "/api" and not path.startswith("/api/"):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 405:
+        allowed = ", ".join(sorted((exc.headers or {}).get("Allow", "").split(", ")))
+        error = f"{path} takes {allowed}, not {request.method}"
+    else:
+        error = f"no such endpoint: {path} (there are /api/windows, /api/dead-letters,"
+        error += " /api/health and /api/updates)"
+    return JSONResponse({"error": one_line(error)}, exc.status_code, headers=exc.headers)
 
 
 class _Served:

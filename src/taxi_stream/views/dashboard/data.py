@@ -52,7 +52,7 @@ class Reader(Protocol):
         ...
 
     def dead_letter_reasons(self) -> dict[str, int]:
-        """How many dead letters per reason (on DynamoDB, among the oldest up to a bound)."""
+        """How many dead letters per reason, every one of them."""
         ...
 
     def watermarks(self) -> list[Watermark]:

@@ -80,8 +80,8 @@ class Rates:
 def letters_summary(reasons: Mapping[str, int], total: int) -> dict[str, Json]:
     """Dead letters by reason, most frequent first, as the store counted them (``reasons``).
 
-    ``scanned`` says how many the reasons cover (all of them but on DynamoDB, which counts the
-    oldest up to a bound); ``total`` is how many the store holds.
+    ``scanned`` says how many the reasons cover: every letter, in every store, so it equals
+    ``total`` (how many the store holds) but for letters stored between the two reads.
     """
     ordered = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))  # most frequent first
     by_reason: dict[str, Json] = dict(ordered)

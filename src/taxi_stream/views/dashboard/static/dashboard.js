@@ -27,9 +27,9 @@ const TOTALS = [
   { key: "totalDistanceMiles", label: "distance", format: fmt.miles },
   { key: "totalDurationSeconds", label: "duration", format: fmt.hours },
   { key: "passengerCount", label: "passengers", format: fmt.count },
-  { key: "totalFare", label: "fares", format: fmt.dollars, optional: true },
-  { key: "totalTip", label: "tips", format: fmt.dollars, optional: true },
-  { key: "totalAmount", label: "total amount", format: fmt.dollars, optional: true },
+  { key: "totalFare", label: "fares", format: fmt.dollars, optional: true, money: true },
+  { key: "totalTip", label: "tips", format: fmt.dollars, optional: true, money: true },
+  { key: "totalAmount", label: "total amount", format: fmt.dollars, optional: true, money: true },
   { key: "lateTrips", label: "late trips", format: fmt.count, optional: true },
 ];
 const NOT_TOTALS = new Set(["vendorId", "windowStart", "windowEnd", "windowStartMs",
@@ -57,8 +57,16 @@ function header(table, labels) {
   table.tHead.replaceChildren(tr);
 }
 
+// Whether any row shown carries money. A source without fares (the Kaggle files) stores 0
+// cents for every trip: its money columns are left out rather than shown as $0.00 of data.
+function hasMoney(rows) {
+  return rows.some((r) => TOTALS.some((c) => c.money && r[c.key]));
+}
+
 function columns(rows) {
-  const present = TOTALS.filter((c) => !c.optional || rows.some((r) => c.key in r));
+  const money = hasMoney(rows);
+  const present = TOTALS.filter((c) => (!c.optional || rows.some((r) => c.key in r))
+    && (!c.money || money));
   const known = new Set(TOTALS.map((c) => c.key));
   const extra = new Set();
   rows.forEach((r) => Object.keys(r).forEach((k) => {
@@ -248,8 +256,10 @@ function renderReasons(letters) {
     return tr;
   });
   $("reasons").tBodies[0].replaceChildren(...rows);
-  $("reasons-note").textContent = letters.scanned < letters.total
-    ? `reasons of the oldest ${int.format(letters.scanned)} of ${int.format(letters.total)}` : "";
+  // Every store counts every letter by reason; the two counts are read a moment apart, so a
+  // letter stored in between can make them differ: then the page says so, not a wrong total.
+  $("reasons-note").textContent = letters.scanned !== letters.total
+    ? `reasons counted over ${int.format(letters.scanned)} letters (read apart from the total)` : "";
 }
 
 function renderLetters(letters) {
@@ -276,6 +286,9 @@ function render(update) {
   rows.forEach((r) => state.vendors.add(String(r.vendorId)));
   syncVendorOptions();
   const cols = columns(rows);
+  $("money-note").textContent = rows.length && !hasMoney(rows)
+    ? "no fare, tip or amount in these trips (a source without fares, such as the Kaggle"
+      + " files): those columns are left out" : "";
   renderVendors(rows, cols);
   renderWindows(rows, cols);
   renderCharts(rows, cols);
