@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from taxi_stream.core.records import (
     Contribution,
@@ -28,6 +28,15 @@ class StreamWriter(Protocol):
 
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append (partition key, data) entries; never report success for one not accepted."""
+        ...
+
+
+@runtime_checkable
+class ColumnWriter(Protocol):
+    """A producer side that also takes a put as two columns (the embedded stream does)."""
+
+    def put_columns(self, keys: Sequence[str], payloads: Sequence[bytes]) -> PutResult:
+        """``put_records`` of ``zip(keys, payloads)``: the same records, the same failures."""
         ...
 
 

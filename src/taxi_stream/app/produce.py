@@ -11,13 +11,16 @@ from typing import Final
 
 from taxi_stream.core.limits import MAX_BATCH_RECORDS
 from taxi_stream.core.records import PutResult
-from taxi_stream.ports import StreamWriter
+from taxi_stream.ports import ColumnWriter, StreamWriter
 from taxi_stream.sources.files import Entry
 
 log = logging.getLogger(__name__)
 
 PRODUCE_BATCH: Final = MAX_BATCH_RECORDS  # one PutRecords call's worth
 _KEY_DATA: Final = itemgetter(1, 2)  # an entry's (partition key, data)
+_KEY: Final = itemgetter(1)
+_DATA: Final = itemgetter(2)
+FILE_BATCH: Final = 5_000  # a put of a file into the embedded stream: fewer rows and commits
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +73,20 @@ class Tally:
         if not chunk:
             return
         gate.breakable = False
-        result: PutResult = stream.put_records(list(map(_KEY_DATA, chunk)))
+        result = _put(stream, chunk)
         self.sent += result.sent
         self.records += result.sent if result.records is None else result.records
         self.failures.extend((chunk[i][0], why) for i, why in result.failed)
         self.last_line = chunk[-1][0]
         chunk.clear()
         gate.breakable = not gate.requested
+
+
+def _put(stream: StreamWriter, chunk: list[Entry]) -> PutResult:
+    """Put a chunk's (key, data): as two columns where the stream takes them (no pair a line)."""
+    if isinstance(stream, ColumnWriter):
+        return stream.put_columns(list(map(_KEY, chunk)), list(map(_DATA, chunk)))
+    return stream.put_records(list(map(_KEY_DATA, chunk)))
 
 
 def produce(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
+import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -10,7 +13,14 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
-from taxi_stream.app.produce import Interruption, Produced, Tally, produce
+from taxi_stream.app.produce import (
+    FILE_BATCH,
+    PRODUCE_BATCH,
+    Interruption,
+    Produced,
+    Tally,
+    produce,
+)
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.options import (
     clear_errors,
@@ -122,7 +132,8 @@ def produce_cmd(
         _entries(source, letters, reading, partition_key, skip_lines) as entries,
         serving_metrics(lambda: metrics_sources(tally), metrics_port, metrics_host),
     ):
-        result = _produce(stream, entries, tally)
+        batch = FILE_BATCH if stream_url == "local" and _whole_file(source) else PRODUCE_BATCH
+        result = _produce(stream, entries, tally, batch)
     _report(result, reading, noun=noun, skip=skip_lines, aggregate=aggregate)
 
 
@@ -145,12 +156,25 @@ def metrics_sources(tally: Tally) -> Sources:
     return Sources(produced=lambda: ProducedCounts(trips=tally.sent, records=tally.records))
 
 
-def _produce(stream: StreamWriter, entries: Iterator[Entry], tally: Tally) -> Produced:
+def _whole_file(source: str | None) -> bool:
+    """Whether the input is all there to read: a regular file (stdin too, redirected from one),
+    or dead letters (``source`` None). A pipe or a terminal may bring lines one at a time."""
+    if source is None:
+        return True
+    if source != "-":
+        return Path(source).is_file()
+    try:
+        return stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # no real stdin (closed, or replaced)
+        return False
+
+
+def _produce(stream: StreamWriter, entries: Iterator[Entry], tally: Tally, batch: int) -> Produced:
     """Produce with Ctrl-C and SIGTERM turned into a clean stop after the batch in flight."""
     interruption = Interruption()
     previous = {sig: signal.signal(sig, interruption) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return produce(stream, entries, interruption=interruption, tally=tally)
+        return produce(stream, entries, batch, interruption=interruption, tally=tally)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -90,8 +90,14 @@ def accepted(
     entries: Sequence[tuple[str, bytes]],
 ) -> tuple[list[str], list[bytes], list[tuple[int, str]]]:
     """The keys and payloads (as bytes) of the entries a stream takes; (index, why) of the rest."""
-    keys = [key for key, _ in entries]
-    payloads = [data for _, data in entries]
+    return accepted_columns([key for key, _ in entries], [data for _, data in entries])
+
+
+def accepted_columns(
+    keys: Sequence[str], payloads: Sequence[bytes]
+) -> tuple[list[str], list[bytes], list[tuple[int, str]]]:
+    """``accepted`` of the entries ``zip(keys, payloads)``, given as two columns."""
+    keys, payloads = list(keys), list(payloads)
     failed = entry_problems(keys, payloads)
     if failed:
         refused = {index for index, _ in failed}

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Final, cast
 
 from taxi_stream.core.errors import ConfigError, StreamError
-from taxi_stream.core.hashkey import shards_for_keys
-from taxi_stream.core.limits import accepted
+from taxi_stream.core.limits import accepted_columns
 from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, errors
 from taxi_stream.streams import batches
+from taxi_stream.streams.writing import encoded_rows
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +189,18 @@ class LocalStream:
 
     def put_records(self, entries: Sequence[tuple[str, bytes]]) -> PutResult:
         """Append entries in one transaction; a bad entry is reported failed, the rest go in."""
-        keys, payloads, failed = accepted(entries)
-        encoded = [
-            (shard, len(run[0]), batches.encode(*run))
-            for shard, (shard_keys, shard_payloads) in self._by_shard(keys, payloads).items()
-            for run in batches.split(shard_keys, shard_payloads)
-        ]
+        return self.put_columns([key for key, _ in entries], [data for _, data in entries])
+
+    def put_columns(self, keys: Sequence[str], payloads: Sequence[bytes]) -> PutResult:
+        """``put_records`` of the entries ``zip(keys, payloads)``, given as two columns.
+
+        The same records go in, in the same rows, and the same entries fail (by index), as
+        ``put_records`` of the pairs; a producer that holds columns saves a tuple a record.
+        """
+        if len(keys) != len(payloads):
+            raise ValueError(f"{len(keys)} keys for {len(payloads)} payloads")
+        keys, payloads, failed = accepted_columns(keys, payloads)
+        encoded = encoded_rows(keys, payloads, self.shard_count)
         with errors("embedded stream write", StreamError, self._path), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             last = dict(self._db.execute("SELECT shard, last_seq FROM shards"))
@@ -210,21 +216,6 @@ class LocalStream:
         if trimmed:
             self._give_back()
         return PutResult(sent=sent, failed=failed, records=sent)
-
-    def _by_shard(
-        self, keys: list[str], payloads: list[bytes]
-    ) -> dict[int, tuple[list[str], list[bytes]]]:
-        """The keys and payloads by shard (MD5 of the key, as in Kinesis), each in put order."""
-        if self.shard_count == 1 or not keys:
-            return {0: (keys, payloads)} if keys else {}
-        lists: list[tuple[list[str], list[bytes]]] = [([], []) for _ in range(self.shard_count)]
-        add_key = [shard_keys.append for shard_keys, _ in lists]
-        add_payload = [shard_payloads.append for _, shard_payloads in lists]
-        shards = shards_for_keys(keys, self.shard_count)
-        for shard, key, data in zip(shards, keys, payloads, strict=True):
-            add_key[shard](key)
-            add_payload[shard](data)
-        return {shard: run for shard, run in enumerate(lists) if run[0]}
 
     def _maybe_trim(self, added: int) -> int:
         self._since_trim += added
