@@ -214,14 +214,17 @@ def test_without_windows_each_invocation_matches_too(config: str) -> None:
     assert len({w.window_start_ms for w in fast[2]}) > 3
 
 
-def clean_event(count: int, *, seed: int = 5, late: bool = False) -> list[StreamRecord]:
+def clean_event(
+    count: int, *, seed: int = 5, late: bool = False, step_ms: int = 500, vendors: int = 3
+) -> list[StreamRecord]:
     """Clean trips only, as our producer writes them (``late``: event times far out of order,
-    on whole half minutes, so some watermark lands exactly on a window's end)."""
+    on whole half minutes, so some watermark lands exactly on a window's end; else ``step_ms``
+    apart, in order), of vendors 1 to ``vendors``."""
     rng = random.Random(seed)
     out = []
     for n in range(count):
-        pickup = START_MS + (rng.randint(-120, 0) * 30_000 if late else n * 500)
-        trip = {"id": f"c{n}", "vendorId": rng.randint(1, 3), "pickupDate": iso_utc(pickup),
+        pickup = START_MS + (rng.randint(-120, 0) * 30_000 if late else n * step_ms)
+        trip = {"id": f"c{n}", "vendorId": rng.randint(1, vendors), "pickupDate": iso_utc(pickup),
                 "dropoffDate": iso_utc(pickup + 600_000), "passengerCount": rng.randint(0, 6),
                 "googleDistance": round(rng.uniform(0, 30), 3), "tripDuration": 600,
                 "fareAmount": round(rng.uniform(3, 90), 2), "tipAmount": 1.25,
@@ -250,6 +253,21 @@ def test_clean_batches_take_the_columns_and_still_match(config: str, late: bool)
     fast = outcome(False, CONFIGS[config], parts, window=True)
     assert fast == outcome(True, CONFIGS[config], parts, window=True)
     assert fast[2]
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize(("step_ms", "vendors"), [(0, 1), (0, 3), (40, 2), (230, 3), (900, 3)])
+def test_chunks_of_one_key_a_few_keys_or_many_match(
+    config: str, step_ms: int, vendors: int
+) -> None:
+    """Clean trips in order, a chunk holding one (vendor, window), a few or many, with no trip
+    late, or windows closing inside the chunk: the same totals and watermark as record by
+    record."""
+    records = clean_event(1100, step_ms=step_ms, vendors=vendors)
+    parts = [record_view(records[:700], SHARD, ARN), kinesis_records(records[700:], SHARD, ARN)]
+    fast = outcome(False, CONFIGS[config], parts, window=True)
+    assert fast == outcome(True, CONFIGS[config], parts, window=True)
+    assert sum(w.totals.trip_count for w in fast[2]) == len(records)
 
 
 def test_the_comparison_catches_a_broken_fast_rule(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
 from taxi_stream.function.handler import TumblingWindowHandler
 from taxi_stream.function.stats import InvocationStats
+from taxi_stream.runner.invoke import Handler
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +23,11 @@ class HandlerCounts:
 
 
 class HandlerTally:
-    """Sums the InvocationStats of every invocation of our handler that returned.
+    """Sums the InvocationStats of every invocation of our handler that committed.
 
-    Only returned invocations count: one that raised is retried and counted then. The runner
-    thread adds, a metrics thread reads; a lock keeps each read whole.
+    Only invocations whose unit of work committed count: one that raised, or whose commit
+    failed after it returned, is retried and counted then. The runner thread adds, a metrics
+    thread reads; a lock keeps each read whole.
     """
 
     def __init__(self) -> None:
@@ -60,22 +61,11 @@ class HandlerTally:
                 s.newest_window_end_ms,
             )
 
-    def observe(self, handler: TumblingWindowHandler) -> Counted:
-        """``handler``, adding the counts of each invocation that returns to this tally."""
-        return Counted(handler, self)
+    def committed(self, handler: Handler) -> None:
+        """Add the counts of ``handler``'s invocation, whose unit of work has just committed
+        (the runner's ``InProcess.committed``): a commit that failed is retried, counted then."""
+        if isinstance(handler, TumblingWindowHandler):
+            self.add(handler.stats)
 
 
-class Counted:
-    """Our handler, whose every returned invocation adds its counts to a tally."""
-
-    def __init__(self, handler: TumblingWindowHandler, tally: HandlerTally) -> None:
-        self._handler, self._tally = handler, tally
-
-    def __call__(self, event: KinesisEvent, context: LambdaContext | None = None) -> WindowResponse:
-        """Invoke the handler; count what it did once it returned."""
-        response = self._handler(event, context)
-        self._tally.add(self._handler.stats)
-        return response
-
-
-__all__ = ["Counted", "HandlerCounts", "HandlerTally"]
+__all__ = ["HandlerCounts", "HandlerTally"]

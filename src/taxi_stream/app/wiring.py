@@ -295,12 +295,15 @@ def our_handler(
     ``in_process`` (the data dir's own SQLite store, which holds the checkpoints too): the
     handler writes through the unit of work the runner opens for each invocation, so its
     contributions and dead letters commit in the same transaction as the checkpoint.
-    ``tally`` sums what each invocation did, for the metrics.
+    ``tally`` sums what each invocation did, for the metrics, once its checkpoint commits.
     """
     store.claim_windows(config.window_seconds, config.clock)
     if in_process:
         return in_process_handler(config, tally)
-    return _counted(TumblingWindowHandler(store, config), tally)
+    handler = TumblingWindowHandler(store, config)
+    if tally is None:
+        return handler
+    return InProcess(lambda _work: handler, committed=tally.committed)  # counts once committed
 
 
 def in_process_handler(
@@ -309,14 +312,13 @@ def in_process_handler(
     """Our handler, built on each unit of work the runner opens on a SQLite store.
 
     It reads each invocation's records as the runner's view, without the base64 round trip.
+    ``tally`` adds an invocation's counts once its unit of work has committed.
     """
     return InProcess(
-        lambda work: _counted(TumblingWindowHandler(work, config), tally), record_view=True
+        lambda work: TumblingWindowHandler(work, config),
+        record_view=True,
+        committed=None if tally is None else tally.committed,
     )
-
-
-def _counted(handler: TumblingWindowHandler, tally: HandlerTally | None) -> Handler:
-    return handler if tally is None else tally.observe(handler)
 
 
 def import_handler(spec: str) -> Handler:

@@ -19,12 +19,15 @@ Why it gives what the record-by-record path gives, for any bytes:
   streamed sums give ``_fast``'s cents, and which takes ``_fast``'s own rule for every amount
   of a column where one is near a half cent.
 - Sums. Totals are integers, so their sums do not depend on order, grouping (by vendor, by
-  chunk of CHUNK records) or on being streamed instead of listed.
+  chunk of CHUNK records, by (vendor, window) mask: ``sums.py``) or on being streamed instead
+  of listed.
 - Event clock (``fold``). Before record k the watermark is the running maximum of the starting
   watermark and every earlier trip's event time minus the out-of-orderness
   (``itertools.accumulate``): a late trip cannot raise it (its event time is before its
   window's end, which is at or before the watermark, and both bounds are >= 0), so the dead
-  letters of the ``late`` policy would not change it either. Whenever a trip would be a dead
+  letters of the ``late`` policy would not change it either. The marks only rise, so when the
+  earliest window of the chunk closes after the last mark, no trip is late and the marks are
+  not listed. Whenever a trip would be a dead
   letter (out of range, or late under the dead-letter policy), or a chunk holds a record the
   core decides, the handler folds that chunk record by record; chunks go in batch order.
 """
@@ -32,12 +35,12 @@ Why it gives what the record-by-record path gives, for any bytes:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import accumulate, compress, repeat
 from operator import add, attrgetter, eq, is_, le, mod, mul, sub
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from msgspec.structs import astuple
 
@@ -49,12 +52,12 @@ from taxi_stream.function.cents import cents_column, cents_sum
 from taxi_stream.function.codec import CleanTrip, Stamps, decode_clean, remember
 from taxi_stream.function.eventtime import FIRST_EVENT_MS, MAX_AHEAD_MS, EventRules
 from taxi_stream.function.state import Part
+from taxi_stream.function.sums import K, add_cells, group_sums, masks
+
+__all__ = ["CHUNK", "Columns", "add_cells", "decode_batch", "decode_chunks", "fold", "group_sums"]
 
 CHUNK: Final = 256  # payloads decoded by one map and summed at once; a failing one: by record
-FEW_KEYS: Final = 8  # up to this many groups are summed by masks, more by one sort
 NO_MARK: Final = -(2**63)  # below any watermark: "none yet"
-
-K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(slots=True)
@@ -85,10 +88,42 @@ class Columns:
 
     def totals(self) -> list[int]:
         """[trips, then the sum of each column of ``values()``], by streams, not lists."""
-        money = [cents_sum(amounts, name) for amounts, name in zip(self.dollars, _MONEY)]  # noqa: B905
-        milli = sum(map(round, map(mul, self.miles, repeat(1000))))
-        passengers = sum(filter(None, self.passengers))
-        return [len(self.index), milli, sum(self.duration_s), passengers, *money]
+        return _totals(len(self.index), self.miles, self.duration_s, self.passengers, self.dollars)
+
+    def totals_by(self, keys: Sequence[K]) -> dict[K, list[int]]:
+        """Per key (``keys``: one per record): ``totals()`` of the key's records alone.
+
+        A few keys take one mask each over the columns as the wire gave them (no list of
+        cents); more keys, the per-record ``values()`` summed by ``sums.group_sums``.
+        """
+        if len(set(keys)) == 1:
+            return {keys[0]: self.totals()}
+        found = masks(keys)
+        if found is None:
+            return group_sums(list(keys), self.values())
+        return {
+            key: _totals(
+                count,
+                list(compress(self.miles, mask)),
+                list(compress(self.duration_s, mask)),
+                list(compress(self.passengers, mask)),
+                [list(compress(column, mask)) for column in self.dollars],
+            )
+            for key, (count, mask) in found.items()
+        }
+
+
+def _totals(
+    trips: int,
+    miles: Sequence[float],
+    duration_s: Sequence[int],
+    passengers: Sequence[int | None],
+    dollars: Sequence[Sequence[float | None]],
+) -> list[int]:
+    """[trips, then the sum of each column ``Columns.values()`` would give]."""
+    money = [cents_sum(amounts, name) for amounts, name in zip(dollars, _MONEY)]  # noqa: B905
+    milli = sum(map(round, map(mul, miles, repeat(1000))))
+    return [trips, milli, sum(duration_s), sum(filter(None, passengers)), *money]
 
 
 def decode_chunks(
@@ -312,38 +347,6 @@ def _parses(text: str) -> bool:
     return True
 
 
-def group_sums(keys: list[K], columns: Sequence[Sequence[int]]) -> dict[K, list[int]]:
-    """Per key: [rows, then the sum of each column over the key's rows]."""
-    counts = Counter(keys)
-    if len(counts) == 1:
-        return {key: [count, *map(sum, columns)] for key, count in counts.items()}
-    if len(counts) <= FEW_KEYS:
-        sums: dict[K, list[int]] = {}
-        for key, count in counts.items():
-            mask = list(map(eq, keys, repeat(key)))
-            sums[key] = [count, *(sum(compress(column, mask)) for column in columns)]
-        return sums
-    order = sorted(range(len(keys)), key=keys.__getitem__)  # type: ignore[arg-type]  # K sorts
-    ranked: list[Any] = sorted(counts)
-    bounds = list(accumulate(map(counts.__getitem__, ranked), initial=0))
-    ordered = [list(map(column.__getitem__, order)) for column in columns]
-    return {
-        key: [counts[key], *(sum(column[lo:hi]) for column in ordered)]
-        for key, lo, hi in zip(ranked, bounds, bounds[1:])  # noqa: B905 -- one bound more
-    }
-
-
-def add_cells(part: Part, sums: dict[tuple[str, int], list[int]]) -> None:
-    """Add grouped sums (each a cell's leading values) into the part's cells."""
-    cells = part.cells
-    for key, values in sums.items():
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = part.new_cell()
-        for at, value in enumerate(values):
-            cell[at] += value
-
-
 def fold(part: Part, rules: EventRules, columns: Columns, arrivals: list[int]) -> bool:
     """Fold every trip of the columns as ``eventtime.fold`` would one by one, in order.
 
@@ -357,18 +360,24 @@ def fold(part: Part, rules: EventRules, columns: Columns, arrivals: list[int]) -
         return False
     if max(map(sub, event, arrivals)) > MAX_AHEAD_MS:
         return False  # maybe ahead of its arrival (or the arrival is unknown): fold decides
-    size = rules.size_ms
-    starts = list(map(sub, event, map(mod, event, repeat(size))))
-    candidates = map(sub, event, repeat(rules.out_of_orderness_ms))
+    size, lateness = rules.size_ms, rules.allowed_lateness_ms
     first = NO_MARK if part.watermark_ms is None else part.watermark_ms
-    marks = list(accumulate(candidates, max, initial=first))  # marks[k]: before trip k
-    closes = map(add, starts, repeat(size + rules.allowed_lateness_ms))
-    late = list(map(le, closes, marks))
-    if rules.late is LatePolicy.DEAD_LETTER and True in late:
-        return False
-    part.watermark_ms = marks[-1]
+    last = max(first, max(event) - rules.out_of_orderness_ms)  # the mark after every trip
+    starts = list(map(sub, event, map(mod, event, repeat(size))))
+    low = min(event)
+    if low - low % size + size + lateness > last:  # no window closes before the last mark
+        late: list[bool] | None = None
+    else:
+        candidates = map(sub, event, repeat(rules.out_of_orderness_ms))
+        marks = accumulate(candidates, max, initial=first)  # marks[k]: before trip k
+        late = list(map(le, map(add, starts, repeat(size + lateness)), marks))
+        if True not in late:
+            late = None
+        elif rules.late is LatePolicy.DEAD_LETTER:
+            return False
+    part.watermark_ms = last
     part.last_arrival_ms = max(part.last_arrival_ms, *arrivals)
     keys = list(zip(columns.vendor, starts, strict=True))
-    sums = group_sums(keys, [*columns.values(), late])
+    sums = columns.totals_by(keys) if late is None else group_sums(keys, [*columns.values(), late])
     add_cells(part, {(str(vendor), start): cell for (vendor, start), cell in sums.items()})
     return True

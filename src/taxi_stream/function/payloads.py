@@ -100,7 +100,12 @@ class Batch:
             seconds = list(map(truediv, map(_ARRIVAL, self._records), repeat(1000)))
             return _arrival_column(seconds) or list(map(arrival_of, seconds))
         kinesis = self._kinesis or []
-        found = list(map(_get_arrival, kinesis))
+        found: list[object]
+        if set(map(type, kinesis)) == {dict}:  # the common case: no Python frame per record
+            plain: list[dict[str, Any]] = kinesis  # type: ignore[assignment]  # as checked
+            found = list(map(dict.get, plain, repeat(_ARRIVAL_KEY)))
+        else:
+            found = list(map(_get_arrival, kinesis))
         return _arrival_column(found) or list(map(arrival_of, found))
 
     def ordered(self, letters: list[tuple[int, DeadLetter]]) -> list[DeadLetter]:
@@ -345,8 +350,11 @@ def arrival_of(value: object) -> int:
     return 0
 
 
+_ARRIVAL_KEY: Final = "approximateArrivalTimestamp"
+
+
 def _get_arrival(kinesis: Mapping[str, Any]) -> object:
-    return kinesis.get("approximateArrivalTimestamp")
+    return kinesis.get(_ARRIVAL_KEY)
 
 
 def _arrival_column(values: list[Any]) -> list[int] | None:

@@ -23,10 +23,13 @@ class InProcess(Generic[W]):
     with the shard's checkpoint, or rolls back with it when the invocation fails or times out.
     ``record_view``: the handler reads its ``Records`` as a ``KinesisRecords`` view (the same
     records, built on access, the stream's bytes beside them) instead of the plain list.
+    ``committed``: called with the bound handler once its unit of work has committed (never
+    when the invocation failed or the commit did), so what it counts counts once.
     """
 
     bind: Callable[[W], Handler]
     record_view: bool = False
+    committed: Callable[[Handler], None] | None = None
 
 
 def invocations(checkpoints: CheckpointStore[W], handler: Handler | InProcess[W]) -> Invocation:
@@ -39,6 +42,9 @@ def invocations(checkpoints: CheckpointStore[W], handler: Handler | InProcess[W]
     @contextmanager
     def invocation() -> Iterator[tuple[Handler, UnitOfWork]]:
         with checkpoints.unit_of_work() as work:
-            yield (handler.bind(work) if isinstance(handler, InProcess) else handler), work
+            bound = handler.bind(work) if isinstance(handler, InProcess) else handler
+            yield bound, work
+        if isinstance(handler, InProcess) and handler.committed is not None:
+            handler.committed(bound)  # only now: a failed commit retries, and counts then
 
     return invocation
