@@ -158,6 +158,7 @@ def replay(
         start_at_ms=start_ms(start_at),
         limit=limit,
         resume=resume_point(resume),
+        measure=event_time if clock == "event" and not produce_only else None,
     )
     from taxi_stream.sources.replay.replayer import open_files  # noqa: PLC0415 - pyarrow
 

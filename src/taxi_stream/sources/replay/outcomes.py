@@ -40,6 +40,7 @@ class ReplayOptions:
     limit: int | None = None  # stop after sending this many records
     resume: tuple[str, int] | None = None  # (file name, row): start there
     batch_size: int = PUT_BATCH
+    measure: str | None = None  # the event time (pickup, dropoff) whose disorder to measure
 
 
 @dataclass(slots=True)
@@ -71,4 +72,4 @@ class ReplayResult:
     limited: bool = False  # --limit ended it
     next_row: tuple[str, int] | None = None  # (file name, row) to resume from, when cut short
     error: str | None = None  # the read error that ended it
-    disorder: Disorder | None = None  # how far its pickups fell behind, once it ended
+    disorder: Disorder | None = None  # how far its trips fell behind (with ``measure``), at the end

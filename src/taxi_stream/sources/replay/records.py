@@ -57,12 +57,13 @@ _AFTER: Final[_Spec] = (
 
 @dataclass(frozen=True, slots=True)
 class Records:
-    """Wire records of a block, in row order: data, partition key and pickup time of each."""
+    """Wire records of a block, in row order: data, partition key, pickup and dropoff of each."""
 
     rows: npt.NDArray[np.int64]
     event_ms: npt.NDArray[np.int64]  # epoch ms of the pickup, NO_TIME when there is none
     keys: list[str]
     data: list[bytes]
+    dropoff_ms: npt.NDArray[np.int64]  # epoch ms of the dropoff written, NO_TIME when none
 
 
 Part: TypeAlias = Any
@@ -107,7 +108,8 @@ def to_records(
     parts.append("}")
     data = _join(parts, batch.num_rows).cast(pa.binary()).to_pylist()
     events = np.where(at.has_pickup, at.pickup_s * 1000, NO_TIME)
-    return Records(rows, events, _keys(rows), data)
+    drops = np.where(at.has_dropoff, at.dropoff_s * 1000, NO_TIME)
+    return Records(rows, events, _keys(rows), data, drops)
 
 
 def is_blank(text: str) -> bool:
@@ -129,7 +131,7 @@ def malformed_records(rows: list[tuple[int, str]], source: str, width: int) -> R
     ]
     numbers = np.array([row for row, _ in rows], dtype=np.int64)
     events = np.full(len(rows), NO_TIME, dtype=np.int64)
-    return Records(numbers, events, _keys(numbers), data)
+    return Records(numbers, events, _keys(numbers), data, events)
 
 
 def _widths(text: str, width: int) -> dict[str, int]:
@@ -161,7 +163,8 @@ def not_utf8_records(
         row_id = json.dumps(f"{source}:{row}").encode()
         data.append(b'{"id":' + row_id + b',"csvCells":{' + fields + b"}}")
     numbers = np.array([row for row, _ in rows], dtype=np.int64)
-    return Records(numbers, np.full(len(rows), NO_TIME, dtype=np.int64), _keys(numbers), data)
+    events = np.full(len(rows), NO_TIME, dtype=np.int64)
+    return Records(numbers, events, _keys(numbers), data, events)
 
 
 def within_limit(records: Records, source: str) -> Records:
@@ -174,7 +177,7 @@ def within_limit(records: Records, source: str) -> Records:
         else d
         for row, key, d in zip(records.rows, records.keys, records.data, strict=True)
     ]
-    return Records(records.rows, records.event_ms, records.keys, data)
+    return Records(records.rows, records.event_ms, records.keys, data, records.dropoff_ms)
 
 
 def _escaped(raw: bytes) -> bytes:

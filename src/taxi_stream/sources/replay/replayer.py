@@ -20,7 +20,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from taxi_stream.core.errors import SourceError
+from taxi_stream.core.watermarks import EventTime
 from taxi_stream.sources.replay.disorder import DisorderMeter
+from taxi_stream.sources.replay.entering import TripTimes
 from taxi_stream.sources.replay.files import Block, TripFile
 from taxi_stream.sources.replay.layouts import Columns, detect
 from taxi_stream.sources.replay.outcomes import FileCount, Put, ReplayOptions, ReplayResult
@@ -57,8 +59,8 @@ def open_files(
 
 
 class Replayer:
-    """Replays opened files into ``put``; ``clock``, ``sleep`` and ``wall`` (epoch seconds, for
-    the disorder's far-future rows) are injected for tests."""
+    """Replays opened files into ``put``; ``clock``, ``sleep`` and ``wall`` (epoch seconds: the
+    records' arrival, for the disorder's far-future rows) are injected for tests."""
 
     def __init__(
         self,
@@ -81,7 +83,9 @@ class Replayer:
         self._pending: list[tuple[str, bytes]] = []
         self._pending_last_row = 0
         self._result = ReplayResult()
-        self._disorder = DisorderMeter(int(wall() * 1000))
+        self._wall = wall
+        self._disorder = None if options.measure is None else DisorderMeter(options.measure)
+        self._trip_times = TripTimes(dropoff=options.measure == EventTime.DROPOFF.value)
         self._sent_total = 0
         self._lag_s = 0.0
         self._last_event_ms: int | None = None  # the last pickup sent unpaced
@@ -94,9 +98,10 @@ class Replayer:
 
     def run(self) -> ReplayResult:
         """Replay every file in order; returns the counts (and the resume point if cut short)
-        and the disorder of the pickups it sent."""
+        and, with ``measure``, the disorder of the trips it sent."""
         result = self._run()
-        result.disorder = self._disorder.summary()
+        if self._disorder is not None:
+            result.disorder = self._disorder.summary()
         return result
 
     def _run(self) -> ReplayResult:
@@ -129,8 +134,7 @@ class Replayer:
             read = _Read(trip_file.name, len(trip_file.header), count.first_row)
             records, skipped, blank = self._records(block, columns, read)
             done = self._send(records, count, block.done)
-            sent = records.rows <= self._pending_last_row  # --limit or a stop cut the block
-            self._disorder.note(records.event_ms if done else records.event_ms[sent])
+            self._measure(records, done)
             count.skipped += _before(skipped, self._pending_last_row + 1, done)
             count.blank += _before(blank, self._pending_last_row + 1, done)
             count.read = count.handled()
@@ -138,6 +142,15 @@ class Replayer:
                 return False
             self._file_done = block.done
         return True
+
+    def _measure(self, records: Records, whole: bool) -> None:
+        """The disorder of the block's trips sent (all, or up to where --limit or a stop cut),
+        put by the wall clock now (their arrival, to within the block's sending)."""
+        if self._disorder is None:
+            return
+        if not whole:  # records are in row order: those sent are the first ones
+            records = _head(records, int(np.count_nonzero(records.rows <= self._pending_last_row)))
+        self._disorder.note(self._trip_times.of(records), int(self._wall() * 1000))
 
     def _first_row(self, name: str) -> int:
         resume = self._resume
@@ -341,6 +354,17 @@ def _before(skipped: npt.NDArray[np.int64], next_row: int, whole: bool) -> int:
     return len(skipped) if whole else int(np.count_nonzero(skipped < next_row))
 
 
+def _head(records: Records, n: int) -> Records:
+    """The first ``n`` records."""
+    return Records(
+        records.rows[:n],
+        records.event_ms[:n],
+        records.keys[:n],
+        records.data[:n],
+        records.dropoff_ms[:n],
+    )
+
+
 def _merge(records: Records, extra: Records) -> Records:
     rows = np.concatenate([records.rows, extra.rows])
     order = np.argsort(rows, kind="stable")
@@ -350,4 +374,5 @@ def _merge(records: Records, extra: Records) -> Records:
         np.concatenate([records.event_ms, extra.event_ms])[order],
         [keys[i] for i in order],
         [data[i] for i in order],
+        np.concatenate([records.dropoff_ms, extra.dropoff_ms])[order],
     )
