@@ -28,6 +28,12 @@ def report(
         if count.failed:
             parts.append(f"failed {count.failed:,}")
         say(f"{count.name} ({count.layout}): {', '.join(parts)}")
+        if count.open_quote is not None:
+            row, taken = count.open_quote
+            say(
+                f"  warning: row {row:,} of {count.name} opens a quote that never closes: it took"
+                f" {counted(taken, 'line')} after it, to the end of the file, as one dead letter"
+            )
         read, sent = read + count.read, sent + count.sent
     rate = read / elapsed_s if elapsed_s > 0 else 0.0
     promise = (

@@ -16,7 +16,9 @@ envelope; the dead letter's raw bytes are the head, not the envelope.
 
 ``replay`` sends a CSV row with the wrong number of fields as another marker, its raw text
 under ``csvRow`` (no ``vendorId``), with ``csvColumns`` (its fields) and ``headerColumns``: the
-consumer dead-letters it as ``missing_field``, saying how many columns it had of how many.
+consumer dead-letters it as ``bad_csv_row``, saying how many columns it had of how many. A row
+whose quote never closes (so it runs to the end of the file) has ``csvOpenQuote``, the lines
+after its first that it took, and says so instead.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def rejection(value: Mapping[str, Any]) -> RecordError:
     """The dead-letter verdict on an envelope: ``too_large``, its raw bytes the line's head.
 
     A malformed envelope is rejected as such (reason ``bad_oversize_envelope``), its own bytes
-    kept. A CSV row marker is ``missing_field``, with its columns and the header's.
+    kept. A CSV row marker is ``bad_csv_row``, with its columns and the header's.
     """
     if KEY not in value:
         return _row_rejection(value)
@@ -88,11 +90,17 @@ def _row_rejection(value: Mapping[str, Any]) -> RecordError:
     source, _, row = str(value.get("id", "")).rpartition(":")
     where = f"row {row} of {source}" if source and row.isdigit() else "a CSV row"
     columns, header = value.get("csvColumns"), value.get("headerColumns")
-    if type(columns) is int and type(header) is int:
+    taken = value.get("csvOpenQuote")
+    if type(taken) is int:
+        what = (
+            f"opens a quote that never closes: it took the {taken:,} line(s) after it, to the"
+            " end of the file"
+        )
+    elif type(columns) is int and type(header) is int:
         what = f"has {columns:,} of the header's {header:,} columns"
     else:
         what = "does not have the header's number of columns"
-    return RecordError(Reason.MISSING_FIELD, f"{where} {what}; its text is in csvRow")
+    return RecordError(Reason.BAD_CSV_ROW, f"{where} {what}; its text is in csvRow")
 
 
 def _limit(limit: int) -> str:

@@ -46,7 +46,8 @@ class ReplayOptions:
 @dataclass(slots=True)
 class FileCount:
     """One file's counts: rows read = records sent (or failed) + rows skipped by --start-at +
-    blank rows (only whitespace: skipped, as ``produce --from`` skips blank lines)."""
+    blank rows (empty, only whitespace, or only empty cells: skipped, as ``produce --from``
+    skips blank lines). A row whose quote never closes is one row, however many lines it took."""
 
     name: str
     layout: str
@@ -56,6 +57,7 @@ class FileCount:
     sent: int = 0
     failed: int = 0
     blank: int = 0
+    open_quote: tuple[int, int] | None = None  # (row, lines it took): a quote that never closed
 
     def handled(self) -> int:
         """The rows handled so far: sent, failed, skipped or blank."""

@@ -35,6 +35,7 @@ from taxi_stream.sources.replay.records import (
     is_blank,
     malformed_records,
     not_utf8_records,
+    open_quote,
     to_records,
     within_limit,
 )
@@ -133,6 +134,7 @@ class Replayer:
         for block in trip_file.blocks(columns):
             read = _Read(trip_file.name, len(trip_file.header), count.first_row)
             records, skipped, blank = self._records(block, columns, read)
+            count.open_quote = count.open_quote or _open_quote(block)
             done = self._send(records, count, block.done)
             self._measure(records, done)
             count.skipped += _before(skipped, self._pending_last_row + 1, done)
@@ -352,6 +354,15 @@ def _names(trip_file: TripFile, wanted: str) -> bool:
 def _before(skipped: npt.NDArray[np.int64], next_row: int, whole: bool) -> int:
     """How many skipped rows count as read: all of them, or those before the stop point."""
     return len(skipped) if whole else int(np.count_nonzero(skipped < next_row))
+
+
+def _open_quote(block: Block) -> tuple[int, int] | None:
+    """The (row, lines taken) of a malformed row of the block whose quote never closes."""
+    for row, text in block.malformed:
+        taken = open_quote(text)
+        if taken is not None:
+            return row, taken
+    return None
 
 
 def _head(records: Records, n: int) -> Records:
