@@ -96,6 +96,8 @@ class Replayer:
         self._bytes_before = 0
         self._file_size = 0
         self._file_done = 0.0
+        self._shown = 0.0  # the fraction the last progress gave: a later one never goes below
+        self._sure_row = 0  # the last row of the file whose put returned
 
     def run(self) -> ReplayResult:
         """Replay every file in order; returns the counts (and the resume point if cut short)
@@ -116,7 +118,7 @@ class Replayer:
             count = FileCount(trip_file.name, columns.layout.name, first_row)
             self._result.files.append(count)
             self._file_size, self._file_done = trip_file.size, 0.0
-            self._pending_last_row = first_row - 1
+            self._pending_last_row = self._sure_row = first_row - 1
             try:
                 if not self._replay_file(trip_file, columns, count):
                     return self._cut(count)
@@ -263,6 +265,7 @@ class Replayer:
             return
         batch, self._pending = self._pending, []
         outcome = self._put(batch)
+        self._sure_row = int(batch[-1][0])  # partition keys are the row numbers
         failures = outcome.failures
         count.sent += len(batch) - len(failures)
         count.failed += len(failures)
@@ -285,6 +288,7 @@ class Replayer:
 
     def _maybe_tick(self, count: FileCount, fraction: float) -> None:
         now = self._clock()
+        self._shown = max(self._shown, fraction)
         if now >= self._next_tick:
             self._next_tick = now + self._tick_every_s
             self._tick(self._snapshot(count, fraction, now))
@@ -312,9 +316,15 @@ class Replayer:
         """Where the replay stands now (None before the first file), for the last line."""
         if not self._result.files:
             return None
-        return self._snapshot(
-            self._result.files[-1], self._fraction(self._file_done, 1, 1), self._clock()
-        )
+        fraction = max(self._shown, self._fraction(self._file_done, 1, 1))  # mid-block too
+        return self._snapshot(self._result.files[-1], fraction, self._clock())
+
+    def unsent(self) -> tuple[str, int] | None:
+        """(file, row) from which no put has returned: where a replay quit at once goes on (the
+        batch in flight then may be sent twice); None before the first file."""
+        if not self._result.files:
+            return None
+        return self._result.files[-1].name, self._sure_row + 1
 
 
 @dataclass(frozen=True, slots=True)
