@@ -104,3 +104,39 @@ def test_a_quote_that_never_closes_says_its_row_and_how_many_lines_it_took(
     )
     assert json.loads(sent[-1])["csvRow"] == lines[299].decode()  # its own line, not the rest
     assert all(json.loads(d).get("vendorId") for i, d in enumerate(sent[:-1]) if i != 10)
+
+
+def test_field_errors_and_oversize_rows_name_the_row_they_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row 2's negative distance and row 3's 1.1 MB cell: each dead letter says which row, and
+    the size it gives is the record's, as it says."""
+    header, rows = sample(3)
+    cells = rows[1].split(b",")
+    cells[4] = b"-3.3"  # trip_distance
+    huge = rows[2].split(b",")
+    huge[6] = b"N" * 1_100_000  # store_and_fwd_flag, far over the record limit
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"\n".join([header, rows[0], b",".join(cells), b",".join(huge)]) + b"\n")
+    _, sent = replay(path, monkeypatch)
+    distance = rejection(sent[1])
+    assert (distance.reason, distance.message) == (
+        "bad_distance",
+        "row 2 of odd.csv: googleDistance -3.3 is outside 0..500 miles",
+    )
+    envelope = json.loads(sent[2])["taxiStreamOversize"]
+    large = rejection(sent[2])
+    assert large.reason == "too_large"
+    assert large.message.startswith(
+        f"row 3 of odd.csv makes a record of {envelope['bytes']:,} bytes, over the 1 MiB"
+    )
+    assert envelope["bytes"] > 1_100_000  # the record: the row's cells and the JSON around them
+
+
+def test_an_id_not_in_replays_form_keeps_the_plain_message() -> None:
+    """A trip id without a row number after its last colon is not taken for a replayed row."""
+    for trip_id in ("t-1", "a:b", "x:", ":5", "f.csv:05", 7):
+        record = {"id": trip_id, "vendorId": 2, "pickupDate": "2024-11-01T00:00:00-04:00"}
+        record |= {"googleDistance": -1, "tripDuration": 5}
+        message = rejection(json.dumps(record).encode()).message
+        assert message == "googleDistance -1 is outside 0..500 miles", trip_id

@@ -9,7 +9,9 @@ first bytes; nothing is lost on the way:
                             "limitBytes": 1048576, "headBase64": "<the first 4 KiB>"}}
 
 A replayed CSV or Parquet row's envelope adds ``"unit": "row"``: ``line`` is then its row
-number, and the dead letter's message says row (a consumer that predates ``unit`` ignores it).
+number, ``bytes`` the size of the record the row made (its JSON, not the row's own bytes: a
+Parquet row has none), and the dead letter's message says so: ``row 5 of trips.csv makes a
+record of 1,500,000 bytes`` (a consumer that predates ``unit`` ignores it).
 
 The consumer takes an object with the ``taxiStreamOversize`` key and no ``vendorId`` for an
 envelope; the dead letter's raw bytes are the head, not the envelope.
@@ -78,8 +80,9 @@ def rejection(value: Mapping[str, Any]) -> RecordError:
     except ValueError as exc:
         return RecordError(Reason.BAD_ENVELOPE, f"a malformed {KEY} record: {exc}")
     where = f"{unit} {line:,} of {'standard input' if source == '-' else source or 'the input'}"
+    what = f"is {size:,} bytes" if unit == "line" else f"makes a record of {size:,} bytes"
     message = (
-        f"{where} is {size:,} bytes, over the {_limit(limit)} record limit "
+        f"{where} {what}, over the {_limit(limit)} record limit "
         f"(data + partition key); its first {len(head):,} bytes are kept"
     )
     return RecordError(Reason.TOO_LARGE, message, raw=head)
