@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from taxi_stream.app.replay import TripTimes
 from taxi_stream.core.errors import RecordError
 from taxi_stream.function.codec import decode_values
-from taxi_stream.sources.replay.entering import TripTimes
 from taxi_stream.sources.replay.files import TripFile
 from taxi_stream.sources.replay.layouts import detect
 from taxi_stream.sources.replay.records import NO_TIME, Records, to_records, within_limit

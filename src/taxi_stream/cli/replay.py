@@ -16,6 +16,7 @@ from rich.text import Text
 
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.produce import Produced, Tally, produce
+from taxi_stream.app.replay import TripTimes
 from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.dashboard import beside_pipeline, serve_options
@@ -34,6 +35,7 @@ from taxi_stream.cli.produce import metrics_sources
 from taxi_stream.cli.replay_flags import produce_flags, resume_point, start_ms
 from taxi_stream.cli.replay_report import report, say, say_resume
 from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.core.watermarks import EventTime
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.ports import Stream
 from taxi_stream.runner.mapping import MappingConfig
@@ -213,9 +215,20 @@ class ReplayJob:
 
         made: list[Replayer] = []
 
+        measure = self.options.measure
+        times = None if measure is None else TripTimes(dropoff=measure == EventTime.DROPOFF)
+
         def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
             made.append(
-                Replayer(opened, self.options, put, stop=stopped, tick=tick, tick_every_s=every_s)
+                Replayer(
+                    opened,
+                    self.options,
+                    put,
+                    stop=stopped,
+                    tick=tick,
+                    tick_every_s=every_s,
+                    trip_times=None if times is None else times.of,
+                )
             )
             return made[0]
 

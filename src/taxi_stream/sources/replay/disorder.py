@@ -8,7 +8,7 @@ window's end. The meter keeps how far each trip fell behind, in whole minutes (r
 the smallest bound that keeps ``ON_TIME_SHARE`` of them on time can be read at the end.
 
 It weighs what can enter a window, as the consumer's event clock does: only records the
-handler decodes into trips (``entering.TripTimes`` gives their event times; a dead letter has
+handler decodes into trips (``app.replay.TripTimes`` gives their event times; a dead letter has
 none), and of those only the ones its range rule keeps: from 2009 on, and at most a day past
 the record's arrival. That rule is the handler's, and it is judged against the arrival (the
 wall clock when the record is put), not against the file's own times: a row a week ahead of

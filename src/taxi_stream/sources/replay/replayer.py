@@ -20,9 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from taxi_stream.core.errors import SourceError
-from taxi_stream.core.watermarks import EventTime
 from taxi_stream.sources.replay.disorder import DisorderMeter
-from taxi_stream.sources.replay.entering import TripTimes
 from taxi_stream.sources.replay.files import Block, TripFile
 from taxi_stream.sources.replay.layouts import Columns, detect
 from taxi_stream.sources.replay.outcomes import FileCount, Put, ReplayOptions, ReplayResult
@@ -39,6 +37,9 @@ from taxi_stream.sources.replay.records import (
     to_records,
     within_limit,
 )
+
+TripTimesOf = Callable[[Records], npt.NDArray[np.int64]]
+"""The event time of each record the consumer makes a trip of (``NO_TIME``: a dead letter)."""
 
 MAX_WAIT_S: Final = 0.25  # waits are cut in slices this long, to notice stop() and show progress
 KEEP_FAILURES: Final = 20
@@ -61,7 +62,8 @@ def open_files(
 
 class Replayer:
     """Replays opened files into ``put``; ``clock``, ``sleep`` and ``wall`` (epoch seconds: the
-    records' arrival, for the disorder's far-future rows) are injected for tests."""
+    records' arrival, for the disorder's far-future rows) are injected for tests; with
+    ``options.measure``, ``trip_times`` (``app.replay.TripTimes``) weighs the disorder."""
 
     def __init__(
         self,
@@ -75,6 +77,7 @@ class Replayer:
         tick: Callable[[Progress], None] = lambda progress: None,
         tick_every_s: float = 1.0,
         wall: Callable[[], float] = time.time,
+        trip_times: TripTimesOf | None = None,
     ) -> None:
         self._files, self._resume = _from_resume(files, options.resume)
         self._options = options
@@ -85,8 +88,10 @@ class Replayer:
         self._pending_last_row = 0
         self._result = ReplayResult()
         self._wall = wall
+        if (options.measure is None) != (trip_times is None):
+            raise ValueError("a measured replay takes trip_times, and only a measured one does")
         self._disorder = None if options.measure is None else DisorderMeter(options.measure)
-        self._trip_times = TripTimes(dropoff=options.measure == EventTime.DROPOFF.value)
+        self._trip_times = trip_times
         self._sent_total = 0
         self._lag_s = 0.0
         self._last_event_ms: int | None = None  # the last pickup sent unpaced
@@ -150,11 +155,11 @@ class Replayer:
     def _measure(self, records: Records, whole: bool) -> None:
         """The disorder of the block's trips sent (all, or up to where --limit or a stop cut),
         put by the wall clock now (their arrival, to within the block's sending)."""
-        if self._disorder is None:
+        if self._disorder is None or self._trip_times is None:
             return
         if not whole:  # records are in row order: those sent are the first ones
             records = _head(records, int(np.count_nonzero(records.rows <= self._pending_last_row)))
-        self._disorder.note(self._trip_times.of(records), int(self._wall() * 1000))
+        self._disorder.note(self._trip_times(records), int(self._wall() * 1000))
 
     def _first_row(self, name: str) -> int:
         resume = self._resume

@@ -1,5 +1,7 @@
 """Which replayed records the consumer turns into trips, and the event time each trip has.
 
+The replay (``sources/replay``) may not read the handler's code; this use case hands it in.
+
 The late-trips hint weighs only what can enter a window: a record the consumer dead-letters (a
 malformed row, no vendor, a negative distance, a passenger count of 12, ...) moves no watermark,
 so it must not count in the file's disorder either. The verdict is the handler's own: every
