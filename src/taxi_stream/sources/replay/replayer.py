@@ -382,13 +382,8 @@ def _open_quote(block: Block) -> tuple[int, int] | None:
 
 def _head(records: Records, n: int) -> Records:
     """The first ``n`` records."""
-    return Records(
-        records.rows[:n],
-        records.event_ms[:n],
-        records.keys[:n],
-        records.data[:n],
-        records.dropoff_ms[:n],
-    )
+    r = records
+    return Records(r.rows[:n], r.event_ms[:n], r.keys[:n], r.data[:n], r.dropoff_ms[:n])
 
 
 def _merge(records: Records, extra: Records) -> Records:
