@@ -74,3 +74,18 @@ def test_a_second_replay_into_the_same_data_dir_counts_the_file_again(
     assert sum(w["tripCount"] for w in again) == 2 * rows
     assert sum(w["lateTrips"] for w in again) > rows // 2
     assert sum(w["tripCount"] for w in fresh) == rows
+
+
+def test_by_dropoff_the_hint_suggests_what_the_dropoffs_need_once(cli: Cli, tmp_path: Path) -> None:
+    """--event-time dropoff: the sample's day-long trips put 99 % of its dropoffs within about
+    a day of the latest one before them; the bound said, followed, needs no second hint."""
+    stderr, windows = replay(cli, tmp_path / "data", "--event-time", "dropoff")
+    [hint] = HINT.findall(stderr)
+    assert "of the latest dropoff before them" in stderr
+    suggested = int(hint[4])
+    assert 86_400 <= suggested <= 90_000  # a day and a half hour, from the dropoffs' own lag
+    stderr, windows = replay(
+        cli, tmp_path / "new", "--event-time", "dropoff", "--max-out-of-orderness", str(suggested)
+    )
+    assert sum(w["lateTrips"] for w in windows) <= sum(w["tripCount"] for w in windows) // 100
+    assert "came late" not in stderr

@@ -96,3 +96,34 @@ def test_ctrl_c_stops_after_the_batch_and_resume_sends_the_rest(
     assert f"from row {row:,}" in done.stderr
     after = arrivals(data)
     assert sorted(after) == sorted(f"{name}:{n}" for n in range(1, 10_001))
+
+
+def test_a_second_ctrl_c_still_names_the_resume_that_sends_the_rest(
+    taxi_stream_exe: Path, cli_env: dict[str, str], cli: Cli, tmp_path: Path
+) -> None:
+    """Ctrl-C and SIGTERM at once (two signals of one kind would count as one) cut the drain
+    short: it says so, still names --resume, and resumed, each row is sent once."""
+    data = tmp_path / "data"
+    argv = [str(taxi_stream_exe), "replay", str(SAMPLE), "--data-dir", str(data), "--speedup", "1"]
+    with subprocess.Popen(
+        argv, env=cli_env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    ) as proc:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first progress line: it is waiting for a row now
+        assert "rows read" in first, first
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    assert code == 130, rest
+    assert "Traceback" not in rest
+    assert "drain cut short" in rest
+    name = SAMPLE.name
+    assert f"to go on from {name} row " in rest
+    resume = rest.split("--resume ")[-1].split()[0]
+    row = int(resume.rsplit(":", 1)[1])
+    assert sorted(arrivals(data)) == sorted(f"{name}:{n}" for n in range(1, row))
+    cli("process", "--data-dir", data, "--clock", "event", "--until-idle")
+    done = cli("replay", SAMPLE, "--data-dir", data, "--resume", resume, "--as-fast-as-possible")
+    assert "(balanced)" in done.stderr
+    assert sorted(arrivals(data)) == sorted(f"{name}:{n}" for n in range(1, 10_001))

@@ -96,6 +96,7 @@ def test_an_envelope_from_stdin_says_standard_input() -> None:
 
 
 def test_an_envelope_of_a_file_row_says_row() -> None:
-    """An envelope made for a row of a trip file names the row, not a line, in its message."""
-    with pytest.raises(RecordError, match=r"^too_large: row 7 of t\.csv is 9 bytes"):
+    """An envelope made for a row of a trip file names the row, not a line, in its message, and
+    the size as that of the record the row made (its JSON), not the row's."""
+    with pytest.raises(RecordError, match=r"^too_large: row 7 of t\.csv makes a record of 9 bytes"):
         decode_values(oversize.envelope(b"123456789", line=7, source="t.csv", unit="row"))

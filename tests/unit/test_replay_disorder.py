@@ -62,10 +62,10 @@ def hostile(rng: random.Random, rows: int) -> list[int]:
 
 def measured(pickups: list[int], cuts: list[int]) -> Disorder:
     """The meter's summary with the pickups given in blocks cut at ``cuts``."""
-    meter = DisorderMeter(NOW_MS)
+    meter = DisorderMeter()
     edges = [0, *sorted(cuts), len(pickups)]
     for start, end in pairwise(edges):
-        meter.note(np.array(pickups[start:end], dtype=np.int64))
+        meter.note(np.array(pickups[start:end], dtype=np.int64), NOW_MS)
     return meter.summary()
 
 
@@ -87,3 +87,14 @@ def test_edges_of_the_minute_and_of_the_maximum_bound() -> None:
     assert measured([START_MS + week + 1, START_MS, START_MS], []).needed_s is None
     assert measured([START_MS + week, START_MS, START_MS], []).needed_s == MAX_BOUND_S
     assert measured([], []) == Disorder(0, 0, 0)
+
+
+def test_a_day_ahead_is_judged_against_each_blocks_arrival() -> None:
+    """A trip two days past the first block's arrival counts when its own block arrives later,
+    as the handler judges it by its record's arrival: it drags the watermark like any trip."""
+    meter = DisorderMeter("dropoff")
+    meter.note(np.array([START_MS], dtype=np.int64), START_MS)
+    meter.note(np.array([START_MS + 2 * DAY_MS], dtype=np.int64), START_MS)  # dead-lettered
+    meter.note(np.array([START_MS + 3 * DAY_MS], dtype=np.int64), START_MS + 2 * DAY_MS + 1)
+    meter.note(np.array([START_MS + DAY_MS], dtype=np.int64), START_MS + 2 * DAY_MS + 1)
+    assert meter.summary() == Disorder(3, 2 * 86_400, 2 * 86_400, "dropoff")  # none may lag

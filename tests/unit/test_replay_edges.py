@@ -52,11 +52,13 @@ def test_a_row_over_the_record_limit_goes_as_the_oversize_envelope(tmp_path: Pat
 
 
 def test_the_dead_letter_of_an_oversize_row_names_the_row(tmp_path: Path) -> None:
-    """The too_large dead letter of a 1.2 MB CSV row says row 2 of the file, not line 2."""
+    """The too_large dead letter of a 1.2 MB CSV row says row 2 of the file, not line 2, and
+    that the row makes a record of that size."""
     path = write(tmp_path / "big.csv", [row(0), row(1, vendor="x" * 1_200_000)])
     put = Captured()
     Replayer(open_files([path]), ReplayOptions(speedup=None), put).run()
-    with pytest.raises(RecordError, match=r"^too_large: row 2 of big\.csv is 1,2\d\d,\d\d\d bytes"):
+    made = r"^too_large: row 2 of big\.csv makes a record of 1,2\d\d,\d\d\d bytes"
+    with pytest.raises(RecordError, match=made):
         decode_values(put.entries[1][1])
 
 

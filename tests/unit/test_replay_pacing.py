@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from taxi_stream.app.replay import TripTimes
 from taxi_stream.sources.replay.outcomes import ReplayOptions
 from taxi_stream.sources.replay.pacing import Pacer, PacingConfig
 from taxi_stream.sources.replay.replayer import Replayer, open_files
@@ -207,8 +208,28 @@ def test_the_disorder_meter_weighs_only_the_rows_sent(tmp_path: Path) -> None:
     path = trip_file(tmp_path, [30, 0, 1, 2, 3])  # rows 2-5 would fall 30 minutes behind row 1
     clock = FakeClock()
     for speedup in (None, 600.0):
-        options = ReplayOptions(speedup=speedup, limit=1)
-        result = Replayer(open_files([path]), options, TimedPut(clock), clock=clock).run()
+        options = ReplayOptions(speedup=speedup, limit=1, measure="pickup")
+        times = TripTimes(dropoff=False).of
+        put = TimedPut(clock)
+        result = Replayer(open_files([path]), options, put, clock=clock, trip_times=times).run()
         assert result.limited
         assert result.disorder is not None
         assert (result.disorder.timed, result.disorder.largest_s) == (1, 0)
+
+
+def test_the_disorder_meter_weighs_only_what_can_enter_a_window(tmp_path: Path) -> None:
+    """A row 30 minutes ahead that the consumer dead-letters (no vendor) drags no watermark, so
+    the rows after it are not counted behind it; by dropoff, each trip counts at its dropoff."""
+    path = trip_file(tmp_path, [30, 0, 1, 2, 3])
+    text = path.read_text().splitlines()
+    text[1] = "," + text[1].split(",", 1)[1]  # row 1 loses its vendor
+    path.write_text("\n".join(text) + "\n")
+    for event_time in ("pickup", "dropoff"):
+        options = ReplayOptions(speedup=None, measure=event_time)
+        times = TripTimes(dropoff=event_time == "dropoff").of
+        result = Replayer(
+            open_files([path]), options, TimedPut(FakeClock()), trip_times=times
+        ).run()
+        assert result.disorder is not None
+        assert (result.disorder.timed, result.disorder.largest_s) == (4, 0)
+        assert result.disorder.event_time == event_time

@@ -201,9 +201,10 @@ def test_2009_vendor_names_become_the_later_codes(tmp_path: Path) -> None:
 
 
 def test_a_csv_row_with_the_wrong_number_of_fields_is_sent_as_its_raw_text(tmp_path: Path) -> None:
-    """It keeps its row number (the rows after it keep theirs) and is dead-lettered."""
+    """It keeps its row number (the rows after it, an empty line's too, keep theirs) and is
+    dead-lettered as a CSV row that does not fit its header."""
     records = replay(csv_file(tmp_path, GOOD, GOOD + ",extra", "", GOOD))
-    assert [r["id"] for r in records] == ["trips.csv:1", "trips.csv:2", "trips.csv:3"]
+    assert [r["id"] for r in records] == ["trips.csv:1", "trips.csv:2", "trips.csv:4"]
     width = len(GOOD_CELLS)
     assert records[1] == {
         "id": "trips.csv:2",
@@ -211,7 +212,7 @@ def test_a_csv_row_with_the_wrong_number_of_fields_is_sent_as_its_raw_text(tmp_p
         "csvColumns": width + 1,
         "headerColumns": width,
     }
-    assert [reason(r) for r in records] == [None, "missing_field", None]
+    assert [reason(r) for r in records] == [None, "bad_csv_row", None]
 
 
 def test_a_short_csv_row_says_how_many_columns_it_had_of_how_many(tmp_path: Path) -> None:
@@ -219,7 +220,7 @@ def test_a_short_csv_row_says_how_many_columns_it_had_of_how_many(tmp_path: Path
     records = replay(csv_file(tmp_path, GOOD, "2,2025-01-01 00:10:00", GOOD))
     with pytest.raises(RecordError) as caught:
         decode_trip(json.dumps(records[1]).encode())
-    assert caught.value.reason == "missing_field"
+    assert caught.value.reason == "bad_csv_row"
     assert caught.value.message == (
         f"row 2 of trips.csv has 2 of the header's {len(GOOD_CELLS)} columns; its text is in csvRow"
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.core.errors import Reason
-from taxi_stream.core.watermarks import MAX_BOUND_S, EventTime
+from taxi_stream.core.watermarks import MAX_BOUND_S
 
 if TYPE_CHECKING:
     from taxi_stream.sources.replay.disorder import Disorder
@@ -44,24 +44,24 @@ def late_hint(late: int, trips: int, bound_s: int, disorder: Disorder | None = N
 
 
 def _from_disorder(disorder: Disorder, bound_s: int) -> str:
-    """What the file's own order says of the bound it needs."""
-    needed = disorder.needed_s
+    """What the file's own order (of the run's event time) says of the bound it needs."""
+    needed, event = disorder.needed_s, disorder.event_time
     if needed is None:
         return (
-            f"the file is not ordered by time (a pickup fell {_span(disorder.largest_s)} behind"
+            f"the file is not ordered by time (a {event} fell {_span(disorder.largest_s)} behind"
             f" the latest one before it; no --max-out-of-orderness up to the maximum,"
-            f" {MAX_BOUND_S}, keeps 99% of its trips on time): sort it by pickup time, or"
+            f" {MAX_BOUND_S}, keeps 99% of its trips on time): sort it by {event} time, or"
             " replay it with --clock arrival"
         )
     if needed > bound_s:
         return (
             f"the file is more out of order than --max-out-of-orderness {bound_s} allows: 99% of"
-            f" its trips are within {_span(needed)} of the latest pickup before them; try"
+            f" its trips are within {_span(needed)} of the latest {event} before them; try"
             f" --max-out-of-orderness {needed} {NEW_DIR}"
         )
     return (
         f"the file's own order fits --max-out-of-orderness {bound_s} (99% of its trips are"
-        f" within {_span(needed)} of the latest pickup before them), so they came late behind a"
+        f" within {_span(needed)} of the latest {event} before them), so they came late behind a"
         " watermark set before this replay (an earlier one into this data dir): replay into a"
         " new --data-dir"
     )
@@ -81,13 +81,12 @@ def processed_hint(
     processor: Processor, options: ProcessOptions, disorder: Disorder | None = None
 ) -> str | None:
     """The late-trips hint over what our handler did in ``processor`` (event clock only);
-    ``disorder``: the replay's pickups, used when the event time is the pickup."""
+    ``disorder``: the replay's, used when it measured the event time the run used."""
     if processor.tally is None or options.clock != "event":
         return None
     counts = processor.tally.counts()
     dead_late = counts.dead_letters.get(Reason.LATE, 0)  # --late dead-letter
     trips, late = counts.trips + dead_late, counts.late_trips + dead_late
-    by_pickup = options.event.event_time == EventTime.PICKUP.value
-    return late_hint(
-        late, trips, options.event.max_out_of_orderness_s, disorder if by_pickup else None
-    )
+    if disorder is not None and disorder.event_time != options.event.event_time:
+        disorder = None
+    return late_hint(late, trips, options.event.max_out_of_orderness_s, disorder)

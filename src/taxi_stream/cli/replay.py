@@ -16,6 +16,7 @@ from rich.text import Text
 
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.produce import Produced, Tally, produce
+from taxi_stream.app.replay import TripTimes
 from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.dashboard import beside_pipeline, serve_options
@@ -31,13 +32,14 @@ from taxi_stream.cli.options import (
 from taxi_stream.cli.pipeline import GIVE_UP_S, drain, stop_when
 from taxi_stream.cli.process import metrics_sources as processor_metrics
 from taxi_stream.cli.produce import metrics_sources
-from taxi_stream.cli.replay_flags import resume_point, start_ms
-from taxi_stream.cli.replay_report import report, say
+from taxi_stream.cli.replay_flags import produce_flags, resume_point, start_ms
+from taxi_stream.cli.replay_report import report, say, say_resume
 from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.core.watermarks import EventTime
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.ports import Stream
 from taxi_stream.runner.mapping import MappingConfig
-from taxi_stream.sources.replay.layouts import FORMATS
+from taxi_stream.sources.replay.layouts import FORMATS, JsonLinesError
 from taxi_stream.sources.replay.outcomes import PUT_BATCH, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.progress import LINE_WIDTH, Progress
 from taxi_stream.stores import WindowsMismatchError
@@ -135,16 +137,17 @@ def replay(
 
     Every row becomes one record, in file order (rows that cannot map too: the consumer
     dead-letters them), paced by pickup time: t0 + (pickup - first pickup) / speedup; rows
-    behind the pacing clock, or more than a day ahead of it, go at once. Unless
-    --produce-only, the local event source mapping processes the records as they come (event
-    clock by default) into --store, and the replay ends with rows read = trips in windows +
-    dead letters (a drain whose work keeps failing for 30 s ends, not balanced, naming each
-    failing shard's last error; exit 1), and says so when over a tenth of the trips came
-    late, with the --max-out-of-orderness that keeps 99% of the file's trips on time (or that
-    the file is not ordered by time). Ctrl-C or SIGTERM stops after the batch in flight (and
-    counts what was sent) and prints the --resume FILE:ROW that continues; exit 130 (a second
-    one quits at once). A read error mid-file stops too, after sending the rows read before
-    it, and prints the same; exit 1. With --dashboard the web page serves the replay's
+    behind the pacing clock, or more than a day ahead of it, go at once. Unless --produce-only,
+    the local event source mapping processes the records as they come (event clock by default)
+    into --store, and the replay ends with rows read = trips in windows + dead letters (a drain
+    whose work keeps failing for 30 s ends, not balanced, naming each failing shard's last
+    error; exit 1), and says so when over a tenth of the trips came late, with the
+    --max-out-of-orderness that keeps 99% of the file's trips on time (or that the file is not
+    ordered by time). Ctrl-C or SIGTERM stops after the batch in flight (and counts what was
+    sent) and prints the --resume FILE:ROW that continues; exit 130 (a second one quits at once,
+    and still prints the --resume: after the records it knows were sent, or, processing, once
+    the stream's rest is counted). A read error mid-file stops too, after sending the rows read
+    before it, and prints the same; exit 1. With --dashboard the web page serves the replay's
     windows, shards and dead letters live. Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
@@ -158,11 +161,15 @@ def replay(
         start_at_ms=start_ms(start_at),
         limit=limit,
         resume=resume_point(resume),
+        measure=event_time if clock == "event" and not produce_only else None,
     )
     from taxi_stream.sources.replay.replayer import open_files  # noqa: PLC0415 - pyarrow
 
     forced = None if layout == "auto" else layout
-    open_files(files, forced)  # every file opens and has a layout before anything is sent
+    try:
+        open_files(files, forced)  # every file opens and has a layout before anything is sent
+    except JsonLinesError as exc:
+        raise JsonLinesError(exc.source, produce_flags()) from None
     job = ReplayJob(files, forced, options, quiet)
     settings = Settings(
         data_dir,
@@ -206,12 +213,37 @@ class ReplayJob:
             sent(produced.sent)
             return produced
 
-        def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
-            return Replayer(
-                opened, self.options, put, stop=stopped, tick=tick, tick_every_s=every_s
-            )
+        made: list[Replayer] = []
 
-        return _run(replayer, quiet=self.quiet)
+        measure = self.options.measure
+        times = None if measure is None else TripTimes(dropoff=measure == EventTime.DROPOFF)
+
+        def replayer(tick: Callable[[Progress], None], every_s: float) -> Replayer:
+            made.append(
+                Replayer(
+                    opened,
+                    self.options,
+                    put,
+                    stop=stopped,
+                    tick=tick,
+                    tick_every_s=every_s,
+                    trip_times=None if times is None else times.of,
+                )
+            )
+            return made[0]
+
+        try:
+            return _run(replayer, quiet=self.quiet)
+        except KeyboardInterrupt:
+            raise QuitAtOnce(made[0].unsent() if made else None) from None
+
+
+class QuitAtOnce(KeyboardInterrupt):
+    """A second signal ended the replay mid-batch; ``resume``: where no put had returned."""
+
+    def __init__(self, resume: tuple[str, int] | None) -> None:
+        super().__init__()
+        self.resume = resume
 
 
 _Metrics = tuple[int | None, str]  # --metrics-port, --metrics-host
@@ -232,8 +264,9 @@ def _produce_only(settings: Settings, job: ReplayJob, metrics: _Metrics) -> None
             serving_metrics(lambda: metrics_sources(tally), *metrics),
         ):
             result = job(stream, stopping, add)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         say("quit at once: the batch in flight may or may not have been sent")
+        say_resume(exc.resume if isinstance(exc, QuitAtOnce) else None, twice=True)
         raise SystemExit(130) from None
     report(result, SYSTEM_CLOCK.monotonic() - started)
 
@@ -268,6 +301,11 @@ def _replay_and_process(
             ):
                 stop = stop_when(signals, producer, producer.stop)
                 drain(processor, publish, settings, stop=stop, produced=sent, unit="record")
+        except SystemExit:  # a second signal cut the drain short: the replay stopped on the first
+            producer.stop()
+            cut = producer.result()
+            say_resume(cut.next_row if isinstance(cut, ReplayResult) else None)
+            raise
         finally:
             producer.stop()
         result = producer.result()

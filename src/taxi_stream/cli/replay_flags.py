@@ -1,11 +1,13 @@
-"""The parsing of ``replay``'s --start-at and --resume."""
+"""The parsing of ``replay``'s --start-at and --resume, and the flags it passes on."""
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
+from click.core import ParameterSource
 
 from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.sources.replay.layouts import NEW_YORK
@@ -39,3 +41,24 @@ def resume_point(text: str | None) -> tuple[str, int] | None:
             param_hint="--resume",
         )
     return name, int(row)
+
+
+_PRODUCE_FLAGS = (  # what produce shares with replay: (flag, parameter)
+    ("--data-dir", "data_dir"),
+    ("--stream", "stream_url"),
+    ("--shards", "shards"),
+    ("--retention-hours", "retention_hours"),
+    ("--endpoint-url", "endpoint_url"),
+    ("--region", "region"),
+)
+
+
+def produce_flags() -> str:
+    """The flags given on this command line that ``produce`` takes too, quoted for the shell."""
+    ctx = click.get_current_context()
+    given = [
+        f"{flag} {shlex.quote(str(ctx.params[name]))}"
+        for flag, name in _PRODUCE_FLAGS
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    return " ".join(given)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from taxi_stream.cli.options import err
 from taxi_stream.core.words import count as counted
 from taxi_stream.sources.replay.outcomes import ReplayResult
@@ -28,6 +30,12 @@ def report(
         if count.failed:
             parts.append(f"failed {count.failed:,}")
         say(f"{count.name} ({count.layout}): {', '.join(parts)}")
+        if count.open_quote is not None:
+            row, taken = count.open_quote
+            say(
+                f"  warning: row {row:,} of {count.name} opens a quote that never closes: it took"
+                f" {counted(taken, 'line')} after it, to the end of the file, as one dead letter"
+            )
         read, sent = read + count.read, sent + count.sent
     rate = read / elapsed_s if elapsed_s > 0 else 0.0
     promise = (
@@ -92,3 +100,18 @@ def _warn_past_the_end(result: ReplayResult) -> None:
 
 def say(text: str) -> None:
     err.print(text, highlight=False, soft_wrap=True)
+
+
+def say_resume(point: tuple[str, int] | None, *, twice: bool = False) -> None:
+    """The --resume that goes on from ``point``: ``twice``, after a quit mid-put (its first
+    batch may be sent again); else after a cut-short drain (count the stream's rest first)."""
+    if point is None:
+        return
+    name, row = point
+    resume = f"--resume {shlex.quote(f'{name}:{row}')}"
+    if twice:
+        say(f"to go on from {name} row {row:,}: {resume}; the batch in flight, if it was sent,"
+            " is sent again")  # fmt: skip
+    else:
+        say(f"to go on from {name} row {row:,}: count the stream's rest with the process command"
+            f" above, then replay with {resume} (so its balance holds)")  # fmt: skip

@@ -55,6 +55,7 @@ class Reason:
     MISSING_VENDOR: Final = "missing_vendor"
     BAD_VENDOR: Final = "bad_vendor"
     MISSING_FIELD: Final = "missing_field"
+    BAD_CSV_ROW: Final = "bad_csv_row"  # a replayed CSV row that does not fit its header
     BAD_NUMBER: Final = "bad_number"
     BAD_DISTANCE: Final = "bad_distance"
     BAD_DURATION: Final = "bad_duration"

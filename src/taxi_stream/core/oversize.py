@@ -9,14 +9,18 @@ first bytes; nothing is lost on the way:
                             "limitBytes": 1048576, "headBase64": "<the first 4 KiB>"}}
 
 A replayed CSV or Parquet row's envelope adds ``"unit": "row"``: ``line`` is then its row
-number, and the dead letter's message says row (a consumer that predates ``unit`` ignores it).
+number, ``bytes`` the size of the record the row made (its JSON, not the row's own bytes: a
+Parquet row has none), and the dead letter's message says so: ``row 5 of trips.csv makes a
+record of 1,500,000 bytes`` (a consumer that predates ``unit`` ignores it).
 
 The consumer takes an object with the ``taxiStreamOversize`` key and no ``vendorId`` for an
 envelope; the dead letter's raw bytes are the head, not the envelope.
 
 ``replay`` sends a CSV row with the wrong number of fields as another marker, its raw text
 under ``csvRow`` (no ``vendorId``), with ``csvColumns`` (its fields) and ``headerColumns``: the
-consumer dead-letters it as ``missing_field``, saying how many columns it had of how many.
+consumer dead-letters it as ``bad_csv_row``, saying how many columns it had of how many. A row
+whose quote never closes (so it runs to the end of the file) has ``csvOpenQuote``, the lines
+after its first that it took, and says so instead.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def rejection(value: Mapping[str, Any]) -> RecordError:
     """The dead-letter verdict on an envelope: ``too_large``, its raw bytes the line's head.
 
     A malformed envelope is rejected as such (reason ``bad_oversize_envelope``), its own bytes
-    kept. A CSV row marker is ``missing_field``, with its columns and the header's.
+    kept. A CSV row marker is ``bad_csv_row``, with its columns and the header's.
     """
     if KEY not in value:
         return _row_rejection(value)
@@ -76,8 +80,9 @@ def rejection(value: Mapping[str, Any]) -> RecordError:
     except ValueError as exc:
         return RecordError(Reason.BAD_ENVELOPE, f"a malformed {KEY} record: {exc}")
     where = f"{unit} {line:,} of {'standard input' if source == '-' else source or 'the input'}"
+    what = f"is {size:,} bytes" if unit == "line" else f"makes a record of {size:,} bytes"
     message = (
-        f"{where} is {size:,} bytes, over the {_limit(limit)} record limit "
+        f"{where} {what}, over the {_limit(limit)} record limit "
         f"(data + partition key); its first {len(head):,} bytes are kept"
     )
     return RecordError(Reason.TOO_LARGE, message, raw=head)
@@ -88,11 +93,17 @@ def _row_rejection(value: Mapping[str, Any]) -> RecordError:
     source, _, row = str(value.get("id", "")).rpartition(":")
     where = f"row {row} of {source}" if source and row.isdigit() else "a CSV row"
     columns, header = value.get("csvColumns"), value.get("headerColumns")
-    if type(columns) is int and type(header) is int:
+    taken = value.get("csvOpenQuote")
+    if type(taken) is int:
+        what = (
+            f"opens a quote that never closes: it took the {taken:,} line(s) after it, to the"
+            " end of the file"
+        )
+    elif type(columns) is int and type(header) is int:
         what = f"has {columns:,} of the header's {header:,} columns"
     else:
         what = "does not have the header's number of columns"
-    return RecordError(Reason.MISSING_FIELD, f"{where} {what}; its text is in csvRow")
+    return RecordError(Reason.BAD_CSV_ROW, f"{where} {what}; its text is in csvRow")
 
 
 def _limit(limit: int) -> str:

@@ -28,6 +28,7 @@ MAX_DISTANCE_MILES: Final = 500  # longer is not a taxi trip in NYC
 MAX_DURATION_S: Final = 86_400  # a trip over a day is a meter left running
 MAX_PASSENGERS: Final = 9
 MAX_VENDOR_LEN: Final = 64
+SHOWN_SOURCE_CHARS: Final = 200  # of a replayed row's file name, in a dead letter's message
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,29 @@ def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
     """Validate one decoded wire record into a Trip, or raise RecordError with its reason.
 
     ``naive_tz`` is the zone of timestamps written without an offset (the original generator's
-    ``datetime.now().isoformat()``, which ran on UTC hosts).
+    ``datetime.now().isoformat()``, which ran on UTC hosts). A record whose id has the form
+    replay gives its rows, ``<file>:<row>``, is named in the message: ``row 5 of trips.csv: ...``.
     """
+    try:
+        return _parse(fields, naive_tz)
+    except RecordError as exc:
+        where = _replayed_row(fields.get("id"))
+        if where is None:
+            raise
+        raise RecordError(exc.reason, f"{where}: {exc.message}", raw=exc.raw) from None
+
+
+def _replayed_row(value: Any) -> str | None:
+    """``row 5 of trips.csv`` for the id ``trips.csv:5`` (replay's form), else None."""
+    if not isinstance(value, str):
+        return None
+    source, _, row = value.rpartition(":")
+    if not source or not row.isdigit() or not row.isascii() or row.startswith("0"):
+        return None
+    return f"row {int(row):,} of {source[:SHOWN_SOURCE_CHARS]}"
+
+
+def _parse(fields: Mapping[str, Any], naive_tz: tzinfo) -> Trip:
     pickup_ms = _timestamp(fields, "pickupDate", naive_tz, required=True)
     check_pickup_ms(pickup_ms, fields["pickupDate"])  # type: ignore[arg-type]  # never None
     dropoff_ms = _timestamp(fields, "dropoffDate", naive_tz, required=False)

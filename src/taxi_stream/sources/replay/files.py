@@ -1,12 +1,17 @@
 """Trip files read in bounded blocks with pyarrow: Parquet by row group, CSV by block.
 
-Only the columns the layout maps are read, so memory stays flat whatever the file's size: a
-Parquet file is read a row group at a time (in batches of ``BATCH_ROWS``), a CSV file a block of
-``CSV_BLOCK_BYTES`` at a time, every CSV cell as text (typed by the record mapping, so a block
+Only the columns the layout maps are kept (a CSV row is read whole, to tell a blank one), so
+memory stays flat whatever the file's size: a Parquet file is read a row group at a time (in
+batches of ``BATCH_ROWS``), a CSV file a block of ``CSV_BLOCK_BYTES`` at a time, every CSV cell
+as text (typed by the record mapping, so a block
 whose cells look different from the first one's cannot fail the read).
 
-Rows are numbered from 1, the first data row, in file order. A CSV row with the wrong number of
-fields is not parsed: it keeps its number and comes back as a malformed row with its raw text.
+Rows are numbered from 1, the first data row, in file order, as the file has them: an empty
+line is a row (a blank one, as is a row of the header's width whose cells are all empty: it
+comes back as a malformed row with no text), so the rows after it keep their own numbers. A CSV
+row with the wrong number of fields is not parsed: it keeps its number and comes back as a
+malformed row with its raw text (a quote that never closes makes one row of the rest of the
+file, and the records mapping says so).
 CSV cells are read as bytes and checked for UTF-8 block by block: a row with a cell that is no
 UTF-8 keeps its number and comes back with its cells' bytes, so the rows after it still go.
 A row pyarrow cannot hand over at all (the wrong number of fields and bytes that are no UTF-8)
@@ -28,6 +33,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -131,20 +137,21 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
     malformed: list[tuple[int, str]] = []
 
     def keep_malformed(row: Any) -> str:
-        # pyarrow numbers rows from 1 with the header as row 1; blank lines are not rows
+        # pyarrow numbers rows from 1 with the header as row 1, empty lines too (they are rows)
         text = row.text
         if isinstance(text, bytes):
             text = text.decode("utf-8", "surrogateescape")
         malformed.append((int(row.number) - 1, str(text)))
         return "skip"
 
+    header = _csv_header(path)
     convert = pacsv.ConvertOptions(
-        include_columns=wanted,
-        column_types=dict.fromkeys(wanted, pa.binary()),  # checked for UTF-8 below
+        column_types=dict.fromkeys(header, pa.binary()),  # checked for UTF-8 below
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
         null_values=[""],
     )
+    index = [header.index(name) for name in wanted]  # every column is read, to tell blank rows
     numbers = _RowNumbers()
     _QuietHook.install(keep_malformed)
     with pa.OSFile(str(path)) as stream:
@@ -152,11 +159,14 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
             reader = pacsv.open_csv(
                 stream,
                 read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=keep_malformed),
+                parse_options=pacsv.ParseOptions(
+                    invalid_row_handler=keep_malformed, ignore_empty_lines=False
+                ),
                 convert_options=convert,
             )
-            for batch in reader:
-                rows, bad = numbers.take(batch.num_rows, malformed)
+            for read in reader:
+                rows, bad = numbers.take(read.num_rows, malformed)
+                batch, rows, bad = _without_blank(read, rows, bad, index)
                 texts, rows, not_utf8 = _as_text(batch, rows)
                 renamed = pa.RecordBatch.from_arrays(texts, names=canonical)
                 yield Block(renamed, rows, min(stream.tell() / max(size, 1), 1.0), bad, not_utf8)
@@ -168,6 +178,22 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
     rows, bad = numbers.take(0, malformed, last=True)
     if bad:
         yield Block(_no_rows(canonical), rows, 1.0, bad)
+
+
+def _without_blank(
+    batch: pa.RecordBatch,
+    rows: npt.NDArray[np.int64],
+    bad: list[tuple[int, str]],
+    index: list[int],
+) -> tuple[pa.RecordBatch, npt.NDArray[np.int64], list[tuple[int, str]]]:
+    """The wanted columns of the rows that hold a value; the others (an empty line, or a line
+    of only commas) join the malformed rows as blank text, their numbers kept."""
+    wanted = batch.select(index)
+    if not all(column.null_count for column in batch.columns):
+        return wanted, rows, bad  # some column holds a value in every row: no row is blank
+    blank = np.logical_and.reduce([pc.is_null(c).to_numpy(False) for c in batch.columns])
+    blanks = [(int(row), "") for row in rows[blank]]
+    return wanted.filter(pa.array(~blank)), rows[~blank], sorted(bad + blanks)
 
 
 class _QuietHook:
@@ -209,9 +235,7 @@ def _python_csv_blocks(
             number = 0
             for fields in reader:
                 raw = lines.take()
-                if not fields:
-                    continue  # a blank line is no row, as for pyarrow
-                number += 1
+                number += 1  # an empty line is a row too, a blank one, as for pyarrow
                 if number >= first and rows.add(number, fields, raw) >= BATCH_ROWS:
                     yield rows.block(canonical, lines.read / max(size, 1))
         except csv.Error as exc:
@@ -245,7 +269,8 @@ class _Lines:
 
 
 class _PythonRows:
-    """Rows read by the csv module, sorted as pyarrow's are: good, malformed, not UTF-8."""
+    """Rows read by the csv module, sorted as pyarrow's are: good, malformed (blank ones with
+    no text), not UTF-8."""
 
     def __init__(self, width: int, index: list[int]) -> None:
         self._width, self._index = width, index
@@ -259,7 +284,9 @@ class _PythonRows:
 
     def add(self, number: int, fields: list[str], raw: str) -> int:
         """Keep one row; how many rows are kept so far."""
-        if len(fields) != self._width:
+        if not fields or (len(fields) == self._width and not any(fields)):  # no value: blank
+            self._malformed.append((number, ""))
+        elif len(fields) != self._width:
             self._malformed.append((number, raw))
         else:
             cells = [fields[i] or None for i in self._index]

@@ -10,6 +10,7 @@ dropoff_lat flag fare tip total pu_zone do_zone``
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -127,6 +128,18 @@ class Columns:
         return self.names.get(canonical)
 
 
+class JsonLinesError(SourceError):
+    """A file given to replay is JSON lines: it names the produce command that sends it."""
+
+    def __init__(self, source: str, flags: str = "") -> None:
+        self.source = source
+        command = " ".join(filter(None, ["taxi-stream produce", flags, "--from"]))
+        super().__init__(
+            f"{source} looks like JSON lines: replay reads TLC or Kaggle trip files (Parquet or"
+            f" CSV); send JSON lines with: {command} {shlex.quote(source)}"
+        )
+
+
 def detect(header: Sequence[str], source: str, forced: str | None = None) -> Columns:
     """The layout of a file with these column names (``forced``: that layout, or an error).
 
@@ -152,10 +165,7 @@ def detect(header: Sequence[str], source: str, forced: str | None = None) -> Col
             " CSV), and produce --from reads JSON lines (one trip object a line)"
         )
     if header and header[0].lstrip().startswith("{"):
-        raise SourceError(
-            f"{source} looks like JSON lines: replay reads TLC or Kaggle trip files (Parquet or"
-            f" CSV); send JSON lines with: taxi-stream produce --from {source}"
-        )
+        raise JsonLinesError(source)
     shown = shown_columns(header)
     expected = "; ".join(layout.describe() for layout in LAYOUTS)
     raise SourceError(

@@ -40,12 +40,14 @@ class ReplayOptions:
     limit: int | None = None  # stop after sending this many records
     resume: tuple[str, int] | None = None  # (file name, row): start there
     batch_size: int = PUT_BATCH
+    measure: str | None = None  # the event time (pickup, dropoff) whose disorder to measure
 
 
 @dataclass(slots=True)
 class FileCount:
     """One file's counts: rows read = records sent (or failed) + rows skipped by --start-at +
-    blank rows (only whitespace: skipped, as ``produce --from`` skips blank lines)."""
+    blank rows (empty, only whitespace, or only empty cells: skipped, as ``produce --from``
+    skips blank lines). A row whose quote never closes is one row, however many lines it took."""
 
     name: str
     layout: str
@@ -55,6 +57,7 @@ class FileCount:
     sent: int = 0
     failed: int = 0
     blank: int = 0
+    open_quote: tuple[int, int] | None = None  # (row, lines it took): a quote that never closed
 
     def handled(self) -> int:
         """The rows handled so far: sent, failed, skipped or blank."""
@@ -71,4 +74,4 @@ class ReplayResult:
     limited: bool = False  # --limit ended it
     next_row: tuple[str, int] | None = None  # (file name, row) to resume from, when cut short
     error: str | None = None  # the read error that ended it
-    disorder: Disorder | None = None  # how far its pickups fell behind, once it ended
+    disorder: Disorder | None = None  # how far its trips fell behind (with ``measure``), at the end

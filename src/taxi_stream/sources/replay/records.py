@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
@@ -31,6 +32,7 @@ from taxi_stream.sources.replay.layouts import Layout
 
 EARTH_RADIUS_MI: Final = 3958.8
 BLANK: Final = " \t\r\n\v\f"  # what a blank row holds, as bytes.strip() strips
+_LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 NO_TIME: Final = np.iinfo(np.int64).min  # the event time of a row without a readable pickup
 
 _Spec = tuple[tuple[str, str, Callable[[pa.Array], pa.Array], bool], ...]
@@ -57,12 +59,13 @@ _AFTER: Final[_Spec] = (
 
 @dataclass(frozen=True, slots=True)
 class Records:
-    """Wire records of a block, in row order: data, partition key and pickup time of each."""
+    """Wire records of a block, in row order: data, partition key, pickup and dropoff of each."""
 
     rows: npt.NDArray[np.int64]
     event_ms: npt.NDArray[np.int64]  # epoch ms of the pickup, NO_TIME when there is none
     keys: list[str]
     data: list[bytes]
+    dropoff_ms: npt.NDArray[np.int64]  # epoch ms of the dropoff written, NO_TIME when none
 
 
 Part: TypeAlias = Any
@@ -107,7 +110,8 @@ def to_records(
     parts.append("}")
     data = _join(parts, batch.num_rows).cast(pa.binary()).to_pylist()
     events = np.where(at.has_pickup, at.pickup_s * 1000, NO_TIME)
-    return Records(rows, events, _keys(rows), data)
+    drops = np.where(at.has_dropoff, at.dropoff_s * 1000, NO_TIME)
+    return Records(rows, events, _keys(rows), data, drops)
 
 
 def is_blank(text: str) -> bool:
@@ -118,18 +122,38 @@ def is_blank(text: str) -> bool:
 def malformed_records(rows: list[tuple[int, str]], source: str, width: int) -> Records:
     """A CSV row with the wrong number of fields: its id, its raw text (``csvRow``), how many
     fields it has (``csvColumns``, as the csv module reads it) and the header (``headerColumns``).
+    A row whose quote never closes took the rest of the file: its first line only, and how many
+    lines it took after it (``csvOpenQuote``).
 
     Bytes of the line that are no UTF-8 (surrogate escapes in ``text``) are sent as they are.
     """
     data = [
-        json.dumps(
-            {"id": f"{source}:{row}", "csvRow": text, **_widths(text, width)}, ensure_ascii=False
-        ).encode("utf-8", "surrogateescape")
+        json.dumps(_marker(f"{source}:{row}", text, width), ensure_ascii=False).encode(
+            "utf-8", "surrogateescape"
+        )
         for row, text in rows
     ]
     numbers = np.array([row for row, _ in rows], dtype=np.int64)
     events = np.full(len(rows), NO_TIME, dtype=np.int64)
-    return Records(numbers, events, _keys(numbers), data)
+    return Records(numbers, events, _keys(numbers), data, events)
+
+
+def open_quote(text: str) -> int | None:
+    """The lines after its first that a malformed row took because a quote in it never closes
+    (an odd number of quotes, the rest of the file read as that one row); else None."""
+    if text.count('"') % 2 == 0:
+        return None
+    taken = len(_LINE_BREAK.split(text.rstrip("\r\n"))) - 1
+    return taken or None
+
+
+def _marker(row_id: str, text: str, width: int) -> dict[str, str | int]:
+    """A malformed row's marker; one whose quote never closes keeps only its first line."""
+    taken = open_quote(text)
+    if taken is None:
+        return {"id": row_id, "csvRow": text, **_widths(text, width)}
+    first = _LINE_BREAK.split(text, maxsplit=1)[0]
+    return {"id": row_id, "csvRow": first, "csvOpenQuote": taken, "headerColumns": width}
 
 
 def _widths(text: str, width: int) -> dict[str, int]:
@@ -161,7 +185,8 @@ def not_utf8_records(
         row_id = json.dumps(f"{source}:{row}").encode()
         data.append(b'{"id":' + row_id + b',"csvCells":{' + fields + b"}}")
     numbers = np.array([row for row, _ in rows], dtype=np.int64)
-    return Records(numbers, np.full(len(rows), NO_TIME, dtype=np.int64), _keys(numbers), data)
+    events = np.full(len(rows), NO_TIME, dtype=np.int64)
+    return Records(numbers, events, _keys(numbers), data, events)
 
 
 def within_limit(records: Records, source: str) -> Records:
@@ -174,7 +199,7 @@ def within_limit(records: Records, source: str) -> Records:
         else d
         for row, key, d in zip(records.rows, records.keys, records.data, strict=True)
     ]
-    return Records(records.rows, records.event_ms, records.keys, data)
+    return Records(records.rows, records.event_ms, records.keys, data, records.dropoff_ms)
 
 
 def _escaped(raw: bytes) -> bytes:

@@ -33,9 +33,13 @@ from taxi_stream.sources.replay.records import (
     is_blank,
     malformed_records,
     not_utf8_records,
+    open_quote,
     to_records,
     within_limit,
 )
+
+TripTimesOf = Callable[[Records], npt.NDArray[np.int64]]
+"""The event time of each record the consumer makes a trip of (``NO_TIME``: a dead letter)."""
 
 MAX_WAIT_S: Final = 0.25  # waits are cut in slices this long, to notice stop() and show progress
 KEEP_FAILURES: Final = 20
@@ -57,8 +61,9 @@ def open_files(
 
 
 class Replayer:
-    """Replays opened files into ``put``; ``clock``, ``sleep`` and ``wall`` (epoch seconds, for
-    the disorder's far-future rows) are injected for tests."""
+    """Replays opened files into ``put``; ``clock``, ``sleep`` and ``wall`` (epoch seconds: the
+    records' arrival, for the disorder's far-future rows) are injected for tests; with
+    ``options.measure``, ``trip_times`` (``app.replay.TripTimes``) weighs the disorder."""
 
     def __init__(
         self,
@@ -72,6 +77,7 @@ class Replayer:
         tick: Callable[[Progress], None] = lambda progress: None,
         tick_every_s: float = 1.0,
         wall: Callable[[], float] = time.time,
+        trip_times: TripTimesOf | None = None,
     ) -> None:
         self._files, self._resume = _from_resume(files, options.resume)
         self._options = options
@@ -81,7 +87,11 @@ class Replayer:
         self._pending: list[tuple[str, bytes]] = []
         self._pending_last_row = 0
         self._result = ReplayResult()
-        self._disorder = DisorderMeter(int(wall() * 1000))
+        self._wall = wall
+        if (options.measure is None) != (trip_times is None):
+            raise ValueError("a measured replay takes trip_times, and only a measured one does")
+        self._disorder = None if options.measure is None else DisorderMeter(options.measure)
+        self._trip_times = trip_times
         self._sent_total = 0
         self._lag_s = 0.0
         self._last_event_ms: int | None = None  # the last pickup sent unpaced
@@ -91,12 +101,15 @@ class Replayer:
         self._bytes_before = 0
         self._file_size = 0
         self._file_done = 0.0
+        self._shown = 0.0  # the fraction the last progress gave: a later one never goes below
+        self._sure_row = 0  # the last row of the file whose put returned
 
     def run(self) -> ReplayResult:
         """Replay every file in order; returns the counts (and the resume point if cut short)
-        and the disorder of the pickups it sent."""
+        and, with ``measure``, the disorder of the trips it sent."""
         result = self._run()
-        result.disorder = self._disorder.summary()
+        if self._disorder is not None:
+            result.disorder = self._disorder.summary()
         return result
 
     def _run(self) -> ReplayResult:
@@ -110,7 +123,7 @@ class Replayer:
             count = FileCount(trip_file.name, columns.layout.name, first_row)
             self._result.files.append(count)
             self._file_size, self._file_done = trip_file.size, 0.0
-            self._pending_last_row = first_row - 1
+            self._pending_last_row = self._sure_row = first_row - 1
             try:
                 if not self._replay_file(trip_file, columns, count):
                     return self._cut(count)
@@ -128,9 +141,9 @@ class Replayer:
         for block in trip_file.blocks(columns):
             read = _Read(trip_file.name, len(trip_file.header), count.first_row)
             records, skipped, blank = self._records(block, columns, read)
+            count.open_quote = count.open_quote or _open_quote(block)
             done = self._send(records, count, block.done)
-            sent = records.rows <= self._pending_last_row  # --limit or a stop cut the block
-            self._disorder.note(records.event_ms if done else records.event_ms[sent])
+            self._measure(records, done)
             count.skipped += _before(skipped, self._pending_last_row + 1, done)
             count.blank += _before(blank, self._pending_last_row + 1, done)
             count.read = count.handled()
@@ -138,6 +151,15 @@ class Replayer:
                 return False
             self._file_done = block.done
         return True
+
+    def _measure(self, records: Records, whole: bool) -> None:
+        """The disorder of the block's trips sent (all, or up to where --limit or a stop cut),
+        put by the wall clock now (their arrival, to within the block's sending)."""
+        if self._disorder is None or self._trip_times is None:
+            return
+        if not whole:  # records are in row order: those sent are the first ones
+            records = _head(records, int(np.count_nonzero(records.rows <= self._pending_last_row)))
+        self._disorder.note(self._trip_times(records), int(self._wall() * 1000))
 
     def _first_row(self, name: str) -> int:
         resume = self._resume
@@ -248,6 +270,7 @@ class Replayer:
             return
         batch, self._pending = self._pending, []
         outcome = self._put(batch)
+        self._sure_row = int(batch[-1][0])  # partition keys are the row numbers
         failures = outcome.failures
         count.sent += len(batch) - len(failures)
         count.failed += len(failures)
@@ -270,6 +293,7 @@ class Replayer:
 
     def _maybe_tick(self, count: FileCount, fraction: float) -> None:
         now = self._clock()
+        self._shown = max(self._shown, fraction)
         if now >= self._next_tick:
             self._next_tick = now + self._tick_every_s
             self._tick(self._snapshot(count, fraction, now))
@@ -297,9 +321,15 @@ class Replayer:
         """Where the replay stands now (None before the first file), for the last line."""
         if not self._result.files:
             return None
-        return self._snapshot(
-            self._result.files[-1], self._fraction(self._file_done, 1, 1), self._clock()
-        )
+        fraction = max(self._shown, self._fraction(self._file_done, 1, 1))  # mid-block too
+        return self._snapshot(self._result.files[-1], fraction, self._clock())
+
+    def unsent(self) -> tuple[str, int] | None:
+        """(file, row) from which no put has returned: where a replay quit at once goes on (the
+        batch in flight then may be sent twice); None before the first file."""
+        if not self._result.files:
+            return None
+        return self._result.files[-1].name, self._sure_row + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +371,21 @@ def _before(skipped: npt.NDArray[np.int64], next_row: int, whole: bool) -> int:
     return len(skipped) if whole else int(np.count_nonzero(skipped < next_row))
 
 
+def _open_quote(block: Block) -> tuple[int, int] | None:
+    """The (row, lines taken) of a malformed row of the block whose quote never closes."""
+    for row, text in block.malformed:
+        taken = open_quote(text)
+        if taken is not None:
+            return row, taken
+    return None
+
+
+def _head(records: Records, n: int) -> Records:
+    """The first ``n`` records."""
+    r = records
+    return Records(r.rows[:n], r.event_ms[:n], r.keys[:n], r.data[:n], r.dropoff_ms[:n])
+
+
 def _merge(records: Records, extra: Records) -> Records:
     rows = np.concatenate([records.rows, extra.rows])
     order = np.argsort(rows, kind="stable")
@@ -350,4 +395,5 @@ def _merge(records: Records, extra: Records) -> Records:
         np.concatenate([records.event_ms, extra.event_ms])[order],
         [keys[i] for i in order],
         [data[i] for i in order],
+        np.concatenate([records.dropoff_ms, extra.dropoff_ms])[order],
     )

@@ -1,0 +1,87 @@
+"""An interrupted replay says where it stands and how to go on, with the flags it was given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from taxi_stream.cli.replay import replay as replay_command
+from taxi_stream.sources.replay.outcomes import ReplayOptions
+from taxi_stream.sources.replay.progress import Progress
+from taxi_stream.sources.replay.replayer import Replayer, open_files
+from tests.support.replaying import Captured
+
+SAMPLE = Path(__file__).parents[1] / "data" / "yellow_tripdata_2024-11_first10k.csv"
+BATCH = 100
+
+
+class Ticks:
+    """Every progress the replay gives, and a stop asked once ``after`` puts have gone."""
+
+    def __init__(self, put: Captured, after: int) -> None:
+        self.put, self.after = put, after
+        self.seen: list[Progress] = []
+
+    def __call__(self, progress: Progress) -> None:
+        self.seen.append(progress)
+
+    def stop(self) -> bool:
+        return len(self.put.entries) >= self.after * BATCH
+
+
+def test_progress_after_an_interrupt_stays_where_the_replay_got(tmp_path: Path) -> None:
+    """Stopped after 30 batches of the one-block sample, the last line is not back at 0 %."""
+    put = Captured()
+    ticks = Ticks(put, after=30)
+    options = ReplayOptions(speedup=None, batch_size=BATCH)
+    replayer = Replayer(
+        open_files([SAMPLE]), options, put, stop=ticks.stop, tick=ticks, tick_every_s=0
+    )
+    result = replayer.run()
+    assert result.stopped
+    last = ticks.seen[-1]
+    assert last.rows_sent == 30 * BATCH
+    assert last.fraction >= max(p.fraction for p in ticks.seen[:-1])
+    assert last.fraction > 0.25  # 3,000 of the 10,000 rows: past a quarter of the bytes
+
+
+class QuitOnPut(Captured):
+    """A put that a second Ctrl-C interrupts on its ``nth`` call."""
+
+    def __init__(self, nth: int) -> None:
+        super().__init__()
+        self.nth, self.calls = nth, 0
+
+    def __call__(self, batch: list[tuple[str, bytes]]) -> Captured:
+        self.calls += 1
+        if self.calls == self.nth:
+            raise KeyboardInterrupt
+        return super().__call__(batch)
+
+
+def test_a_quit_mid_put_goes_on_from_the_batch_in_flight() -> None:
+    """Interrupted in its 3rd put: rows 1-200 are sent, so it goes on from row 201."""
+    put = QuitOnPut(3)
+    replayer = Replayer(open_files([SAMPLE]), ReplayOptions(None, batch_size=BATCH), put)
+    with pytest.raises(KeyboardInterrupt):
+        replayer.run()
+    sent = [json.loads(data)["id"] for _, data in put.entries]
+    assert sent[-1] == f"{SAMPLE.name}:200"
+    assert replayer.unsent() == (SAMPLE.name, 201)
+
+
+def test_the_json_lines_pointer_keeps_the_flags_given(tmp_path: Path) -> None:
+    """replay --data-dir 'my data' --shards 2 on JSON lines points at produce with both."""
+    trips = tmp_path / "my trips.jsonl"
+    trips.write_text('{"id":"t-1","vendorId":2}\n')
+    data = tmp_path / "my data"
+    args = ["--data-dir", str(data), "--shards", "2", "--quiet", str(trips)]
+    done = CliRunner().invoke(replay_command, args)
+    assert done.exit_code == 1
+    assert done.output.strip().endswith(
+        f"send JSON lines with: taxi-stream produce --data-dir '{data}' --shards 2 --from '{trips}'"
+    )
+    assert not data.exists()  # nothing was opened, nothing sent
