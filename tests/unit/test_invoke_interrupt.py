@@ -37,3 +37,50 @@ def test_a_ctrl_c_as_the_worker_starts_leaves_no_call_to_begin_later(
     (worker,) = made
     worker.run()  # the thread gets its turn only now, after the runner has moved on
     assert calls == []
+
+
+def test_a_ctrl_c_while_a_timed_out_call_is_waited_out_still_waits_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while the runner waits out a call past its deadline: raised once the call returned.
+
+    Otherwise the runner would roll back and move on while the late call still writes.
+    """
+    began, release = threading.Event(), threading.Event()
+    interrupts: list[str] = []
+
+    class CtrlCOnWait(threading.Event):
+        """The call's done flag: its deadline has passed, and the first wait without a deadline
+        is cut by Ctrl-C; a later one lets the blocked call finish and waits for it."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if timeout is not None:  # the deadline's wait: past as soon as the call began
+                began.wait()
+                return super().wait(0)
+            if not interrupts:
+                interrupts.append("ctrl-c")
+                raise KeyboardInterrupt
+            release.set()
+            return super().wait()
+
+    class Watched(invoke._Call):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.done = CtrlCOnWait()
+
+    finished: list[str] = []
+
+    def handler(event: object, context: object) -> dict[str, Any]:
+        began.set()
+        release.wait()
+        finished.append("returned")
+        return {}
+
+    monkeypatch.setattr(invoke, "_Call", Watched)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call_with_deadline(handler, EVENT, LocalContext("r", deadline_s=0.0))
+        assert interrupts == ["ctrl-c"]
+        assert finished == ["returned"], "Ctrl-C left the timed-out call running"
+    finally:
+        release.set()  # a thread left blocked by a failure ends

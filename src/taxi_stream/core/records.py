@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -117,7 +118,7 @@ class ShardInfo:
 class ReadResult:
     """One read from a shard: records, lag behind the tip, end of shard, records lost to trims."""
 
-    records: list[StreamRecord]
+    records: Sequence[StreamRecord]  # a list, or the embedded stream's columns (RecordBatch)
     behind_ms: int | None = None
     end_of_shard: bool = False  # a closed shard read to its end
     expired: int = 0  # records after the read's position that retention trimmed before this read

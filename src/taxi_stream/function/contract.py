@@ -9,13 +9,14 @@ here: Python 3.11 would then not see ``NotRequired`` when it builds a TypedDict'
 
 ``KinesisRecords`` is the one exception to "annotations only": the ``Records`` of a local
 invocation of our own in-process handler, built record by record on access from the stream's
-records (so whatever reads it sees exactly the AWS records), whose payload bytes that handler
-may read without the base64 round trip.
+records (so whatever reads it sees exactly the AWS records), whose payloads, arrival times
+and sequence numbers that handler may read as columns, without the base64 round trip.
 """
 
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NotRequired, Protocol, TypedDict, overload
 
+from taxi_stream.core.recordbatch import RecordBatch
 from taxi_stream.core.records import StreamRecord
 
 State = dict[str, Any]
@@ -113,9 +114,12 @@ class LambdaContext(Protocol):
 class KinesisRecords(Sequence[KinesisEventRecord]):
     """The ``Records`` of one local invocation, each built on access by ``build``.
 
-    ``stream_records`` are the records themselves: a handler that knows this type may read
-    their bytes directly instead of decoding the base64 of each ``data``. Only the runner's
-    in-process handler is given one; every other handler gets the plain list AWS sends.
+    ``stream_records`` are the records themselves (the embedded stream's are a
+    ``RecordBatch``, whose records are built only when read), and ``columns`` the same as
+    columns: a handler that knows this type may read the payloads, arrival times and sequence
+    numbers directly instead of decoding each record's base64 ``data``, and build no record.
+    Only the runner's in-process handler is given one; every other handler gets the plain list
+    AWS sends.
     """
 
     __slots__ = ("_build", "stream_records")
@@ -127,6 +131,11 @@ class KinesisRecords(Sequence[KinesisEventRecord]):
     ) -> None:
         self.stream_records = records
         self._build = build
+
+    @property
+    def columns(self) -> RecordBatch:
+        """The records as columns (no record, no event record built)."""
+        return RecordBatch.of(self.stream_records)
 
     def __len__(self) -> int:
         return len(self.stream_records)

@@ -19,12 +19,13 @@ import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import attrgetter, itemgetter, mul, truediv
+from operator import itemgetter, mul, truediv
 from typing import Any, Final
 
 import pybase64
 
 from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.recordbatch import RecordBatch
 from taxi_stream.core.records import DeadLetter, Origin, StreamRecord
 from taxi_stream.core.windows import FIRST_INSTANT_MS, LAST_INSTANT_MS
 from taxi_stream.function.contract import KinesisRecords
@@ -57,7 +58,6 @@ class Decoders:
 
 
 _KINESIS, _SEQUENCE, _DATA = itemgetter("kinesis"), itemgetter("sequenceNumber"), itemgetter("data")
-_ARRIVAL = attrgetter("arrival_ms")
 _HEAD = itemgetter(slice(0, len(MAGIC)))
 
 
@@ -75,7 +75,7 @@ class Batch:
         self.dead: list[DeadLetter] = []
         self.dead_at: list[int] = []
         self._kinesis: list[Mapping[str, Any]] | None = None  # the records' kinesis parts
-        self._records: Sequence[StreamRecord] | None = None  # or the runner's stream records
+        self._records: RecordBatch | None = None  # or the runner's stream records
         self._subs: list[int | None] | None = None  # KPL member indexes (None: no aggregates)
         self._arrivals: list[int] | None = None
 
@@ -97,8 +97,7 @@ class Batch:
 
     def _arrival_times(self) -> list[int]:
         if self._records is not None:
-            seconds = list(map(truediv, map(_ARRIVAL, self._records), repeat(1000)))
-            return _arrival_column(seconds) or list(map(arrival_of, seconds))
+            return _viewed_arrivals(self._records)
         kinesis = self._kinesis or []
         found: list[object]
         if set(map(type, kinesis)) == {dict}:  # the common case: no Python frame per record
@@ -121,7 +120,7 @@ def unpack(
 ) -> Batch:
     """The batch's payloads; counts the records into the part and names its first sequence."""
     if records.__class__ is KinesisRecords:
-        batch = _viewed_batch(records.stream_records)
+        batch = _viewed_batch(records.columns)
     else:
         batch = _plain_batch(records, decoders.b64decode)
     if batch is None:
@@ -157,14 +156,26 @@ def _plain_batch(records: Sequence[object], b64decode: Callable[[Any], bytes]) -
     return batch
 
 
-def _viewed_batch(records: Sequence[StreamRecord]) -> Batch | None:
-    """The runner's stream records as they are, when none is a KPL aggregate."""
-    payloads = list(map(attrgetter("data"), records))
+def _viewed_batch(records: RecordBatch) -> Batch | None:
+    """The runner's stream records as columns, when none is a KPL aggregate."""
+    payloads = records.payloads()
     if MAGIC in map(_HEAD, payloads):
         return None
     batch = Batch(payloads)
     batch._records = records
     return batch
+
+
+def _viewed_arrivals(records: RecordBatch) -> list[int]:
+    """``arrival_of`` each record's arrival in seconds: once a run of one arrival time."""
+    runs = records.arrival_runs()
+    if len(runs) * 4 > len(records):  # records as they came: the column in C
+        seconds = list(map(truediv, records.arrivals(), repeat(1000)))
+        return _arrival_column(seconds) or list(map(arrival_of, seconds))
+    out: list[int] = []
+    for count, arrival in runs:
+        out += repeat(arrival_of(arrival / 1000), count)
+    return out
 
 
 def _walked(

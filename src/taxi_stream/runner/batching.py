@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from operator import itemgetter
 from typing import Final
 
 from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
+from taxi_stream.core.recordbatch import RecordBatch
 from taxi_stream.core.records import StreamRecord
 from taxi_stream.core.windows import window_start_ms
 from taxi_stream.ports import StreamReader
@@ -39,15 +39,15 @@ class Batcher:
         if cursor.at_end or len(cursor.buffer) >= size or (cursor.buffer and not gathering):
             return
         result = self._reader.read(cursor.shard_id, cursor.read_after, size - len(cursor.buffer))
-        records = result.records
+        records = RecordBatch.of(result.records)
         if records:
             cursor.read_after = records[-1].sequence_number
         if result.expired:
             self._expired(cursor, result.expired)
         start = cursor.checkpoint.start_ms
         if start is not None:
-            records = [record for record in records if record.arrival_ms >= start]
-        cursor.buffer.extend(records)
+            records = records.since(start)
+        cursor.buffer += records
         behind_ms = result.behind_ms or 0
         if behind_ms != cursor.stats.behind_ms:
             cursor.stats = replace(cursor.stats, behind_ms=behind_ms)
@@ -71,7 +71,7 @@ class Batcher:
         open_start = cursor.checkpoint.window_start_ms
         return start if open_start is None else max(start, open_start)
 
-    def take(self, cursor: ShardCursor, *, drain: bool) -> list[StreamRecord] | None:
+    def take(self, cursor: ShardCursor, *, drain: bool) -> RecordBatch | None:
         """The next batch from the records read ahead, or None (nothing, or not yet)."""
         buffer, config = cursor.buffer, self._config
         if not buffer:
@@ -89,7 +89,7 @@ class Batcher:
         complete = len(records) == config.batch_size or len(records) < len(buffer)
         if not complete and self._gathering(cursor, drain=drain):
             return None
-        del buffer[: len(records)]
+        cursor.buffer = buffer[len(records) :]
         return records
 
     def _gathering(self, cursor: ShardCursor, *, drain: bool) -> bool:
@@ -111,14 +111,7 @@ class Batcher:
         return self._now_ms() >= end + self._config.idle_close_s * 1000
 
 
-def _before(records: list[StreamRecord], end_ms: int) -> int:
-    """How many leading records arrived before ``end_ms``."""
-    if max(map(_ARRIVAL, records), default=end_ms) < end_ms:
-        return len(records)  # the usual case, found in C: the whole batch is in the window
-    for count, record in enumerate(records):
-        if record.arrival_ms >= end_ms:
-            return count
-    return len(records)
-
-
-_ARRIVAL: Final = itemgetter(1)  # StreamRecord.arrival_ms
+def _before(records: Sequence[StreamRecord], end_ms: int) -> int:
+    """How many leading records arrived before ``end_ms`` (a stored batch's share one time,
+    so a batch of the embedded stream is looked at once, not record by record)."""
+    return RecordBatch.of(records).arrived_before(end_ms)

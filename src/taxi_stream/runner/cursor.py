@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from taxi_stream.core.records import StreamRecord
+from taxi_stream.core.recordbatch import RecordBatch
 from taxi_stream.runner.checkpoint import Checkpoint
 
 
@@ -16,7 +16,7 @@ from taxi_stream.runner.checkpoint import Checkpoint
 class Pending:
     """A batch being tried: its records, the retries it has had, how often it was invoked."""
 
-    records: list[StreamRecord]
+    records: RecordBatch
     retries: int = 0
     invokes: int = 0
     unhandled: bool = True  # the last failure raised or timed out (not a response that failed)
@@ -105,7 +105,7 @@ class ShardCursor:
     checkpoint: Checkpoint = field(default_factory=Checkpoint)
     retry: RetryState = field(default_factory=RetryState)
     stats: ShardStats = field(default_factory=ShardStats)
-    buffer: list[StreamRecord] = field(default_factory=list)  # read ahead, in no batch yet
+    buffer: RecordBatch = field(default_factory=RecordBatch)  # read ahead, in no batch yet
     read_after: str | None = None  # the last sequence number read (skipped records included)
     at_end: bool = False  # the stream said this closed shard has no more records
     caught_up: bool = False  # the last read found nothing new

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from itertools import takewhile
 from typing import Final
 
-from taxi_stream.core.records import StreamRecord
+from taxi_stream.core.recordbatch import RecordBatch
 from taxi_stream.ports import FailureDestination
 from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.config import MappingConfig
@@ -41,13 +40,13 @@ class FailurePolicy:
         self._stream_arn = stream_arn
         self._function_arn = function_arn
 
-    def expired(self, records: list[StreamRecord]) -> int:
+    def expired(self, records: RecordBatch) -> int:
         """How many leading records are older than MaximumRecordAgeInSeconds."""
         age_s = self._config.maximum_record_age_s
         if age_s == -1:
             return 0
         cutoff = self._now_ms() - age_s * 1000
-        return sum(1 for _ in takewhile(lambda r: r.arrival_ms < cutoff, records))
+        return records.arrived_before(cutoff)
 
     def batch_failed(self, cursor: ShardCursor, pending: Pending, why: str, *, split: bool) -> None:
         """Retry a failed batch: split it first, or discard it once its retries are spent."""
@@ -59,7 +58,7 @@ class FailurePolicy:
         if bisect:
             half = len(pending.records) // 2
             rest = Pending(pending.records[half:], pending.retries, pending.invokes)
-            del pending.records[half:]
+            pending.records = pending.records[:half]
             cursor.retry.queue.appendleft(rest)  # a split does not count towards the retries
             return
         if exhausted:
@@ -70,7 +69,7 @@ class FailurePolicy:
         pending.retries += 1
 
     def discard(
-        self, cursor: ShardCursor, pending: Pending, records: list[StreamRecord], condition: str
+        self, cursor: ShardCursor, pending: Pending, records: RecordBatch, condition: str
     ) -> None:
         """Send a discarded batch's metadata to the destination, then checkpoint past it."""
         record = invocation_record(

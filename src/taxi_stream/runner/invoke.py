@@ -181,16 +181,22 @@ def call_with_deadline(
     ("Task timed out after N seconds"), but only once the abandoned call has returned: the
     caller then rolls back the unit of work the call ran in, so nothing the late call wrote to
     the runner's SQLite store survives, and the next attempt never runs beside it. A Ctrl-C
-    that lands meanwhile, even while the worker starts, is raised once the call has returned,
-    or once the call is sure never to begin. ``worker``: the caller's kept thread (without
-    one, a thread for this call alone).
+    that lands meanwhile (even while the worker starts, or while a timed-out call is waited
+    out) is raised once the call has returned, or once the call is sure never to begin.
+    ``worker``: the caller's kept thread (without one, a thread for this call alone).
     """
     call = _Call(handler, event, context)
     timeout_s = max(0.0, context.deadline_s - time.monotonic())
     kept = worker or Worker()
     try:
         kept.submit(call)
-        call.done.wait(None if timeout_s == float("inf") else timeout_s)  # inf: no deadline
+        timed_out = not call.done.wait(None if timeout_s == float("inf") else timeout_s)
+        if timed_out:  # inf: no deadline
+            log.warning(
+                "invocation %s timed out; waiting for the call to return before rolling it back",
+                context.aws_request_id,
+            )
+            call.done.wait()  # a Ctrl-C here, too, waits the call out below
     except BaseException:  # Ctrl-C: the call must still not outlive its unit of work
         with call.lock:
             call.cancelled = True
@@ -201,12 +207,7 @@ def call_with_deadline(
     finally:
         if worker is None:
             kept.retire()
-    if not call.done.is_set():
-        log.warning(
-            "invocation %s timed out; waiting for the call to return before rolling it back",
-            context.aws_request_id,
-        )
-        call.done.wait()
+    if timed_out:
         raise FunctionTimeoutError(f"{TIMED_OUT} {timeout_s:.2f} seconds")
     if not call.raised:
         return call.returned[0]

@@ -15,7 +15,8 @@ from taxi_stream.core.errors import (
     StreamError,
 )
 from taxi_stream.core.limits import MAX_STATE_BYTES
-from taxi_stream.core.records import ShardInfo, StreamRecord
+from taxi_stream.core.recordbatch import RecordBatch
+from taxi_stream.core.records import ShardInfo
 from taxi_stream.function.contract import KinesisEvent
 from taxi_stream.ports import CheckpointStore, FailureDestination, StreamReader, UnitOfWork
 from taxi_stream.runner.batching import Batcher
@@ -256,14 +257,14 @@ class EventSourceMapping:
         expired = self._failures.expired(pending.records)
         if expired:
             self._failures.discard(cursor, pending, pending.records[:expired], RECORD_AGE_EXCEEDED)
-            del pending.records[:expired]
+            pending.records = pending.records[expired:]
             if not pending.records:
                 cursor.retry.next_pending()
                 return 0
         records = pending.records
         window = self._batcher.window_of(cursor, records[0]) if self._config.windowed else None
         pending.invokes += 1
-        sequences = [record.sequence_number for record in records]
+        sequences = records.sequence_numbers()  # formatted only to match batchItemFailures
 
         def settle(response: Response) -> Checkpoint:
             done = records[: response.failed_from]
@@ -295,15 +296,13 @@ class EventSourceMapping:
             cursor.retry.next_pending()
         else:
             failed = pending.records[response.failed_from]
-            del pending.records[: response.failed_from]
+            pending.records = pending.records[response.failed_from :]
             pending.unhandled = False
             why = f"partial batch failure from sequence number {failed.sequence_number}"
             self._failures.batch_failed(cursor, pending, why, split=False)
         return len(done)
 
-    def _event(
-        self, cursor: ShardCursor, records: list[StreamRecord], window: int | None
-    ) -> KinesisEvent:
+    def _event(self, cursor: ShardCursor, records: RecordBatch, window: int | None) -> KinesisEvent:
         build = record_view if self._record_view else kinesis_records
         kinesis = build(records, cursor.shard_id, self._arn)
         if window is None:

@@ -70,6 +70,22 @@ def encode(keys: Sequence[str], payloads: Sequence[bytes]) -> tuple[int, int, by
 
 def decode(count: int, codec: int, size: int, stored: bytes) -> tuple[list[str], list[bytes]]:
     """The partition keys and payloads of a stored batch of ``count`` records."""
+    body, ends, keys, payloads = decode_columns(count, codec, size, stored)
+    if keys is None:
+        cut = body[: ends[count]].decode("latin-1").__getitem__
+        keys = list(map(cut, map(slice, ends[:count], ends[1 : count + 1])))
+    return keys, payloads
+
+
+def decode_columns(
+    count: int, codec: int, size: int, stored: bytes
+) -> tuple[bytes, list[int], list[str] | None, list[bytes]]:
+    """(body, offsets, keys, payloads) of a stored batch of ``count`` records.
+
+    ``offsets`` are the body's: the keys' bounds (``count + 1``), then the payloads' ends.
+    ``keys`` is None when the keys are all ASCII: each is then ``body[offsets[i]:offsets[i +
+    1]]`` read as Latin-1, cut when it is wanted.
+    """
     if codec not in (RAW, ZSTD):
         raise StreamError(f"a batch of the embedded stream has an unknown codec {codec}")
     try:
@@ -82,20 +98,20 @@ def decode(count: int, codec: int, size: int, stored: bytes) -> tuple[list[str],
         raise StreamError(f"a batch of the embedded stream is {len(body)} bytes, not {size}")
     cut = body.__getitem__  # slices made and applied in C: no Python call per record
     payloads = list(map(cut, map(slice, ends[count:-1], ends[count + 1 :])))
-    return _keys(body, ends, count), payloads
+    return body, ends, _keys(body, ends, count), payloads
 
 
-def _keys(body: bytes, ends: list[int], count: int) -> list[str]:
-    """The batch's partition keys, cut from one string when they are all ASCII.
+def _keys(body: bytes, ends: list[int], count: int) -> list[str] | None:
+    """None when the batch's partition keys are all ASCII, else the keys decoded one by one.
 
-    Latin-1 gives one character per byte, so the key bytes' offsets cut the string as they
-    cut the bytes; for ASCII bytes it reads as UTF-8 does. Otherwise each key is decoded
+    Latin-1 gives one character per byte, so the key bytes' offsets cut the Latin-1 string as
+    they cut the bytes; for ASCII bytes it reads as UTF-8 does. Otherwise each key is decoded
     alone (a character split across two keys, valid once they are joined, must still fail
     as its own key does).
     """
-    spans = map(slice, ends[:count], ends[1 : count + 1])
     if body[ends[0] : ends[count]].isascii():
-        return list(map(body[: ends[count]].decode("latin-1").__getitem__, spans))
+        return None
+    spans = map(slice, ends[:count], ends[1 : count + 1])
     try:
         return list(map(bytes.decode, map(body.__getitem__, spans)))
     except UnicodeDecodeError as exc:  # written as text: only a damaged file has this

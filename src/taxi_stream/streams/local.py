@@ -22,12 +22,12 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from itertools import repeat
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 from taxi_stream.core.errors import ConfigError, StreamError
 from taxi_stream.core.limits import accepted_columns
+from taxi_stream.core.recordbatch import RecordBatch, StoredChunk, numbers
 from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRecord
 from taxi_stream.infra.clock import now_ms
 from taxi_stream.infra.sqlite import connect, errors
@@ -67,14 +67,14 @@ CREATE TABLE IF NOT EXISTS batches (
 _LEGACY_TABLE: Final = "records"  # one row per record: (shard, seq, arrival_ms, key, data)
 
 
-_tuple_new = cast(
-    Callable[[type[StreamRecord], tuple[str, int, str, bytes]], StreamRecord], tuple.__new__
-)  # a StreamRecord of its four fields, built in C (no Python __new__ per record)
-
-
 def shard_id(index: int) -> str:
     """Kinesis-style shard id for a shard index."""
     return f"shardId-{index:012d}"
+
+
+def _shard_prefix(shard: int) -> str:
+    """The digits every sequence number of a shard starts with: the lead and the shard index."""
+    return f"{_SEQUENCE_LEAD}{shard:0{_SHARD_DIGITS}d}"
 
 
 def format_sequence(shard: int, counter: int) -> str:
@@ -119,7 +119,7 @@ class LocalStream:
         self._db = connect(self._path, _SCHEMA, StreamError, new_file=_NEW_FILE)
         self.shard_count, self._name, self._legacy = self._init_meta(shard_count)
         self._record_table = self._has_record_table()
-        self._decoded: tuple[int, int, list[StreamRecord]] | None = None  # the last batch read
+        self._decoded: tuple[int, int, StoredChunk] | None = None  # the last batch read
 
     @property
     def name(self) -> str:
@@ -265,7 +265,8 @@ class LocalStream:
         ``after`` must be a sequence number of that shard (StreamError otherwise): one of
         another shard or stream would skip or repeat records. When retention trimmed records
         that followed ``after``, the read starts at the oldest one left and ``expired`` says
-        how many were lost.
+        how many were lost. The records are a ``RecordBatch``: columns, each record built
+        only when it is read.
         """
         index = self._index(shard_id)
         start = 0 if after is None else self._counter(index, after)
@@ -273,17 +274,17 @@ class LocalStream:
             first, last, records = self._record_rows(index, start, limit)
             if len(records) < limit:
                 later, batched = self._batch_records(index, last, limit - len(records))
-                first = first if records else later
+                first = first if len(records) else later
                 records += batched
             tip = self._tip(index)
         behind = tip - records[-1].arrival_ms if records and tip is not None else 0
         expired = first - start - 1 if records and after is not None else 0
         return ReadResult(records=records, behind_ms=behind, expired=expired)
 
-    def _batch_records(self, index: int, start: int, limit: int) -> tuple[int, list[StreamRecord]]:
+    def _batch_records(self, index: int, start: int, limit: int) -> tuple[int, RecordBatch]:
         """(first counter, records) of up to ``limit`` records after ``start``, from batches."""
-        out: list[StreamRecord] = []
-        first = 0
+        chunks: list[StoredChunk] = []
+        first, taken = 0, 0
         rows = self._db.execute(
             "SELECT last_seq, count, arrival_ms, codec, size, body FROM batches"
             " WHERE shard = ? AND last_seq > ? ORDER BY last_seq",
@@ -292,36 +293,36 @@ class LocalStream:
         for last, count, arrival_ms, codec, size, body in rows:
             batch = self._batch(index, last, count, arrival_ms, (codec, size, body))
             skip = max(0, start - (last - count))
-            if not out:
+            if not chunks:
                 first = last - count + 1 + skip
-            out += batch[skip : skip + limit - len(out)]
-            if len(out) >= limit:
+            chunk = batch.cut(skip, min(count, skip + limit - taken))
+            chunks.append(chunk)
+            taken += len(chunk)
+            if taken >= limit:
                 break
         rows.close()
-        return first, out
+        return first, RecordBatch(chunks)
 
     def _batch(
         self, index: int, last: int, count: int, arrival_ms: int, stored: tuple[int, int, bytes]
-    ) -> list[StreamRecord]:
+    ) -> StoredChunk:
         """The records of one batch (the last one decoded is kept: reads often resume in it)."""
         if self._decoded is not None and self._decoded[:2] == (index, last):
             return self._decoded[2]
-        keys, payloads = batches.decode(count, *stored)
-        numbers = self._numbers(index, last - count + 1, last + 1)
-        fields = zip(numbers, repeat(arrival_ms, count), keys, payloads, strict=True)
-        records = list(map(_tuple_new, repeat(StreamRecord, count), fields))
-        self._decoded = (index, last, records)
-        return records
+        body, ends, keys, payloads = batches.decode_columns(count, *stored)
+        prefix, width = ("", 0) if self._legacy else (_shard_prefix(index), _COUNTER_DIGITS)
+        sequence = (prefix, width, last - count + 1)
+        chunk = StoredChunk(payloads, arrival_ms, sequence, body, ends, keys)
+        self._decoded = (index, last, chunk)
+        return chunk
 
-    def _record_rows(
-        self, index: int, start: int, limit: int
-    ) -> tuple[int, int, list[StreamRecord]]:
+    def _record_rows(self, index: int, start: int, limit: int) -> tuple[int, int, RecordBatch]:
         """(first counter, last counter, records) from an older log's one-row-per-record table.
 
-        Without such records: (0, ``start``, []).
+        Without such records: (0, ``start``, no records).
         """
         if not self._record_table:
-            return 0, start, []
+            return 0, start, RecordBatch()
         rows = self._db.execute(
             "SELECT seq, arrival_ms, partition_key, data FROM records"
             " WHERE shard = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -330,8 +331,8 @@ class LocalStream:
         sequence = self._sequencer(index)
         records = [StreamRecord(sequence(seq), arr, key, data) for seq, arr, key, data in rows]
         if not rows:
-            return 0, start, []
-        return rows[0][0], rows[-1][0], records
+            return 0, start, RecordBatch()
+        return rows[0][0], rows[-1][0], RecordBatch.of(records)
 
     def _tip(self, index: int) -> int | None:
         """The arrival time of the shard's newest record (None: the shard has none)."""
@@ -348,24 +349,16 @@ class LocalStream:
 
     def _numbers(self, index: int, first: int, stop: int) -> list[str]:
         """The shard's sequence numbers of the counters ``first`` to ``stop - 1``, as
-        ``_sequencer`` writes them, made in C: counters of one digit count share their padding."""
+        ``_sequencer`` writes them, made in C (``core.recordbatch.numbers``)."""
         if self._legacy:
-            return list(map(str, range(first, stop)))
-        prefix = f"{_SEQUENCE_LEAD}{index:0{_SHARD_DIGITS}d}"
-        out: list[str] = []
-        while first < stop:
-            digits = len(str(first))
-            end = min(stop, 10**digits)  # the first counter with one digit more
-            padded = prefix + "0" * (_COUNTER_DIGITS - digits)
-            out += map(padded.__add__, map(str, range(first, end)))
-            first = end
-        return out
+            return numbers("", 0, first, stop)
+        return numbers(_shard_prefix(index), _COUNTER_DIGITS, first, stop)
 
     def _sequencer(self, index: int) -> Callable[[int], str]:
         """A shard's sequence number of a counter."""
         if self._legacy:
             return str
-        prefix = f"{_SEQUENCE_LEAD}{index:0{_SHARD_DIGITS}d}"
+        prefix = _shard_prefix(index)
         return lambda counter: f"{prefix}{counter:0{_COUNTER_DIGITS}d}"
 
     def _counter(self, index: int, after: str) -> int:
