@@ -121,8 +121,10 @@ class TotalsQuery(Protocol):
         """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
         ...
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
+    def dead_letters(
+        self, limit: int | None = None, *, newest_first: bool = False
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first (``newest_first``: newest first), at most ``limit``."""
         ...
 
     def counts(self) -> tuple[int, int]:

@@ -53,7 +53,9 @@ class LaterStore:
     def windows(self, *args: object) -> list[WindowTotals]:
         return list(WINDOWS)
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+    def dead_letters(
+        self, limit: int | None = None, *, newest_first: bool = False
+    ) -> list[DeadLetter]:
         return []
 
     def counts(self) -> tuple[int, int]:

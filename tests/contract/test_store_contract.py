@@ -269,6 +269,16 @@ def test_dead_letters_come_oldest_first_up_to_a_limit(store: ContractStore) -> N
     assert store.dead_letters(0) == []
 
 
+def test_dead_letters_newest_first_keep_the_newest_up_to_a_limit(store: ContractStore) -> None:
+    """dead_letters(limit, newest_first=True) returns the newest ones first, at most limit."""
+    letters = [dead_letter(i) for i in (1, 2, 9, 10, 11)]
+    store.put_dead_letters(letters)
+    assert store.dead_letters(2, newest_first=True) == [letters[4], letters[3]]
+    assert store.dead_letters(10, newest_first=True) == letters[::-1]
+    assert store.dead_letters(newest_first=True) == store.dead_letters()[::-1]
+    assert store.dead_letters(0, newest_first=True) == []
+
+
 def test_dead_letters_are_counted_by_reason(store: ContractStore) -> None:
     """dead_letter_reasons() counts each stored dead letter once under its reason."""
     assert store.dead_letter_reasons() == {}

@@ -152,6 +152,35 @@ def test_a_port_in_use_is_one_line(
 
 
 SAMPLE = Path(__file__).parents[1] / "data" / "yellow_tripdata_2024-11_first10k.csv"
+
+
+@pytest.mark.parametrize("command", ["run", "replay"])
+def test_a_dashboard_port_in_use_creates_nothing(
+    taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path, command: str
+) -> None:
+    """run/replay --dashboard on a port in use exit 1 in one line before any stream or store."""
+    data = tmp_path / "data"
+    what = ["run", "--trips", "10"] if command == "run" else ["replay", str(SAMPLE)]
+    what += ["--data-dir", str(data), "--dashboard", "--quiet"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [taxi_stream_exe, *what, "--dashboard-port", str(port)],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Error: cannot serve the dashboard on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert not data.exists() or sorted(p.name for p in data.iterdir()) == []
+
+
 TOTALS = ("vendorId", "windowStart", "tripCount", "totalDistanceMiles", "totalAmount", "final")
 
 

@@ -152,3 +152,24 @@ def test_dead_letters_and_health_equal_the_stores(http: httpx.Client) -> None:
     health = http.get("/api/health").json()
     assert health["counted"] == sum(part[3] for part in PARTS)
     assert health["deadLetters"]["byReason"] == {"bad_vendor": 1, "not_json": 1}
+
+
+def test_latest_dead_letters_are_the_newest_beyond_ten_thousand(tmp_path: Path) -> None:
+    """/api/health's latest dead letters are the store's newest five, however many it holds."""
+    settings = Settings(tmp_path / "data")
+    store = open_store(settings)
+    many = [
+        DeadLetter(Origin("s", "shardId-000000000000", f"{n:056d}", None, T0_MS + n), "x", "", b"")
+        for n in range(1, 10_008)
+    ]
+    store.put_dead_letters(many)
+    store.close()
+    reads = Reads(partial(existing_store, settings), keep_open=False)
+    server = start_dashboard(reads, port=0)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            latest = client.get("/api/health").json()["latestDeadLetters"]
+    finally:
+        server.stop()
+        reads.close()
+    assert [int(d["sequenceNumber"]) for d in latest] == [10_007, 10_006, 10_005, 10_004, 10_003]

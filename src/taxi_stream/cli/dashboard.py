@@ -60,6 +60,16 @@ def serve_options(*, prefix: str) -> Callable[[F], F]:
     return decorate
 
 
+def check_port(served: tuple[str, int, int] | None) -> None:
+    """Refuse, with ConfigError, a dashboard address that cannot be bound (a port in use),
+    before a pipeline creates its stream and store: bound once here, then freed for the page."""
+    if served is None:
+        return
+    from taxi_stream.views.dashboard.server import bind  # noqa: PLC0415 - only when asked
+
+    bind(served[0], served[1]).close()
+
+
 def store_reads(settings: Settings) -> Reads:
     """How the dashboard reads the store: SQLite opened read-only for each read (as ``query``
     opens it), DynamoDB opened once. The store is opened once now, so a wrong --data-dir or

@@ -17,7 +17,7 @@ from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.run import Producing, RunSignals, SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.catchup import catch_up_command
-from taxi_stream.cli.dashboard import beside_pipeline, serve_options
+from taxi_stream.cli.dashboard import beside_pipeline, check_port, serve_options
 from taxi_stream.cli.options import (
     clear_errors,
     common,
@@ -159,6 +159,8 @@ def run(
         clock=clock,
         event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
     )
+    dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
+    check_port(dashboard)  # a port in use is refused before the stream and store are created
     # Ctrl-C and SIGTERM (a service manager's stop) drain alike, from before the producer starts.
     with (
         Processor(settings, options, clock=system) as processor,
@@ -167,9 +169,6 @@ def run(
         producer = start_producer(settings, SimulateJob(sim, trips, duration))
         try:
             metrics = (metrics_port, metrics_host)
-            dashboard = (
-                (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
-            )
             _run_live(
                 processor,
                 producer,

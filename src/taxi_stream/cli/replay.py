@@ -19,7 +19,7 @@ from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.replay import TripTimes
 from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.dashboard import beside_pipeline, serve_options
+from taxi_stream.cli.dashboard import beside_pipeline, check_port, serve_options
 from taxi_stream.cli.lateness import processed_hint
 from taxi_stream.cli.options import (
     clear_errors,
@@ -188,6 +188,7 @@ def replay(
     mapping = MappingConfig(window_seconds=window_seconds)
     options_ = ProcessOptions(mapping=mapping, clock=clock, event=event)
     dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
+    check_port(dashboard)  # a port in use is refused before the stream and store are created
     _replay_and_process(settings, job, options_, metrics, dashboard)
 
 

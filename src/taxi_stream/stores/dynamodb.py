@@ -234,11 +234,16 @@ class DynamoDBStore:
         ):
             yield from page["Items"]
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest arrival first (one Query on the dead-letter partition)."""
+    def dead_letters(
+        self, limit: int | None = None, *, newest_first: bool = False
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest arrival first, or newest first (one Query on the dead-letter
+        partition, read backwards: ScanIndexForward=False)."""
         if limit is not None and limit <= 0:
             return []
         request = self._letters
+        if newest_first:
+            request["ScanIndexForward"] = False
         if limit is not None:
             request["PaginationConfig"] = {"MaxItems": limit, "PageSize": limit}
         with self._errors("query dead letters"):

@@ -103,9 +103,13 @@ class MemoryStore:
             and (end_ms is None or start < end_ms)
         ]
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        """Dead letters in the order they were first stored."""
+    def dead_letters(
+        self, limit: int | None = None, *, newest_first: bool = False
+    ) -> list[DeadLetter]:
+        """Dead letters in the order they were first stored, or newest first."""
         letters = list(self._letters.values())
+        if newest_first:
+            letters.reverse()
         return letters if limit is None else letters[:limit]
 
     def counts(self) -> tuple[int, int]:

@@ -165,16 +165,21 @@ class SQLiteStore:
             for v, s, e, n, d, t, p, fare, tip, amount, late, c, clock, u in rows
         ]
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+    def dead_letters(
+        self, limit: int | None = None, *, newest_first: bool = False
+    ) -> list[DeadLetter]:
         """Dead letters, oldest first; those stored together in shard and sequence order.
+        ``newest_first``: the same order backwards (each key DESC), so a limit keeps the newest.
 
         Sequence numbers are compared as numbers of any length (Kinesis's have 56 digits, more
         than an SQLite INTEGER holds): a shorter one is smaller, equal lengths compare as text.
         """
+        way = " DESC" if newest_first else ""
+        keys = ("stored_ms", "stream", "shard_id", "length(sequence_number)", "sequence_number")
+        order = ", ".join(f"{key}{way}" for key in (*keys, "sub_sequence"))
         sql = (
             "SELECT stream, shard_id, sequence_number, sub_sequence, arrival_ms, reason, message,"
-            " raw FROM dead_letters ORDER BY stored_ms, stream, shard_id,"
-            " length(sequence_number), sequence_number, sub_sequence LIMIT ?"
+            f" raw FROM dead_letters ORDER BY {order} LIMIT ?"
         )
         with errors("store query", StoreError, self.path):
             rows = self._db.execute(sql, (-1 if limit is None else limit,)).fetchall()

@@ -20,7 +20,6 @@ from taxi_stream.views.cells import one_line
 from taxi_stream.views.dashboard.health import (
     LiveFeed,
     Rates,
-    latest_letters,
     letters_summary,
     live_shards,
     stored_shards,
@@ -30,7 +29,6 @@ from taxi_stream.views.dashboard.rows import Json, Row, letter_row, window_row
 from taxi_stream.views.finality import Finality
 
 MAX_ROWS: Final = 5_000  # the most window rows or dead letters one answer carries
-LETTERS_SCAN: Final = 10_000  # the oldest letters read: the latest shown are the newest of these
 LATEST_LETTERS: Final = 5
 
 
@@ -43,8 +41,10 @@ class Reader(Protocol):
         """Windows whose start lies in [start_ms, end_ms), ordered by vendor then start."""
         ...
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
+    def dead_letters(
+        self, limit: int | None = None, *, newest_first: bool = False
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first (``newest_first``: newest first), at most ``limit``."""
         ...
 
     def counts(self) -> tuple[int, int]:
@@ -179,11 +179,11 @@ class DashboardData:
         with self._reads.store() as store:
             counted, dead = store.counts()
             reasons = store.dead_letter_reasons()
-            letters = store.dead_letters(LETTERS_SCAN)
+            letters = store.dead_letters(LATEST_LETTERS, newest_first=True)
         health: dict[str, Json] = {
             "counted": counted,
             "deadLetters": letters_summary(reasons, dead),
-            "latestDeadLetters": list[Json](latest_letters(letters, LATEST_LETTERS)),
+            "latestDeadLetters": [letter_row(letter) for letter in letters],
         }
         produced = self._shards(health)
         health["rates"] = dict[str, Json](

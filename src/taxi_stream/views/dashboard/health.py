@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from taxi_stream.app.standing import Standing
-from taxi_stream.core.records import DeadLetter
 from taxi_stream.runner.cursor import ShardSnapshot
 from taxi_stream.views.cells import duration, sequence_label, shard_label
-from taxi_stream.views.dashboard.rows import Json, Row, letter_row
+from taxi_stream.views.dashboard.rows import Json, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +89,6 @@ def letters_summary(reasons: Mapping[str, int], total: int) -> dict[str, Json]:
         "scanned": sum(reasons.values()),
         "byReason": by_reason,
     }
-
-
-def latest_letters(letters: Sequence[DeadLetter], latest: int) -> list[Row]:
-    """The last ``latest`` of ``letters``, newest first."""
-    return [letter_row(letter) for letter in reversed(letters[-latest:])] if latest else []
 
 
 def live_shards(sample: PipelineSample) -> list[Row]:

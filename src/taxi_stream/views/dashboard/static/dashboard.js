@@ -35,7 +35,7 @@ const TOTALS = [
 const NOT_TOTALS = new Set(["vendorId", "windowStart", "windowEnd", "windowStartMs",
   "avgDistanceMiles", "avgDurationSeconds", "contributions", "clock", "updatedAt", "final"]);
 
-const state = { vendors: new Set(), charts: new Map(), source: null };
+const state = { vendors: new Set(), charts: new Map(), source: null, windowS: 60 };
 
 function cell(tag, text, cls) {
   const el = document.createElement(tag);
@@ -147,6 +147,50 @@ function chartData(rows, key, vendors) {
   return [starts.map((s) => s / 1000), ...series];
 }
 
+// Tick labels with the fewest decimals that give every tick exactly (0.2 h shows as 0.2, not
+// 0): so no two ticks of an axis read the same.
+function tickLabels(ticks) {
+  const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : Math.abs(ticks[0] || 1);
+  const tolerance = (step || 1) * 1e-6;
+  let digits = 0;
+  while (digits < 10 && !ticks.every((t) => Math.abs(Number(t.toFixed(digits)) - t) <= tolerance)) {
+    digits += 1;
+  }
+  const format = nf(digits);
+  return ticks.map((t) => format.format(t));
+}
+
+// Time tick labels in UTC, as precise as the ticks' step needs (seconds, or milliseconds, only
+// when ticks fall between minutes), the date under the first tick and wherever the day turns:
+// no two ticks read the same.
+function timeLabels(ticks) {
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : 60;
+  const iso = (t) => new Date(Math.round(t * 1000)).toISOString();
+  if (step >= 86400 && step % 86400 === 0) return ticks.map((t) => iso(t).slice(0, 10));
+  const end = step % 1 ? 23 : (step % 60 ? 19 : 16);
+  return ticks.map((t, i) => {
+    const day = iso(t).slice(0, 10), time = iso(t).slice(11, end);
+    return i === 0 || day !== iso(ticks[i - 1]).slice(0, 10) ? `${time}\n${day}` : time;
+  });
+}
+
+// The time axis, in seconds, from the window starts plotted (uPlot widens a one-point domain
+// to 1,000 days before asking). Windows that all start at one instant (a single window) span
+// no time: they get one window either side instead.
+function timeRange(u, min, max) {
+  const starts = u.data[0] || [];
+  if (!starts.length) return [min, max];
+  const first = starts[0], last = starts[starts.length - 1];
+  return last > first ? [first, last] : [first - state.windowS, last + state.windowS];
+}
+
+// How long a window lasts, in seconds, read off a row (60 when no row says).
+function windowSeconds(rows) {
+  const row = rows.find((r) => r.windowEnd && Number.isFinite(Date.parse(r.windowEnd)));
+  const size = row ? (Date.parse(row.windowEnd) - row.windowStartMs) / 1000 : 0;
+  return size > 0 ? size : 60;
+}
+
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
 function renderCharts(rows, cols) {
@@ -161,6 +205,7 @@ function renderCharts(rows, cols) {
     state.shape = shape;
   }
   if (typeof uPlot === "undefined" || !rows.length) return;
+  state.windowS = windowSeconds(rows);
   wanted.forEach((c) => {
     const data = chartData(rows, c.key, vendors);
     let chart = state.charts.get(c.key);
@@ -175,8 +220,9 @@ function renderCharts(rows, cols) {
         label: `vendor ${v}`, stroke: COLORS[i % COLORS.length], width: 1.5,
         value: (u, value) => (value === null ? "-" : c.format(value / CHARTS[c.key].scale)),
       }))],
-      axes: [{}, { size: 70, values: (u, ticks) => ticks.map((t) => int.format(t)) }],
-      scales: { x: { time: true } },
+      axes: [{ values: (u, ticks) => timeLabels(ticks) },
+        { size: 70, values: (u, ticks) => tickLabels(ticks) }],
+      scales: { x: { time: true, range: timeRange } },
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),  // windows are in UTC
     }, data, holder);
     state.charts.set(c.key, chart);
