@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 import weakref
 from collections.abc import Callable, Iterator
@@ -103,8 +104,9 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
 
 
 def _csv_header(path: Path) -> list[str]:
+    """The column names: the first line, ended as pyarrow ends it (CR, LF or CRLF)."""
     with path.open("rb") as f:
-        line = f.readline(MAX_HEADER_BYTES)
+        line = re.split(rb"[\r\n]", f.read(MAX_HEADER_BYTES), maxsplit=1)[0]
     try:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError:
