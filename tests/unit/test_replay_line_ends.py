@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -52,3 +53,11 @@ def test_any_header_bytes_give_names_or_a_one_line_error(tmp_path: Path, data: b
         assert "\n" not in outcome
     else:
         assert all(isinstance(name, str) for name in outcome)
+
+
+def test_a_gzip_csv_is_named_as_gzip(tmp_path: Path) -> None:
+    """A .csv.gz file gets a one-line error saying it is gzip and to gunzip it."""
+    path = tmp_path / "trips.csv.gz"
+    path.write_bytes(gzip.compress(f"{HEADER}\n{LINES[0]}\n".encode()))
+    with pytest.raises(SourceError, match=r"is gzip-compressed: gunzip it first\Z"):
+        files._csv_header(path)
