@@ -61,3 +61,11 @@ def test_a_gzip_csv_is_named_as_gzip(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(f"{HEADER}\n{LINES[0]}\n".encode()))
     with pytest.raises(SourceError, match=r"is gzip-compressed: gunzip it first\Z"):
         files._csv_header(path)
+
+
+def test_a_semicolon_separated_csv_is_told_its_delimiter(tmp_path: Path) -> None:
+    """A header split by ';' and holding no ',' gets a hint at the delimiter."""
+    path = tmp_path / "semi.csv"
+    path.write_text(HEADER.replace(",", ";") + "\n" + LINES[0].replace(",", ";") + "\n")
+    with pytest.raises(SourceError, match=r"separated by ';'.*convert the delimiter to ','"):
+        open_files([path])
