@@ -34,7 +34,7 @@ from taxi_stream.cli.process import metrics_sources as processor_metrics
 from taxi_stream.cli.produce import metrics_sources
 from taxi_stream.cli.replay_flags import produce_flags, resume_point, start_ms
 from taxi_stream.cli.replay_report import report, say, say_resume
-from taxi_stream.core.errors import TaxiStreamError
+from taxi_stream.core.errors import SourceError, TaxiStreamError
 from taxi_stream.core.watermarks import EventTime
 from taxi_stream.infra.clock import SYSTEM_CLOCK
 from taxi_stream.ports import Stream
@@ -82,7 +82,7 @@ LIVE_EVERY_S = 0.25
     default=None,
     metavar="FILE:ROW",
     help="Start at this row of this file (as printed by an interrupted replay); FILE is the"
-    " file's name or its path.",
+    " file's name or its path; one that names none of the files is a usage error (exit 2).",
 )
 @click.option(
     "--format",
@@ -163,13 +163,17 @@ def replay(
         resume=resume_point(resume),
         measure=event_time if clock == "event" and not produce_only else None,
     )
-    from taxi_stream.sources.replay.replayer import open_files  # noqa: PLC0415 - pyarrow
+    from taxi_stream.sources.replay.replayer import from_resume, open_files  # noqa: PLC0415
 
     forced = None if layout == "auto" else layout
     try:
-        open_files(files, forced)  # every file opens and has a layout before anything is sent
+        opened = open_files(files, forced)  # every file opens, has a layout, before any send
     except JsonLinesError as exc:
         raise JsonLinesError(exc.source, produce_flags()) from None
+    try:
+        from_resume(opened, options.resume)  # a --resume naming no file is a usage error
+    except SourceError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--resume'") from None
     job = ReplayJob(files, forced, options, quiet)
     settings = Settings(
         data_dir,

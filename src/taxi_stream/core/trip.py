@@ -177,14 +177,14 @@ def _passengers(value: Any) -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
         return 0  # TLC leaves the count empty for some trips; it counts as no passenger data
     count = number(value, "passengerCount")
-    if isinstance(count, float):
-        if not count.is_integer():
-            raise RecordError(Reason.BAD_PASSENGERS, f"passengerCount is fractional: {value!r}")
-        count = int(count)
+    if isinstance(count, float) and not count.is_integer():
+        raise RecordError(Reason.BAD_PASSENGERS, f"passengerCount is fractional: {value!r}")
     if not 0 <= count <= MAX_PASSENGERS:
+        shown = str(value).strip()[:80]  # the value as given (1e+20), not a 300-digit int
         raise RecordError(
-            Reason.BAD_PASSENGERS, f"passengerCount {count} is outside 0..{MAX_PASSENGERS}"
+            Reason.BAD_PASSENGERS, f"passengerCount {shown} is outside 0..{MAX_PASSENGERS}"
         )
+    count = int(count)
     return count
 
 

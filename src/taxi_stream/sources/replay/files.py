@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 import weakref
 from collections.abc import Callable, Iterator
@@ -103,12 +104,14 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
 
 
 def _csv_header(path: Path) -> list[str]:
-    with path.open("rb") as f:
-        line = f.readline(MAX_HEADER_BYTES)
+    with path.open("rb") as f:  # the first line, ended as pyarrow ends it: CR, LF or CRLF
+        line = re.split(rb"[\r\n]", f.read(MAX_HEADER_BYTES), maxsplit=1)[0]
     try:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SourceError(f"{path} is neither Parquet nor a UTF-8 CSV file") from None
+        gz = line.startswith(b"\x1f\x8b")
+        kind = "gzip-compressed: gunzip it first" if gz else "neither Parquet nor a UTF-8 CSV file"
+        raise SourceError(f"{path} is {kind}") from None
     header = next(csv.reader(io.StringIO(text)), [])
     if not any(name.strip() for name in header):
         raise SourceError(f"{path} has no header line (a CSV file must start with column names)")

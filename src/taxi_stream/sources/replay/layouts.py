@@ -166,6 +166,11 @@ def detect(header: Sequence[str], source: str, forced: str | None = None) -> Col
         )
     if header and header[0].lstrip().startswith("{"):
         raise JsonLinesError(source)
+    if len(header) == 1 and ";" in header[0]:
+        raise SourceError(
+            f"{source} has one column {shown_columns(header)}: its header is separated by ';',"
+            " and replay reads comma-separated CSV (convert the delimiter to ',')"
+        )
     shown = shown_columns(header)
     expected = "; ".join(layout.describe() for layout in LAYOUTS)
     raise SourceError(

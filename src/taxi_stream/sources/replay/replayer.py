@@ -79,7 +79,7 @@ class Replayer:
         wall: Callable[[], float] = time.time,
         trip_times: TripTimesOf | None = None,
     ) -> None:
-        self._files, self._resume = _from_resume(files, options.resume)
+        self._files, self._resume = from_resume(files, options.resume)
         self._options = options
         self._put, self._clock, self._sleep, self._stop = put, clock, sleep, stop
         self._tick, self._tick_every_s = tick, tick_every_s
@@ -342,7 +342,7 @@ class _Read:
     first_row: int
 
 
-def _from_resume(
+def from_resume(
     files: list[tuple[TripFile, Columns]], resume: tuple[str, int] | None
 ) -> tuple[list[tuple[TripFile, Columns]], tuple[str, int] | None]:
     """The files from the one ``resume`` names (its name, its path as given, or resolved)."""

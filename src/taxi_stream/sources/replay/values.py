@@ -22,6 +22,7 @@ _WHOLE_TEXT: Final = r"^([+-]?[0-9]+)\.0*$"
 _CONTROL: Final = "[\x00-\x1f]"
 VENDOR_CODES: Final = {"CMT": "1", "VTS": "2"}  # 2009-10 names, as the later TLC codes
 _NO_TEXT: Final = pa.scalar(None, pa.string())
+_INT64_SPAN: Final = float(2**63)  # floats below it in magnitude cast to int64 exactly
 
 
 def number_text(values: pa.Array) -> pa.Array:
@@ -44,10 +45,15 @@ def number_text(values: pa.Array) -> pa.Array:
 
 
 def whole_number_text(values: pa.Array) -> pa.Array:
-    """As ``number_text``, but a whole number written as a float (``1.0``) is written ``1``."""
+    """As ``number_text``, but a whole number written as a float (``1.0``) is written ``1``.
+
+    Only a float that int64 holds exactly is rewritten; a larger one (``1e+20``), a fraction,
+    NaN or infinity keeps its own text, so the consumer rejects it naming that value.
+    """
     kind = values.type
     if pa.types.is_floating(kind):
-        whole = pc.and_(pc.is_finite(values), pc.equal(values, pc.floor(values)))
+        finite = pc.and_(pc.is_finite(values), pc.less(pc.abs(values), _INT64_SPAN))
+        whole = pc.and_(finite, pc.equal(values, pc.floor(values)))
         as_int = pc.if_else(whole, values, 0.0).cast(pa.int64(), safe=False).cast(pa.string())
         return pc.if_else(whole, as_int, number_text(values))
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
