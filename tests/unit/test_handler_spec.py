@@ -55,3 +55,10 @@ def test_a_windowed_response_without_state_points_to_windows_off(response: objec
     """A handler that returns no state under tumbling windows is told how to turn them off."""
     with pytest.raises(HandlerContractError, match="--window-seconds 0"):
         state_of(response, windowed=True)
+
+
+def test_a_dotted_spec_from_the_working_directory_may_start_with_dot_slash(
+    handler_dir: Path,
+) -> None:
+    """`./spec_pkg/app.handler`, as a shell path is often written, names pkg's handler."""
+    assert import_handler("./spec_pkg/app.handler")({}, None) == "pkg"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from taxi_stream.core.errors import RecordError
+from taxi_stream.core.trip import parse_trip
 from taxi_stream.function.codec import decode_trip
 from taxi_stream.sources.replay import files
 from taxi_stream.sources.replay.outcomes import FileCount, ReplayOptions
@@ -140,3 +141,22 @@ def test_an_id_not_in_replays_form_keeps_the_plain_message() -> None:
         record |= {"googleDistance": -1, "tripDuration": 5}
         message = rejection(json.dumps(record).encode()).message
         assert message == "googleDistance -1 is outside 0..500 miles", trip_id
+
+
+@pytest.mark.parametrize(
+    ("record_id", "prefix"),
+    [
+        ("odd.csv:2", "row 2 of odd.csv: "),
+        ("TRIPS.PARQUET:1200", "row 1,200 of TRIPS.PARQUET: "),
+        ("urn:trip:12345", ""),
+        ("vendor2:17", ""),
+        ("odd.csv:02", ""),
+        (12345, ""),
+    ],
+)
+def test_only_an_id_of_replays_form_names_a_row(record_id: object, prefix: str) -> None:
+    """A field error names a row only for an id `<csv or parquet file>:<row>`, not any `x:N`."""
+    fields = {"id": record_id, "vendorId": 1, "pickupDate": "nope"}
+    with pytest.raises(RecordError) as caught:
+        parse_trip(fields)
+    assert caught.value.message == prefix + "pickupDate is not ISO-8601: 'nope'"

@@ -334,7 +334,7 @@ def import_handler(spec: str) -> Handler:
     module_name, sep, attr = spec.partition(":")
     if not sep:  # Lambda's Handler setting: the runtime splits it at the last dot
         module_name, sep, attr = spec.rpartition(".")
-        module_name = module_name.replace("/", ".")
+        module_name = module_name.removeprefix("./").replace("/", ".")
     if not sep or not module_name or not attr:
         raise ConfigError(
             f"handler must be module:function (or Lambda's module.function), got {spec!r}"

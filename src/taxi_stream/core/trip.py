@@ -29,6 +29,7 @@ MAX_DURATION_S: Final = 86_400  # a trip over a day is a meter left running
 MAX_PASSENGERS: Final = 9
 MAX_VENDOR_LEN: Final = 64
 SHOWN_SOURCE_CHARS: Final = 200  # of a replayed row's file name, in a dead letter's message
+REPLAYED_SUFFIXES: Final = (".csv", ".parquet", ".pq", ".parq")  # of a file replay names rows of
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,8 @@ def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
 
     ``naive_tz`` is the zone of timestamps written without an offset (the original generator's
     ``datetime.now().isoformat()``, which ran on UTC hosts). A record whose id has the form
-    replay gives its rows, ``<file>:<row>``, is named in the message: ``row 5 of trips.csv: ...``.
+    replay gives its rows, ``<file>:<row>`` with a CSV or Parquet file name, is named in the
+    message: ``row 5 of trips.csv: ...``.
     """
     try:
         return _parse(fields, naive_tz)
@@ -68,6 +70,8 @@ def _replayed_row(value: Any) -> str | None:
         return None
     source, _, row = value.rpartition(":")
     if not source or not row.isdigit() or not row.isascii() or row.startswith("0"):
+        return None
+    if not source.lower().endswith(REPLAYED_SUFFIXES):  # an id like urn:trip:12345 is no row
         return None
     return f"row {int(row):,} of {source[:SHOWN_SOURCE_CHARS]}"
 
