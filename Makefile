@@ -39,6 +39,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m compileall -q src  # as pip does for installed wheels (PYTHONDONTWRITEBYTECODE aside)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=[], help="run modules whose name has this")
     args = parser.parse_args()
     sys.path.insert(0, str(BENCH))
+    importlib.import_module("bench_peer").compile_package()  # every row times a compiled package
     print(machine())
     print(f"median of {args.repeats} repeats (end to end: at most 3), baselines in the same run")
     header = "".join(

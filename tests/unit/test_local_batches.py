@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import zstandard
 
 from taxi_stream.core.errors import StreamError
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -163,3 +166,84 @@ def test_batches_compressed_at_level_1_by_an_earlier_version_read_back(tmp_path:
     records = read_shard(stream, SHARD_0)
     stream.close()
     assert [(r.partition_key, r.data) for r in records] == entries
+
+
+def rewritten_body(tmp_path: Path, count: int, stored: bytes) -> LocalStream:
+    """A one-batch log of ``count`` simulated trips whose stored body is replaced by ``stored``."""
+    path = tmp_path / "stream.db"
+    stream = LocalStream(path, 1, clock=lambda: NOW_MS)
+    stream.put_records(Simulator(SimulatorConfig(seed=5)).batch(count).entries)
+    stream.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE batches SET body = ?", (stored,))
+    db.close()
+    return LocalStream(path, clock=lambda: NOW_MS)
+
+
+def streamed_frame(body: bytes) -> bytes:
+    """A zstd frame whose header does not name its content size, as streaming writers make it."""
+    packer = zstandard.ZstdCompressor(level=3, write_content_size=False).compressobj()
+    return packer.compress(body) + packer.flush()
+
+
+def test_a_frame_that_does_not_name_its_size_reads_back(tmp_path: Path) -> None:
+    """A batch body in a zstd frame without a content size reads every record as it was put."""
+    body = simulated_body(300)
+    stream = rewritten_body(tmp_path, 300, streamed_frame(body))
+    records = read_shard(stream, SHARD_0)
+    stream.close()
+    entries = Simulator(SimulatorConfig(seed=5)).batch(300).entries
+    assert [(r.partition_key, r.data) for r in records] == entries
+
+
+def forged_frame(content_size: int) -> bytes:
+    """A zstd frame header naming ``content_size`` (4 bytes, one segment), then one empty block."""
+    return b"\x28\xb5\x2f\xfd" + b"\xa0" + content_size.to_bytes(4, "little") + b"\x01\x00\x00"
+
+
+def frame_one_byte_over(body: bytes) -> bytes:
+    return pa.Codec("zstd", -3).compress(body + b"x", asbytes=True)
+
+
+def frame_a_gib_over(body: bytes) -> bytes:
+    return forged_frame(len(body) + (1 << 30))
+
+
+@pytest.mark.parametrize("frame", [frame_one_byte_over, frame_a_gib_over])
+def test_a_frame_larger_than_its_row_says_is_a_stream_error(
+    tmp_path: Path, frame: Callable[[bytes], bytes]
+) -> None:
+    """A frame naming more bytes than its row (1 byte, or 1 GiB) is refused by its header alone."""
+    body = simulated_body(300)
+    said = zstandard.frame_content_size(frame(body))
+    stream = rewritten_body(tmp_path, 300, frame(body))
+    with pytest.raises(StreamError, match=f"says {said} bytes, not {len(body)}$") as raised:
+        stream.read(SHARD_0, None, 10)
+    assert "\n" not in str(raised.value)
+    stream.close()
+
+
+def test_a_frame_without_its_size_holding_more_than_the_row_is_a_stream_error(
+    tmp_path: Path,
+) -> None:
+    """A frame that does not name its size yet holds more than its row says is refused."""
+    stream = rewritten_body(tmp_path, 300, streamed_frame(simulated_body(300) + b"x" * 4096))
+    with pytest.raises(StreamError, match="a batch of the embedded stream"):
+        stream.read(SHARD_0, None, 10)
+    stream.close()
+
+
+def test_threads_writing_and_reading_batches_at_once_keep_every_record(tmp_path: Path) -> None:
+    """Four threads, each with its own log, put and read back 20 batches at once, none mixed."""
+
+    def put_and_read(n: int) -> bool:
+        entries = Simulator(SimulatorConfig(seed=n)).batch(2_000).entries
+        stream = LocalStream(tmp_path / f"stream-{n}.db", 1, clock=lambda: NOW_MS)
+        for start in range(0, len(entries), 100):
+            stream.put_records(entries[start : start + 100])
+        records = read_shard(stream, SHARD_0)
+        stream.close()
+        return [(r.partition_key, r.data) for r in records] == entries
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(put_and_read, range(4))) == [True] * 4

@@ -356,28 +356,44 @@ def fold(part: Part, rules: EventRules, columns: Columns, arrivals: list[int]) -
     event = columns.event_ms
     if not event:
         return True
-    if min(event) < FIRST_EVENT_MS or max(event) >= LAST_INSTANT_MS:
+    low, high = min(event), max(event)
+    if low < FIRST_EVENT_MS or high >= LAST_INSTANT_MS:
         return False
     if max(map(sub, event, arrivals)) > MAX_AHEAD_MS:
         return False  # maybe ahead of its arrival (or the arrival is unknown): fold decides
-    size, lateness = rules.size_ms, rules.allowed_lateness_ms
+    size = rules.size_ms
     first = NO_MARK if part.watermark_ms is None else part.watermark_ms
-    last = max(first, max(event) - rules.out_of_orderness_ms)  # the mark after every trip
+    last = max(first, high - rules.out_of_orderness_ms)  # the mark after every trip
+    window = low - low % size
+    none_late = window + size + rules.allowed_lateness_ms > last  # none closes before `last`
+    if none_late and high - high % size == window:  # and all in one window: keyed by vendor
+        _advance(part, last, arrivals)
+        by_vendor = columns.totals_by(columns.vendor)
+        add_cells(part, {(str(vendor), window): cell for vendor, cell in by_vendor.items()})
+        return True
     starts = list(map(sub, event, map(mod, event, repeat(size))))
-    low = min(event)
-    if low - low % size + size + lateness > last:  # no window closes before the last mark
-        late: list[bool] | None = None
-    else:
-        candidates = map(sub, event, repeat(rules.out_of_orderness_ms))
-        marks = accumulate(candidates, max, initial=first)  # marks[k]: before trip k
-        late = list(map(le, map(add, starts, repeat(size + lateness)), marks))
-        if True not in late:
-            late = None
-        elif rules.late is LatePolicy.DEAD_LETTER:
-            return False
-    part.watermark_ms = last
-    part.last_arrival_ms = max(part.last_arrival_ms, *arrivals)
+    late = None if none_late else _late(rules, event, starts, first)
+    if late is not None and rules.late is LatePolicy.DEAD_LETTER:
+        return False
+    _advance(part, last, arrivals)
     keys = list(zip(columns.vendor, starts, strict=True))
     sums = columns.totals_by(keys) if late is None else group_sums(keys, [*columns.values(), late])
     add_cells(part, {(str(vendor), start): cell for (vendor, start), cell in sums.items()})
     return True
+
+
+def _late(
+    rules: EventRules, event: Sequence[int], starts: list[int], first: int
+) -> list[bool] | None:
+    """Each trip's lateness against the watermark before it; None when none is late."""
+    candidates = map(sub, event, repeat(rules.out_of_orderness_ms))
+    marks = accumulate(candidates, max, initial=first)  # marks[k]: before trip k
+    closes = map(add, starts, repeat(rules.size_ms + rules.allowed_lateness_ms))
+    late = list(map(le, closes, marks))
+    return late if True in late else None
+
+
+def _advance(part: Part, watermark_ms: int, arrivals: list[int]) -> None:
+    """The part's watermark and last arrival after the chunk's trips."""
+    part.watermark_ms = watermark_ms
+    part.last_arrival_ms = max(part.last_arrival_ms, *arrivals)

@@ -2,8 +2,8 @@
 
 A batch body holds ``n`` records: ``n`` key lengths (uint16), ``n`` data lengths (uint32), all
 little-endian, then the UTF-8 partition keys back to back, then the payloads back to back. The
-body is stored zstd-compressed (level -3, pyarrow's codec) when that makes it smaller, else as it
-is; the row says which (``RAW`` or ``ZSTD``) and how long the body is. Records in a batch share
+body is stored zstd-compressed (level -3, python-zstandard) when that makes it smaller, else as
+it is; the row says which (``RAW`` or ``ZSTD``) and how long the body is. Records in a batch share
 their shard, their arrival time and consecutive sequence numbers, so the row carries those once
 (as Kafka's record batches do).
 """
@@ -11,10 +11,12 @@ their shard, their arrival time and consecutive sequence numbers, so the row car
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Sequence
-from functools import cache
 from itertools import accumulate
-from typing import Any, Final
+from typing import Final
+
+import zstandard
 
 from taxi_stream.core.errors import StreamError
 
@@ -24,12 +26,35 @@ ZSTD_LEVEL: Final = -3  # fast to write and to read; level 1 is 0.6x the bytes, 
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # a put's records of one shard past this take more rows
 
 
-@cache
-def _zstd() -> Any:
-    """pyarrow's zstd codec, imported on first use (pyarrow takes ~0.3 s to import)."""
-    import pyarrow as pa  # noqa: PLC0415 - only the embedded stream's batches need it
+_contexts = threading.local()  # a zstd context serves one thread at a time
 
-    return pa.Codec("zstd", ZSTD_LEVEL)
+
+def _compressor() -> zstandard.ZstdCompressor:
+    """This thread's compressor: one context kept, not one made a call."""
+    found: zstandard.ZstdCompressor | None = getattr(_contexts, "compressor", None)
+    if found is None:
+        found = _contexts.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return found
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    """This thread's decompressor."""
+    found: zstandard.ZstdDecompressor | None = getattr(_contexts, "decompressor", None)
+    if found is None:
+        found = _contexts.decompressor = zstandard.ZstdDecompressor()
+    return found
+
+
+def _unpacked(stored: bytes, size: int) -> bytes:
+    """The body of a zstd frame said to hold ``size`` bytes; never more is allocated.
+
+    The frame's own header names its content size (every writer of this format puts it there);
+    a header that names another size is a damaged batch, refused before any memory is taken.
+    """
+    said = zstandard.frame_content_size(stored)
+    if said not in (size, -1):
+        raise StreamError(f"a batch of the embedded stream says {said} bytes, not {size}")
+    return _decompressor().decompress(stored, max_output_size=size)
 
 
 def split(
@@ -62,7 +87,7 @@ def encode(keys: Sequence[str], payloads: Sequence[bytes]) -> tuple[int, int, by
     key_lengths = map(len, keys) if ascii_keys else [len(key.encode()) for key in keys]
     header = struct.pack(f"<{n}H{n}I", *key_lengths, *map(len, payloads))
     body = b"".join([header, key_bytes, *payloads])
-    packed: bytes = _zstd().compress(body, asbytes=True)
+    packed = _compressor().compress(body)
     if len(packed) < len(body):
         return ZSTD, len(body), packed
     return RAW, len(body), body
@@ -89,9 +114,9 @@ def decode_columns(
     if codec not in (RAW, ZSTD):
         raise StreamError(f"a batch of the embedded stream has an unknown codec {codec}")
     try:
-        body = _zstd().decompress(stored, size, asbytes=True) if codec == ZSTD else stored
+        body = _unpacked(stored, size) if codec == ZSTD else stored
         lengths = struct.unpack_from(f"<{count}H{count}I", body)
-    except (OSError, ValueError, struct.error) as exc:  # pyarrow's errors are OSErrors
+    except (zstandard.ZstdError, ValueError, struct.error) as exc:
         raise StreamError(f"a batch of the embedded stream cannot be read: {exc}") from exc
     ends = list(accumulate(lengths, initial=6 * count))
     if len(body) != size or ends[-1] != size:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from taxi_stream.core.errors import ConfigError, ForeignCheckpointError, StreamError
 from taxi_stream.core.hashkey import hash_key
@@ -41,6 +41,8 @@ from taxi_stream.core.records import PutResult, ReadResult, ShardInfo, StreamRec
 from taxi_stream.core.timefmt import from_epoch_ms, to_epoch_ms
 from taxi_stream.infra.awsclient import make_client
 from taxi_stream.streams import kpl
+from taxi_stream.streams.kinesis_admin import create_stream, wait_active
+from taxi_stream.streams.kinesis_retry import TRANSIENT, RetryPolicy, error_code, is_retryable
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
@@ -54,47 +56,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+__all__ = ["KinesisStream", "RetryPolicy", "create_stream", "wait_active"]
+
 T = TypeVar("T")
 
 MAX_READ_LIMIT: Final = 10_000
 AGGREGATE_MAX_BYTES: Final = 51_200  # the KPL's default AggregationMaxSize
 SHARD_MAP_TTL_S: Final = 30.0  # how long the producer trusts its map of open shards
 STARTING_POSITIONS: Final = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
-RETRYABLE_CODES: Final = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "LimitExceededException",
-        "ThrottlingException",
-        "KMSThrottlingException",
-        "InternalFailure",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
-_TRANSIENT: Final = (ConnectionError, HTTPClientError)  # no answer: retry the whole call
 FOREIGN_SEQUENCE: Final = "did not come from this stream"  # how Kinesis refuses another's
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff with full jitter: wait n is uniform(0, min(cap, base * 2**n))."""
-
-    max_attempts: int = 8
-    base_delay_s: float = 0.05
-    max_delay_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        if not 0 <= self.base_delay_s <= self.max_delay_s:
-            raise ConfigError(
-                f"need 0 <= base_delay_s <= max_delay_s, got {self.base_delay_s}, "
-                f"{self.max_delay_s}"
-            )
-
-    def delay_s(self, retry: int, rng: random.Random) -> float:
-        """The wait before retry number ``retry`` (0-based)."""
-        return rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2.0**retry))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +85,6 @@ class _Item:
 
 class _IteratorExpiredError(StreamError):
     """A shard iterator is older than five minutes; get a new one."""
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def _is_retryable(exc: ClientError) -> bool:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return _error_code(exc) in RETRYABLE_CODES or status >= 500
 
 
 def _batches(items: Sequence[_Item]) -> Iterator[list[_Item]]:
@@ -316,10 +277,10 @@ class KinesisStream:
                 StreamName=self._name, Records=[item.entry() for item in pending]
             )
         except ClientError as exc:
-            if not _is_retryable(exc):
+            if not is_retryable(exc):
                 raise StreamError(f"PutRecords to {self._name} failed: {exc}") from exc
-            return [(item, _error_code(exc)) for item in pending]
-        except _TRANSIENT as exc:
+            return [(item, error_code(exc)) for item in pending]
+        except TRANSIENT as exc:
             return [(item, type(exc).__name__) for item in pending]
         except BotoCoreError as exc:
             raise StreamError(f"PutRecords to {self._name} failed: {exc}") from exc
@@ -419,64 +380,14 @@ class KinesisStream:
             try:
                 return call()
             except ClientError as exc:
-                if _error_code(exc) == "ExpiredIteratorException":
+                if error_code(exc) == "ExpiredIteratorException":
                     raise _IteratorExpiredError(str(exc)) from exc
-                if not _is_retryable(exc) or attempt + 1 == self._retry.max_attempts:
+                if not is_retryable(exc) or attempt + 1 == self._retry.max_attempts:
                     raise StreamError(f"{operation} on {self._name} failed: {exc}") from exc
-            except _TRANSIENT as exc:
+            except TRANSIENT as exc:
                 if attempt + 1 == self._retry.max_attempts:
                     raise StreamError(f"{operation} on {self._name} failed: {exc}") from exc
             except BotoCoreError as exc:
                 raise StreamError(f"{operation} on {self._name} failed: {exc}") from exc
             log.debug("%s on %s throttled; retry %d", operation, self._name, attempt + 1)
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def create_stream(
-    client: KinesisClient,
-    name: str,
-    shard_count: int,
-    *,
-    timeout_s: float = 30.0,
-    poll_s: float = 0.05,
-    sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """Create a stream unless it exists, wait (bounded) until ACTIVE; True if it was created."""
-    if shard_count < 1:
-        raise ConfigError(f"shard count must be at least 1, got {shard_count}")
-    created = True
-    try:
-        client.create_stream(StreamName=name, ShardCount=shard_count)
-    except ClientError as exc:
-        if _error_code(exc) != "ResourceInUseException":
-            raise StreamError(f"cannot create stream {name}: {exc}") from exc
-        created = False
-    except BotoCoreError as exc:
-        raise StreamError(f"cannot create stream {name}: {exc}") from exc
-    wait_active(client, name, timeout_s=timeout_s, poll_s=poll_s, sleep=sleep)
-    return created
-
-
-def wait_active(
-    client: KinesisClient,
-    name: str,
-    *,
-    timeout_s: float = 30.0,
-    poll_s: float = 0.05,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """Wait, bounded, until a stream is ACTIVE (after creating or resharding it)."""
-    deadline = time.monotonic() + timeout_s
-    while (status := _stream_status(client, name)) != "ACTIVE":
-        if time.monotonic() >= deadline:
-            raise StreamError(f"stream {name} still {status} after {timeout_s:.0f} s")
-        sleep(poll_s)
-
-
-def _stream_status(client: KinesisClient, name: str) -> str:
-    try:
-        return client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
-            "StreamStatus"
-        ]
-    except (ClientError, BotoCoreError) as exc:
-        raise StreamError(f"cannot describe stream {name}: {exc}") from exc
