@@ -54,7 +54,9 @@ LIVE_EVERY_S = 0.25
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @common()
 @event_options(clock=True, default_clock="event")
 @click.option(
@@ -148,7 +150,10 @@ def replay(
     and still prints the --resume: after the records it knows were sent, or, processing, once
     the stream's rest is counted). A read error mid-file stops too, after sending the rows read
     before it, and prints the same; exit 1. With --dashboard the web page serves the replay's
-    windows, shards and dead letters live. Columns and oddities: docs/records.md.
+    windows, shards and dead letters live. A FILE that does not exist or is a directory is a
+    usage error (exit 2); a Parquet pickup or dropoff column that holds no times (epoch
+    numbers, say) is refused in one line, before anything is created (exit 1). Columns and
+    oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
