@@ -19,7 +19,7 @@ from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.replay import TripTimes
 from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.dashboard import beside_pipeline, check_port, serve_options
+from taxi_stream.cli.dashboard import Served, beside_pipeline, check_port, serve_options
 from taxi_stream.cli.lateness import processed_hint
 from taxi_stream.cli.options import (
     clear_errors,
@@ -197,8 +197,8 @@ def replay(
     mapping = MappingConfig(window_seconds=window_seconds)
     options_ = ProcessOptions(mapping=mapping, clock=clock, event=event)
     dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
-    check_port(dashboard)  # a port in use is refused before the stream and store are created
-    _replay_and_process(settings, job, options_, metrics, dashboard)
+    with check_port(dashboard) as served:  # bound before the stream and store are created
+        _replay_and_process(settings, job, options_, metrics, served)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,10 +286,10 @@ def _replay_and_process(
     job: ReplayJob,
     options: ProcessOptions,
     metrics: _Metrics,
-    dashboard: tuple[str, int, int] | None = None,
+    dashboard: Served | None = None,
 ) -> None:
     """The replay in a child process, and the event source mapping here, until both are done;
-    ``dashboard``: where to serve the page beside it, and the allowed lateness (as ``run``).
+    ``dashboard``: the socket to serve the page on beside it, and the allowed lateness.
 
     Ctrl-C and SIGTERM drain alike, as in ``run``: the first is read between two polls.
     """
