@@ -54,9 +54,7 @@ LIVE_EVERY_S = 0.25
 
 
 @click.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @common()
 @event_options(clock=True, default_clock="event")
 @click.option(
@@ -171,6 +169,7 @@ def replay(
     from taxi_stream.sources.replay.replayer import from_resume, open_files  # noqa: PLC0415
 
     forced = None if layout == "auto" else layout
+    _exist(files)
     try:
         opened = open_files(files, forced)  # every file opens, has a layout, before any send
     except JsonLinesError as exc:
@@ -199,6 +198,14 @@ def replay(
     dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
     with check_port(dashboard) as served:  # bound before the stream and store are created
         _replay_and_process(settings, job, options_, metrics, served)
+
+
+def _exist(files: tuple[Path, ...]) -> None:
+    """A FILE that does not exist is a usage error, as click calls one that is a directory
+    (checked here, after the flags, so a bad flag is still the error a command line gets)."""
+    for path in files:
+        if not path.exists():
+            raise click.BadParameter(f"File '{path}' does not exist.", param_hint="'FILES...'")
 
 
 @dataclass(frozen=True, slots=True)
