@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -61,6 +62,19 @@ def test_a_missing_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     (line,) = error_lines(output)
     assert str(missing) in line
     assert "does not exist" in line
+    assert not data.exists()
+
+
+def test_a_pipe_is_a_usage_error_saying_to_save_it_first(tmp_path: Path) -> None:
+    """A FIFO (a shell's <(...) is one) exits 2 in one line naming it, before anything is made:
+    replay reads a file's header, then its rows, and a pipe gives its bytes once."""
+    fifo = tmp_path / "trips.csv"
+    os.mkfifo(fifo)
+    code, output, data = run(tmp_path, fifo)
+    assert code == 2, output
+    (line,) = error_lines(output)
+    assert str(fifo) in line
+    assert "save it to a file first" in line
     assert not data.exists()
 
 

@@ -148,10 +148,10 @@ def replay(
     and still prints the --resume: after the records it knows were sent, or, processing, once
     the stream's rest is counted). A read error mid-file stops too, after sending the rows read
     before it, and prints the same; exit 1. With --dashboard the web page serves the replay's
-    windows, shards and dead letters live. A FILE that does not exist or is a directory is a
-    usage error (exit 2); a Parquet pickup or dropoff column that holds no times (epoch
-    numbers, say) is refused in one line, before anything is created (exit 1). Columns and
-    oddities: docs/records.md.
+    windows, shards and dead letters live. A FILE that does not exist, is a directory, or is a
+    pipe or a device (replay reads a file twice) is a usage error (exit 2); a Parquet pickup or
+    dropoff column that holds no times (epoch numbers, say) is refused in one line, before
+    anything is created (exit 1). Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -202,10 +202,17 @@ def replay(
 
 def _exist(files: tuple[Path, ...]) -> None:
     """A FILE that does not exist is a usage error, as click calls one that is a directory
-    (checked here, after the flags, so a bad flag is still the error a command line gets)."""
+    (checked here, after the flags, so a bad flag is still the error a command line gets); so
+    is a pipe or a device, which replay cannot read twice (its layout, then its rows)."""
     for path in files:
         if not path.exists():
             raise click.BadParameter(f"File '{path}' does not exist.", param_hint="'FILES...'")
+        if not path.is_file():
+            raise click.BadParameter(
+                f"'{path}' is a pipe or a device, not a file: replay reads a file's header"
+                " before its rows, so save it to a file first",
+                param_hint="'FILES...'",
+            )
 
 
 @dataclass(frozen=True, slots=True)
