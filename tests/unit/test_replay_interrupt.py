@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,18 @@ def test_the_json_lines_pointer_keeps_the_flags_given(tmp_path: Path) -> None:
         f"send JSON lines with: taxi-stream produce --data-dir '{data}' --shards 2 --from '{trips}'"
     )
     assert not data.exists()  # nothing was opened, nothing sent
+
+
+def test_a_replay_stopped_short_prints_the_whole_command_that_goes_on(tmp_path: Path) -> None:
+    """Stopped by --limit in a data dir with a space, it prints a command line that, pasted
+    (split as a shell splits it), sends the next rows from where it stopped."""
+    data = tmp_path / "my data"
+    args = [str(SAMPLE), "--data-dir", str(data), "--limit", "250", "--as-fast-as-possible"]
+    first = CliRunner().invoke(replay_command, [*args, "--produce-only"], prog_name="replay")
+    (line,) = [line for line in first.output.splitlines() if "that is: " in line]
+    words = shlex.split(line.split("that is: ", 1)[1])
+    assert words[0] == "replay"
+    assert words[-2:] == ["--resume", f"{SAMPLE.name}:251"]
+    again = CliRunner().invoke(replay_command, words[1:], prog_name="replay")
+    assert "from row 251, read 250 rows, sent 250 records" in again.output, again.output
+    assert data.exists()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -199,15 +200,28 @@ def _produce_into(
     terminated: list[int] = []
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, lambda signum, _: terminated.append(signum))  # stop cleanly
+    parent = os.getppid()  # the run that started us; once it is killed, the pid is another's
 
     def add(count: int) -> None:
         with sent.get_lock():
             sent.value += count
 
+    def stopped() -> bool:
+        if os.getppid() != parent:  # SIGKILL leaves nobody to count or drain what we put
+            log.warning("the run that started this producer is gone: stopping")
+            return True
+        return stop.is_set() or bool(terminated)
+
     try:
         with closing(open_stream(settings)) as stream:
-            result = job(stream, lambda: stop.is_set() or bool(terminated), add)
+            result = job(stream, stopped, add)
     except (TaxiStreamError, OSError) as exc:
-        report.send(("failed", str(exc)))
+        _send(report, ("failed", str(exc)))
         raise SystemExit(1) from None
-    report.send(("done", result))
+    _send(report, ("done", result))
+
+
+def _send(report: Connection, message: tuple[str, object]) -> None:
+    """The child's last word to its parent, if the parent is still there to read it."""
+    with suppress(OSError):  # a parent killed outright closed its end
+        report.send(message)

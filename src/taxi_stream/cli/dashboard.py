@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -60,14 +62,29 @@ def serve_options(*, prefix: str) -> Callable[[F], F]:
     return decorate
 
 
-def check_port(served: tuple[str, int, int] | None) -> None:
-    """Refuse, with ConfigError, a dashboard address that cannot be bound (a port in use),
-    before a pipeline creates its stream and store: bound once here, then freed for the page."""
+@dataclass(frozen=True, slots=True)
+class Served:
+    """The dashboard beside a pipeline: the socket it serves on, bound by ``check_port``, and
+    the pipeline's allowed lateness (for finality)."""
+
+    sock: socket.socket
+    allowed_lateness_s: int
+
+
+@contextmanager
+def check_port(served: tuple[str, int, int] | None) -> Iterator[Served | None]:
+    """The dashboard's socket for (host, port, allowed lateness), bound now, for the ``with``
+    (closed after it): an address that cannot be bound (a port in use) is a ConfigError before
+    a pipeline creates its stream and store, and the page serves on this very socket, so no
+    other program can take the port in between."""
     if served is None:
+        yield None
         return
     from taxi_stream.views.dashboard.server import bind  # noqa: PLC0415 - only when asked
 
-    bind(served[0], served[1]).close()
+    host, port, lateness = served
+    with bind(host, port) as sock:
+        yield Served(sock, lateness)
 
 
 def store_reads(settings: Settings) -> Reads:
@@ -96,20 +113,19 @@ def start_beside(
     settings: Settings,
     feed: LiveFeed,
     *,
-    host: str,
-    port: int,
+    sock: socket.socket,
     mounts: dict[str, ASGIApp] | None = None,
     allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S,
 ) -> DashboardServer:
-    """The dashboard beside a pipeline (``run``/``replay --dashboard``): health from ``feed``;
-    ``mounts`` serves other apps beside it (the pipeline's ``/metrics``)."""
+    """The dashboard beside a pipeline (``run``/``replay --dashboard``) on ``sock`` (bound by
+    ``check_port``): health from ``feed``; ``mounts`` serves other apps beside it (the
+    pipeline's ``/metrics``)."""
     from taxi_stream.views.dashboard import Lateness, start_dashboard  # noqa: PLC0415 - when asked
 
     reads = store_reads(settings)
     server = start_dashboard(
         reads,
-        host=host,
-        port=port,
+        sock=sock,
         feed=feed,
         interval_s=_refresh(settings),
         mounts=mounts,
@@ -122,26 +138,24 @@ def start_beside(
 @contextmanager
 def beside_pipeline(
     settings: Settings,
-    served: tuple[str, int, int] | None,
+    served: Served | None,
     sources: Callable[[], Sources],
     processor: Processor,
     produced: Callable[[], int],
 ) -> Iterator[Callable[[], None]]:
     """The dashboard beside a pipeline (``run``, ``replay``), with its metrics at /metrics, for
     the ``with``; yields the tick that shows it the runner's shards and counts (a no-op without
-    one). ``served``: its host and port, and the pipeline's allowed lateness (for finality)."""
+    one). ``served``: its socket (from ``check_port``) and the pipeline's allowed lateness."""
     if served is None:
         yield lambda: None
         return
     from taxi_stream.views.dashboard import LiveFeed  # noqa: PLC0415 - only when asked
     from taxi_stream.views.metrics import asgi_app, registry  # noqa: PLC0415 - only when asked
 
-    host, port, lateness = served
     feed = LiveFeed()
     mounts = {"/metrics": asgi_app(registry(sources()))}
-    with start_beside(
-        settings, feed, host=host, port=port, mounts=mounts, allowed_lateness_s=lateness
-    ):
+    lateness = served.allowed_lateness_s
+    with start_beside(settings, feed, sock=served.sock, mounts=mounts, allowed_lateness_s=lateness):
         yield lambda: feed.publish(_sample(processor, produced()))
 
 

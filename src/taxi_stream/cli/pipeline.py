@@ -17,7 +17,7 @@ from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
 from taxi_stream.app.run import Producing, RunSignals, SimulateJob, start_producer
 from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.catchup import catch_up_command
-from taxi_stream.cli.dashboard import beside_pipeline, check_port, serve_options
+from taxi_stream.cli.dashboard import Served, beside_pipeline, check_port, serve_options
 from taxi_stream.cli.options import (
     clear_errors,
     common,
@@ -160,9 +160,9 @@ def run(
         event=EventSettings(event_time, max_out_of_orderness, allowed_lateness, late),
     )
     dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
-    check_port(dashboard)  # a port in use is refused before the stream and store are created
     # Ctrl-C and SIGTERM (a service manager's stop) drain alike, from before the producer starts.
     with (
+        check_port(dashboard) as served,  # bound before the stream and store are created
         Processor(settings, options, clock=system) as processor,
         RunSignals().installed() as signals,
     ):
@@ -177,7 +177,7 @@ def run(
                 sim.start_ms,
                 quiet=quiet,
                 metrics=metrics,
-                dashboard=dashboard,
+                dashboard=served,
             )
         finally:
             producer.stop()
@@ -192,7 +192,7 @@ def _run_live(
     *,
     quiet: bool,
     metrics: tuple[int | None, str] = (None, ""),
-    dashboard: tuple[str, int, int] | None = None,
+    dashboard: Served | None = None,
 ) -> None:
     """Consume while ``producer`` produces, drain, then show the windows and the accounting."""
     from taxi_stream.views import run as views  # noqa: PLC0415 - only the live commands need rich views

@@ -132,7 +132,8 @@ def produce_cmd(
         _entries(source, letters, reading, partition_key, skip_lines) as entries,
         serving_metrics(lambda: metrics_sources(tally), metrics_port, metrics_host),
     ):
-        batch = FILE_BATCH if stream_url == "local" and _whole_file(source) else PRODUCE_BATCH
+        whole = _whole_file(source, letters)
+        batch = FILE_BATCH if stream_url == "local" and whole else PRODUCE_BATCH
         result = _produce(stream, entries, tally, batch)
     _report(result, reading, noun=noun, skip=skip_lines, aggregate=aggregate)
 
@@ -156,11 +157,14 @@ def metrics_sources(tally: Tally) -> Sources:
     return Sources(produced=lambda: ProducedCounts(trips=tally.sent, records=tally.records))
 
 
-def _whole_file(source: str | None) -> bool:
+def _whole_file(source: str | None, letters: Path | None = None) -> bool:
     """Whether the input is all there to read: a regular file (stdin too, redirected from one),
-    or dead letters (``source`` None). A pipe or a terminal may bring lines one at a time."""
+    for --from (``source``) or --from-dead-letters (``letters``). A pipe (a FIFO, /dev/stdin
+    from one) or a terminal may bring lines one at a time: it keeps a put of 500."""
+    if letters is not None:
+        return letters.is_file()
     if source is None:
-        return True
+        return False
     if source != "-":
         return Path(source).is_file()
     try:

@@ -19,7 +19,7 @@ from taxi_stream.app.produce import Produced, Tally, produce
 from taxi_stream.app.replay import TripTimes
 from taxi_stream.app.run import RunSignals, start_producer
 from taxi_stream.app.wiring import Settings, open_stream
-from taxi_stream.cli.dashboard import beside_pipeline, check_port, serve_options
+from taxi_stream.cli.dashboard import Served, beside_pipeline, check_port, serve_options
 from taxi_stream.cli.lateness import processed_hint
 from taxi_stream.cli.options import (
     clear_errors,
@@ -148,7 +148,10 @@ def replay(
     and still prints the --resume: after the records it knows were sent, or, processing, once
     the stream's rest is counted). A read error mid-file stops too, after sending the rows read
     before it, and prints the same; exit 1. With --dashboard the web page serves the replay's
-    windows, shards and dead letters live. Columns and oddities: docs/records.md.
+    windows, shards and dead letters live. A FILE that does not exist, is a directory, or is a
+    pipe or a device (replay reads a file twice) is a usage error (exit 2); a Parquet pickup or
+    dropoff column that holds no times (epoch numbers, say) is refused in one line, before
+    anything is created (exit 1). Columns and oddities: docs/records.md.
     """  # fmt: skip
     if speedup is not None and as_fast_as_possible:
         raise click.UsageError("--speedup and --as-fast-as-possible exclude each other")
@@ -166,6 +169,7 @@ def replay(
     from taxi_stream.sources.replay.replayer import from_resume, open_files  # noqa: PLC0415
 
     forced = None if layout == "auto" else layout
+    _exist(files)
     try:
         opened = open_files(files, forced)  # every file opens, has a layout, before any send
     except JsonLinesError as exc:
@@ -192,8 +196,23 @@ def replay(
     mapping = MappingConfig(window_seconds=window_seconds)
     options_ = ProcessOptions(mapping=mapping, clock=clock, event=event)
     dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
-    check_port(dashboard)  # a port in use is refused before the stream and store are created
-    _replay_and_process(settings, job, options_, metrics, dashboard)
+    with check_port(dashboard) as served:  # bound before the stream and store are created
+        _replay_and_process(settings, job, options_, metrics, served)
+
+
+def _exist(files: tuple[Path, ...]) -> None:
+    """A FILE that does not exist is a usage error, as click calls one that is a directory
+    (checked here, after the flags, so a bad flag is still the error a command line gets); so
+    is a pipe or a device, which replay cannot read twice (its layout, then its rows)."""
+    for path in files:
+        if not path.exists():
+            raise click.BadParameter(f"File '{path}' does not exist.", param_hint="'FILES...'")
+        if not path.is_file():
+            raise click.BadParameter(
+                f"'{path}' is a pipe or a device, not a file: replay reads a file's header"
+                " before its rows, so save it to a file first",
+                param_hint="'FILES...'",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,10 +300,10 @@ def _replay_and_process(
     job: ReplayJob,
     options: ProcessOptions,
     metrics: _Metrics,
-    dashboard: tuple[str, int, int] | None = None,
+    dashboard: Served | None = None,
 ) -> None:
     """The replay in a child process, and the event source mapping here, until both are done;
-    ``dashboard``: where to serve the page beside it, and the allowed lateness (as ``run``).
+    ``dashboard``: the socket to serve the page on beside it, and the allowed lateness.
 
     Ctrl-C and SIGTERM drain alike, as in ``run``: the first is read between two polls.
     """

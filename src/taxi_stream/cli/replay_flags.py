@@ -62,3 +62,30 @@ def produce_flags() -> str:
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
     ]
     return " ".join(given)
+
+
+def resume_command(point: str) -> str | None:
+    """This command line again as the shell takes it, with ``--resume POINT`` last (in place
+    of any --resume given); None outside a command (no context to read it from)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    words = [ctx.command_path]
+    for param in ctx.command.params:
+        name = param.name or ""
+        if name == "resume" or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+            continue
+        words += _words(param, ctx.params[name])
+    return shlex.join([*words, "--resume", point])
+
+
+def _words(param: click.Parameter, value: object) -> list[str]:
+    """How ``param``'s ``value`` is spelled on a command line."""
+    values = list(value) if param.multiple or param.nargs != 1 else [value]  # type: ignore[call-overload]
+    if isinstance(param, click.Argument):
+        return [str(one) for one in values]
+    if isinstance(param, click.Option) and param.is_flag:
+        if value == param.flag_value or value is True:
+            return [param.opts[0]]
+        return [param.secondary_opts[0]] if param.secondary_opts else []
+    return [word for one in values for word in (param.opts[0], str(one))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from taxi_stream.cli.options import err
+from taxi_stream.cli.replay_flags import resume_command
 from taxi_stream.core.words import count as counted
 from taxi_stream.sources.replay.outcomes import ReplayResult
 from taxi_stream.sources.replay.progress import duration_text
@@ -58,6 +59,7 @@ def report(
         why = "stopped by --limit" if result.limited else "interrupted"
         why = "stopped by the read error" if result.error is not None else why
         say(f"{why} before {name} row {row:,}; to go on: --resume {name}:{row}")
+        _say_command(f"{name}:{row}")
     if result.stopped:
         raise SystemExit(130)
     if result.error is not None or any(count.failed for count in result.files) or not balanced:
@@ -115,3 +117,11 @@ def say_resume(point: tuple[str, int] | None, *, twice: bool = False) -> None:
     else:
         say(f"to go on from {name} row {row:,}: count the stream's rest with the process command"
             f" above, then replay with {resume} (so its balance holds)")  # fmt: skip
+    _say_command(f"{name}:{row}")
+
+
+def _say_command(point: str) -> None:
+    """The whole command line that goes on from ``point``, to paste as it is."""
+    command = resume_command(point)
+    if command is not None:
+        say(f"  that is: {command}")

@@ -13,6 +13,8 @@ timestamps in epoch milliseconds UTC. Field rules (DESIGN section 3):
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -62,6 +64,22 @@ def parse_trip(fields: Mapping[str, Any], naive_tz: tzinfo = UTC) -> Trip:
         if where is None:
             raise
         raise RecordError(exc.reason, f"{where}: {exc.message}", raw=exc.raw) from None
+
+
+def replayed_row_before(head: str) -> str | None:
+    """``row 5 of trips.csv`` when a record's text opens with replay's id (``{"id":"trips.csv:5"``,
+    whole), else None: for a record whose later bytes cannot be decoded (``not_utf8``)."""
+    match = _LEADING_ID.match(head)
+    if match is None:
+        return None
+    try:
+        value = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return _replayed_row(value)
+
+
+_LEADING_ID: Final = re.compile(r'\s*\{\s*"id"\s*:\s*("(?:[^"\\\x00-\x1f]|\\.)*")')
 
 
 def _replayed_row(value: Any) -> str | None:

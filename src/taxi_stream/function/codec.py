@@ -35,6 +35,7 @@ from taxi_stream.core.trip import (
     check_pickup_ms,
     parse_timestamp,
     parse_trip,
+    replayed_row_before,
     timestamp_ms,
 )
 
@@ -213,8 +214,10 @@ def _loose_object(data: bytes) -> dict[str, Any]:
         raise RecordError(Reason.TOO_LARGE, f"record is {len(data)} bytes, over 1 MiB")
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordError(Reason.NOT_UTF8, f"not UTF-8 at byte {exc.start}") from None
+    except UnicodeDecodeError as exc:  # a replayed row's id comes first, in the bytes before
+        where = replayed_row_before(data[: exc.start].decode("utf-8"))
+        named = "" if where is None else f"{where}: "
+        raise RecordError(Reason.NOT_UTF8, f"{named}not UTF-8 at byte {exc.start}") from None
     if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
         _check_depth(data)
     try:

@@ -3,20 +3,18 @@
 Only the columns the layout maps are kept (a CSV row is read whole, to tell a blank one), so
 memory stays flat whatever the file's size: a Parquet file is read a row group at a time (in
 batches of ``BATCH_ROWS``), a CSV file a block of ``CSV_BLOCK_BYTES`` at a time, every CSV cell
-as text (typed by the record mapping, so a block
-whose cells look different from the first one's cannot fail the read).
+as text (typed by the record mapping: a block unlike the first one cannot fail the read).
 
 Rows are numbered from 1, the first data row, in file order, as the file has them: an empty
 line is a row (a blank one, as is a row of the header's width whose cells are all empty: it
 comes back as a malformed row with no text), so the rows after it keep their own numbers. A CSV
 row with the wrong number of fields is not parsed: it keeps its number and comes back as a
 malformed row with its raw text (a quote that never closes makes one row of the rest of the
-file, and the records mapping says so).
-CSV cells are read as bytes and checked for UTF-8 block by block: a row with a cell that is no
-UTF-8 keeps its number and comes back with its cells' bytes, so the rows after it still go.
-A row pyarrow cannot hand over at all (the wrong number of fields and bytes that are no UTF-8)
-ends pyarrow's read: the rest of the file is read by the csv module (same quoting, rows and
-numbers), that row coming back as a malformed row, its raw bytes as surrogate escapes.
+file, and the records mapping says so). CSV cells are read as bytes and checked for UTF-8 block
+by block: a row with a cell that is no UTF-8 keeps its number and comes back with its cells'
+bytes, so the rows after it still go. A row pyarrow cannot hand over at all (the wrong number
+of fields and bytes that are no UTF-8) ends pyarrow's read: the rest of the file is read by the
+csv module (same quoting, rows, numbers), that row malformed, its bytes as surrogate escapes.
 """
 
 from __future__ import annotations
@@ -75,9 +73,11 @@ class TripFile:
             raise SourceError(f"{path} is empty")
         self.kind = "parquet" if head == PARQUET_MAGIC else "csv"
         self._parquet: pq.ParquetFile | None = None
+        self.types: dict[str, pa.DataType] = {}  # of a Parquet file's columns (CSV's: all text)
         if self.kind == "parquet":
             self._parquet = _open_parquet(path)
             self.header: list[str] = list(self._parquet.schema_arrow.names)
+            self.types = {field.name: field.type for field in self._parquet.schema_arrow}
             self.total_rows: int | None = self._parquet.metadata.num_rows
         else:
             self.header = _csv_header(path)

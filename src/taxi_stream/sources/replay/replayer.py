@@ -37,6 +37,7 @@ from taxi_stream.sources.replay.records import (
     to_records,
     within_limit,
 )
+from taxi_stream.sources.replay.times import check_types
 
 TripTimesOf = Callable[[Records], npt.NDArray[np.int64]]
 """The event time of each record the consumer makes a trip of (``NO_TIME``: a dead letter)."""
@@ -56,7 +57,8 @@ def open_files(
         if trip_file.name in seen:
             raise SourceError(f"two files named {trip_file.name}: record ids would repeat")
         seen.add(trip_file.name)
-        opened.append((trip_file, detect(trip_file.header, str(path), forced_format)))
+        columns = detect(trip_file.header, str(path), forced_format)
+        opened.append((trip_file, check_types(columns, trip_file.types, str(path))))
     return opened
 
 
@@ -334,8 +336,7 @@ class Replayer:
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """What the rows of a block are read from: the file's name, its header's width, the first
-    row to send."""
+    """What a block's rows are read from: the file's name, its header's width, the first row."""
 
     source: str
     width: int

@@ -13,6 +13,7 @@ year, applied to whole columns with numpy. Times are whole seconds: a fraction o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Final
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 
 from taxi_stream.core.errors import SourceError
 from taxi_stream.core.timefmt import EPOCH
-from taxi_stream.sources.replay.layouts import NEW_YORK
+from taxi_stream.sources.replay.layouts import NEW_YORK, Columns
 
 _NY: Final = ZoneInfo(NEW_YORK)
 _SECONDS: Final = pa.timestamp("s")
@@ -55,13 +56,42 @@ def wall_times(values: pa.Array, column: str) -> tuple[pa.Array, pa.Array]:
         return values.cast(_SECONDS), no_text
     if pa.types.is_null(kind):
         return pa.nulls(len(values), _SECONDS), no_text
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        raise SourceError(f"column {column} holds {kind}, not times")
+    if not is_time_type(kind):
+        raise refusal(column, kind, "the file")
     text = pc.utf8_trim_whitespace(values.cast(pa.string()))
     try:
         return text.cast(_SECONDS), no_text  # the usual case, strict and fast
     except pa.ArrowInvalid:
         return _parse_text(text)
+
+
+def is_time_type(kind: pa.DataType) -> bool:
+    """Whether ``wall_times`` reads a column of this type (a dictionary's: of its values)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    kinds = (pa.types.is_timestamp, pa.types.is_date, pa.types.is_null, pa.types.is_string)
+    return any(bool(of(kind)) for of in (*kinds, pa.types.is_large_string))
+
+
+def check_types(columns: Columns, types: Mapping[str, pa.DataType], source: str) -> Columns:
+    """``columns``, or SourceError naming its pickup or dropoff column when ``wall_times`` does
+    not read its type (epoch numbers, say), before any row is read; a column not in ``types``
+    (a CSV file's) is text."""
+    for column in (columns.get("pickup"), columns.get("dropoff")):
+        kind = None if column is None else types.get(column)
+        if column is not None and kind is not None and not is_time_type(kind):
+            raise refusal(column, kind, source)
+    return columns
+
+
+def refusal(column: str, kind: pa.DataType, source: str) -> SourceError:
+    """The error for a time column of a type replay does not read, naming the file's column."""
+    return SourceError(
+        f"{source}: column {column} holds {kind}, not times: replay reads a timestamp column"
+        " (naive: New York time; with a time zone: that instant), a date, or text such as"
+        " 2024-11-01 00:10:00; epoch numbers carry no unit replay can be sure of: cast the column"
+        " to a timestamp with time zone UTC first (docs/records.md)"
+    )
 
 
 def _parse_text(text: pa.Array) -> tuple[pa.Array, pa.Array]:

@@ -62,7 +62,13 @@ def whole_number_text(values: pa.Array) -> pa.Array:
 
 
 def vendor_text(values: pa.Array) -> pa.Array:
-    """A vendor id: a number stays a number; the 2009-10 names CMT and VTS become 1 and 2."""
+    """A vendor id: a number stays a number; the 2009-10 names CMT and VTS become 1 and 2.
+
+    A double that is NaN (how pandas marks a missing int) or infinite is no id: null, as a
+    missing vendor is (the record leaves ``vendorId`` out: ``missing_vendor``).
+    """
+    if pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         return whole_number_text(values)
     cells = _cells(values)
