@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/producer_ab.py --baseline BASELINE/src --pairs 5 --trips 300000
 
-Each repeat runs the loop once per tree in a fresh process (baseline first, then this tree), the
-way `run --as-fast-as-possible` drives it (5,000 trips a put, 4 shards, seed 1, no faults), and
+Each repeat runs the loop once per tree in a fresh process (baseline first, then this tree), as
+`run --as-fast-as-possible` drives it (its producer job, `SimulateJob`: 5,000 trips a put, 4
+shards, seed 1, no faults; for the simulator alone, the same batches without puts), and
 reads the process's CPU time around the loop alone (imports and the stream's creation left out).
 It prints CPU microseconds a trip for the simulator alone and for the whole loop, per tree, the
 medians, and the median of the per-pair ratios (baseline / this tree), which the machine's load
@@ -25,6 +26,7 @@ OURS = HERE.parent / "src"
 LOOP = """
 import sys, tempfile, time
 from pathlib import Path
+from taxi_stream.app.run import SimulateJob
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.streams.local import LocalStream
 trips, put = int(sys.argv[1]), sys.argv[2] == "put"
@@ -32,9 +34,11 @@ with tempfile.TemporaryDirectory() as tmp:
     stream = LocalStream(Path(tmp) / "stream.db", 4)
     stream.put_records(Simulator(SimulatorConfig(seed=2)).batch(10).entries)  # imports pyarrow
     started = time.process_time()
-    for batch in Simulator(SimulatorConfig(seed=1)).batches(5_000, count=trips):
-        if put:
-            stream.put_records(batch.entries)
+    if put:
+        SimulateJob(SimulatorConfig(seed=1), trips=trips)(stream, lambda: False, lambda n: None)
+    else:
+        for batch in Simulator(SimulatorConfig(seed=1)).batches(5_000, count=trips):
+            pass
     print((time.process_time() - started) / trips * 1e6)
     stream.close()
 """

@@ -13,12 +13,12 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from taxi_stream.app.produce import PRODUCE_BATCH
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.core.errors import TaxiStreamError
-from taxi_stream.ports import Stream
+from taxi_stream.ports import ColumnWriter, Stream
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,24 @@ class SimulateJob:
     def __call__(
         self, stream: Stream, stopped: Callable[[], bool], sent: Callable[[int], None]
     ) -> object:
-        """Put the simulator's batches until its bound or ``stopped()``."""
+        """Put the simulator's batches until its bound or ``stopped()``.
+
+        A stream that takes columns (the embedded one) gets the batch's keys and records as
+        they are; any other gets them as (key, record) pairs.
+        """
         batch_size = 5_000 if self.sim.trips_per_second is None else PRODUCE_BATCH
         batches = Simulator(self.sim).batches(
             batch_size, count=self.trips, duration_s=self.duration_s
         )
+        columns = isinstance(stream, ColumnWriter)
         for batch in batches:
             if stopped():
                 break
-            sent(stream.put_records(batch.entries).sent)
+            if columns:
+                result = cast(ColumnWriter, stream).put_columns(batch.keys, batch.payloads)
+            else:
+                result = stream.put_records(batch.entries)
+            sent(result.sent)
         return None
 
 

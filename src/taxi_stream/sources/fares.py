@@ -17,6 +17,7 @@ from taxi_stream.sources.places import (
     MANHATTAN_SOUTH_OF_96TH,
     in_box,
 )
+from taxi_stream.sources.simdraw import Draws
 
 # The rate card in force since 2022-12-19 (docs/records.md, "Simulated fares"), in cents.
 INITIAL_CENTS: Final = 300
@@ -86,7 +87,7 @@ class Charges:
         return total
 
 
-def charges(trips: Trips, rng: np.random.Generator) -> Charges:
+def charges(trips: Trips, rng: Draws) -> Charges:
     """The fare and surcharges by the rate card; a share of trips paid by card, and their tips."""
     fare, surcharges = rate_card(trips)
     kind = np.searchsorted(_KIND_CDF, rng.random(len(fare)), side="right")
@@ -95,7 +96,13 @@ def charges(trips: Trips, rng: np.random.Generator) -> Charges:
 
 def dollars(cents: _Ints) -> list[float]:
     """Cents as dollars, each the double nearest to cents / 100 (written with <= 2 decimals)."""
-    out: list[float] = np.divide(cents, 100).tolist()
+    out: list[float] = dollar_values(cents).tolist()
+    return out
+
+
+def dollar_values(cents: _Ints) -> _Floats:
+    """``dollars`` as an array: the double nearest to cents / 100 for each."""
+    out: _Floats = np.divide(cents, 100)
     return out
 
 

@@ -1,13 +1,14 @@
 """The simulator's draws of where a trip goes and how long it takes: NYC places, miles, speeds.
 
-Pure functions of a numpy Generator; the simulator calls them in a fixed order per block, so
-the same seed gives the same trips.
+Pure functions of their draws (a numpy Generator, or BlockDraws over several blocks'); the
+simulator calls them in a fixed order per block, so the same seed gives the same trips.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Final, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,6 +50,78 @@ _MIN_TRIP_S: Final = 60
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
+_T = TypeVar("_T", bound=np.generic)
+
+
+class Draws(Protocol):
+    """The draws the simulator makes: those of ``np.random.Generator`` it calls, by size."""
+
+    def random(self, size: int) -> Floats:
+        """Uniform on [0, 1)."""
+        ...
+
+    def standard_normal(self, size: int) -> Floats:
+        """Normal, mean 0, deviation 1."""
+        ...
+
+    def lognormal(self, mean: float, sigma: float, size: int) -> Floats:
+        """Lognormal of the normal's mean and deviation."""
+        ...
+
+    def uniform(self, low: float, high: float, size: int) -> Floats:
+        """Uniform on [low, high)."""
+        ...
+
+    def integers(
+        self, low: int, high: int | None = None, *, size: int, endpoint: bool = False
+    ) -> Ints:
+        """Whole numbers from low (0 when high is None) to high (included with endpoint)."""
+        ...
+
+
+class BlockDraws:
+    """The draws of several blocks at once, their generators in order, each ``size`` trips.
+
+    Each call of n = size * blocks draws ``size`` from every block's generator in turn and joins
+    them, so every generator makes the very calls it makes when its block is drawn alone, and
+    block b's trips are elements b * size .. (b + 1) * size - 1 of every array.
+    """
+
+    def __init__(self, generators: Sequence[np.random.Generator], size: int) -> None:
+        self._generators, self._size = tuple(generators), size
+
+    def _each(self, n: int, draw: Callable[[np.random.Generator, int], NDArray[_T]]) -> NDArray[_T]:
+        if n != self._size * len(self._generators):
+            raise ValueError(f"{n} draws for {len(self._generators)} blocks of {self._size}")
+        out: NDArray[_T] = np.concatenate([draw(g, self._size) for g in self._generators])
+        return out
+
+    def random(self, size: int) -> Floats:
+        """Uniform on [0, 1), block by block."""
+        out: Floats = self._each(size, lambda g, k: g.random(k))
+        return out
+
+    def standard_normal(self, size: int) -> Floats:
+        """Normal, mean 0, deviation 1, block by block."""
+        out: Floats = self._each(size, lambda g, k: g.standard_normal(k))
+        return out
+
+    def lognormal(self, mean: float, sigma: float, size: int) -> Floats:
+        """Lognormal, block by block."""
+        out: Floats = self._each(size, lambda g, k: g.lognormal(mean, sigma, k))
+        return out
+
+    def uniform(self, low: float, high: float, size: int) -> Floats:
+        """Uniform on [low, high), block by block."""
+        out: Floats = self._each(size, lambda g, k: g.uniform(low, high, k))
+        return out
+
+    def integers(
+        self, low: int, high: int | None = None, *, size: int, endpoint: bool = False
+    ) -> Ints:
+        """Whole numbers, block by block."""
+        out: Ints = self._each(size, lambda g, k: g.integers(low, high, size=k, endpoint=endpoint))
+        return out
 
 
 def cdf(p: Floats) -> Floats:
@@ -58,7 +131,7 @@ def cdf(p: Floats) -> Floats:
     return total
 
 
-def choice(rng: np.random.Generator, cdf: Floats, n: int) -> Ints:
+def choice(rng: Draws, cdf: Floats, n: int) -> Ints:
     """``rng.choice(len(cdf), size=n, p=p)`` for the ``p`` of ``cdf``: the same draws and
     indices (numpy looks each uniform draw up in the cdf), without checking ``p`` each block."""
     index: Ints = cdf.searchsorted(rng.random(n), side="right")
@@ -69,7 +142,7 @@ PASSENGER_CDF: Final = cdf(np.divide(_PASSENGER_COUNTS, sum(_PASSENGER_COUNTS)))
 _HOTSPOT_CDF: Final = cdf(_HOTSPOTS[:, 3])
 
 
-def pickups(rng: np.random.Generator, n: int) -> tuple[Floats, Floats]:
+def pickups(rng: Draws, n: int) -> tuple[Floats, Floats]:
     """Pickup points around the hot spots, inside NYC."""
     spot = choice(rng, _HOTSPOT_CDF, n)
     spread = _HOTSPOTS[spot, 2]
@@ -78,9 +151,7 @@ def pickups(rng: np.random.Generator, n: int) -> tuple[Floats, Floats]:
     return _inside_nyc(lon, lat)
 
 
-def dropoffs(
-    rng: np.random.Generator, plon: Floats, plat: Floats
-) -> tuple[Floats, Floats, Floats, Floats]:
+def dropoffs(rng: Draws, plon: Floats, plat: Floats) -> tuple[Floats, Floats, Floats, Floats]:
     """Dropoff points, then crow-flies and road miles (3 decimals, crow-flies <= road)."""
     n = len(plon)
     road = np.clip(rng.lognormal(math.log(1.8), 0.9, n), 0.2, 25.0)  # TLC median 1.7 mi
@@ -107,14 +178,14 @@ def _haversine_miles(lon1: Floats, lat1: Floats, lon2: Floats, lat2: Floats) -> 
     return miles
 
 
-def durations(rng: np.random.Generator, road: Floats, pickup_s: Ints) -> Ints:
+def durations(rng: Draws, road: Floats, pickup_s: Ints) -> Ints:
     """Whole seconds to drive ``road`` miles at a speed typical of the pickup hour."""
     hour = (pickup_s + NEW_YORK_OFFSET_S) // 3600 % 24
     mph = np.clip(_MPH_BY_HOUR[hour] * rng.lognormal(0.0, 0.25, len(road)), 4.0, 40.0)
     return np.maximum(np.rint(road / mph * 3600), _MIN_TRIP_S).astype(np.int64)
 
 
-def google_durations(rng: np.random.Generator, duration: Ints) -> Ints:
+def google_durations(rng: Draws, duration: Ints) -> Ints:
     """A route estimate within 15% of the metered time, never exactly equal to it."""
     google = np.rint(duration * rng.uniform(0.85, 1.15, len(duration))).astype(np.int64)
     google[google == duration] += 1

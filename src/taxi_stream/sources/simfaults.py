@@ -9,11 +9,10 @@ import msgspec
 import numpy as np
 
 from taxi_stream.core.errors import Reason
+from taxi_stream.sources.simdraw import Draws
 
 
-def inject_faults(
-    rng: np.random.Generator, fraction: float, records: list[bytes]
-) -> tuple[list[int], list[str]]:
+def inject_faults(rng: Draws, fraction: float, records: list[bytes]) -> tuple[list[int], list[str]]:
     """Replace a fraction of records by malformed ones; their indices and expected reasons."""
     n = len(records)
     at = np.flatnonzero(rng.random(n) < fraction).tolist()

@@ -17,12 +17,14 @@ from numpy.typing import NDArray
 
 from taxi_stream.core.errors import ConfigError, RecordError
 from taxi_stream.core.trip import vendor_key
-from taxi_stream.sources.fares import Trips, charges, dollars
+from taxi_stream.sources.fares import Trips, charges, dollar_values
 from taxi_stream.sources.simdraw import (
     NEW_YORK_OFFSET_S,
     NYC_BOUNDS,
     PASSENGER_CDF,
     STORE_AND_FWD_FRACTION,
+    BlockDraws,
+    Draws,
     dropoffs,
     durations,
     google_durations,
@@ -45,6 +47,7 @@ __all__ = [
 DEFAULT_START_MS: Final = 1_730_419_200_000  # 2024-11-01T00:00:00Z, the month of the TLC sample
 NOMINAL_TRIPS_PER_SECOND: Final = 100.0  # how fast simulated time runs when the stream is unpaced
 BLOCK_SIZE: Final = 2048  # trips drawn per generator; output never depends on how it is pulled
+RENDER_BLOCKS: Final = 4  # blocks computed and encoded together: numpy's cost a call spread wider
 
 _Ints = NDArray[np.int64]
 
@@ -90,11 +93,17 @@ class SimulatorConfig:
 
 @dataclass(frozen=True, slots=True)
 class SimBatch:
-    """Consecutive simulated records, and which of them are faulty."""
+    """Consecutive simulated records, as two columns, and which of them are faulty."""
 
-    entries: list[tuple[str, bytes]]  # (partition key = trip id, JSON record)
-    malformed: dict[int, str]  # index in entries -> the Reason code a consumer must give
+    keys: list[str]  # the partition key of each record: its trip id
+    payloads: list[bytes]  # the JSON records
+    malformed: dict[int, str]  # index in the records -> the Reason code a consumer must give
     late: list[int]  # indices of clean trips picked up late_by_s seconds early
+
+    @property
+    def entries(self) -> list[tuple[str, bytes]]:
+        """The records as (partition key, JSON record) pairs, a new list each time."""
+        return list(zip(self.keys, self.payloads, strict=True))
 
 
 class Simulator:
@@ -102,7 +111,8 @@ class Simulator:
 
     Trips are drawn in blocks of BLOCK_SIZE, block b from PCG64 seeded by (seed, b), its
     payments and tips from a stream of their own seeded by (seed, b, 1), so the bytes never
-    depend on how the stream is pulled.
+    depend on how the stream is pulled. RENDER_BLOCKS blocks are computed together (BlockDraws
+    draws each from its own generators), which gives the bytes of each block computed alone.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -112,18 +122,18 @@ class Simulator:
         weights = np.asarray(self.config.vendor_weights or [1.0] * len(self.config.vendors))
         self._vendor_cdf = _cdf(weights / weights.sum())
         self._next_block = 0
-        self._block = _Block([], [], [], [])
+        self._block = _Block([], [], [], [], [])
         self._offset = 0
 
     def batch(self, n: int) -> SimBatch:
         """The next ``n`` records of the stream."""
         _whole(n, "batch size", 0)
-        out = SimBatch([], {}, [])
-        while len(out.entries) < n:
-            if self._offset == len(self._block.entries):
+        out = SimBatch([], [], {}, [])
+        while len(out.keys) < n:
+            if self._offset == len(self._block.keys):
                 self._block, self._offset = self._render(self._next_block), 0
-                self._next_block += 1
-            stop = min(self._offset + n - len(out.entries), len(self._block.entries))
+                self._next_block += RENDER_BLOCKS
+            stop = min(self._offset + n - len(out.keys), len(self._block.keys))
             self._block.copy_into(out, self._offset, stop)
             self._offset = stop
         return out
@@ -162,23 +172,26 @@ class Simulator:
             sent += n
 
     def _render(self, block: int) -> _Block:
-        first = block * BLOCK_SIZE
-        seed = np.random.SeedSequence(self.config.seed, spawn_key=(block,))
-        rng = np.random.Generator(np.random.PCG64(seed))
-        money_seed = np.random.SeedSequence(self.config.seed, spawn_key=(block, 1))
-        money_rng = np.random.Generator(np.random.PCG64(money_seed))
-        columns, late = self._columns(rng, money_rng, first, BLOCK_SIZE)
-        ids = _ids(self._id, first, BLOCK_SIZE)
-        trips = starmap(_WireTrip, zip(ids, *columns, strict=True))
-        records = _lines(_encode_lines(list(trips)))
+        """Blocks block..block+RENDER_BLOCKS-1: each drawn from its own generators, as alone."""
+        first, n = block * BLOCK_SIZE, RENDER_BLOCKS * BLOCK_SIZE
+        blocks = range(block, block + RENDER_BLOCKS)
+        rng = BlockDraws([_generator(self.config.seed, (b,)) for b in blocks], BLOCK_SIZE)
+        money_rng = BlockDraws([_generator(self.config.seed, (b, 1)) for b in blocks], BLOCK_SIZE)
+        columns, late = self._columns(rng, money_rng, first, n)
+        ids = _ids(self._id, first, n)
+        records: list[bytes] = []
+        for start in range(0, n, BLOCK_SIZE):  # the records a block at a time: they stay in cache
+            part = slice(start, start + BLOCK_SIZE)
+            fields = [column[part].tolist() for column in columns]
+            trips = starmap(_WireTrip, zip(ids[part], *fields, strict=True))
+            records += _lines(_encode_lines(list(trips)))
         at, reasons = inject_faults(rng, self.config.malformed_fraction, records)
         late[at] = False
-        entries = list(zip(ids, records, strict=True))
-        return _Block(entries, at, reasons, np.flatnonzero(late).tolist())
+        return _Block(ids, records, at, reasons, np.flatnonzero(late).tolist())
 
     def _columns(
-        self, rng: np.random.Generator, money_rng: np.random.Generator, first: int, n: int
-    ) -> tuple[list[list[Any]], NDArray[np.bool_]]:
+        self, rng: Draws, money_rng: Draws, first: int, n: int
+    ) -> tuple[list[NDArray[Any]], NDArray[np.bool_]]:
         """The record fields after the id, for trips first..first+n-1; and which are late."""
         vendor = _choice(rng, self._vendor_cdf, n)
         passengers = _choice(rng, PASSENGER_CDF, n) + 1
@@ -189,32 +202,38 @@ class Simulator:
         google = google_durations(rng, duration)
         flags = np.where(rng.random(n) < STORE_AND_FWD_FRACTION, "Y", "N")
         numbers = (passengers, plon, plat, dlon, dlat, flags, crow, duration, road, google)
-        vendors: list[Any] = self._vendor_ids[vendor].tolist()
         times = [_iso(pickup_s, shared=True), _iso(pickup_s + duration)]
         milli = np.rint(road * 1000).astype(np.int64)
         ends = np.stack([plon, dlon]), np.stack([plat, dlat])
         trips = Trips(*ends, milli, duration, pickup_s + NEW_YORK_OFFSET_S)
         money = charges(trips, money_rng)
-        amounts = [dollars(cents) for cents in (money.fare, money.tip, money.total)]
-        return [vendors, *times, *(c.tolist() for c in numbers), *amounts], late
+        amounts = [dollar_values(cents) for cents in (money.fare, money.tip, money.total)]
+        return [self._vendor_ids[vendor], *times, *numbers, *amounts], late
 
 
 @dataclass(frozen=True, slots=True)
 class _Block:
-    entries: list[tuple[str, bytes]]
+    keys: list[str]
+    payloads: list[bytes]
     malformed_at: list[int]  # ascending
     reasons: list[str]
     late: list[int]  # ascending
 
     def copy_into(self, out: SimBatch, start: int, stop: int) -> None:
-        """Append entries start..stop-1 to ``out``, with their faults."""
-        base = len(out.entries) - start
-        out.entries.extend(self.entries[start:stop])
+        """Append records start..stop-1 to ``out``, with their faults."""
+        base = len(out.keys) - start
+        out.keys.extend(self.keys[start:stop])
+        out.payloads.extend(self.payloads[start:stop])
         lo, hi = bisect_left(self.malformed_at, start), bisect_left(self.malformed_at, stop)
         for i, reason in zip(self.malformed_at[lo:hi], self.reasons[lo:hi], strict=True):
             out.malformed[base + i] = reason
         late = self.late[bisect_left(self.late, start) : bisect_left(self.late, stop)]
         out.late.extend(base + i for i in late)
+
+
+def _generator(seed: int, key: tuple[int, ...]) -> np.random.Generator:
+    """PCG64 seeded by (seed, key): a block's trips, or with key (block, 1) its payments."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
 class _WireTrip(msgspec.Struct, gc=False):
@@ -266,7 +285,7 @@ _FOUR_DIGITS: Final = tuple(f"{k:04d}" for k in range(10_000))
 
 
 def _pickup_seconds(
-    config: SimulatorConfig, rng: np.random.Generator, first: int, n: int
+    config: SimulatorConfig, rng: Draws, first: int, n: int
 ) -> tuple[_Ints, NDArray[np.bool_]]:
     """Pickups (epoch s) advancing at the rate, some moved early; and which were made late."""
     rate = config.trips_per_second or NOMINAL_TRIPS_PER_SECOND
@@ -280,15 +299,16 @@ def _pickup_seconds(
     return due_ms // 1000 - shift, late
 
 
-def _iso(seconds: _Ints, *, shared: bool = False) -> list[str]:
+def _iso(seconds: _Ints, *, shared: bool = False) -> NDArray[np.object_]:
     """ISO-8601 text of epoch seconds with a UTC offset: date, then table look-ups for the time.
 
     ``shared``: many trips share each second (pickups do), so each distinct one is written once.
     """
     if shared:
         distinct, which = np.unique(seconds, return_inverse=True)
-        return _iso_text(distinct)[which].tolist()  # type: ignore[no-any-return]
-    return _iso_text(seconds).tolist()  # type: ignore[no-any-return]
+        texts: NDArray[np.object_] = _iso_text(distinct)[which]
+        return texts
+    return _iso_text(seconds)
 
 
 def _iso_text(seconds: _Ints) -> NDArray[np.object_]:
