@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import math
 import time
 from bisect import bisect_left
@@ -47,6 +48,11 @@ NOMINAL_TRIPS_PER_SECOND: Final = 100.0  # how fast simulated time runs when the
 BLOCK_SIZE: Final = 2048  # trips drawn per generator; output never depends on how it is pulled
 
 _Ints = NDArray[np.int64]
+
+
+log = logging.getLogger(__name__)
+
+LAG_S: Final = 1.0  # a paced stream this far behind its --duration stops with what it sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +156,12 @@ class Simulator:
         while limit is None or sent < limit:
             elapsed = clock() - started
             if rate is None and duration_s is not None and elapsed >= duration_s:
+                return
+            if rate is not None and duration_s is not None and elapsed >= duration_s + LAG_S:
+                log.warning(
+                    "could not keep %s trips/s: sent %d of %d trips in %.0f s", f"{rate:,g}",
+                    sent, limit, elapsed,
+                )  # fmt: skip
                 return
             n = batch_size if limit is None else min(batch_size, limit - sent)
             if rate is not None:
