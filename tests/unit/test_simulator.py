@@ -541,3 +541,17 @@ def test_bad_pull_arguments_raise_config_error(call: Any, message: str) -> None:
     """A negative size, count or duration raises ConfigError naming it."""
     with pytest.raises(ConfigError, match=message):
         call(Simulator())
+
+
+def test_a_paced_stream_that_cannot_keep_its_rate_stops_soon_after_its_duration(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At 1,000 trips/s for 2 s, each clock reading 1 s on: batches at 1 s and 2 s, then at 3 s
+    (1 s past the duration) it stops with those 20 trips, not 2,000, and says it fell behind."""
+    fake = FakeClock(step=1.0)
+    simulator = Simulator(config(trips_per_second=1_000))
+    with caplog.at_level("WARNING", logger="taxi_stream.sources.simulator"):
+        batches = list(simulator.batches(10, duration_s=2, clock=fake.clock, sleep=fake.sleep))
+    assert sum(len(b.entries) for b in batches) == 20
+    assert fake.now <= 2 + 1 + 1
+    assert "could not keep 1,000 trips/s: sent 20 of 2000 trips" in caplog.text

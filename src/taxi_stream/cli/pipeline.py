@@ -52,7 +52,8 @@ GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this 
     "--duration",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Stop producing after this many seconds.",
+    help="Stop producing after this many seconds: the --rate trips due in them; a producer that"
+    " cannot keep the rate stops 1 s late with fewer, and says so.",
 )
 @click.option(
     "--rate",

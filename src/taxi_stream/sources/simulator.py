@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import math
 import time
 from bisect import bisect_left
@@ -50,6 +51,11 @@ BLOCK_SIZE: Final = 2048  # trips drawn per generator; output never depends on h
 RENDER_BLOCKS: Final = 4  # blocks computed and encoded together: numpy's cost a call spread wider
 
 _Ints = NDArray[np.int64]
+
+
+log = logging.getLogger(__name__)
+
+LAG_S: Final = 1.0  # a paced stream this far behind its --duration stops with what it sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +166,12 @@ class Simulator:
         while limit is None or sent < limit:
             elapsed = clock() - started
             if rate is None and duration_s is not None and elapsed >= duration_s:
+                return
+            if rate is not None and duration_s is not None and elapsed >= duration_s + LAG_S:
+                log.warning(
+                    "could not keep %s trips/s: sent %d of %d trips in %.0f s", f"{rate:,g}",
+                    sent, limit, elapsed,
+                )  # fmt: skip
                 return
             n = batch_size if limit is None else min(batch_size, limit - sent)
             if rate is not None:
