@@ -54,7 +54,6 @@ _Ints = NDArray[np.int64]
 
 
 log = logging.getLogger(__name__)
-
 LAG_S: Final = 1.0  # a paced stream this far behind its --duration stops with what it sent
 
 
@@ -169,9 +168,8 @@ class Simulator:
                 return
             if rate is not None and duration_s is not None and elapsed >= duration_s + LAG_S:
                 log.warning(
-                    "could not keep %s trips/s: sent %d of %d trips in %.0f s", f"{rate:,g}",
-                    sent, limit, elapsed,
-                )  # fmt: skip
+                    "could not keep %s trips/s: sent %d of %d trips", f"{rate:,g}", sent, limit
+                )
                 return
             n = batch_size if limit is None else min(batch_size, limit - sent)
             if rate is not None:
