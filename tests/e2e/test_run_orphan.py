@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -50,9 +51,10 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
-def until(condition: object, what: str) -> None:
+def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait, bounded by WAIT_S, until ``condition()``; fail saying ``what`` did not happen."""
     deadline = time.monotonic() + WAIT_S
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(POLL_S)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from taxi_stream.cli import main
 from taxi_stream.cli.replay import replay as replay_command
 from taxi_stream.sources.replay.outcomes import ReplayOptions
 from taxi_stream.sources.replay.progress import Progress
@@ -93,11 +94,11 @@ def test_a_replay_stopped_short_prints_the_whole_command_that_goes_on(tmp_path: 
     (split as a shell splits it), sends the next rows from where it stopped."""
     data = tmp_path / "my data"
     args = [str(SAMPLE), "--data-dir", str(data), "--limit", "250", "--as-fast-as-possible"]
-    first = CliRunner().invoke(replay_command, [*args, "--produce-only"], prog_name="replay")
+    first = CliRunner().invoke(main, ["replay", *args, "--produce-only"], prog_name="taxi-stream")
     (line,) = [line for line in first.output.splitlines() if "that is: " in line]
     words = shlex.split(line.split("that is: ", 1)[1])
-    assert words[0] == "replay"
+    assert words[:2] == ["taxi-stream", "replay"]
     assert words[-2:] == ["--resume", f"{SAMPLE.name}:251"]
-    again = CliRunner().invoke(replay_command, words[1:], prog_name="replay")
+    again = CliRunner().invoke(main, words[1:], prog_name="taxi-stream")
     assert "from row 251, read 250 rows, sent 250 records" in again.output, again.output
     assert data.exists()

@@ -70,7 +70,7 @@ def resume_command(point: str) -> str | None:
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return None
-    words = [ctx.command_path]
+    words = ctx.command_path.split()  # taxi-stream replay: two words, not one
     for param in ctx.command.params:
         name = param.name or ""
         if name == "resume" or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
