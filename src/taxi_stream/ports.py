@@ -140,6 +140,19 @@ class TotalsQuery(Protocol):
         ...
 
 
+@runtime_checkable
+class VendorIndex(Protocol):
+    """A store that can name its vendors without reading every window (an index walk).
+
+    DynamoDB cannot (its partition keys are listed only by a Scan of the whole table), so
+    a read side asks ``isinstance(store, VendorIndex)`` before it names vendors.
+    """
+
+    def vendors(self, limit: int) -> list[str]:
+        """The first ``limit`` vendor ids that have windows, in order."""
+        ...
+
+
 class Store(TotalsStore, TotalsQuery, Protocol):
     """Both sides of a totals store, as wiring opens it; ``close`` frees its connections."""
 

@@ -18,7 +18,7 @@ from taxi_stream.core.errors import ConfigError
 from taxi_stream.core.records import Contribution, DeadLetter, Origin
 from taxi_stream.core.totals import Totals, merge
 from taxi_stream.core.watermarks import Watermark
-from taxi_stream.ports import Store
+from taxi_stream.ports import Store, VendorIndex
 from taxi_stream.stores.dynamodb import DynamoDBStore, create_table
 from taxi_stream.stores.dynamodb_items import letter_item
 from taxi_stream.stores.memory import MemoryStore
@@ -398,3 +398,26 @@ def test_late_trips_are_added_like_the_other_totals(store: ContractStore) -> Non
     store.apply([contribution(totals=late), contribution(contribution_id="x", totals=late)])
     (window,) = store.windows()
     assert window.totals.late_trips == 4
+
+
+def test_a_vendor_index_names_each_vendor_once_in_order_up_to_the_limit(
+    store: ContractStore,
+) -> None:
+    """vendors(limit): the distinct vendor ids of the windows, sorted, at most ``limit``."""
+    if not isinstance(store, VendorIndex):
+        assert isinstance(store, DynamoDBStore)  # listing partitions is a Scan: not offered
+        return
+    vendors = ["2", "1", "CMT", "1", "v\u00e9", "2"]
+    store.apply(
+        [
+            contribution(
+                contribution_id=f"c{i}",
+                vendor_id=v,
+                window_start_ms=(i + 1) * MINUTE_MS,
+                window_end_ms=(i + 2) * MINUTE_MS,
+            )
+            for i, v in enumerate(vendors)
+        ]
+    )
+    assert store.vendors(10) == sorted(set(vendors))
+    assert store.vendors(2) == ["1", "2"]

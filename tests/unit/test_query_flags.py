@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from taxi_stream.app.wiring import STORE_FILE
 from taxi_stream.cli import main
+from taxi_stream.cli import query as query_module
 from taxi_stream.cli.query import query
 from taxi_stream.core.records import Contribution
 from taxi_stream.core.totals import Totals
@@ -79,3 +81,81 @@ def test_a_time_that_does_not_parse_is_refused_naming_the_zone_of_a_naive_one(
     done = CliRunner().invoke(main, [command, *here, *flags])
     assert done.exit_code == 2
     assert zone in done.stderr
+
+
+def test_a_vendor_with_no_windows_names_the_vendors_there_are(data_dir: Path) -> None:
+    """--vendor abc in a store of vendors 1 and 2: the table says so on stderr, exit 0."""
+    done = CliRunner().invoke(query, ["--data-dir", str(data_dir), "--vendor", "abc"])
+    assert done.exit_code == 0, done.output
+    assert done.stderr == "no rows for vendor 'abc'; vendors in the store: 1, 2\n"
+    assert done.stdout == "(no rows)\n"
+
+
+@pytest.mark.parametrize(("fmt", "empty"), [("json", []), ("csv", [])])
+def test_the_vendor_hint_leaves_json_and_csv_machine_readable(
+    data_dir: Path, fmt: str, empty: list[object]
+) -> None:
+    """With --format json or csv the hint goes to stderr: stdout is still [] or a header."""
+    args = ["--data-dir", str(data_dir), "--vendor", "abc", "--format", fmt]
+    done = CliRunner().invoke(query, args)
+    assert done.exit_code == 0, done.output
+    assert "vendors in the store: 1, 2" in done.stderr
+    if fmt == "json":
+        assert json.loads(done.stdout) == empty
+    else:
+        assert done.stdout.splitlines()[0].startswith("vendorId,windowStart,")
+        assert len(done.stdout.splitlines()) == 1
+
+
+def test_a_known_vendor_outside_the_time_range_gets_no_vendor_hint(data_dir: Path) -> None:
+    """--vendor 1 --since next year: no rows, and no word about the vendors (1 is there)."""
+    args = ["--data-dir", str(data_dir), "--vendor", "1", "--since", "2030-01-01T00:00:00Z"]
+    done = CliRunner().invoke(query, args)
+    assert done.exit_code == 0, done.output
+    assert done.stderr == ""
+    assert done.stdout == "(no rows)\n"
+
+
+def test_the_vendor_list_is_cut_after_twenty(tmp_path: Path) -> None:
+    """A store of 25 vendors names the first 20 (in order) and says there are more."""
+    store = SQLiteStore(tmp_path / STORE_FILE, clock=lambda: T0_MS)
+    names = [f"v{n:02d}" for n in range(25)]
+    store.apply(
+        [
+            Contribution(f"c{v}", v, T0_MS, T0_MS + 60_000, Totals(1, 1, 1, 1), "arrival")
+            for v in names
+        ]
+    )
+    store.close()
+    done = CliRunner().invoke(query, ["--data-dir", str(tmp_path), "--vendor", "nope"])
+    assert done.stderr.strip().endswith(", ".join(names[:20]) + ", ...")
+
+
+class WithoutVendorIndex:
+    """A store that cannot list its vendors cheaply (as DynamoDB): the SQLite one, less that."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self.inner = inner
+
+    def windows(self, *args: Any) -> Any:
+        return self.inner.windows(*args)
+
+    def watermarks(self) -> Any:
+        return self.inner.watermarks()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_store_without_a_vendor_index_says_no_rows_naming_no_vendors(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No cheap listing (DynamoDB): stderr says the id matched nothing, lists none, exit 0."""
+    store = WithoutVendorIndex(SQLiteStore(data_dir / STORE_FILE, read_only=True))
+    monkeypatch.setattr(query_module, "existing_store", lambda settings: store)
+    args = ["--data-dir", str(data_dir), "--vendor", "abc", "--format", "json"]
+    done = CliRunner().invoke(query, args)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == []
+    assert done.stderr.startswith("no rows for vendor 'abc' (ids match exactly;")
+    assert "vendors in the store" not in done.stderr

@@ -14,6 +14,7 @@ from taxi_stream.cli.replay import replay as replay_command
 
 PICKUP = "tpep_pickup_datetime"
 WALL = ["2024-11-01 00:00:00", "2024-11-01 00:05:00"]
+FIFO_HANG_S = 10  # a replay blocked opening a FIFO fails after this, not at the suite's 300 s
 
 
 def error_lines(output: str) -> list[str]:
@@ -65,6 +66,10 @@ def test_a_missing_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     assert not data.exists()
 
 
+# A replay that did open the FIFO would wait for a writer forever: the timeout (SIGALRM, so
+# the blocked open() is interrupted and the test fails, the session goes on) turns that hang
+# into a failure. It bounds a deadlock, not a speed: the refusal takes milliseconds.
+@pytest.mark.timeout(FIFO_HANG_S, method="signal")
 def test_a_pipe_is_a_usage_error_saying_to_save_it_first(tmp_path: Path) -> None:
     """A FIFO (a shell's <(...) is one) exits 2 in one line naming it, before anything is made:
     replay reads a file's header, then its rows, and a pipe gives its bytes once."""

@@ -99,3 +99,40 @@ def test_the_usual_row_is_a_trip_both_ways(tmp_path: Path) -> None:
     """The row the table starts from is a trip, replayed and as JSON: the table can tell."""
     assert replayed_verdict(tmp_path, "VendorID", 2.0) is None
     assert json_verdict("passenger_count", 1.0) is None
+
+
+def csv_vendor_verdict(tmp_path: Path, cell: str) -> tuple[str, str] | None:
+    """(reason, message) the consumer gives a replayed CSV row whose VendorID cell is ``cell``."""
+    path = tmp_path / "odd.csv"
+    header = "VendorID,tpep_pickup_datetime,tpep_dropoff_datetime,passenger_count,trip_distance"
+    path.write_text(f'{header}\n"{cell}",2024-11-01 00:00:00,2024-11-01 00:10:00,1,1.5\n')
+    put = Captured()
+    Replayer(open_files([path]), ReplayOptions(None), put).run()
+    ((_, data),) = put.entries
+    try:
+        decode_trip(data)
+    except RecordError as exc:
+        return exc.reason, exc.message
+    return None
+
+
+@pytest.mark.parametrize("cell", ["nan", "NaN", " nan ", "-inf", "+Infinity", "INF"])
+def test_a_csv_vendor_cell_of_nan_or_infinity_is_no_vendor_as_in_parquet(
+    tmp_path: Path, cell: str
+) -> None:
+    """NaN or infinity written as text in a CSV VendorID: missing_vendor, as the Parquet double
+    is (and a JSON record with a null vendorId), not a vendor called 'nan'."""
+    assert csv_vendor_verdict(tmp_path, cell) == (
+        "missing_vendor",
+        "row 1 of odd.csv: vendorId is missing",
+    )
+    parquet = replayed_verdict(tmp_path, "VendorID", float(cell))
+    assert parquet == ("missing_vendor", "row 1 of odd.parquet: vendorId is missing")
+
+
+@pytest.mark.parametrize("cell", ["nano", "DDS", "inferno", "2"])
+def test_a_csv_vendor_name_that_only_looks_like_nan_stays_a_vendor(
+    tmp_path: Path, cell: str
+) -> None:
+    """Names that merely start like nan or inf are vendor ids: the row is a trip."""
+    assert csv_vendor_verdict(tmp_path, cell) is None

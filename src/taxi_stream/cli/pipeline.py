@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 SNAPSHOT_EVERY_S = 5.0
 GIVE_UP_S = 30.0  # the drain ends once all the work left has kept failing this long
+MAX_GENERATE_TRIPS = 10_000_000  # some 4 GB of JSON lines: a typo of extra zeros is refused
 
 
 @click.command()
@@ -349,7 +350,12 @@ def interrupted_line(result: Accounting, signal_name: str) -> str:
 
 
 @click.command()
-@click.option("--trips", type=click.IntRange(min=1), required=True, help="How many trips.")
+@click.option(
+    "--trips",
+    type=click.IntRange(1, MAX_GENERATE_TRIPS),
+    required=True,
+    help="How many trips (about 410 bytes each: at most 10,000,000, some 4 GB).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
 @click.option(
     "--malformed",

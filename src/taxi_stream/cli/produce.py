@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 INTERRUPTED_EXIT: Final = 130  # as a shell reports a command ended by Ctrl-C
 SHOWN: Final = 20  # reasons for failure, and oversize lines, listed one by one
 RANGES: Final = 5  # runs of line numbers shown for one reason
+DASH: Final = Path("-")  # --from-dead-letters -: stdin
 
 
 @click.command("produce")
@@ -57,10 +58,11 @@ RANGES: Final = 5  # runs of line numbers shown for one reason
 @click.option(
     "--from-dead-letters",
     "letters",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
     default=None,
-    help="Replay dead letters: the JSON that `query --dead-letters --format json` writes; each"
-    " entry's rawBase64 is sent exactly, as one record.",
+    help="Replay dead letters: the JSON that `query --dead-letters --format json` writes (a"
+    " file, or - for stdin; read whole before the first is sent); each entry's rawBase64 is"
+    " sent exactly, as one record.",
 )
 @click.option(
     "--partition-key",
@@ -143,6 +145,11 @@ def _entries(
     source: str | None, letters: Path | None, reading: Reading, key_by: str, skip: int
 ) -> Iterator[Iterator[Entry]]:
     """The entries of --from (the file closed after; stdin stays open) or --from-dead-letters."""
+    if letters == DASH:  # read whole, as a file is, so a bad export sends nothing
+        with open_dash("-", "rb", "--from-dead-letters") as file:
+            data = file.read()
+        yield dead_letters(Path("stdin"), reading, key_by=key_by, skip=skip, data=data)
+        return
     if letters is not None:
         yield dead_letters(letters, reading, key_by=key_by, skip=skip)
         return
@@ -161,13 +168,13 @@ def _whole_file(source: str | None, letters: Path | None = None) -> bool:
     """Whether the input is all there to read: a regular file (stdin too, redirected from one),
     for --from (``source``) or --from-dead-letters (``letters``). A pipe (a FIFO, /dev/stdin
     from one) or a terminal may bring lines one at a time: it keeps a put of 500."""
-    if letters is not None:
+    if letters is not None and letters != DASH:
         return letters.is_file()
-    if source is None:
+    if source is None and letters is None:
         return False
-    if source != "-":
+    if source is not None and source != "-":
         return Path(source).is_file()
-    try:
+    try:  # stdin, for either
         return stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):  # no real stdin (closed, or replaced)
         return False

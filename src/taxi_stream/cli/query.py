@@ -32,6 +32,7 @@ from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.trip import vendor_key
 from taxi_stream.core.windows import WindowClock
+from taxi_stream.ports import Store, VendorIndex
 from taxi_stream.views.finality import Finality
 from taxi_stream.views.query import letters_table, windows_table
 
@@ -42,6 +43,7 @@ TYPICAL_WINDOW: Final = WindowTotals(
 )
 TYPICAL_LETTER: Final = DeadLetter(Origin("s", "shard", "1", 0, 0), "not_json", "m", b"x")
 Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
+SHOW_VENDORS: Final = 20  # a --vendor that matches nothing names at most this many vendors
 
 
 @click.command()
@@ -69,7 +71,8 @@ Row = dict[str, str | int | float | bool | None]  # one JSON object or CSV row
     default=None,
     callback=lambda ctx, param, value: vendor_flag(value),
     help="Only this vendor (its id as the records give it: 1, 2, or up to 64 printable"
-    " characters).",
+    " characters). One with no window in the store: stderr names the vendors there are (up"
+    " to 20; a SQLite store), stdout stays the empty table, [] or the CSV header.",
 )
 @click.option(
     "--since",
@@ -126,6 +129,8 @@ def query(
             if start_ms is not None and end_ms is not None and end_ms <= start_ms:
                 raise click.UsageError("--until must be later than --since")
             windows = store.windows(vendor, start_ms, end_ms)
+            if not windows and vendor is not None:
+                _vendor_hint(store, vendor)
             finality = Finality.of(store.watermarks(), allowed_lateness, idle_timeout)
             _show(
                 fmt,
@@ -147,6 +152,25 @@ def vendor_flag(value: str | None) -> str | None:
         raise click.BadParameter(
             f"not a vendor id (up to 64 printable characters): {value[:40]!r}"
         ) from None
+
+
+def _vendor_hint(store: Store, vendor: str) -> None:
+    """On stderr, when --vendor matched no window: the vendors the store has (up to
+    ``SHOW_VENDORS``), unless ``vendor`` is among them (then the time range left it out)."""
+    if not isinstance(store, VendorIndex):
+        click.echo(
+            f"no rows for vendor {vendor!r} (ids match exactly; query without --vendor"
+            " lists the windows of every vendor)",
+            err=True,
+        )
+        return
+    known = store.vendors(SHOW_VENDORS + 1)
+    if vendor in known:
+        return
+    listed = ", ".join(known[:SHOW_VENDORS]) + (", ..." if len(known) > SHOW_VENDORS else "")
+    click.echo(
+        f"no rows for vendor {vendor!r}; vendors in the store: {listed or '(none)'}", err=True
+    )
 
 
 def _check_out(fmt: str, out_path: Path | None) -> None:

@@ -1,9 +1,12 @@
-"""The parsing of ``replay``'s --start-at and --resume, and the flags it passes on."""
+"""The parsing of ``replay``'s FILES, --start-at and --resume, and the flags it passes on."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -11,6 +14,21 @@ from click.core import ParameterSource
 
 from taxi_stream.core.timefmt import to_epoch_ms
 from taxi_stream.sources.replay.layouts import NEW_YORK
+
+
+def check_files(files: tuple[Path, ...]) -> None:
+    """A FILE that does not exist is a usage error, as click calls one that is a directory
+    (checked here, after the flags, so a bad flag is still the error a command line gets); so
+    is a pipe or a device, which replay cannot read twice (its layout, then its rows)."""
+    for path in files:
+        if not path.exists():
+            raise click.BadParameter(f"File '{path}' does not exist.", param_hint="'FILES...'")
+        if not path.is_file():
+            raise click.BadParameter(
+                f"'{path}' is a pipe or a device, not a file: replay reads a file's header"
+                " before its rows, so save it to a file first",
+                param_hint="'FILES...'",
+            )
 
 
 def start_ms(text: str | None) -> int | None:
@@ -66,26 +84,48 @@ def produce_flags() -> str:
 
 def resume_command(point: str) -> str | None:
     """This command line again as the shell takes it, with ``--resume POINT`` last (in place
-    of any --resume given); None outside a command (no context to read it from)."""
+    of any --resume given); None outside a command (no context to read it from).
+
+    Options come back as click reads them: each value of a repeated one, both of a two-valued
+    one, ``--no-X`` for a false boolean, a counted one as often as it was counted. Arguments
+    come first, unless one starts with a dash (``-odd.csv``): then they come last, after
+    ``--``, so that no option can follow them and none is read as an option."""
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return None
     words = ctx.command_path.split()  # taxi-stream replay: two words, not one
+    options, arguments = [], []
     for param in ctx.command.params:
         name = param.name or ""
         if name == "resume" or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
             continue
-        words += _words(param, ctx.params[name])
-    return shlex.join([*words, "--resume", point])
+        if isinstance(param, click.Argument):
+            arguments += [str(one) for one in _values(param, ctx.params[name])]
+        elif isinstance(param, click.Option):
+            options += _option_words(param, ctx.params[name])
+    resume = [*options, "--resume", point]
+    if any(word.startswith("-") for word in arguments):
+        return shlex.join([*words, *resume, "--", *arguments])
+    return shlex.join([*words, *arguments, *resume])
 
 
-def _words(param: click.Parameter, value: object) -> list[str]:
-    """How ``param``'s ``value`` is spelled on a command line."""
-    values = list(value) if param.multiple or param.nargs != 1 else [value]  # type: ignore[call-overload]
-    if isinstance(param, click.Argument):
-        return [str(one) for one in values]
-    if isinstance(param, click.Option) and param.is_flag:
+def _values(param: click.Parameter, value: object) -> list[object]:
+    """The values a parameter took: one each time it was given (``multiple``), else one."""
+    if param.multiple or (isinstance(param, click.Argument) and param.nargs != 1):
+        return list(cast("Iterable[object]", value))
+    return [value]
+
+
+def _option_words(param: click.Option, value: object) -> list[str]:
+    """How an option's ``value`` is spelled on a command line."""
+    if param.count:
+        return [param.opts[0]] * cast(int, value)
+    if param.is_flag:
         if value == param.flag_value or value is True:
             return [param.opts[0]]
         return [param.secondary_opts[0]] if param.secondary_opts else []
-    return [word for one in values for word in (param.opts[0], str(one))]
+    words: list[str] = []
+    for one in _values(param, value):
+        items = list(cast("Iterable[object]", one)) if param.nargs != 1 else [one]
+        words += [param.opts[0], *map(str, items)]
+    return words

@@ -124,6 +124,50 @@ def batch_event(records: Sequence[KinesisEventRecord]) -> KinesisEvent:
     return {"Records": records}
 
 
+def shard_event(
+    records: Sequence[StreamRecord],
+    shard_id: str,
+    arn: str,
+    *,
+    window_start_ms: int | None,
+    window_s: int,
+    state: State | None,
+    view: bool,
+) -> KinesisEvent:
+    """The event of one batch of a shard: a plain batch (``window_start_ms`` None), or an
+    invocation of the open window with its ``state``; with ``view``, the records are the
+    view an in-process handler reads (``record_view``), else Lambda's JSON shape."""
+    build = record_view if view else kinesis_records
+    kinesis = build(records, shard_id, arn)
+    if window_start_ms is None:
+        return batch_event(kinesis)
+    return window_event(
+        kinesis,
+        shard_id=shard_id,
+        arn=arn,
+        window_start_ms=window_start_ms,
+        window_end_ms=window_start_ms + window_s * 1000,
+        state=state,
+    )
+
+
+def closing_event(
+    shard_id: str, arn: str, *, window_start_ms: int, window_s: int, state: State, early: bool
+) -> KinesisEvent:
+    """The final invoke of a shard's window (no records), or with ``early`` its early
+    termination (its state too large to carry on)."""
+    return window_event(
+        [],
+        shard_id=shard_id,
+        arn=arn,
+        window_start_ms=window_start_ms,
+        window_end_ms=window_start_ms + window_s * 1000,
+        state=state,
+        final=not early,
+        terminated_early=early,
+    )
+
+
 def window_event(
     records: Sequence[KinesisEventRecord],
     *,

@@ -24,13 +24,7 @@ from taxi_stream.runner.checkpoint import Checkpoint
 from taxi_stream.runner.config import MappingConfig
 from taxi_stream.runner.cursor import Pending, ShardCursor, ShardSnapshot
 from taxi_stream.runner.destinations import RECORD_AGE_EXCEEDED
-from taxi_stream.runner.events import (
-    batch_event,
-    kinesis_records,
-    record_view,
-    stream_arn,
-    window_event,
-)
+from taxi_stream.runner.events import closing_event, shard_event, stream_arn
 from taxi_stream.runner.failures import MAX_BACKOFF_MS, FailurePolicy
 from taxi_stream.runner.invoke import (
     DEFAULT_FUNCTION,
@@ -303,32 +297,28 @@ class EventSourceMapping:
         return len(done)
 
     def _event(self, cursor: ShardCursor, records: RecordBatch, window: int | None) -> KinesisEvent:
-        build = record_view if self._record_view else kinesis_records
-        kinesis = build(records, cursor.shard_id, self._arn)
-        if window is None:
-            return batch_event(kinesis)
-        return window_event(
-            kinesis,
-            shard_id=cursor.shard_id,
-            arn=self._arn,
+        state = None if window is None else cursor.event_state()  # a copy: only when windowed
+        return shard_event(
+            records,
+            cursor.shard_id,
+            self._arn,
             window_start_ms=window,
-            window_end_ms=window + self._config.window_seconds * 1000,
-            state=cursor.event_state(),
+            window_s=self._config.window_seconds,
+            state=state,
+            view=self._record_view,
         )
 
     def _close_window(self, cursor: ShardCursor, *, early: bool) -> None:
         """The final invoke (or the early termination) of the open window."""
         start = cursor.checkpoint.window_start_ms
         assert start is not None
-        event = window_event(
-            [],
-            shard_id=cursor.shard_id,
-            arn=self._arn,
+        event = closing_event(
+            cursor.shard_id,
+            self._arn,
             window_start_ms=start,
-            window_end_ms=start + self._config.window_seconds * 1000,
+            window_s=self._config.window_seconds,
             state=cursor.event_state(),
-            final=not early,
-            terminated_early=early,
+            early=early,
         )
         after = start if early else None
         response, attempt = self._invoke(

@@ -114,20 +114,21 @@ def _plain(lines: list[bytes], last: int) -> bool:
 
 
 def dead_letters(
-    path: Path, reading: Reading, *, key_by: str = "line", skip: int = 0
+    path: Path, reading: Reading, *, key_by: str = "line", skip: int = 0, data: bytes | None = None
 ) -> Iterator[Entry]:
-    """Each dead letter's exact bytes after the first ``skip``; the file is checked whole first."""
-    raws = load_dead_letters(path)
+    """Each dead letter's exact bytes after the first ``skip``; the file is checked whole first.
+    ``data``: the export already read (from stdin), ``path`` then only names it."""
+    raws = load_dead_letters(path, data)
     for number, raw in enumerate(raws, start=1):
         reading.lines = number
         if number > skip:
             yield _entry(number, raw, path.name, reading, key_by)
 
 
-def load_dead_letters(path: Path) -> list[bytes]:
+def load_dead_letters(path: Path, data: bytes | None = None) -> list[bytes]:
     """The raw bytes of every entry of a dead-letter export, or ConfigError naming what is wrong."""
     try:
-        letters = json.loads(path.read_bytes())
+        letters = json.loads(path.read_bytes() if data is None else data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"{path}: not the JSON of query --dead-letters --format json: {exc}"

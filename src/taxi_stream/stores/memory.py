@@ -81,6 +81,10 @@ class MemoryStore:
         """Every shard's watermark, by stream and shard."""
         return [mark for _, mark in sorted(self._marks.items())]
 
+    def vendors(self, limit: int) -> list[str]:
+        """The first ``limit`` vendor ids with windows."""
+        return sorted({vendor for vendor, _ in self._windows})[:limit]
+
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Keep dead letters once each, by letter id."""
         before = len(self._letters)

@@ -130,6 +130,17 @@ class SQLiteStore:
         with errors("store query", StoreError, self.path):
             return read_watermarks(self._db)
 
+    def vendors(self, limit: int) -> list[str]:
+        """The first ``limit`` vendor ids with windows: a skip over the primary key, one
+        probe per vendor, however many windows each has."""
+        sql = (
+            "WITH RECURSIVE v(id, n) AS (SELECT MIN(vendor_id), 1 FROM windows UNION ALL"
+            " SELECT (SELECT MIN(vendor_id) FROM windows WHERE vendor_id > v.id), n + 1"
+            " FROM v WHERE v.id IS NOT NULL AND n < ?) SELECT id FROM v WHERE id IS NOT NULL"
+        )
+        with errors("store query", StoreError, self.path):
+            return [vendor for (vendor,) in self._db.execute(sql, (limit,))]
+
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         """Store dead letters once each, by letter id; return how many were new."""
         with self.unit_of_work() as work:

@@ -1,9 +1,9 @@
 """Trip files read in bounded blocks with pyarrow: Parquet by row group, CSV by block.
 
 Only the columns the layout maps are kept (a CSV row is read whole, to tell a blank one), so
-memory stays flat whatever the file's size: a Parquet file is read a row group at a time (in
-batches of ``BATCH_ROWS``), a CSV file a block of ``CSV_BLOCK_BYTES`` at a time, every CSV cell
-as text (typed by the record mapping: a block unlike the first one cannot fail the read).
+memory stays flat: Parquet a row group at a time (in batches of ``BATCH_ROWS``), CSV a block of
+``CSV_BLOCK_BYTES`` at a time, every cell as text (typed by the record mapping: a block unlike
+the first cannot fail the read). A block says how far its last row reaches, not the read-ahead.
 
 Rows are numbered from 1, the first data row, in file order, as the file has them: an empty
 line is a row (a blank one, as is a row of the header's width whose cells are all empty: it
@@ -14,8 +14,7 @@ file, and the records mapping says so). CSV cells are read as bytes and checked 
 by block: a row with a cell that is no UTF-8 keeps its number and comes back with its cells'
 bytes, so the rows after it still go. A row pyarrow cannot hand over at all (the wrong number
 of fields and bytes that are no UTF-8) ends pyarrow's read: the rest of the file is read by the
-csv module (same quoting, rows, numbers), that row malformed, its bytes as surrogate escapes.
-"""
+csv module (same quoting, rows, numbers), that row malformed, its bytes as surrogate escapes."""
 
 from __future__ import annotations
 
@@ -52,7 +51,7 @@ class Block:
 
     batch: pa.RecordBatch
     rows: npt.NDArray[np.int64]  # the row number of each row of ``batch``
-    done: float  # fraction of the file read so far, 0..1
+    done: float  # fraction of the file its rows reach, 0..1
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (row, raw text)
     not_utf8: list[tuple[int, list[bytes | None]]] = field(default_factory=list)  # (row, cells)
 
@@ -167,12 +166,13 @@ def _csv_blocks(path: Path, size: int, wanted: list[str], canonical: list[str]) 
                 ),
                 convert_options=convert,
             )
-            for read in reader:
+            for blocks, read in enumerate(reader, start=1):  # a batch: one block, cut at a row
                 rows, bad = numbers.take(read.num_rows, malformed)
                 batch, rows, bad = _without_blank(read, rows, bad, index)
                 texts, rows, not_utf8 = _as_text(batch, rows)
                 renamed = pa.RecordBatch.from_arrays(texts, names=canonical)
-                yield Block(renamed, rows, min(stream.tell() / max(size, 1), 1.0), bad, not_utf8)
+                done = min(blocks * CSV_BLOCK_BYTES / max(size, 1), 1.0)  # tell() is read ahead
+                yield Block(renamed, rows, done, bad, not_utf8)
         except pa.ArrowInvalid:
             # a row pyarrow cannot hand over (wrong field count and no UTF-8, say): the rest of
             # the file is read by the csv module, from the first row not yet given

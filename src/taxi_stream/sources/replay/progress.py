@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from taxi_stream.core.timefmt import from_epoch_ms
+from taxi_stream.sources.replay.files import Block
 from taxi_stream.sources.replay.layouts import NEW_YORK
 
 _NY: Final = ZoneInfo(NEW_YORK)
 LINE_WIDTH: Final = 80  # the progress line fits a terminal this wide
 SEPARATOR: Final = " | "
 FILE_CHARS: Final = 24  # a longer file name is cut, with an ellipsis
-ETA_MIN_FRACTION: Final = 0.01  # no ETA before 1% of the bytes is read ...
+ETA_MIN_FRACTION: Final = 0.01  # no ETA before the rows handled reach 1% of the bytes ...
 ETA_MIN_ELAPSED_S: Final = 2.0  # ... and 2 s have passed: an early pace says little
 
 
@@ -27,7 +29,7 @@ class Progress:
     elapsed_s: float
     event_ms: int | None  # event time reached: the pacing clock, else the last pickup sent
     lag_s: float  # how far behind its due time the last paced row went out
-    fraction: float  # of the bytes of the files this run reads, 0..1
+    fraction: float  # of the bytes of the files this run reads that the rows handled reach
 
     @property
     def rows_per_s(self) -> float:
@@ -93,3 +95,53 @@ def duration_text(seconds: float) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m"
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+class Reach:
+    """How far the rows handled (sent, or skipped) reach into the files, as a share of their
+    bytes. Each block read marks where its last row ends; a row between two marks is placed
+    between them by row number. So the share follows the rows sent, never the reader's
+    read-ahead, at a cost per block (a mark) and per put (a row number), not per row."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self._total = max(total_bytes, 1)
+        self._before = 0  # bytes of the files done
+        self._size = 0
+        self._marks: list[tuple[int, float]] = [(0, 0.0)]  # (last row, share of the file read)
+        self._row = 0
+
+    def start_file(self, size: int, row: int) -> None:
+        """A file of ``size`` bytes begins, its rows up to ``row`` handled (a resume's)."""
+        self._size, self._marks, self._row = size, [(0, 0.0)], row
+
+    def end_file(self) -> None:
+        """The file is handled whole."""
+        self._before += self._size
+        self._size, self._marks, self._row = 0, [(0, 0.0)], 0
+
+    def block(self, last_row: int, done: float) -> None:
+        """A block read: its rows reach ``last_row``, ``done`` of its file."""
+        self._marks.append((last_row, done))
+
+    def handled(self, row: int) -> None:
+        """Every row of the file up to ``row`` is sent or skipped."""
+        self._row = max(self._row, row)
+
+    def fraction(self) -> float:
+        """The share of the files' bytes the rows handled reach, 0..1."""
+        marks, row = self._marks, self._row
+        while len(marks) > 2 and marks[1][0] < row:  # marks behind the row: the last stays
+            del marks[0]
+        within = marks[-1][1]
+        for (row0, done0), (row1, done1) in itertools.pairwise(marks):
+            if row <= row1:
+                within = done0 + (done1 - done0) * (row - row0) / max(row1 - row0, 1)
+                break
+        return min((self._before + self._size * within) / self._total, 1.0)
+
+
+def last_row(block: Block) -> int:
+    """The number of the block's last row (parsed, malformed or not UTF-8); 0 for none."""
+    rows = [int(block.rows[-1])] if len(block.rows) else []
+    rows += [row for row, _ in block.malformed[-1:]] + [row for row, _ in block.not_utf8[-1:]]
+    return max(rows, default=0)

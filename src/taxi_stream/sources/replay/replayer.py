@@ -25,7 +25,7 @@ from taxi_stream.sources.replay.files import Block, TripFile
 from taxi_stream.sources.replay.layouts import Columns, detect
 from taxi_stream.sources.replay.outcomes import FileCount, Put, ReplayOptions, ReplayResult
 from taxi_stream.sources.replay.pacing import Pacer, PacingConfig
-from taxi_stream.sources.replay.progress import Progress
+from taxi_stream.sources.replay.progress import Progress, Reach, last_row
 from taxi_stream.sources.replay.records import (
     NO_TIME,
     Records,
@@ -99,11 +99,7 @@ class Replayer:
         self._last_event_ms: int | None = None  # the last pickup sent unpaced
         self._started = 0.0
         self._next_tick = 0.0
-        self._total_bytes = max(sum(f.size for f, _ in self._files), 1)
-        self._bytes_before = 0
-        self._file_size = 0
-        self._file_done = 0.0
-        self._shown = 0.0  # the fraction the last progress gave: a later one never goes below
+        self._reach = Reach(sum(f.size for f, _ in self._files))
         self._sure_row = 0  # the last row of the file whose put returned
 
     def run(self) -> ReplayResult:
@@ -124,8 +120,8 @@ class Replayer:
                 return self._result
             count = FileCount(trip_file.name, columns.layout.name, first_row)
             self._result.files.append(count)
-            self._file_size, self._file_done = trip_file.size, 0.0
             self._pending_last_row = self._sure_row = first_row - 1
+            self._reach.start_file(trip_file.size, self._sure_row)
             try:
                 if not self._replay_file(trip_file, columns, count):
                     return self._cut(count)
@@ -134,7 +130,7 @@ class Replayer:
                 return self._cut(count)
             self._flush(count)
             count.read = count.handled()
-            self._bytes_before += trip_file.size
+            self._reach.end_file()
         self._final_tick()
         return self._result
 
@@ -144,14 +140,16 @@ class Replayer:
             read = _Read(trip_file.name, len(trip_file.header), count.first_row)
             records, skipped, blank = self._records(block, columns, read)
             count.open_quote = count.open_quote or _open_quote(block)
-            done = self._send(records, count, block.done)
+            self._reach.block(last_row(block), block.done)
+            done = self._send(records, count)
             self._measure(records, done)
             count.skipped += _before(skipped, self._pending_last_row + 1, done)
             count.blank += _before(blank, self._pending_last_row + 1, done)
             count.read = count.handled()
             if not done:
                 return False
-            self._file_done = block.done
+            if not self._pending:  # the block's rows are all sent or skipped
+                self._reach.handled(last_row(block))
         return True
 
     def _measure(self, records: Records, whole: bool) -> None:
@@ -196,10 +194,10 @@ class Replayer:
             records = _merge(records, not_utf8_records(not_utf8, names, source))
         return within_limit(records, source), skipped, blank
 
-    def _send(self, records: Records, count: FileCount, block_done: float) -> bool:
+    def _send(self, records: Records, count: FileCount) -> bool:
         """Pace and send a block's records; False when stop() or --limit ended the replay."""
         if self._options.speedup is None:
-            return self._send_unpaced(records, count, block_done)
+            return self._send_unpaced(records, count)
         limit = self._options.limit
         size = self._options.batch_size
         events, rows = records.event_ms, records.rows
@@ -214,20 +212,20 @@ class Replayer:
             if due is not None:
                 if due > self._clock():
                     self._flush(count)
-                    if not self._wait(due, count, self._fraction(block_done, i, total)):
+                    if not self._wait(due, count):
                         return False
                 self._lag_s = self._pacer.lag_s(due)
             self._pending.append((records.keys[i], records.data[i]))
             self._pending_last_row = int(rows[i])
             if len(self._pending) >= size:
                 self._flush(count)
-                self._maybe_tick(count, self._fraction(block_done, i, total))
+                self._maybe_tick(count)
                 if self._stop():
                     return False
-        self._maybe_tick(count, self._fraction(block_done, total, total))
+        self._maybe_tick(count)
         return True
 
-    def _send_unpaced(self, records: Records, count: FileCount, block_done: float) -> bool:
+    def _send_unpaced(self, records: Records, count: FileCount) -> bool:
         """As fast as possible: whole batches, no clock."""
         limit, size = self._options.limit, self._options.batch_size
         total, start = len(records.data), 0
@@ -246,10 +244,10 @@ class Replayer:
             start = end
             if len(self._pending) >= size:
                 self._flush(count)
-                self._maybe_tick(count, self._fraction(block_done, start, total))
+                self._maybe_tick(count)
                 if self._stop():
                     return False
-        self._maybe_tick(count, self._fraction(block_done, total, total))
+        self._maybe_tick(count)
         return True
 
     def _note_event(self, events: npt.NDArray[np.int64]) -> None:
@@ -257,14 +255,14 @@ class Replayer:
         if len(timed):
             self._last_event_ms = int(timed[-1])
 
-    def _wait(self, due: float, count: FileCount, fraction: float) -> bool:
+    def _wait(self, due: float, count: FileCount) -> bool:
         while True:
             now = self._clock()
             if now >= due:
                 return True
             if self._stop():
                 return False
-            self._maybe_tick(count, fraction)
+            self._maybe_tick(count)
             self._sleep(min(due - now, MAX_WAIT_S))
 
     def _flush(self, count: FileCount) -> None:
@@ -273,6 +271,7 @@ class Replayer:
         batch, self._pending = self._pending, []
         outcome = self._put(batch)
         self._sure_row = int(batch[-1][0])  # partition keys are the row numbers
+        self._reach.handled(self._sure_row)
         failures = outcome.failures
         count.sent += len(batch) - len(failures)
         count.failed += len(failures)
@@ -289,16 +288,11 @@ class Replayer:
         self._final_tick()
         return self._result
 
-    def _fraction(self, block_done: float, index: int, total: int) -> float:
-        within = self._file_done + (block_done - self._file_done) * (index / max(total, 1))
-        return min((self._bytes_before + self._file_size * within) / self._total_bytes, 1.0)
-
-    def _maybe_tick(self, count: FileCount, fraction: float) -> None:
+    def _maybe_tick(self, count: FileCount) -> None:
         now = self._clock()
-        self._shown = max(self._shown, fraction)
         if now >= self._next_tick:
             self._next_tick = now + self._tick_every_s
-            self._tick(self._snapshot(count, fraction, now))
+            self._tick(self._snapshot(count, self._reach.fraction(), now))
 
     def _snapshot(self, count: FileCount, fraction: float, now: float) -> Progress:
         earlier = sum(f.handled() for f in self._result.files[:-1])
@@ -323,8 +317,7 @@ class Replayer:
         """Where the replay stands now (None before the first file), for the last line."""
         if not self._result.files:
             return None
-        fraction = max(self._shown, self._fraction(self._file_done, 1, 1))  # mid-block too
-        return self._snapshot(self._result.files[-1], fraction, self._clock())
+        return self._snapshot(self._result.files[-1], self._reach.fraction(), self._clock())
 
     def unsent(self) -> tuple[str, int] | None:
         """(file, row) from which no put has returned: where a replay quit at once goes on (the

@@ -20,6 +20,7 @@ JSON_NUMBER: Final = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
 LOOSE_NUMBER: Final = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"  # core.trip's
 _WHOLE_TEXT: Final = r"^([+-]?[0-9]+)\.0*$"
 _CONTROL: Final = "[\x00-\x1f]"
+_NOT_FINITE: Final = r"^[+-]?(?:nan|inf|infinity)$"  # as float() reads them, in any case
 VENDOR_CODES: Final = {"CMT": "1", "VTS": "2"}  # 2009-10 names, as the later TLC codes
 _NO_TEXT: Final = pa.scalar(None, pa.string())
 _INT64_SPAN: Final = float(2**63)  # floats below it in magnitude cast to int64 exactly
@@ -65,13 +66,17 @@ def vendor_text(values: pa.Array) -> pa.Array:
     """A vendor id: a number stays a number; the 2009-10 names CMT and VTS become 1 and 2.
 
     A double that is NaN (how pandas marks a missing int) or infinite is no id: null, as a
-    missing vendor is (the record leaves ``vendorId`` out: ``missing_vendor``).
+    missing vendor is (the record leaves ``vendorId`` out: ``missing_vendor``); so is the
+    same value written as text in a CSV cell (``nan``, ``NaN``, ``-inf``: what pandas writes
+    for a missing id once the column is made text), so a file's CSV and Parquet agree.
     """
     if pa.types.is_floating(values.type):
         values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         return whole_number_text(values)
     cells = _cells(values)
+    not_finite = pc.match_substring_regex(cells, _NOT_FINITE, ignore_case=True)
+    cells = pc.if_else(pc.fill_null(not_finite, False), _NO_TEXT, cells)
     upper = pc.utf8_upper(cells)
     for name, code in VENDOR_CODES.items():
         cells = pc.if_else(pc.equal(upper, name), code, cells)
