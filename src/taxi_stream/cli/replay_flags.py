@@ -82,8 +82,8 @@ def resume_command(point: str) -> str | None:
 def _words(param: click.Parameter, value: object) -> list[str]:
     """How ``param``'s ``value`` is spelled on a command line."""
     values = list(value) if param.multiple or param.nargs != 1 else [value]  # type: ignore[call-overload]
-    if isinstance(param, click.Argument):
-        return [str(one) for one in values]
+    if isinstance(param, click.Argument):  # replay's only one is FILES: "./-x" is "-x"
+        return [f"./{one}" if str(one).startswith("-") else str(one) for one in values]
     if isinstance(param, click.Option) and param.is_flag:
         if value == param.flag_value or value is True:
             return [param.opts[0]]
