@@ -32,7 +32,7 @@ from taxi_stream.cli.options import (
 from taxi_stream.cli.pipeline import GIVE_UP_S, drain, stop_when
 from taxi_stream.cli.process import metrics_sources as processor_metrics
 from taxi_stream.cli.produce import metrics_sources
-from taxi_stream.cli.replay_flags import produce_flags, resume_point, start_ms
+from taxi_stream.cli.replay_flags import check_files, produce_flags, resume_point, start_ms
 from taxi_stream.cli.replay_report import report, say, say_resume
 from taxi_stream.core.errors import SourceError, TaxiStreamError
 from taxi_stream.core.watermarks import EventTime
@@ -169,7 +169,7 @@ def replay(
     from taxi_stream.sources.replay.replayer import from_resume, open_files  # noqa: PLC0415
 
     forced = None if layout == "auto" else layout
-    _exist(files)
+    check_files(files)
     try:
         opened = open_files(files, forced)  # every file opens, has a layout, before any send
     except JsonLinesError as exc:
@@ -198,21 +198,6 @@ def replay(
     dashboard = (dashboard_host, dashboard_port, allowed_lateness) if with_dashboard else None
     with check_port(dashboard) as served:  # bound before the stream and store are created
         _replay_and_process(settings, job, options_, metrics, served)
-
-
-def _exist(files: tuple[Path, ...]) -> None:
-    """A FILE that does not exist is a usage error, as click calls one that is a directory
-    (checked here, after the flags, so a bad flag is still the error a command line gets); so
-    is a pipe or a device, which replay cannot read twice (its layout, then its rows)."""
-    for path in files:
-        if not path.exists():
-            raise click.BadParameter(f"File '{path}' does not exist.", param_hint="'FILES...'")
-        if not path.is_file():
-            raise click.BadParameter(
-                f"'{path}' is a pipe or a device, not a file: replay reads a file's header"
-                " before its rows, so save it to a file first",
-                param_hint="'FILES...'",
-            )
 
 
 @dataclass(frozen=True, slots=True)

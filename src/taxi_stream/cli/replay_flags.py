@@ -1,9 +1,10 @@
-"""The parsing of ``replay``'s --start-at and --resume, and the flags it passes on."""
+"""The parsing of ``replay``'s FILES, --start-at and --resume, and the flags it passes on."""
 
 from __future__ import annotations
 
 import shlex
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -41,6 +42,21 @@ def resume_point(text: str | None) -> tuple[str, int] | None:
             param_hint="--resume",
         )
     return name, int(row)
+
+
+def check_files(files: tuple[Path, ...]) -> None:
+    """A FILE that does not exist is a usage error, as click calls one that is a directory
+    (checked here, after the flags, so a bad flag is still the error a command line gets); so
+    is a pipe or a device, which replay cannot read twice (its layout, then its rows)."""
+    for path in files:
+        if not path.exists():
+            raise click.BadParameter(f"File '{path}' does not exist.", param_hint="'FILES...'")
+        if not path.is_file():
+            raise click.BadParameter(
+                f"'{path}' is a pipe or a device, not a file: replay reads a file's header"
+                " before its rows, so save it to a file first",
+                param_hint="'FILES...'",
+            )
 
 
 _PRODUCE_FLAGS = (  # what produce shares with replay: (flag, parameter)
