@@ -117,3 +117,19 @@ def test_the_command_that_goes_on_runs_for_a_file_named_like_a_flag(
     words = shlex.split(line.split("that is: ", 1)[1])
     again = CliRunner().invoke(main, words[1:], prog_name="taxi-stream")
     assert "from row 251, read 250 rows, sent 250 records" in again.output, again.output
+
+
+@pytest.mark.parametrize("where", ["trips [copy].csv", "in[/trips].csv"])
+def test_a_path_with_brackets_is_printed_as_it_is(tmp_path: Path, where: str) -> None:
+    """Square brackets in a file's path are no terminal markup: the --resume and the command
+    that goes on name that very file (not ``trips .csv``), and nothing fails as they print."""
+    source = tmp_path / where
+    source.parent.mkdir(exist_ok=True)
+    source.write_bytes(SAMPLE.read_bytes())
+    args = ["replay", str(source), "--data-dir", str(tmp_path / "d"), "--limit", "250"]
+    first = CliRunner().invoke(main, [*args, "--as-fast-as-possible", "--produce-only"])
+    assert first.exit_code == 0, first.output
+    assert f"to go on: --resume {source.name}:251" in first.output
+    (line,) = [line for line in first.output.splitlines() if "that is: " in line]
+    words = shlex.split(line.split("that is: ", 1)[1])
+    assert (words[2], words[-1]) == (str(source), f"{source.name}:251")
