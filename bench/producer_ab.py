@@ -32,7 +32,7 @@ from taxi_stream.streams.local import LocalStream
 trips, put = int(sys.argv[1]), sys.argv[2] == "put"
 with tempfile.TemporaryDirectory() as tmp:
     stream = LocalStream(Path(tmp) / "stream.db", 4)
-    stream.put_records(Simulator(SimulatorConfig(seed=2)).batch(10).entries)  # imports pyarrow
+    stream.put_records(Simulator(SimulatorConfig(seed=2)).batch(10).entries)  # imports zstd
     started = time.process_time()
     if put:
         SimulateJob(SimulatorConfig(seed=1), trips=trips)(stream, lambda: False, lambda n: None)

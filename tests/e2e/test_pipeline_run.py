@@ -90,3 +90,15 @@ def test_run_quiet_prints_only_the_accounting_line(cli: Cli, tmp_path: Path) -> 
     account = ACCOUNTING.match(lines[0])
     assert account, lines
     assert _number(account["n"]) == 3000
+
+
+def test_run_says_when_its_producer_cannot_keep_the_rate(cli: Cli, tmp_path: Path) -> None:
+    """`run --rate 1e9 --duration 1`: no machine keeps a billion trips a second, so the
+    producer child stops 1 s past the duration with fewer trips, and the run's stderr says so
+    (the child's warning reaches the terminal), still balanced."""
+    done = cli(
+        "run", "--quiet", "--data-dir", tmp_path / "data", "--rate", "1e9", "--duration", "1",
+    )  # fmt: skip
+    assert re.search(r"^warning: could not keep 1e\+09 trips/s: sent \d+ of 1000000000 trips$",
+                     done.stderr, re.MULTILINE), done.stderr  # fmt: skip
+    assert ACCOUNTING.match(done.stdout.splitlines()[-1]), done.stdout

@@ -102,3 +102,34 @@ def test_a_replay_stopped_short_prints_the_whole_command_that_goes_on(tmp_path: 
     again = CliRunner().invoke(main, words[1:], prog_name="taxi-stream")
     assert "from row 251, read 250 rows, sent 250 records" in again.output, again.output
     assert data.exists()
+
+
+def test_the_command_that_goes_on_runs_for_a_file_named_like_a_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file given as ``-- -trips.csv`` (its name starts with a dash): the printed command,
+    pasted, reads that file again from where it stopped, not a flag -t."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-trips.csv").write_bytes(SAMPLE.read_bytes())
+    args = ["--data-dir", "data", "--limit", "250", "--as-fast-as-possible", "--produce-only"]
+    first = CliRunner().invoke(main, ["replay", *args, "--", "-trips.csv"], prog_name="taxi-stream")
+    (line,) = [line for line in first.output.splitlines() if "that is: " in line]
+    words = shlex.split(line.split("that is: ", 1)[1])
+    again = CliRunner().invoke(main, words[1:], prog_name="taxi-stream")
+    assert "from row 251, read 250 rows, sent 250 records" in again.output, again.output
+
+
+@pytest.mark.parametrize("where", ["trips [copy].csv", "in[/trips].csv"])
+def test_a_path_with_brackets_is_printed_as_it_is(tmp_path: Path, where: str) -> None:
+    """Square brackets in a file's path are no terminal markup: the --resume and the command
+    that goes on name that very file (not ``trips .csv``), and nothing fails as they print."""
+    source = tmp_path / where
+    source.parent.mkdir(exist_ok=True)
+    source.write_bytes(SAMPLE.read_bytes())
+    args = ["replay", str(source), "--data-dir", str(tmp_path / "d"), "--limit", "250"]
+    first = CliRunner().invoke(main, [*args, "--as-fast-as-possible", "--produce-only"])
+    assert first.exit_code == 0, first.output
+    assert f"to go on: --resume {source.name}:251" in first.output
+    (line,) = [line for line in first.output.splitlines() if "that is: " in line]
+    words = shlex.split(line.split("that is: ", 1)[1])
+    assert (words[2], words[-1]) == (str(source), f"{source.name}:251")

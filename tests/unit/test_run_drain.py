@@ -66,6 +66,19 @@ def test_a_cut_short_drain_says_how_to_finish_it_and_exits_130(
     assert line.endswith(f"count it with {finish}")
 
 
+def test_a_cut_short_drain_names_a_data_dir_with_brackets_as_it_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A data dir such as ``runs [1]`` or ``a[/b]`` is no terminal markup: the command that
+    counts the rest names that very dir, pasted as it is printed."""
+    for data in (Path("runs [1]/[x]"), Path("a[/b]")):
+        with pytest.raises(SystemExit):
+            drain(InterruptedProcessor(60), lambda: None, Settings(data))  # type: ignore[arg-type]
+        (line,) = capsys.readouterr().err.splitlines()
+        words = shlex.split(line.split("count it with ", 1)[1])
+        assert words[words.index("--data-dir") + 1] == str(data)
+
+
 def test_a_ctrl_c_while_the_producer_stops_is_a_cut_short_drain_too(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -123,11 +123,17 @@ class Producer:
         return message[1] if message is not None and message[0] == "done" else None
 
     def _read(self) -> None:
-        if self._message is None and self._report.poll():
+        """Take what the child said: its warnings, logged here as they come, then its last word."""
+        while self._message is None and self._report.poll():
             try:
-                self._message = self._report.recv()
+                message = self._report.recv()
             except EOFError:
                 self._message = ("failed", "it ended without a word")
+                return
+            if message[0] == "warning":
+                log.warning("%s", message[1])  # as the run's own
+            else:
+                self._message = message
 
     def stop(self, within_s: float = PRODUCER_STOP_S) -> None:
         """Stop it after its current batch; one that does not end ``within_s`` is terminated."""
@@ -210,6 +216,7 @@ def _produce_into(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, lambda signum, _: terminated.append(signum))  # stop cleanly
     parent = os.getppid()  # the run that started us; once it is killed, the pid is another's
+    logging.getLogger("taxi_stream").addHandler(_ToParent(report))  # else no one sees them
 
     def add(count: int) -> None:
         with sent.get_lock():
@@ -228,6 +235,24 @@ def _produce_into(
         _send(report, ("failed", str(exc)))
         raise SystemExit(1) from None
     _send(report, ("done", result))
+
+
+class _ToParent(logging.Handler):
+    """The package's warnings in the producer child, sent to the parent, whose log shows them
+    (the child's own logging has no handler: the package adds only a NullHandler)."""
+
+    def __init__(self, report: Connection) -> None:
+        super().__init__(logging.WARNING)
+        self._report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send the record's message as a ("warning", text) message."""
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad log call must not end the producer
+            self.handleError(record)
+            return
+        _send(self._report, ("warning", text))
 
 
 def _send(report: Connection, message: tuple[str, object]) -> None:

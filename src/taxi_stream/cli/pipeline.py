@@ -280,6 +280,7 @@ def drain(
         err.print(
             f"drain cut short{sent}: what was produced stays in the stream; count it with"
             f" {catch_up_command(settings, processor.mapping.window_seconds, processor.options)}",
+            markup=False,  # a data dir may hold [...]: the command is printed as it is pasted
             highlight=False,
             soft_wrap=True,
         )

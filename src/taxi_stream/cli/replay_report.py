@@ -101,7 +101,8 @@ def _warn_past_the_end(result: ReplayResult) -> None:
 
 
 def say(text: str) -> None:
-    err.print(text, highlight=False, soft_wrap=True)
+    """One line on stderr as it is: file names and paths may hold ``[...]``, which is no markup."""
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def say_resume(point: tuple[str, int] | None, *, twice: bool = False) -> None:
