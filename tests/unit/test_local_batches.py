@@ -260,6 +260,33 @@ def test_a_row_whose_size_is_past_1_gib_is_a_stream_error_naming_the_row(
     )
 
 
+def frame_then_junk(body: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=-3).compress(body) + b"\x00"
+
+
+def two_frames(body: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=-3).compress(body) + streamed_frame(b"more")
+
+
+def streamed_frame_then_junk(body: bytes) -> bytes:
+    return streamed_frame(body) + b"junk"
+
+
+@pytest.mark.parametrize("stored", [frame_then_junk, two_frames, streamed_frame_then_junk])
+def test_bytes_after_the_batch_frame_are_a_stream_error(
+    tmp_path: Path, stored: Callable[[bytes], bytes]
+) -> None:
+    """A batch's stored bytes are one zstd frame: anything after it (a byte, a second frame) is
+    a damaged row, refused by name, not left unread."""
+    stream = rewritten_body(tmp_path, 300, stored(simulated_body(300)))
+    with pytest.raises(StreamError, match="unused data") as raised:
+        stream.read(SHARD_0, None, 10)
+    stream.close()
+    assert str(raised.value).startswith("a batch of the embedded stream cannot be read: ")
+    row = f"(the batches row shard=0, last_seq=300 of {tmp_path / 'stream.db'})"
+    assert str(raised.value).endswith(row)
+
+
 def test_threads_writing_and_reading_batches_at_once_keep_every_record(tmp_path: Path) -> None:
     """Four threads, each with its own log, put and read back 20 batches at once, none mixed."""
 

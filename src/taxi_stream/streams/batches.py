@@ -53,11 +53,13 @@ def _decompressor() -> zstandard.ZstdDecompressor:
 
 
 def _unpacked(stored: bytes, size: int) -> bytes:
-    """The body of a zstd frame said to hold ``size`` bytes; never more is allocated.
+    """The body of the one zstd frame ``stored``, said to hold ``size`` bytes; never more is
+    allocated.
 
     The frame's own header names its content size (every writer of this format puts it there);
     a header that names another size, or a row size past MAX_ROW_BODY_BYTES (or below 0), is a
-    damaged batch, refused before any memory is taken.
+    damaged batch, refused before any memory is taken. Bytes after the frame (our writers put
+    none there) are a damaged batch too.
     """
     if not 0 <= size <= MAX_ROW_BODY_BYTES:
         raise StreamError(
@@ -67,7 +69,7 @@ def _unpacked(stored: bytes, size: int) -> bytes:
     said = zstandard.frame_content_size(stored)
     if said not in (size, -1):
         raise StreamError(f"a batch of the embedded stream says {said} bytes, not {size}")
-    return _decompressor().decompress(stored, max_output_size=size)
+    return _decompressor().decompress(stored, max_output_size=size, allow_extra_data=False)
 
 
 def split(
