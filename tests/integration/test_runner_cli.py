@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from tests.servers.moto import fake_aws_credentials, moto_server
+from tests.support.brackets import MESSAGE
 
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
 from taxi_stream.streams.local import LocalStream
@@ -178,3 +179,45 @@ def test_our_handler_after_a_stuck_one_says_it_drops_the_foreign_state(tmp_path:
         "the open window starts afresh, and the partial totals that state held for it are dropped"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_handler_error_that_reads_like_markup_is_printed_as_it_is(tmp_path: Path) -> None:
+    """A foreign handler's error ``boom [/x] [red]`` is no terminal markup: the retrying notice
+    and the shard's summary show it whole, and the command ends as it should (exit 3)."""
+    produce(tmp_path / "data")
+    done = process(
+        tmp_path / "data",
+        "--handler", "tests.support.brackets:lambda_handler",
+        "--give-up-after", "1",
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    error = f"RuntimeError: {MESSAGE}"
+    notice, summary, *rest = done.stderr.splitlines()
+    assert notice == f"shard shardId-000000000000 retrying: {error}"
+    assert summary.startswith("shard shardId-000000000000: retrying, ")
+    assert summary.endswith(f" failures; last error: {error}")
+    assert rest[0] == "gave up: work left has kept failing for 1 s"
+
+
+def test_discarded_batches_sent_to_a_path_with_brackets_name_it_as_it_is(tmp_path: Path) -> None:
+    """An on-failure file under ``runs [1]/[/x] [red]`` is named as it is wherever the discards
+    are told: the notice, the shard's summary (with the handler's error) and the delivery line."""
+    produce(tmp_path / "data")
+    failures = tmp_path / "runs [1]" / "[/x] [red]" / "failures.jsonl"
+    failures.parent.mkdir(parents=True)
+    done = process(
+        tmp_path / "data",
+        "--handler", "tests.support.brackets:lambda_handler",
+        "--maximum-retry-attempts", "0",
+        "--on-failure", f"file://{failures}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    where = f"discarded 1 ({TRIPS} rec) -> file://{failures}"
+    assert done.stderr.splitlines() == [
+        f"shard shardId-000000000000: {where}",
+        f"shard shardId-000000000000: caught up, 1 failures, {where}; last error: RuntimeError:"
+        f" {MESSAGE}",
+        f"delivered 0 records, discarded {TRIPS} (sent to file://{failures})",
+        "store: 0 trips in windows, 0 dead letters",
+    ]
+    assert len(failures.read_text().splitlines()) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -217,7 +218,8 @@ def test_a_frame_larger_than_its_row_says_is_a_stream_error(
     body = simulated_body(300)
     said = zstandard.frame_content_size(frame(body))
     stream = rewritten_body(tmp_path, 300, frame(body))
-    with pytest.raises(StreamError, match=f"says {said} bytes, not {len(body)}$") as raised:
+    row = re.escape(f"(the batches row shard=0, last_seq=300 of {tmp_path / 'stream.db'})")
+    with pytest.raises(StreamError, match=f"says {said} bytes, not {len(body)} {row}$") as raised:
         stream.read(SHARD_0, None, 10)
     assert "\n" not in str(raised.value)
     stream.close()
@@ -231,6 +233,58 @@ def test_a_frame_without_its_size_holding_more_than_the_row_is_a_stream_error(
     with pytest.raises(StreamError, match="a batch of the embedded stream"):
         stream.read(SHARD_0, None, 10)
     stream.close()
+
+
+def resized(tmp_path: Path, count: int, stored: bytes, size: int) -> LocalStream:
+    """A one-batch log of ``count`` simulated trips whose row says ``size`` for ``stored``."""
+    rewritten_body(tmp_path, count, stored).close()
+    with sqlite3.connect(tmp_path / "stream.db") as db:
+        db.execute("UPDATE batches SET size = ?", (size,))
+    db.close()
+    return LocalStream(tmp_path / "stream.db", clock=lambda: NOW_MS)
+
+
+@pytest.mark.parametrize("size", [(1 << 30) + 1, 1 << 40, (1 << 63) - 1, -1])
+def test_a_row_whose_size_is_past_1_gib_is_a_stream_error_naming_the_row(
+    tmp_path: Path, size: int
+) -> None:
+    """A damaged size column (past 1 GiB, or below 0) under a frame that does not name its own
+    size is refused as a StreamError that names the row, before any memory is taken for it."""
+    stream = resized(tmp_path, 300, streamed_frame(simulated_body(300)), size)
+    with pytest.raises(StreamError) as raised:
+        stream.read(SHARD_0, None, 10)
+    stream.close()
+    assert str(raised.value) == (
+        f"a batch of the embedded stream says its body is {size:,} bytes, outside 0 to"
+        f" 1,073,741,824 (the batches row shard=0, last_seq=300 of {tmp_path / 'stream.db'})"
+    )
+
+
+def frame_then_junk(body: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=-3).compress(body) + b"\x00"
+
+
+def two_frames(body: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=-3).compress(body) + streamed_frame(b"more")
+
+
+def streamed_frame_then_junk(body: bytes) -> bytes:
+    return streamed_frame(body) + b"junk"
+
+
+@pytest.mark.parametrize("stored", [frame_then_junk, two_frames, streamed_frame_then_junk])
+def test_bytes_after_the_batch_frame_are_a_stream_error(
+    tmp_path: Path, stored: Callable[[bytes], bytes]
+) -> None:
+    """A batch's stored bytes are one zstd frame: anything after it (a byte, a second frame) is
+    a damaged row, refused by name, not left unread."""
+    stream = rewritten_body(tmp_path, 300, stored(simulated_body(300)))
+    with pytest.raises(StreamError, match="unused data") as raised:
+        stream.read(SHARD_0, None, 10)
+    stream.close()
+    assert str(raised.value).startswith("a batch of the embedded stream cannot be read: ")
+    row = f"(the batches row shard=0, last_seq=300 of {tmp_path / 'stream.db'})"
+    assert str(raised.value).endswith(row)
 
 
 def test_threads_writing_and_reading_batches_at_once_keep_every_record(tmp_path: Path) -> None:

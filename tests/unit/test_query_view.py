@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from taxi_stream.app.wiring import STORE_FILE, in_process_handler
 from taxi_stream.cli.query import query
-from taxi_stream.core.records import Contribution, WindowTotals
+from taxi_stream.core.records import Contribution, DeadLetter, Origin, WindowTotals
 from taxi_stream.core.totals import Totals
 from taxi_stream.core.windows import WindowClock
 from taxi_stream.function.handler import HandlerConfig
@@ -274,3 +274,18 @@ def test_the_parquet_file_gets_the_mode_the_umask_gives(windows_dir: Path) -> No
     finally:
         os.umask(previous)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_a_dead_letter_that_reads_like_markup_is_shown_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored dead letter whose reason, shard and message hold ``[/x] [red]`` is no terminal
+    markup: the table shows each as it is stored, and nothing fails."""
+    monkeypatch.setenv("COLUMNS", str(WIDTH))
+    store = SQLiteStore(tmp_path / STORE_FILE, clock=Clock())
+    origin = Origin("s", "[/x] [red]", "12")
+    letter = DeadLetter(origin, "[/x][red]", "boom [/x] [red]", b"boom [/x] [red]")
+    assert store.put_dead_letters([letter]) == 1
+    store.close()
+    lines = query_output(tmp_path, "--dead-letters").splitlines()
+    assert row_of(lines, "[/x][red]") == ["[/x][red]", "[/x] [red]", "12", "boom [/x] [red]"]

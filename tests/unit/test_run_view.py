@@ -107,3 +107,21 @@ def test_while_the_run_goes_on_open_windows_count_in_the_total(tmp_path: Path) -
     assert any(line.rstrip().endswith("open") for line in lines if line[:2].isdigit())
     assert row_of(lines, "total")[1] == f"{processed:,}"
     harness.close()
+
+
+def test_a_vendor_id_that_reads_like_markup_is_shown_as_it_is(tmp_path: Path) -> None:
+    """A record's vendorId ``[/x] [red]`` (a short printable id, so a vendor) is no terminal
+    markup: the view renders, and its window's row names the vendor whole."""
+    harness = Harness(tmp_path)
+    vendor = "[/x] [red]"
+    trips = [json.loads(data) for _, data in Simulator(SimulatorConfig(seed=3)).batch(5).entries]
+    entries = [("k", json.dumps(trip | {"vendorId": vendor}).encode()) for trip in trips]
+    assert harness.stream.put_records(entries).sent == 5
+    handler = in_process_handler(HandlerConfig(window_seconds=60))
+    mapping = harness.mapping(handler, window_seconds=60)
+    harness.settle(mapping, drain=True)
+    view = RunView(harness.store, mapping, 0, HINT)
+    lines = screen_lines(view.render(5, windows=None), width=100)  # room for the vendor whole
+    (row,) = [row_of(lines, line[:9]) for line in lines if line[:2].isdigit()]
+    assert (row[1], row[2], row[-1]) == (vendor, "5", "closed")
+    harness.close()

@@ -301,7 +301,7 @@ def _produce(settings: Settings, demo: Demo) -> int | None:
         f" --start {iso_utc(demo.start_ms)} --malformed {demo.malformed:g}"
     )
     for index, why in result.failures[:20]:
-        err.print(f"  record {index}: {why}", highlight=False)
+        err.print(f"  record {index}: {why}", markup=False, highlight=False)  # the server's words
     return None if result.failed else result.sent
 
 

@@ -131,7 +131,7 @@ def start_beside(
         mounts=mounts,
         lateness=Lateness(allowed_lateness_s, DEFAULT_IDLE_TIMEOUT_S),
     )
-    err.print(f"dashboard: {server.url}", highlight=False, soft_wrap=True)
+    err.print(f"dashboard: {server.url}", markup=False, highlight=False, soft_wrap=True)
     return server
 
 
@@ -223,7 +223,9 @@ def dashboard(
         interval_s=_refresh(settings, refresh_seconds),
         lateness=Lateness(allowed_lateness, idle_timeout),
     )
-    err.print(f"dashboard: {server.url} (Ctrl-C stops it)", highlight=False, soft_wrap=True)
+    err.print(  # an IPv6 host is written [fd00::1]: no markup
+        f"dashboard: {server.url} (Ctrl-C stops it)", markup=False, highlight=False, soft_wrap=True
+    )
     try:
         wait_for_stop(server.running)
     finally:

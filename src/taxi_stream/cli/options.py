@@ -312,5 +312,5 @@ def serving_metrics(sources: Callable[[], Sources], port: int | None, host: str)
     from taxi_stream.views.metrics import MetricsServer, registry  # noqa: PLC0415 - only when asked
 
     with MetricsServer(registry(sources()), port=port, host=host) as server:
-        err.print(f"metrics: {server.url}", highlight=False, soft_wrap=True)
+        err.print(f"metrics: {server.url}", markup=False, highlight=False, soft_wrap=True)
         yield

@@ -23,7 +23,7 @@ from taxi_stream.core.limits import MAX_BATCH_SIZE
 from taxi_stream.core.timefmt import parse_iso_ms
 from taxi_stream.core.words import count
 from taxi_stream.runner.mapping import MappingConfig
-from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor
+from taxi_stream.views.console import EXIT_INTERRUPTED, run_processor, say
 
 if TYPE_CHECKING:
     from taxi_stream.views.metrics import Sources
@@ -251,12 +251,8 @@ def process(
         if code == EXIT_INTERRUPTED:
             raise SystemExit(code)
         counted, dead = processor.store.counts()
-        err.print(processor.delivery().line(), highlight=False, soft_wrap=True)
-        err.print(
-            f"store: {count(counted, 'trip')} in windows, {count(dead, 'dead letter')}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        say(err, processor.delivery().line())  # names the on-failure destination
+        say(err, f"store: {count(counted, 'trip')} in windows, {count(dead, 'dead letter')}")
     if code:
         raise SystemExit(code)
 

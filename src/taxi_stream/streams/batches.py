@@ -24,6 +24,13 @@ RAW: Final = 0
 ZSTD: Final = 1
 ZSTD_LEVEL: Final = -3  # fast to write and to read; level 1 is 0.6x the bytes, more CPU
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # a put's records of one shard past this take more rows
+MAX_ROW_BODY_BYTES: Final = 1 << 30
+"""The largest body a row may say it holds (1 GiB), well above any row a writer made: a row
+holds at most MAX_BODY_BYTES since puts are split at it; before, a put's records of one shard
+took one row, and ``produce`` and ``replay`` put 500 records of at most 1 MiB each (at most
+524,291,000 bytes of body; ``run`` put 5,000 trips). SQLite's default limit on a value,
+1,000,000,000 bytes, bounds a raw body too. A larger size is a damaged row, refused before any
+memory is taken for it."""
 
 
 _contexts = threading.local()  # a zstd context serves one thread at a time
@@ -46,15 +53,23 @@ def _decompressor() -> zstandard.ZstdDecompressor:
 
 
 def _unpacked(stored: bytes, size: int) -> bytes:
-    """The body of a zstd frame said to hold ``size`` bytes; never more is allocated.
+    """The body of the one zstd frame ``stored``, said to hold ``size`` bytes; never more is
+    allocated.
 
     The frame's own header names its content size (every writer of this format puts it there);
-    a header that names another size is a damaged batch, refused before any memory is taken.
+    a header that names another size, or a row size past MAX_ROW_BODY_BYTES (or below 0), is a
+    damaged batch, refused before any memory is taken. Bytes after the frame (our writers put
+    none there) are a damaged batch too.
     """
+    if not 0 <= size <= MAX_ROW_BODY_BYTES:
+        raise StreamError(
+            f"a batch of the embedded stream says its body is {size:,} bytes, outside 0 to"
+            f" {MAX_ROW_BODY_BYTES:,}"
+        )
     said = zstandard.frame_content_size(stored)
     if said not in (size, -1):
         raise StreamError(f"a batch of the embedded stream says {said} bytes, not {size}")
-    return _decompressor().decompress(stored, max_output_size=size)
+    return _decompressor().decompress(stored, max_output_size=size, allow_extra_data=False)
 
 
 def split(

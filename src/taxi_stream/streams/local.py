@@ -309,7 +309,11 @@ class LocalStream:
         """The records of one batch (the last one decoded is kept: reads often resume in it)."""
         if self._decoded is not None and self._decoded[:2] == (index, last):
             return self._decoded[2]
-        body, ends, keys, payloads = batches.decode_columns(count, *stored)
+        try:
+            body, ends, keys, payloads = batches.decode_columns(count, *stored)
+        except StreamError as exc:
+            where = f"the batches row shard={index}, last_seq={last} of {self._path}"
+            raise StreamError(f"{exc} ({where})") from exc
         prefix, width = ("", 0) if self._legacy else (_shard_prefix(index), _COUNTER_DIGITS)
         sequence = (prefix, width, last - count + 1)
         chunk = StoredChunk(payloads, arrival_ms, sequence, body, ends, keys)

@@ -93,11 +93,17 @@ def run_processor(
         err.print("interrupted; the next run resumes from the last checkpoint")
         return EXIT_INTERRUPTED
     for line in summary(mapping):
-        err.print(line, highlight=False, soft_wrap=True)
+        say(err, line)
     if mapping.idle():
         return 0
     err.print(f"[red]gave up: work left has kept failing for {give_up_after_s:g} s")
     return EXIT_STUCK
+
+
+def say(err: Console, line: str) -> None:
+    """A line as it is: a handler's error, a shard id or a destination may hold ``[...]``,
+    which is no terminal markup (``[/x]`` would end the command, ``[red]`` would vanish)."""
+    err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -121,9 +127,7 @@ def _loop(
     if live:
         _run_live(processor, until_idle=until_idle, give_up_after_s=give_up_after_s, err=err)
         return
-    notices = Notices(
-        processor.mapping, lambda line: err.print(line, highlight=False, soft_wrap=True)
-    )
+    notices = Notices(processor.mapping, lambda line: say(err, line))
     processor.loop(stop=lambda: until_idle, tick=notices, give_up_after_s=give_up_after_s)
     notices()
 

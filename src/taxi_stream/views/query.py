@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from rich.table import Table
+from rich.text import Text
 
 from taxi_stream.core.records import DeadLetter, WindowTotals
 from taxi_stream.core.timefmt import iso_utc
@@ -101,10 +102,10 @@ def letters_table(letters: Sequence[DeadLetter]) -> Table:
     for d in letters:
         o = d.origin
         sub = "" if o.sub_sequence is None else f"#{o.sub_sequence}"
-        rows.add_row(
-            d.reason,
-            shard_label(o.shard_id),
-            sequence_label(o.sequence_number) + sub,
+        rows.add_row(  # every cell as it is stored: a ``[...]`` in one is no terminal markup
+            Text(d.reason),
+            Text(shard_label(o.shard_id)),
+            Text(sequence_label(o.sequence_number) + sub),
             cut(d.message),
         )
     return rows

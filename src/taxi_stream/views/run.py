@@ -19,6 +19,7 @@ from taxi_stream.function.state import window_totals
 from taxi_stream.runner.mapping import EventSourceMapping
 from taxi_stream.views.cells import (
     Parts,
+    cut,
     shard_label,
     short_column,
     table,
@@ -88,7 +89,7 @@ def windows_table(title: str, rows: list[WindowRow], total: Totals) -> Table:
     for row in rows:
         windows.add_row(
             iso_utc(row.start_ms)[11:],
-            row.vendor_id,
+            cut(row.vendor_id),  # a record's vendor id, as it is: ``[red]`` is no markup
             *totals_cells(row.totals),
             "open" if row.open else "closed",
         )

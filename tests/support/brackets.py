@@ -1,0 +1,12 @@
+"""A handler whose every call fails with a message that reads like terminal markup."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+MESSAGE: Final = "boom [/x] [red]"  # a closing tag that opens nothing, and a style
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fail the batch, whatever it holds."""
+    raise RuntimeError(MESSAGE)
