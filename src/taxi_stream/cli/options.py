@@ -34,7 +34,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., object])
 
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)  # what data holds (":smile:") is printed as it is
 
 DEFAULT_WINDOW_S: Final = 60  # --window-seconds when not given
 BROKEN_PIPE_EXIT: Final = 141  # as a shell reports a command ended by SIGPIPE (128 + 13)

@@ -202,7 +202,7 @@ def _run_live(
     before = processor.store.counts()
     since = window_start_ms(start_ms, processor.mapping.window_seconds)
     view = views.RunView(processor.store, processor.mapping, since, _query_hint(settings))
-    out = Console()
+    out = Console(emoji=False)
     screen = _screen(out, quiet, processor.clock)
     windows = views.LIVE_WINDOWS if isinstance(screen, Live) else views.FINAL_WINDOWS
 

@@ -211,7 +211,7 @@ def _show(
     """A table with the items (a terminal view), each as a JSON object or CSV row, or a Parquet
     file at ``parquet[0]`` whose column types are those of the typical item ``parquet[1]``."""
     if fmt == "table":
-        Console().print(as_table(items) if items else "(no rows)")
+        Console(emoji=False).print(as_table(items) if items else "(no rows)")
     elif fmt == "parquet":
         from taxi_stream.views import export  # noqa: PLC0415 - pyarrow only when asked
 
