@@ -12,6 +12,7 @@ import httpx
 import pytest
 from tests.integration.test_dashboard_api import client_of, letter
 
+from taxi_stream.core.records import DeadLetter
 from taxi_stream.stores.sqlite import SQLiteStore
 from taxi_stream.views.dashboard.data import Reads
 
@@ -29,6 +30,21 @@ def client(tmp_path: Path) -> Iterator[httpx.Client]:
     path = tmp_path / "store.db"
     store = SQLiteStore(path)
     store.put_dead_letters([letter(1, raw=SMALL), letter(2, raw=BIG)])
+    store.close()
+    with client_of(Reads(partial(SQLiteStore, path, read_only=True), keep_open=False)) as c:
+        yield c
+
+
+LONG_MESSAGE = "vendorId must be a number or a string: " + repr(list(range(100_000)))
+
+
+@pytest.fixture
+def quoting(tmp_path: Path) -> Iterator[httpx.Client]:
+    """The dashboard over a store holding a letter whose message quotes a 689 kB field."""
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path)
+    origin = letter(1).origin
+    store.put_dead_letters([DeadLetter(origin, "bad_vendor", LONG_MESSAGE, SMALL)])
     store.close()
     with client_of(Reads(partial(SQLiteStore, path, read_only=True), keep_open=False)) as c:
         yield c
@@ -61,3 +77,13 @@ def test_the_dead_letters_api_still_gives_every_byte(client: httpx.Client) -> No
     assert [base64.b64decode(d["rawBase64"]) for d in answer] == [SMALL, BIG]
     assert [(d["rawBytes"], d["rawTruncated"]) for d in answer] == [(5, False), (MIB, False)]
     assert answer[1]["raw"] == BIG.decode("utf-8", "replace")
+
+
+def test_a_message_quoting_a_huge_field_is_cut_in_health_only(quoting: httpx.Client) -> None:
+    """Health keeps the message's first 4,096 characters and says so; the API keeps it all."""
+    answer = quoting.get("/api/health")
+    assert len(answer.content) < BOUND
+    (shown,) = answer.json()["latestDeadLetters"]
+    assert (shown["message"], shown["messageTruncated"]) == (LONG_MESSAGE[:PREVIEW], True)
+    (whole,) = quoting.get("/api/dead-letters").json()
+    assert (whole["message"], whole["messageTruncated"]) == (LONG_MESSAGE, False)

@@ -91,17 +91,20 @@ def letter_row(letter: DeadLetter, preview_bytes: int | None = None) -> Row:
     """A dead letter with its bytes twice: as text (invalid UTF-8 replaced) and as base64.
 
     ``preview_bytes``: only the first that many bytes go into ``raw`` and ``rawBase64`` (a
-    character cut at the end is left out of ``raw``); ``rawBytes`` is the whole length and
-    ``rawTruncated`` says whether the bytes were cut. The page puts ``raw`` into the document
-    as text only, never as markup.
+    character cut at the end is left out of ``raw``), and as many characters of the message
+    (which can quote a record's field); ``rawBytes`` is the whole length, ``rawTruncated`` and
+    ``messageTruncated`` say what was cut. The page puts ``raw`` into the document as text
+    only, never as markup.
     """
     o = letter.origin
     sub = "" if o.sub_sequence is None else f"#{o.sub_sequence}"
     cut = preview_bytes is not None and len(letter.raw) > preview_bytes
     shown = letter.raw[:preview_bytes] if cut else letter.raw
+    long = preview_bytes is not None and len(letter.message) > preview_bytes
     return {
         "reason": letter.reason,
-        "message": letter.message,
+        "message": letter.message[:preview_bytes] if long else letter.message,
+        "messageTruncated": long,
         "stream": o.stream,
         "shardId": o.shard_id,
         "shard": shard_label(o.shard_id),
