@@ -22,4 +22,9 @@ mkdir -p "$out"
 rm -rf "$out/taxi_stream"
 cp -R "$root/src/taxi_stream" "$out/taxi_stream"
 find "$out" -name __pycache__ -type d -prune -exec rm -rf {} +
-echo "build.sh: Lambda package in $out ($(du -sh "$out" | cut -f1))"
+# The files' own sizes (what Lambda's 250 MB unzipped limit counts), not du's disk blocks.
+size="$("$python" -c 'import os, sys
+files = [os.path.join(d, f) for d, _, names in os.walk(sys.argv[1]) for f in names]
+n = sum(os.path.getsize(f) for f in files)
+print(f"{n / 1e6:.1f} MB unzipped: {n:,} bytes in {len(files):,} files")' "$out")"
+echo "build.sh: Lambda package in $out ($size)"

@@ -135,3 +135,25 @@ def test_a_dead_letter_of_markup_shows_as_text_and_runs_nothing(
         assert letter.locator("script, img, b").count() == 0
         assert page.evaluate("window.pwned") is None
         page.screenshot(path=tmp_path / "escaped.png")
+
+
+def test_a_big_dead_letter_of_markup_shows_its_first_bytes_as_text(
+    browser: Browser, taxi_stream_exe: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A 1 MiB letter of markup shows its first 4 KiB as text, says it is cut, runs nothing."""
+    raw = (HOSTILE_RAW * (2**20 // len(HOSTILE_RAW) + 1))[: 2**20]
+    data = tmp_path / "data"
+    store = SQLiteStore(data / "store.db")
+    origin = Origin("local-x", "shardId-000000000000", "1", None, 1_700_000_000_000)
+    store.put_dead_letters([DeadLetter(origin, "not_json", HOSTILE_MESSAGE, raw)])
+    store.close()
+    argv = [taxi_stream_exe, "dashboard", "--data-dir", data, "--port", "0"]
+    with serving(argv, cwd=tmp_path, env=cli_env) as served:
+        page = browser.new_page()
+        page.goto(served.url)
+        page.wait_for_selector("#letters .letter pre", timeout=WAIT_MS)
+        letter = page.locator("#letters .letter")
+        assert letter.locator("pre").text_content() == raw[:4096].decode()
+        assert "the first 4,096 of 1,048,576 bytes" in letter.locator(".cut").text_content()
+        assert letter.locator("script, img, b").count() == 0
+        assert page.evaluate("window.pwned") is None

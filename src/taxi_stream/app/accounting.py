@@ -68,3 +68,30 @@ def accounting(
     if whole_data_dir is not None:
         return Accounting(whole_data_dir.appended(), counted, dead, this_run)
     return Accounting(this_run, counted - before[0], dead - before[1], this_run)
+
+
+@dataclass(frozen=True, slots=True)
+class Gained:
+    """What a replay's processing added to the store, and the records its stream took
+    meanwhile (another producer's too; None when the stream does not count them)."""
+
+    trips: int
+    dead_letters: int
+    stream_took: int | None
+
+
+class Gain:
+    """The store's counts (and the stream's, when it counts) at the start of a replay."""
+
+    def __init__(self, store: TotalsQuery, stream: CountingStream | None) -> None:
+        self._store, self._stream = store, stream
+        self._took = None if stream is None else stream.appended()
+        self._counts = store.counts()
+
+    def since(self) -> Gained:
+        """What was gained since the start; call it once the processing has stopped."""
+        took = None
+        if self._stream is not None and self._took is not None:
+            took = self._stream.appended() - self._took
+        counted, dead = self._store.counts()
+        return Gained(counted - self._counts[0], dead - self._counts[1], took)

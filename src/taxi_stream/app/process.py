@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from taxi_stream.app.accounting import Gain
 from taxi_stream.app.tally import HandlerTally
 from taxi_stream.app.wiring import (
     OUR_HANDLER,
@@ -200,6 +201,10 @@ class Processor:
     def whole_data_dir(self) -> CountingStream | None:
         """The embedded stream when the store is the data dir's own (see wiring.Consumer)."""
         return self._consumer.whole_data_dir
+
+    def gain(self) -> Gain:
+        """The store's counts and the embedded stream's now, to tell what a replay adds."""
+        return Gain(self.store, self.whole_data_dir)
 
     @property
     def discarded(self) -> int:

@@ -265,9 +265,13 @@ def _letter_row(d: DeadLetter) -> Row:
 
 def _emit(rows: list[Row], fmt: str, header: list[str]) -> None:
     """JSON, or CSV with booleans spelt as JSON spells them (``true``, ``false``); with no rows,
-    CSV is its header line alone (the columns of a typical row), as JSON is ``[]``."""
+    CSV is its header line alone (the columns of a typical row), as JSON is ``[]``.
+
+    Written as they are: ``color=True`` keeps click from taking ANSI codes out of a dead
+    letter's text when stdout is not a terminal (an export is data, not a view).
+    """
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2), color=True)
         return
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else header)
@@ -276,4 +280,4 @@ def _emit(rows: list[Row], fmt: str, header: list[str]) -> None:
         writer.writerows(
             {k: json.dumps(v) if isinstance(v, bool) else v for k, v in row.items()} for row in rows
         )
-    click.echo(buffer.getvalue(), nl=False)
+    click.echo(buffer.getvalue(), nl=False, color=True)

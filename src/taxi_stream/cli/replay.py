@@ -135,13 +135,13 @@ def replay(
 ) -> None:
     """Replay TLC trip files (yellow, green, every era; Parquet or CSV) or the Kaggle CSV.
 
-    Every row becomes one record, in file order (rows that cannot map too: the consumer
-    dead-letters them), paced by pickup time: t0 + (pickup - first pickup) / speedup; rows
-    behind the pacing clock, or more than a day ahead of it, go at once. Unless --produce-only,
-    the local event source mapping processes the records as they come (event clock by default)
-    into --store, and the replay ends with rows read = trips in windows + dead letters (a drain
-    whose work keeps failing for 30 s ends, not balanced, naming each failing shard's last
-    error; exit 1), and says so when over a tenth of the trips came late, with the
+    Every row becomes one record, in file order (rows that cannot map too: dead-lettered), paced
+    by pickup time: t0 + (pickup - first pickup) / speedup; rows behind the pacing clock, or
+    more than a day ahead of it, go at once. Unless --produce-only, the local event source
+    mapping processes the records as they come (event clock by default) into --store, and the
+    replay ends with rows read (+ another producer's records) = trips in windows + dead letters
+    (a drain whose work keeps failing for 30 s ends, not balanced, naming each failing shard's
+    last error; exit 1), and says so when over a tenth of the trips came late, with the
     --max-out-of-orderness that keeps 99% of the file's trips on time (or that the file is not
     ordered by time). Ctrl-C or SIGTERM stops after the batch in flight (and counts what was
     sent) and prints the --resume FILE:ROW that continues; exit 130 (a second one quits at once,
@@ -294,7 +294,7 @@ def _replay_and_process(
     """
     started = SYSTEM_CLOCK.monotonic()
     with _opened(settings, options) as processor, RunSignals().installed() as signals:
-        before = processor.store.counts()
+        gain = processor.gain()
         producer = start_producer(settings, job)
 
         def sent() -> int:
@@ -318,14 +318,13 @@ def _replay_and_process(
         finally:
             producer.stop()
         result = producer.result()
-        after = processor.store.counts()
+        gained = gain.since()
         if not processor.mapping.idle():
             say(f"gave up processing: {processor.gave_up(GIVE_UP_S)}")
     if not isinstance(result, ReplayResult):
         raise TaxiStreamError("the replay ended without its report")
-    processed = (after[0] - before[0], after[1] - before[1])
     try:
-        report(result, SYSTEM_CLOCK.monotonic() - started, processed=processed)
+        report(result, SYSTEM_CLOCK.monotonic() - started, processed=gained)
     finally:
         if (hint := processed_hint(processor, options, result.disorder)) is not None:
             say(hint)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from taxi_stream.app.accounting import Gained
 from taxi_stream.cli.options import err
 from taxi_stream.cli.replay_flags import resume_command
 from taxi_stream.core.words import count as counted
@@ -11,13 +12,12 @@ from taxi_stream.sources.replay.outcomes import ReplayResult
 from taxi_stream.sources.replay.progress import duration_text
 
 
-def report(
-    result: ReplayResult, elapsed_s: float, *, processed: tuple[int, int] | None = None
-) -> None:
+def report(result: ReplayResult, elapsed_s: float, *, processed: Gained | None = None) -> None:
     """Rows read and records sent per file, what was not sent, where to resume; the exit code.
 
-    ``processed``: the (trips in windows, dead letters) the store gained, when the replay was
-    processed here; the line then balances them against the rows read.
+    ``processed``: the trips in windows and dead letters the store gained, when the replay was
+    processed here; the line then balances them against the rows read, and the records another
+    producer put into the stream meanwhile (processed here too).
     """
     read = sent = 0
     for count in result.files:
@@ -66,10 +66,19 @@ def report(
         raise SystemExit(1)
 
 
-def _say_balance(result: ReplayResult, read: int, sent: int, processed: tuple[int, int]) -> bool:
-    """``rows read R = C trips in windows + D dead letters`` (+ rows not sent); True if so."""
-    trips, dead = processed
-    line = f"rows read {read:,} = {trips:,} trips in windows + {counted(dead, 'dead letter')}"
+def _say_balance(result: ReplayResult, read: int, sent: int, processed: Gained) -> bool:
+    """``rows read R = C trips in windows + D dead letters`` (+ rows not sent); True if so.
+
+    Records another producer put into the stream meanwhile are named on the left; a store that
+    gained more than the stream took (records left before the replay, or a stream that does not
+    count them, as Kinesis) is said to be so, not shown as a negative count in flight.
+    """
+    trips, dead = processed.trips, processed.dead_letters
+    others = 0 if processed.stream_took is None else max(processed.stream_took - sent, 0)
+    line = f"rows read {read:,}"
+    if others:
+        line += f" + {counted(others, 'record')} of another producer"
+    line += f" = {trips:,} trips in windows + {counted(dead, 'dead letter')}"
     skipped = sum(c.skipped for c in result.files)
     blank = sum(c.blank for c in result.files)
     failed = sum(c.failed for c in result.files)
@@ -79,10 +88,17 @@ def _say_balance(result: ReplayResult, read: int, sent: int, processed: tuple[in
         line += f" + {counted(blank, 'blank row')}"
     if failed:
         line += f" + {failed:,} not sent"
-    in_flight = sent - trips - dead
+    in_flight = sent + others - trips - dead
     if in_flight == 0:
         say(f"{line} (balanced)")
         return True
+    if in_flight < 0:
+        say(f"{line}: {counted(-in_flight, 'record')} more than were sent")
+        say(
+            "NOT balanced: the store gained records this replay did not send (left in the stream"
+            " before it, or another producer's), so its own cannot be told apart"
+        )
+        return False
     say(f"{line} + {in_flight:,} in flight")
     say(f"NOT balanced: {counted(in_flight, 'record')} sent in no window and no dead letter")
     return False

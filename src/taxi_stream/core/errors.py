@@ -71,6 +71,16 @@ class Reason:
     LATE: Final = "late"  # event clock, --late dead-letter: behind its shard's watermark
 
 
+QUOTE_CHARS: Final = 80  # of a record's value quoted in a message; the dead letter has it all
+
+
+def quoted(value: object) -> str:
+    """A record's value as a message quotes it: its repr, at most 80 characters (cut with an
+    ellipsis), so a huge field does not make a huge message."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+
+
 class RecordError(TaxiStreamError):
     """A record that cannot be understood, with a machine-readable reason code.
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
-from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.errors import Reason, RecordError, quoted
 from taxi_stream.core.numbers import number
 
 MAX_AMOUNT_USD: Final = 100_000  # beyond this an amount is a data error, not a taxi fare
@@ -69,5 +69,5 @@ def check_zones(fields: Mapping[str, Any]) -> None:
             raise RecordError(Reason.BAD_ZONE, exc.message) from None
         if not (float(zone).is_integer() and 1 <= zone <= MAX_ZONE_ID):
             raise RecordError(
-                Reason.BAD_ZONE, f"{name} {value!r} is not a TLC zone id 1..{MAX_ZONE_ID}"
+                Reason.BAD_ZONE, f"{name} {quoted(value)} is not a TLC zone id 1..{MAX_ZONE_ID}"
             )

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any, Final
 
-from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.errors import Reason, RecordError, quoted
 
 MAX_INT_CHARS: Final = 100  # longer integer text is read as a float: no range reaches that far
 
@@ -26,7 +26,7 @@ def number(value: Any, name: str) -> float | int:
         whole = len(text) <= MAX_INT_CHARS and text.lstrip("+-").isdigit()
         result = int(text) if whole else float(text)  # float() has no digit limit, int() has
     else:
-        raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {value!r}")
+        raise RecordError(Reason.BAD_NUMBER, f"{name} is not a number: {quoted(value)}")
     if isinstance(result, float) and not math.isfinite(result):
         raise RecordError(Reason.BAD_NUMBER, f"{name} is not finite: {str(value)[:80]!r}")
     return result

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from taxi_stream.core.errors import Reason, RecordError
+from taxi_stream.core.errors import Reason, RecordError, quoted
 from taxi_stream.core.money import AMOUNT_FIELDS, amount_cents, check_zones
 from taxi_stream.core.numbers import number
 from taxi_stream.core.timefmt import to_epoch_ms
@@ -126,10 +126,12 @@ def vendor_key(value: Any) -> str:
     if value is None:
         raise RecordError(Reason.MISSING_VENDOR, "vendorId is missing")
     if isinstance(value, bool) or not isinstance(value, int | str | float):
-        raise RecordError(Reason.BAD_VENDOR, f"vendorId must be a number or a string: {value!r}")
+        raise RecordError(
+            Reason.BAD_VENDOR, f"vendorId must be a number or a string: {quoted(value)}"
+        )
     if isinstance(value, float):
         if not value.is_integer():
-            raise RecordError(Reason.BAD_VENDOR, f"vendorId is not a whole number: {value!r}")
+            raise RecordError(Reason.BAD_VENDOR, f"vendorId is not a whole number: {quoted(value)}")
         value = int(value)
     key = str(value).strip()
     if not key:
@@ -200,7 +202,7 @@ def _passengers(value: Any) -> int:
         return 0  # TLC leaves the count empty for some trips; it counts as no passenger data
     count = number(value, "passengerCount")
     if isinstance(count, float) and not count.is_integer():
-        raise RecordError(Reason.BAD_PASSENGERS, f"passengerCount is fractional: {value!r}")
+        raise RecordError(Reason.BAD_PASSENGERS, f"passengerCount is fractional: {quoted(value)}")
     if not 0 <= count <= MAX_PASSENGERS:
         shown = str(value).strip()[:80]  # the value as given (1e+20), not a 300-digit int
         raise RecordError(
@@ -219,7 +221,9 @@ def _timestamp(
             raise RecordError(Reason.MISSING_FIELD, f"{name} is missing")
         return None
     if not isinstance(value, str):
-        raise RecordError(Reason.BAD_TIMESTAMP, f"{name} is not an ISO-8601 string: {value!r}")
+        raise RecordError(
+            Reason.BAD_TIMESTAMP, f"{name} is not an ISO-8601 string: {quoted(value)}"
+        )
     return timestamp_ms(value, name, naive_tz)
 
 
@@ -276,4 +280,4 @@ def _flag(value: Any) -> None:
         return
     key = str(value).strip().upper() if isinstance(value, str | int) else None
     if key not in _FLAGS and key != "":
-        raise RecordError(Reason.BAD_FLAG, f"storeAndFwdFlag must be Y/N or 1/0: {value!r}")
+        raise RecordError(Reason.BAD_FLAG, f"storeAndFwdFlag must be Y/N or 1/0: {quoted(value)}")

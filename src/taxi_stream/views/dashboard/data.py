@@ -30,6 +30,7 @@ from taxi_stream.views.finality import Finality
 
 MAX_ROWS: Final = 5_000  # the most window rows or dead letters one answer carries
 LATEST_LETTERS: Final = 5
+PREVIEW_BYTES: Final = 4_096  # of each latest dead letter in health; all of them: /api/dead-letters
 
 
 class Reader(Protocol):
@@ -183,7 +184,7 @@ class DashboardData:
         health: dict[str, Json] = {
             "counted": counted,
             "deadLetters": letters_summary(reasons, dead),
-            "latestDeadLetters": [letter_row(letter) for letter in letters],
+            "latestDeadLetters": [letter_row(letter, PREVIEW_BYTES) for letter in letters],
         }
         produced = self._shards(health)
         health["rates"] = dict[str, Json](

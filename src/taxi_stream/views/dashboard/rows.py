@@ -9,6 +9,7 @@ their camelCase name.
 from __future__ import annotations
 
 import base64
+import codecs
 import dataclasses
 from collections.abc import Callable
 from typing import Final
@@ -86,16 +87,24 @@ def window_row(window: WindowTotals, final: Callable[[WindowTotals], bool] | Non
     return row
 
 
-def letter_row(letter: DeadLetter) -> Row:
+def letter_row(letter: DeadLetter, preview_bytes: int | None = None) -> Row:
     """A dead letter with its bytes twice: as text (invalid UTF-8 replaced) and as base64.
 
-    The page puts ``raw`` into the document as text only, never as markup.
+    ``preview_bytes``: only the first that many bytes go into ``raw`` and ``rawBase64`` (a
+    character cut at the end is left out of ``raw``), and as many characters of the message
+    (which can quote a record's field); ``rawBytes`` is the whole length, ``rawTruncated`` and
+    ``messageTruncated`` say what was cut. The page puts ``raw`` into the document as text
+    only, never as markup.
     """
     o = letter.origin
     sub = "" if o.sub_sequence is None else f"#{o.sub_sequence}"
+    cut = preview_bytes is not None and len(letter.raw) > preview_bytes
+    shown = letter.raw[:preview_bytes] if cut else letter.raw
+    long = preview_bytes is not None and len(letter.message) > preview_bytes
     return {
         "reason": letter.reason,
-        "message": letter.message,
+        "message": letter.message[:preview_bytes] if long else letter.message,
+        "messageTruncated": long,
         "stream": o.stream,
         "shardId": o.shard_id,
         "shard": shard_label(o.shard_id),
@@ -103,7 +112,16 @@ def letter_row(letter: DeadLetter) -> Row:
         "sequence": sequence_label(o.sequence_number) + sub,
         "subSequence": o.sub_sequence,
         "arrival": None if o.arrival_ms is None else iso_utc(o.arrival_ms),
-        "raw": letter.raw.decode("utf-8", "replace"),
-        "rawBase64": base64.b64encode(letter.raw).decode("ascii"),
+        "raw": _text(shown, cut=cut),
+        "rawBase64": base64.b64encode(shown).decode("ascii"),
+        "rawBytes": len(letter.raw),
+        "rawTruncated": cut,
         "size": size(len(letter.raw)),
     }
+
+
+def _text(raw: bytes, *, cut: bool) -> str:
+    """The bytes as UTF-8, invalid bytes replaced; when ``cut``, a character the cut split at
+    the end is left out rather than shown as a replacement."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    return decoder.decode(raw, final=not cut)

@@ -315,8 +315,13 @@ function renderLetters(letters) {
     const where = `${d.reason} · ${d.shard} ${d.sequence} · ${d.size}` +
       (d.arrival ? ` · ${d.arrival}` : "");
     div.appendChild(cell("div", where, "muted"));
-    div.appendChild(cell("div", d.message));
+    div.appendChild(cell("div", d.messageTruncated ? `${d.message}…` : d.message));
     div.appendChild(cell("pre", d.raw, "raw"));
+    if (d.rawTruncated) {  // health carries the first bytes; /api/dead-letters has them all
+      const shown = int.format(atob(d.rawBase64).length);
+      div.appendChild(cell("div", `the first ${shown} of ${int.format(d.rawBytes)} bytes;` +
+        " all of them: /api/dead-letters or query --dead-letters", "muted cut"));
+    }
     return div;
   }));
 }
