@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from taxi_stream.cli.demodir import MARKER_FILE
+from taxi_stream.stores.sqlite import SQLiteStore
 
 CLI = [sys.executable, "-m", "taxi_stream.cli"]
 
@@ -74,20 +75,28 @@ def test_a_produced_stream_is_refused_and_kept(tmp_path: Path, marked: bool) -> 
     assert _digests(data_dir) == before
 
 
-def test_a_processed_store_is_refused_and_kept(tmp_path: Path) -> None:
-    """A store with windows that `process` wrote (its stream moved away) is refused, exit 2."""
+@pytest.mark.parametrize(
+    ("marked", "held"),
+    [(False, "a store (store.db"), (True, "a store with windows or dead letters (store.db)")],
+    ids=["unmarked", "marked"],
+)
+def test_a_processed_store_is_refused_and_kept(tmp_path: Path, marked: bool, held: str) -> None:
+    """A store with windows that `process` wrote (its stream moved away) is refused, exit 2,
+    even in a dir aws local marked (its own store is DynamoDB: it writes no windows here)."""
     data_dir = tmp_path / "d"
     sent = _cli("produce", "--data-dir", str(data_dir), "--from", "-", stdin=_trips(20))
     assert sent.returncode == 0, sent.stderr
     processed = _cli("process", "--data-dir", str(data_dir), "--until-idle", "--quiet")
     assert processed.returncode == 0, processed.stderr
     (data_dir / "stream.db").rename(tmp_path / "stream.db")
+    if marked:
+        (data_dir / MARKER_FILE).write_text("aws local's\n")
     before = _digests(data_dir)
 
     done = _aws_local(data_dir, tmp_path)
 
     assert done.returncode == 2, done.stderr
-    assert f"--data-dir {data_dir} holds a store (store.db" in _error_line(done)
+    assert f"--data-dir {data_dir} holds {held}" in _error_line(done)
     assert _digests(data_dir) == before
 
 
@@ -97,7 +106,7 @@ def test_a_dir_being_consumed_is_refused_as_process_refuses_it(tmp_path: Path) -
     data_dir = tmp_path / "demo"
     data_dir.mkdir()
     (data_dir / MARKER_FILE).write_text("aws local's\n")
-    (data_dir / "store.db").write_bytes(b"checkpoints")
+    SQLiteStore(data_dir / "store.db").close()  # the demo's checkpoints, none saved yet
     fd = os.open(data_dir / "consumer.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -116,12 +125,13 @@ def test_a_dir_being_consumed_is_refused_as_process_refuses_it(tmp_path: Path) -
 
 @pytest.mark.aws
 def test_its_own_dir_is_emptied_at_the_next_start(tmp_path: Path) -> None:
-    """A dir aws local made is marked, and a second run on it starts from empty checkpoints
-    (old ones would point into the first run's servers) and balances."""
+    """A dir aws local made is marked, and a second run on it (dead letters and all) starts
+    from empty checkpoints (old ones would point into the first run's servers) and balances."""
     data_dir = tmp_path / "demo"
     for _ in range(2):
-        done = _cli("aws", "local", "--trips", "50", "--malformed", "0", "--no-wait",
+        done = _cli("aws", "local", "--trips", "2000", "--malformed", "0.01", "--no-wait",
                     "--data-dir", str(data_dir))  # fmt: skip
         assert done.returncode == 0, done.stderr + done.stdout
-        assert "produced 50 = 50 in windows + 0 dead letters (balanced)" in done.stdout
+        assert "produced 2,000 = " in done.stdout
+        assert "dead letters (balanced)" in done.stdout
     assert sorted(p.name for p in data_dir.iterdir()) == [MARKER_FILE, "consumer.lock", "store.db"]

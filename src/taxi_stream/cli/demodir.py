@@ -3,13 +3,16 @@
 The servers start empty, so the demo's old checkpoints would point nowhere: ``aws local``
 removes them at start. It removes only what it wrote itself. A dir it made carries a marker
 file; a dir without one is taken only when it holds nothing a data dir keeps (so a stream or a
-store that ``produce``, ``process`` or ``run`` wrote is never deleted), and a dir whose consumer
+store that ``produce``, ``process`` or ``run`` wrote is never deleted), a store with windows or
+dead letters is never its own (its store is DynamoDB), and a dir whose consumer
 lock is held (a ``process`` is reading it) is refused as ``process`` refuses a second consumer.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Final
 
@@ -17,6 +20,8 @@ import click
 
 from taxi_stream.app.process import LOCK_FILE, consumer_lock
 from taxi_stream.app.wiring import STORE_FILE, STREAM_FILE
+from taxi_stream.core.errors import StoreError
+from taxi_stream.infra.sqlite import connect_read_only
 
 MARKER_FILE: Final = "aws-local.txt"
 MARKER_TEXT: Final = (
@@ -61,6 +66,8 @@ def _refuse_others(data_dir: Path, names: set[str]) -> None:
         hint = (
             f", or remove it yourself if it is an earlier aws local's (one with no {MARKER_FILE})"
         )
+    elif STORE_FILE in names and _holds_totals(data_dir / STORE_FILE):  # its store is DynamoDB
+        held.append(f"a store with windows or dead letters ({STORE_FILE})")
     if held:
         raise click.UsageError(
             f"--data-dir {data_dir} holds {' and '.join(held)} that aws local did not write"
@@ -72,6 +79,16 @@ def _refuse_others(data_dir: Path, names: set[str]) -> None:
             f"--data-dir {data_dir} holds other files than a data dir's ({', '.join(other[:3])}"
             "): aws local empties it, so name another one"
         )
+
+
+def _holds_totals(path: Path) -> bool:
+    """Whether the SQLite store at ``path`` holds a window or a dead letter (read only)."""
+    with closing(connect_read_only(path, StoreError)) as db:
+        try:
+            query = "SELECT EXISTS (SELECT 1 FROM windows) OR EXISTS (SELECT 1 FROM dead_letters)"
+            return bool(db.execute(query).fetchone()[0])
+        except sqlite3.OperationalError:  # no such table: a store not yet written
+            return False
 
 
 def release(lock: int) -> None:
