@@ -62,10 +62,9 @@ def _refuse_others(data_dir: Path, names: set[str]) -> None:
     held = [f"a stream ({STREAM_FILE})"] if STREAM_FILE in names else []  # never aws local's
     hint = ""
     if STORE_FILE in names and MARKER_FILE not in names:
+        if not held:  # checkpoints alone may be an earlier aws local's, which made no marker
+            hint = f", or remove it yourself if it is an earlier aws local's (no {MARKER_FILE})"
         held.append(f"a store ({STORE_FILE}: windows, dead letters or checkpoints)")
-        hint = (
-            f", or remove it yourself if it is an earlier aws local's (one with no {MARKER_FILE})"
-        )
     elif STORE_FILE in names and _holds_totals(data_dir / STORE_FILE):  # its store is DynamoDB
         held.append(f"a store with windows or dead letters ({STORE_FILE})")
     if held:
