@@ -273,8 +273,8 @@ def test_a_data_dir_holding_other_files_is_refused_and_kept(tmp_path: Path) -> N
         stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(), timeout=120,
         check=False,
     )  # fmt: skip
-    assert done.returncode == 1
-    [line] = done.stderr.strip().splitlines()
+    assert done.returncode == 2
+    [line] = [text for text in done.stderr.splitlines() if text.startswith("Error:")]
     assert line.startswith(f"Error: --data-dir {tmp_path} holds other files")
     assert "notes.txt" in line
     assert (tmp_path / "notes.txt").read_text() == "mine\n"

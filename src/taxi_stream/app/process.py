@@ -271,7 +271,8 @@ def consumer_lock(data_dir: Path) -> int:
     refused with the first one's pid. Returns the lock's file descriptor (closing it unlocks).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -281,6 +282,11 @@ def consumer_lock(data_dir: Path) -> int:
             f"{data_dir} is being consumed already (pid {holder}); stop it, or use another "
             "--data-dir"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    try:
+        pid = str(os.getpid()).encode()
+        os.pwrite(fd, pid, 0)
+        os.ftruncate(fd, len(pid))
+    except OSError as exc:  # a full disk: name the file, which the bare error does not
+        os.close(fd)
+        raise OSError(exc.errno, f"{exc.strerror} (writing its pid)", str(path)) from exc
     return fd

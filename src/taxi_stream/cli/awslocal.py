@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -20,9 +19,10 @@ from taxi_stream.app.process import ProcessOptions, Processor
 from taxi_stream.app.produce import PRODUCE_BATCH, produce
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
+from taxi_stream.cli.demodir import claim_data_dir, empty_data_dir, release
 from taxi_stream.cli.options import clear_errors, err, flag_ms, require_stdout
 from taxi_stream.cli.query import query
-from taxi_stream.core.errors import ConfigError, ServerStartError
+from taxi_stream.core.errors import ServerStartError
 from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
 from taxi_stream.core.timefmt import iso_utc
 from taxi_stream.core.totals import ZERO, Totals
@@ -45,8 +45,6 @@ GIVE_UP_AFTER_S: Final = 30.0
 STREAM_URL: Final = f"kinesis://{DEFAULT_STREAM}"
 STORE_URL: Final = f"dynamodb://{DEFAULT_TABLE}"
 DATA_DIR: Final = Path("data/aws-local")
-# What a data dir holds: the only names aws local removes when it recreates one.
-_DATA_DIR_FILES: Final = ("stream.db", "store.db", "consumer.lock")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +124,9 @@ class Demo:
     default=DATA_DIR,
     show_default=True,
     help="Where the demo's checkpoints live, so the printed `process` command resumes them;"
-    " emptied at start (the servers start empty). Refused if it holds other files.",
+    " marked as aws local's own and emptied at start (the servers start empty). Refused if it"
+    " holds a stream, a store aws local did not write or other files (exit 2), or if a"
+    " `process` is reading it.",
 )
 @click.option(
     "--wait/--no-wait",
@@ -154,7 +154,7 @@ def local(
     simulated trips into kinesis://input-stream (as `produce`), processes them into
     dynamodb://my-dynamodb-table with the local runner until idle (as `process --until-idle`),
     then prints the window totals, the accounting and the environment that points other tools
-    at the servers. The checkpoints live in --data-dir (emptied at start), and the printed
+    at the servers. The checkpoints live in --data-dir (its own: emptied at start), and the printed
     `process` command names it, so it resumes them and counts only new trips. The servers keep
     everything in memory and stop when this command ends (after the demo, on Ctrl-C, SIGTERM or
     an error). Exits 3 like `process` when a shard stays stuck, 130 when interrupted during the
@@ -179,33 +179,18 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def fresh_data_dir(data_dir: Path) -> None:
-    """Empty ``data_dir`` (the servers start empty, so old checkpoints would point nowhere).
-
-    Only a data dir's own files are removed: a directory holding anything else is refused.
-    """
-    if data_dir.exists():
-        if not data_dir.is_dir():
-            raise ConfigError(f"--data-dir {data_dir} is not a directory")
-        other = sorted(p.name for p in data_dir.iterdir() if not p.name.startswith(_DATA_DIR_FILES))
-        if other:
-            raise ConfigError(
-                f"--data-dir {data_dir} holds other files than a data dir's ({', '.join(other[:3])}"
-                "): aws local empties it, so name another one"
-            )
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True)
-
-
 def _serve(modules: Path, demo: Demo, ports: tuple[int, int], data_dir: Path, *, keep: bool) -> int:
     """Run the demo with both servers up; stop them however it ends. The exit code."""
     started = False
+    lock = ExitStack()
+    lock.callback(release, claim_data_dir(data_dir))  # before the servers start: refused at once
     try:
-        with ExitStack() as stack:
+        with lock, ExitStack() as stack:
             kinesis = stack.enter_context(kinesalite_server(node_modules=modules, port=ports[0]))
             dynamodb = stack.enter_context(dynalite_server(node_modules=modules, port=ports[1]))
             started = True
-            fresh_data_dir(data_dir)  # only once the servers are up: a failed start leaves it
+            empty_data_dir(data_dir)  # only once the servers are up: a failed start leaves it
+            lock.close()  # the demo's own `process` takes the consumer lock next
             env = environment(kinesis, dynamodb)
             stack.enter_context(_environ(env))
             click.echo(f"kinesalite on {kinesis}, dynalite on {dynamodb} (in memory)")

@@ -31,6 +31,7 @@ from taxi_stream.cli.options import (
     serving_metrics,
 )
 from taxi_stream.core import oversize
+from taxi_stream.core.errors import TaxiStreamError
 from taxi_stream.core.limits import MAX_RECORD_BYTES
 from taxi_stream.core.words import count
 from taxi_stream.ports import StreamWriter
@@ -108,7 +109,8 @@ def produce_cmd(
 
     A line over the 1 MiB record limit is sent as a small marker record, which the consumer
     dead-letters as too_large with its line number and first 4,096 bytes. Ctrl-C or SIGTERM
-    stops after the batch in flight and prints the --skip-lines that resumes (exit 130).
+    stops after the batch in flight and prints the --skip-lines that resumes (exit 130); an
+    error after some batches went in prints it too (exit 1).
     """  # fmt: skip
     if source is None and letters is None:
         raise click.UsageError("give --from FILE (or -) or --from-dead-letters FILE")
@@ -136,7 +138,15 @@ def produce_cmd(
     ):
         whole = _whole_file(source, letters)
         batch = FILE_BATCH if stream_url == "local" and whole else PRODUCE_BATCH
-        result = _produce(stream, entries, tally, batch)
+        try:
+            result = _produce(stream, entries, tally, batch)
+        except (TaxiStreamError, OSError) as exc:
+            if not tally.last_line:  # nothing went: the same command starts it again
+                raise
+            sent = Produced(tally.sent, len(tally.failures), tally.failures, tally.records,
+                            tally.last_line)  # fmt: skip
+            _report(sent, reading, noun=noun, skip=skip_lines, aggregate=aggregate, stop=exc)
+            raise
     _report(result, reading, noun=noun, skip=skip_lines, aggregate=aggregate)
 
 
@@ -233,12 +243,22 @@ def _say(text: str) -> None:
     err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _report(result: Produced, reading: Reading, *, noun: str, skip: int, aggregate: bool) -> None:
+def _report(
+    result: Produced,
+    reading: Reading,
+    *,
+    noun: str,
+    skip: int,
+    aggregate: bool,
+    stop: Exception | None = None,
+) -> None:
+    """What was sent and what failed; after a signal or an error (``stop``, raised after this
+    by the caller), the --skip-lines that resumes."""
     carried = f" in {result.records:,} Kinesis records" if aggregate else ""
     blanks = f", skipped {reading.blanks:,} blank lines" if reading.blanks else ""
     _say(f"sent {result.sent:,} records{carried}, failed {result.failed:,}{blanks}")
     nouns = "entries" if noun == "entry" else f"{noun}s"
-    if skip and reading.lines < skip and not result.interrupted:
+    if skip and reading.lines < skip and not result.interrupted and stop is None:
         _say(f"the input has {reading.lines:,} {nouns}, all skipped by --skip-lines {skip:,}")
     for number, size in reading.oversize[:SHOWN]:
         _say(
@@ -251,13 +271,13 @@ def _report(result: Produced, reading: Reading, *, noun: str, skip: int, aggrega
         _say(f"  and {more} over the limit")
     for line in failure_lines(result.failures, noun, nouns):
         _say(line)
-    if result.interrupted:
+    if result.interrupted or stop is not None:
         through = max(skip, result.handled_through)
         done = f"{nouns} 1..{through:,} are handled" if through else f"no {noun} is handled"
-        _say(
-            f"interrupted: {done} ({result.sent:,} records sent); resume with --skip-lines"
-            f" {through}"
-        )
+        why = "interrupted" if stop is None else "stopped by the error below"
+        _say(f"{why}: {done} ({result.sent:,} records sent); resume with --skip-lines {through}")
+        if stop is not None:
+            return
         raise SystemExit(INTERRUPTED_EXIT)
     if result.failed:
         raise SystemExit(1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from taxi_stream.core.errors import DamagedDatabaseError, StoreUnavailableError,
 _DAMAGED: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _LOCKED: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _CANNOT_OPEN: Final = frozenset({sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY})
+_CANNOT_WRITE: Final = _CANNOT_OPEN | {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
 BUSY_TIMEOUT_S: Final = 30
 
 
@@ -37,7 +40,8 @@ def connect(
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(schema)
     except sqlite3.DatabaseError as exc:
-        raise _damaged(path, exc) or error(f"cannot open {path}: {exc}") from exc
+        hint = _unwritable(path, exc)
+        raise _damaged(path, exc) or error(f"cannot open {path}: {exc}{hint}") from exc
     return db
 
 
@@ -84,7 +88,7 @@ def errors(what: str, error: type[TaxiStreamError], path: Path) -> Iterator[None
             raise damaged from exc
         if _code(exc) in _LOCKED or "locked" in str(exc) or "busy" in str(exc):
             raise StoreUnavailableError(f"{what} failed, the database is locked: {exc}") from exc
-        raise error(f"{what} failed: {exc}") from exc
+        raise error(f"{what} failed: {exc}{_unwritable(path, exc)}") from exc
 
 
 def _damaged(path: Path, exc: sqlite3.Error) -> DamagedDatabaseError | None:
@@ -95,6 +99,23 @@ def _damaged(path: Path, exc: sqlite3.Error) -> DamagedDatabaseError | None:
         f"{path} is damaged ({exc}); retrying cannot fix it: restore it from a backup, or start"
         " over with another --data-dir (or move the file away)"
     )
+
+
+def _unwritable(path: Path, exc: sqlite3.Error) -> str:
+    """Why ``path`` cannot be written, when ``exc`` is SQLite's word for it (which names no
+    file): its directory refuses a new file (the OS's reason), or else the file named."""
+    if _code(exc) not in _CANNOT_WRITE:
+        return ""
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as probe:
+        return f" (the directory {path.parent} is not writable: {probe.strerror})"
+    try:
+        full = os.statvfs(path.parent).f_bavail == 0
+    except OSError:  # the directory went away: naming the file is all there is to say
+        full = False
+    return f" (writing {path}{': no space is left on its file system' if full else ''})"
 
 
 def _code(exc: sqlite3.Error) -> int | None:
