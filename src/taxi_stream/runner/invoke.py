@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from queue import SimpleQueue
 from threading import Event, Lock, Thread
 from typing import Final
 
 import msgspec
 
-from taxi_stream.core.errors import DamagedDatabaseError, FunctionTimeoutError, HandlerContractError
+from taxi_stream.core.errors import (
+    DamagedDatabaseError,
+    FunctionResponseError,
+    FunctionTimeoutError,
+    HandlerContractError,
+)
+from taxi_stream.core.limits import MAX_PAYLOAD_BYTES
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, State
 from taxi_stream.runner.events import DEFAULT_ACCOUNT, DEFAULT_REGION
 
@@ -94,10 +103,24 @@ class Attempt:
     def read(
         self, response: object, *, windowed: bool, sequences: Sequence[str], item_failures: bool
     ) -> Response:
-        """Read a response by the contract; a response that breaks it is a function error."""
+        """Read a response as the runtime sends it and the event source mapping reads it.
+
+        A response the runtime cannot send (``marshal``) is a function error as a raise is
+        (Unhandled); one it sends that breaks the contract (no ``state`` with windows, a bad
+        ``batchItemFailures``, NaN) is a function error without one. With neither windows nor
+        item failures, the mapping reads nothing of what was sent.
+        """
         try:
-            state = state_of(response, windowed=windowed)
-            failed = failed_index(response, sequences) if item_failures else None
+            body = marshal(response)
+        except FunctionResponseError:
+            self.function_error = self.unhandled = True
+            raise
+        if not windowed and not item_failures:
+            return Response({})
+        try:
+            sent = unmarshal(body)
+            state = state_of(sent, windowed=windowed)
+            failed = failed_index(sent, sequences) if item_failures else None
         except HandlerContractError:
             self.function_error = True
             raise
@@ -217,8 +240,64 @@ def call_with_deadline(
     raise HandlerContractError(f"the handler raised {type(error).__name__}") from error
 
 
+def marshal(response: object) -> bytes:
+    """The response as Lambda's Python runtime sends it: JSON, at most 6 MB.
+
+    The runtime (awslambdaric) sends ``bytes`` as they are and writes anything else with
+    simplejson: Decimal as a number, bytes inside as UTF-8 text, NaN and Infinity bare (as
+    Python's ``json`` does). What it cannot write (an ``object()``, a set, nesting past the
+    recursion limit) is its ``Runtime.MarshalError``, and a response over the synchronous
+    invocation limit is ``Function.ResponseSizeTooLarge``: FunctionResponseError, either way.
+    """
+    if isinstance(response, bytes):
+        body = response
+    else:
+        try:
+            text = json.dumps(response, ensure_ascii=False, default=_runtime_default)
+            body = text.encode()
+        except Exception as exc:  # the runtime turns any of them into Runtime.MarshalError
+            raise FunctionResponseError(
+                "the Lambda runtime cannot serialise the response"
+                f" (Runtime.MarshalError: Unable to marshal response: {exc})"
+            ) from exc
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise FunctionResponseError(
+            f"Function.ResponseSizeTooLarge: the response is {len(body):,} bytes, over the"
+            f" {MAX_PAYLOAD_BYTES:,}-byte (6 MB) limit of a synchronous invocation"
+        )
+    return body
+
+
+def _runtime_default(value: object) -> object:
+    """What the runtime's encoder writes for a value plain JSON has no type for."""
+    if isinstance(value, Decimal):  # written as its digits, read back as int or float
+        return math.nan if value.is_nan() else json.loads(str(value))
+    if isinstance(value, bytes):
+        return value.decode()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def unmarshal(body: bytes) -> object:
+    """The response as the event source mapping reads it: JSON, so NaN and Infinity are not."""
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        try:
+            json.loads(body, parse_constant=_refuse_constant)
+        except ValueError as why:  # NaN and Infinity are the usual cause; say so
+            raise HandlerContractError(f"the response is not JSON: {why}") from exc
+        raise HandlerContractError(f"the response is not JSON: {exc}") from exc
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(
+        f"it holds {name}, which the runtime writes bare and JSON does not allow"
+        " (use null or a string)"
+    )
+
+
 def state_of(response: object, *, windowed: bool) -> State:
-    """The state a windowed response carries, round-tripped through JSON as Lambda does."""
+    """The state a windowed response carries (a response as ``unmarshal`` read it)."""
     if not windowed:
         return {}
     if not isinstance(response, Mapping) or "state" not in response:
@@ -232,10 +311,7 @@ def state_of(response: object, *, windowed: bool) -> State:
             + " (a handler without tumbling windows runs with TumblingWindowInSeconds off:"
             " --window-seconds 0)"
         )
-    try:
-        state = msgspec.json.decode(msgspec.json.encode(response["state"] or {}))
-    except (TypeError, ValueError, msgspec.MsgspecError) as exc:
-        raise HandlerContractError(f"'state' is not JSON: {exc}") from exc
+    state = response["state"] or {}
     if not isinstance(state, dict):
         raise HandlerContractError(f"'state' must be a JSON object, got {type(state).__name__}")
     return state
@@ -249,11 +325,19 @@ def state_bytes(state: State) -> int:
 def failed_index(response: object, sequences: Sequence[str]) -> int | None:
     """Index of the lowest sequence number in ``batchItemFailures``; None for a full success.
 
-    An empty or null list, or an empty or null response, is a complete success; an entry
+    An empty or null list, or an empty or null response (``{}``, null, ``""``, ``[]``), is a
+    complete success; a response that is no object (``"hello"``, ``[1, 2]``), an entry
     without ``itemIdentifier``, an empty or null one, or one that names no record of the
     batch fails the whole batch.
     """
-    failures = response.get("batchItemFailures") if isinstance(response, Mapping) else None
+    if not response:
+        return None
+    if not isinstance(response, Mapping):
+        raise HandlerContractError(
+            "a partial batch response must be an object with batchItemFailures,"
+            f" got {type(response).__name__} {response!r:.60}"
+        )
+    failures = response.get("batchItemFailures")
     if not failures:
         return None
     if not isinstance(failures, list):
