@@ -172,3 +172,16 @@ def test_an_empty_string_or_list_is_a_success_with_item_failures(
     mapping.poll()
     assert snapshot_of(mapping).checkpoint.position == seqs[-1]
     assert snapshot_of(mapping).stats.failures == 0
+
+
+def test_a_tuple_and_int_keys_come_back_as_json_has_them(harness: Harness) -> None:
+    """The runtime writes a tuple as an array and an int key as a string: the next state reads
+    [1, 2] and "7", as json.loads(json.dumps(...)) gives them."""
+    harness.put(1)
+    handler = RecordingHandler()
+    handler.on(lambda _event: {"state": {"pair": (1, 2), "by": {7: "x"}}})
+    mapping = harness.mapping(handler, window_seconds=60)
+    mapping.poll()
+    harness.put(1)
+    mapping.poll()
+    assert handler.events[1]["state"] == {"pair": [1, 2], "by": {"7": "x"}}

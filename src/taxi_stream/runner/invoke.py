@@ -21,7 +21,7 @@ from taxi_stream.core.errors import (
 )
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, State
 from taxi_stream.runner.events import DEFAULT_ACCOUNT, DEFAULT_REGION
-from taxi_stream.runner.response import failed_index, marshal, state_of, unmarshal
+from taxi_stream.runner.response import delivered, failed_index, state_of
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +117,22 @@ class Attempt:
     ) -> Response:
         """Read a response as the runtime sends it and the event source mapping reads it.
 
-        A response the runtime cannot send (``marshal``) is a function error as a raise is
+        A response the runtime cannot send (``delivered``) is a function error as a raise is
         (Unhandled); one it sends that breaks the contract (no ``state`` with windows, a bad
         ``batchItemFailures``, NaN) is a function error without one. With neither windows nor
         item failures, the mapping reads nothing of what was sent.
         """
         try:
-            body = marshal(response)
+            sent = delivered(response)
         except FunctionResponseError:
             self.function_error = self.unhandled = True
+            raise
+        except HandlerContractError:
+            self.function_error = True
             raise
         if not windowed and not item_failures:
             return Response({})
         try:
-            sent = unmarshal(body)
             state = state_of(sent, windowed=windowed)
             failed = failed_index(sent, sequences) if item_failures else None
         except HandlerContractError:
