@@ -9,7 +9,7 @@ import pytest
 
 from taxi_stream.app.wiring import import_handler
 from taxi_stream.core.errors import ConfigError, HandlerContractError
-from taxi_stream.runner.invoke import state_of
+from taxi_stream.runner.response import state_of
 
 
 @pytest.fixture

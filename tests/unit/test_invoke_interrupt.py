@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from taxi_stream.runner import invoke
-from taxi_stream.runner.invoke import LocalContext, call_with_deadline
+from taxi_stream.runner.invoke import LocalContext, WorkHandler, call_with_deadline
 
 EVENT: Any = {"Records": []}
 
@@ -42,9 +42,11 @@ def test_a_ctrl_c_as_the_worker_starts_leaves_no_call_to_begin_later(
 def test_a_ctrl_c_while_a_timed_out_call_is_waited_out_still_waits_for_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Ctrl-C while the runner waits out a call past its deadline: raised once the call returned.
+    """Ctrl-C while the runner waits out a call past its deadline that writes through the unit
+    of work (an in-process handler): raised once the call returned.
 
-    Otherwise the runner would roll back and move on while the late call still writes.
+    Otherwise the runner would roll back while the late call still writes, and a write after
+    the rollback would commit on its own.
     """
     began, release = threading.Event(), threading.Event()
     interrupts: list[str] = []
@@ -79,8 +81,47 @@ def test_a_ctrl_c_while_a_timed_out_call_is_waited_out_still_waits_for_it(
     monkeypatch.setattr(invoke, "_Call", Watched)
     try:
         with pytest.raises(KeyboardInterrupt):
-            call_with_deadline(handler, EVENT, LocalContext("r", deadline_s=0.0))
+            call_with_deadline(WorkHandler(handler), EVENT, LocalContext("r", deadline_s=0.0))
         assert interrupts == ["ctrl-c"]
         assert finished == ["returned"], "Ctrl-C left the timed-out call running"
     finally:
         release.set()  # a thread left blocked by a failure ends
+
+
+def test_a_ctrl_c_past_the_deadline_stops_without_a_call_of_your_own(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ctrl-C once a handler of your own is past its deadline: raised at once, the call still
+    blocked (it has timed out, stopping or not), and a line says it timed out."""
+    began, release = threading.Event(), threading.Event()
+
+    def handler(event: object, context: object) -> None:
+        began.set()
+        release.wait()
+
+    interrupts: list[str] = []
+
+    class CtrlCOnceBegun(threading.Event):
+        """The call's done flag: its first wait ends with Ctrl-C once the call began."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if not interrupts:
+                interrupts.append("ctrl-c")
+                began.wait()
+                raise KeyboardInterrupt
+            return super().wait(timeout)
+
+    class Watched(invoke._Call):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.done = CtrlCOnceBegun()
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(invoke, "_Call", Watched)
+            with pytest.raises(KeyboardInterrupt):
+                call_with_deadline(handler, EVENT, LocalContext("r-1", deadline_s=0.0))
+        assert not release.is_set()  # the call never returned: the runner did not wait for it
+        assert "invocation r-1 timed out while stopping" in caplog.text
+    finally:
+        release.set()

@@ -349,5 +349,5 @@ def import_handler(spec: str) -> Handler:
         ) from None
     handler = getattr(module, attr, None)
     if not callable(handler):
-        raise ConfigError(f"{module_name} has no callable {attr!r}")
+        raise ConfigError(f"module {module_name!r} has no callable {attr!r}")
     return handler  # type: ignore[no-any-return]

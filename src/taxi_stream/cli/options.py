@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -38,6 +39,19 @@ err = Console(stderr=True, emoji=False)  # what data holds (":smile:") is printe
 
 DEFAULT_WINDOW_S: Final = 60  # --window-seconds when not given
 BROKEN_PIPE_EXIT: Final = 141  # as a shell reports a command ended by SIGPIPE (128 + 13)
+
+
+class NumberRange(click.FloatRange):
+    """click's FloatRange without nan: nan compares false with both bounds, so it passed."""
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        """The number, or a usage error when it is out of range or not a number at all."""
+        number: float = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
 
 
 def clear_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from taxi_stream.app.process import EventSettings, ProcessOptions, Processor
-from taxi_stream.app.wiring import OUR_HANDLER, Settings, require_stream
+from taxi_stream.app.wiring import OUR_HANDLER, Settings, import_handler, require_stream
 from taxi_stream.cli.options import (
+    NumberRange,
     clear_errors,
     common,
     err,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 @click.option(
     "--handler",
     default=OUR_HANDLER,
+    callback=lambda _ctx, _param, spec: _importable(spec),
     show_default=True,
     envvar="TAXI_STREAM_HANDLER",
     show_envvar=True,
@@ -141,7 +143,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--function-timeout",
-    type=click.FloatRange(0, 900, min_open=True),
+    type=NumberRange(0, 900, min_open=True),
     default=60.0,
     show_default=True,
     envvar="TAXI_STREAM_FUNCTION_TIMEOUT",
@@ -150,7 +152,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--idle-window-close",
-    type=click.FloatRange(0, 120),
+    type=NumberRange(0, 120),
     default=1.0,
     show_default=True,
     envvar="TAXI_STREAM_IDLE_WINDOW_CLOSE",
@@ -159,7 +161,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--give-up-after",
-    type=click.FloatRange(min=0),
+    type=NumberRange(min=0),
     default=30.0,
     show_default=True,
     envvar="TAXI_STREAM_GIVE_UP_AFTER",
@@ -271,6 +273,16 @@ def metrics_sources(processor: Processor, produced: Callable[[], int] | None = N
         produced=None if produced is None else counts(produced),
         now_ms=processor.clock.now_ms,
     )
+
+
+def _importable(spec: str) -> str:
+    """A handler of your own, imported now: one that is not there is a usage error (exit 2)."""
+    if spec != OUR_HANDLER:
+        try:
+            import_handler(spec)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return spec
 
 
 def parse_timestamp(text: str | None) -> int | None:

@@ -15,8 +15,10 @@ TaxiStreamError
 │                          no database at all: retrying cannot fix it, so the runner stops and
 │                          the command exits non-zero (restore the file, or use a new one)
 ├── HandlerContractError   a handler broke the Lambda contract (e.g. returned no state)
-│   └── FunctionTimeoutError  the handler did not return before its deadline (Lambda's
-│                             "Task timed out after N seconds")
+│   ├── FunctionTimeoutError  the handler did not return before its deadline (Lambda's
+│   │                         "Task timed out after N seconds")
+│   └── FunctionResponseError  the runtime could not send what the handler returned (not
+│                              serialisable as JSON, or over the 6 MB response limit)
 └── ServerStartError       a local AWS implementation (kinesalite, dynalite) is missing or
                            did not start
 
@@ -129,6 +131,10 @@ class HandlerContractError(TaxiStreamError):
 
 class FunctionTimeoutError(HandlerContractError):
     """An invocation outlived its deadline: a function error, recognised by this type alone."""
+
+
+class FunctionResponseError(HandlerContractError):
+    """The runtime could not send the handler's response: a function error, as a raise is."""
 
 
 class ServerStartError(TaxiStreamError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
 from threading import Event, Lock, Thread
@@ -13,9 +13,15 @@ from typing import Final
 
 import msgspec
 
-from taxi_stream.core.errors import DamagedDatabaseError, FunctionTimeoutError, HandlerContractError
+from taxi_stream.core.errors import (
+    DamagedDatabaseError,
+    FunctionResponseError,
+    FunctionTimeoutError,
+    HandlerContractError,
+)
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, State
 from taxi_stream.runner.events import DEFAULT_ACCOUNT, DEFAULT_REGION
+from taxi_stream.runner.response import delivered, failed_index, state_of
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,21 @@ class LocalContext:
         """Milliseconds left before the invocation times out."""
         left = self.deadline_s - time.monotonic()
         return 900_000 if left == float("inf") else max(0, int(left * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkHandler:
+    """A handler bound to the invocation's unit of work (an in-process one).
+
+    A stop waits for its call even past the deadline: its writes go through that unit, which
+    must not roll back (and let a late write autocommit) while the call still runs.
+    """
+
+    handler: Handler
+
+    def __call__(self, event: KinesisEvent, context: LambdaContext) -> object:
+        """Call the bound handler."""
+        return self.handler(event, context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +115,26 @@ class Attempt:
     def read(
         self, response: object, *, windowed: bool, sequences: Sequence[str], item_failures: bool
     ) -> Response:
-        """Read a response by the contract; a response that breaks it is a function error."""
+        """Read a response as the runtime sends it and the event source mapping reads it.
+
+        A response the runtime cannot send (``delivered``) is a function error as a raise is
+        (Unhandled); one it sends that breaks the contract (no ``state`` with windows, a bad
+        ``batchItemFailures``, NaN) is a function error without one. With neither windows nor
+        item failures, the mapping reads nothing of what was sent.
+        """
         try:
-            state = state_of(response, windowed=windowed)
-            failed = failed_index(response, sequences) if item_failures else None
+            sent = delivered(response)
+        except FunctionResponseError:
+            self.function_error = self.unhandled = True
+            raise
+        except HandlerContractError:
+            self.function_error = True
+            raise
+        if not windowed and not item_failures:
+            return Response({})
+        try:
+            state = state_of(sent, windowed=windowed)
+            failed = failed_index(sent, sequences) if item_failures else None
         except HandlerContractError:
             self.function_error = True
             raise
@@ -181,9 +218,10 @@ def call_with_deadline(
     ("Task timed out after N seconds"), but only once the abandoned call has returned: the
     caller then rolls back the unit of work the call ran in, so nothing the late call wrote to
     the runner's SQLite store survives, and the next attempt never runs beside it. A Ctrl-C
-    that lands meanwhile (even while the worker starts, or while a timed-out call is waited
-    out) is raised once the call has returned, or once the call is sure never to begin.
-    ``worker``: the caller's kept thread (without one, a thread for this call alone).
+    (or SIGTERM) that lands meanwhile is raised once the call is sure never to begin, or once
+    a running call returns or reaches its deadline, whichever comes first (``_stopping``); a
+    second one is raised at once. ``worker``: the caller's kept thread (without one, a thread
+    for this call alone).
     """
     call = _Call(handler, event, context)
     timeout_s = max(0.0, context.deadline_s - time.monotonic())
@@ -196,12 +234,12 @@ def call_with_deadline(
                 "invocation %s timed out; waiting for the call to return before rolling it back",
                 context.aws_request_id,
             )
-            call.done.wait()  # a Ctrl-C here, too, waits the call out below
+            call.done.wait()  # a Ctrl-C here stops at once: the deadline has passed
     except BaseException:  # Ctrl-C: the call must still not outlive its unit of work
         with call.lock:
             call.cancelled = True
         if call.began:
-            call.done.wait()
+            _stopping(call, context)
         kept.retire()  # should its thread run later, it ends without making the call
         raise
     finally:
@@ -217,61 +255,40 @@ def call_with_deadline(
     raise HandlerContractError(f"the handler raised {type(error).__name__}") from error
 
 
-def state_of(response: object, *, windowed: bool) -> State:
-    """The state a windowed response carries, round-tripped through JSON as Lambda does."""
-    if not windowed:
-        return {}
-    if not isinstance(response, Mapping) or "state" not in response:
-        raise HandlerContractError(
-            "with tumbling windows a handler must return a dict with a 'state' key; "
-            + (
-                f"got keys {sorted(map(str, response))[:5]}"
-                if isinstance(response, Mapping)
-                else f"got {type(response).__name__}"
-            )
-            + " (a handler without tumbling windows runs with TumblingWindowInSeconds off:"
-            " --window-seconds 0)"
+def _stopping(call: _Call, context: LocalContext) -> None:
+    """A stop came while the call runs: say so, and wait for the call up to its deadline.
+
+    Past the deadline the call has timed out, stopping or not, and the runner stops without
+    it (the process ends, the call's uncommitted checkpoint with it); a call that writes
+    through the unit of work (``WorkHandler``) is waited for even then. A second Ctrl-C or
+    SIGTERM, raised from a wait, stops at once.
+    """
+    left_s = context.deadline_s - time.monotonic()
+    if left_s > 0 and not call.done.is_set():
+        log.warning(
+            "stopping: waiting for the running invocation %s to return (%s); Ctrl-C or"
+            " SIGTERM again quits now",
+            context.aws_request_id,
+            "no timeout" if left_s == float("inf") else f"up to its timeout, {left_s:.1f} s",
         )
-    try:
-        state = msgspec.json.decode(msgspec.json.encode(response["state"] or {}))
-    except (TypeError, ValueError, msgspec.MsgspecError) as exc:
-        raise HandlerContractError(f"'state' is not JSON: {exc}") from exc
-    if not isinstance(state, dict):
-        raise HandlerContractError(f"'state' must be a JSON object, got {type(state).__name__}")
-    return state
+        call.done.wait(None if left_s == float("inf") else left_s)
+    if call.done.is_set():
+        return
+    if isinstance(call.handler, WorkHandler):
+        log.warning(
+            "invocation %s timed out while stopping; waiting for it to return before its"
+            " writes are rolled back (Ctrl-C or SIGTERM again quits now)",
+            context.aws_request_id,
+        )
+        call.done.wait()
+        return
+    log.warning(
+        "invocation %s timed out while stopping: stopped without it, nothing it did is"
+        " checkpointed",
+        context.aws_request_id,
+    )
 
 
 def state_bytes(state: State) -> int:
     """The size of a state as JSON."""
     return len(msgspec.json.encode(state))
-
-
-def failed_index(response: object, sequences: Sequence[str]) -> int | None:
-    """Index of the lowest sequence number in ``batchItemFailures``; None for a full success.
-
-    An empty or null list, or an empty or null response, is a complete success; an entry
-    without ``itemIdentifier``, an empty or null one, or one that names no record of the
-    batch fails the whole batch.
-    """
-    failures = response.get("batchItemFailures") if isinstance(response, Mapping) else None
-    if not failures:
-        return None
-    if not isinstance(failures, list):
-        raise HandlerContractError(f"batchItemFailures must be a list, got {failures!r:.80}")
-    index = {sequence: i for i, sequence in enumerate(sequences)}
-    found = [_item_index(item, index) for item in failures]
-    return min(found)
-
-
-def _item_index(item: object, index: Mapping[str, int]) -> int:
-    if not isinstance(item, Mapping) or "itemIdentifier" not in item:
-        raise HandlerContractError(f"batchItemFailures entry without itemIdentifier: {item!r:.80}")
-    identifier = item["itemIdentifier"]
-    if identifier is None or identifier == "":
-        raise HandlerContractError("batchItemFailures has an empty or null itemIdentifier")
-    position = index.get(str(identifier))
-    if position is None:
-        raise HandlerContractError(
-            f"itemIdentifier {identifier!r:.80} is no sequence number of this batch"
-        )
-    return position

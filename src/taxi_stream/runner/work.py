@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from taxi_stream.ports import CheckpointStore, UnitOfWork
-from taxi_stream.runner.invoke import Handler
+from taxi_stream.runner.invoke import Handler, WorkHandler
 
 W = TypeVar("W", bound=UnitOfWork)
 
@@ -42,9 +42,12 @@ def invocations(checkpoints: CheckpointStore[W], handler: Handler | InProcess[W]
     @contextmanager
     def invocation() -> Iterator[tuple[Handler, UnitOfWork]]:
         with checkpoints.unit_of_work() as work:
-            bound = handler.bind(work) if isinstance(handler, InProcess) else handler
-            yield bound, work
-        if isinstance(handler, InProcess) and handler.committed is not None:
+            if not isinstance(handler, InProcess):
+                yield handler, work
+                return
+            bound = handler.bind(work)
+            yield WorkHandler(bound), work
+        if handler.committed is not None:
             handler.committed(bound)  # only now: a failed commit retries, and counts then
 
     return invocation
