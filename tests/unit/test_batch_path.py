@@ -341,3 +341,59 @@ def test_payloads_that_could_fool_a_batch_reading_match_the_record_path(
     _, calls, windows, _ = fast
     assert windows
     assert sum(len(call[1]) for call in calls if call[0] == "dead") >= 6  # not one object each
+
+
+DROPOFF_TEXTS = [
+    *(iso_utc(START_MS + 600_000 + 7_000 * k) for k in range(12)),
+    " 2024-11-25T08:20:00+00:00",  # blanks around it are allowed
+    "2024-11-25T08:21:00\t",
+    "2024-11-25T03:22:00",  # naive
+    "2024-11-25 08:23:00+01:00",
+]
+BAD_DROPOFFS = ["2024-13-25T08:00:00Z", "yesterday", "2024-11-25T08:00:00+25:00", "25/11/2024"]
+
+
+def repeated_dropoffs(count: int, seed: int) -> list[StreamRecord]:
+    """Clean trips whose dropoff texts come from a small pool, so each text (a bad one too)
+    comes back in later chunks and later invocations."""
+    rng = random.Random(seed)
+    out = []
+    for record in clean_event(count, seed=seed):
+        trip = json.loads(record.data)
+        trip["dropoffDate"] = rng.choice(DROPOFF_TEXTS if rng.random() < 0.97 else BAD_DROPOFFS)
+        out.append(record._replace(data=json.dumps(trip).encode()))
+    return out
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("form", ["plain", "view"])
+def test_dropoff_texts_seen_again_get_the_same_verdict(config: str, form: str) -> None:
+    """Dropoff texts that repeat across chunks and invocations of one handler, bad ones among
+    them: the same dead letters and totals as record by record."""
+    records = repeated_dropoffs(1300, seed=3)
+    build = kinesis_records if form == "plain" else record_view
+    parts = [build(part, SHARD, ARN) for part in split(records, 3)]
+    fast = outcome(False, CONFIGS[config], parts, window=True)
+    assert fast == outcome(True, CONFIGS[config], parts, window=True)
+    dead = [letter for call in fast[1] if call[0] == "dead" for letter in call[1]]
+    assert len(dead) > 20
+
+
+def test_the_dropoff_memo_keeps_the_texts_the_core_takes_and_no_other() -> None:
+    """After one chunk the memo holds every ISO-8601 dropoff text met (not the bad ones), and
+    the same chunk read again with it gives the same records to the core rules."""
+    payloads = [record.data for record in repeated_dropoffs(256, seed=4)]
+    checked: set[str] = set()
+    tz = HandlerConfig().tz()
+    first = columns.decode_batch(payloads, tz, {}, dropoff=False, checked=checked)
+    met = {json.loads(data)["dropoffDate"] for data in payloads}
+    assert checked == met & set(DROPOFF_TEXTS)
+    assert met & set(BAD_DROPOFFS)
+    again = columns.decode_batch(payloads, tz, {}, dropoff=False, checked=checked)
+    assert (
+        again[1]
+        == first[1]
+        == sorted(
+            k for k, data in enumerate(payloads) if json.loads(data)["dropoffDate"] in BAD_DROPOFFS
+        )
+    )
