@@ -397,3 +397,22 @@ def test_the_dropoff_memo_keeps_the_texts_the_core_takes_and_no_other() -> None:
             k for k, data in enumerate(payloads) if json.loads(data)["dropoffDate"] in BAD_DROPOFFS
         )
     )
+
+
+@pytest.mark.parametrize(
+    "vendor_ids",
+    [[7], [0, 255], [1, 2, 6, 7], list(range(0, 256, 17)), [256, 1], [-1, 3], [2**40, 5, 5]],
+)
+@pytest.mark.parametrize("config", ["arrival", "event"])
+def test_any_vendor_ids_split_as_record_by_record(config: str, vendor_ids: list[int]) -> None:
+    """Vendor ids of one byte (the edges 0 and 255, one id, many ids) and beyond it (256,
+    negative, huge), mixed in a window's invocations: the same totals per vendor either way."""
+    rng = random.Random(len(vendor_ids))
+    records = []
+    for record in clean_event(900, seed=7):
+        trip = {**json.loads(record.data), "vendorId": rng.choice(vendor_ids)}
+        records.append(record._replace(data=json.dumps(trip).encode()))
+    parts = [kinesis_records(records[:600], SHARD, ARN), record_view(records[600:], SHARD, ARN)]
+    fast = outcome(False, CONFIGS[config], parts, window=True)
+    assert fast == outcome(True, CONFIGS[config], parts, window=True)
+    assert {int(w.vendor_id) for w in fast[2]} == set(vendor_ids)

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from itertools import accumulate, compress, repeat
-from operator import add, attrgetter, eq, le, mod, mul, sub
+from operator import add, eq, itemgetter, le, mod, mul, sub
 from typing import Any, Final
 
 from msgspec.structs import astuple
@@ -162,7 +162,8 @@ def decode_batch(
     positions count from ``offset``. ``checked``: the dropoff texts already checked (updated).
     """
     index, structs, slow = _typed(payloads, offset)
-    groups = _by_vendor(index, structs) if by_vendor else [(index, structs)]
+    rows = list(map(astuple, structs))  # each struct's fields, in _FIELDS order
+    groups = _by_vendor(index, rows) if by_vendor else [(index, rows)]
     memo = set() if checked is None else checked
     found = []
     for group_index, group in groups:
@@ -175,35 +176,61 @@ def decode_batch(
 Memos = tuple[tzinfo, Stamps, Checked]  # the naive zone and the timestamp memos it reads with
 
 
+Row = tuple[Any, ...]  # one struct's fields, in _FIELDS order (``msgspec.structs.astuple``)
+
+
 def _decided(
-    index: list[int], structs: list[CleanTrip], memos: Memos, dropoff: bool
+    index: list[int], rows: list[Row], memos: Memos, dropoff: bool
 ) -> tuple[Columns, list[int]]:
-    """The columns of the structs the fast rules decide; the positions of the others."""
+    """The columns of the rows the fast rules decide; the positions of the others."""
     slow: list[int] = []
     while True:
-        columns = _columns(structs, memos, dropoff)
+        columns = _columns(rows, memos, dropoff)
         if isinstance(columns, Columns):
             columns.index = index
             return columns, slow
-        rest = set(columns)  # positions in structs the core rules must decide (once each)
+        rest = set(columns)  # positions in rows the core rules must decide (once each)
         slow += (index[k] for k in rest)
-        keep = [k not in rest for k in range(len(structs))]
-        index, structs = list(compress(index, keep)), list(compress(structs, keep))
+        keep = [k not in rest for k in range(len(rows))]
+        index, rows = list(compress(index, keep)), list(compress(rows, keep))
 
 
-def _by_vendor(
-    index: list[int], structs: list[CleanTrip]
-) -> list[tuple[list[int], list[CleanTrip]]]:
-    """The structs (and their positions) split by vendor id, each part in batch order."""
-    vendors = list(map(_VENDOR, structs))
+def _by_vendor(index: list[int], rows: list[Row]) -> list[tuple[list[int], list[Row]]]:
+    """The rows (and their positions) split by vendor id, each part in batch order.
+
+    Vendor ids 0 to 255 (every TLC and simulated one) are masked by ``bytes.translate``, a
+    C loop; any other id (or a text, which ``_columns`` will leave to the core) by ``eq``.
+    """
+    vendors = list(map(_VENDOR, rows))
+    try:
+        small = bytes(vendors)
+    except (TypeError, ValueError):
+        return _by_value(index, rows, vendors)
+    rest = small.translate(None, small[:1])
+    if not rest:
+        return [(index, rows)]
+    parts = [_part(index, rows, small.translate(_ONLY[small[0]]))]
+    while rest:
+        parts.append(_part(index, rows, small.translate(_ONLY[rest[0]])))
+        rest = rest.translate(None, rest[:1])
+    return parts
+
+
+_ONLY: Final = [bytes(value) + b"\x01" + bytes(255 - value) for value in range(256)]  # 1: v
+
+
+def _part(index: list[int], rows: list[Row], mask: Any) -> tuple[list[int], list[Row]]:
+    return list(compress(index, mask)), list(compress(rows, mask))
+
+
+def _by_value(
+    index: list[int], rows: list[Row], vendors: list[Any]
+) -> list[tuple[list[int], list[Row]]]:
+    """``_by_vendor`` of any ids: one ``eq`` mask per distinct id."""
     kinds = Counter(vendors)  # msgspec gives ints and texts only: no 1 == True == 1.0 here
     if len(kinds) <= 1:
-        return [(index, structs)]
-    parts = []
-    for vendor in kinds:
-        mask = list(map(eq, vendors, repeat(vendor)))
-        parts.append((list(compress(index, mask)), list(compress(structs, mask))))
-    return parts
+        return [(index, rows)]
+    return [_part(index, rows, list(map(eq, vendors, repeat(vendor)))) for vendor in kinds]
 
 
 def _typed(payloads: Sequence[bytes], offset: int) -> tuple[list[int], list[CleanTrip], list[int]]:
@@ -248,21 +275,16 @@ def _one(data: bytes) -> CleanTrip | None:
 
 
 _FIELDS: Final = CleanTrip.__struct_fields__
-_VENDOR: Final = attrgetter("vendorId")
+_VENDOR: Final = itemgetter(_FIELDS.index("vendorId"))
 _MONEY: Final = ("fareAmount", "tipAmount", "totalAmount")
 
 
-def _transposed(structs: list[CleanTrip]) -> dict[str, tuple[Any, ...]]:
-    """Each field's column of the (non-empty) structs: one copy of each, one transposition."""
-    return dict(zip(_FIELDS, zip(*map(astuple, structs), strict=True), strict=True))
-
-
-def _columns(structs: list[CleanTrip], memos: Memos, dropoff: bool) -> Columns | list[int]:
+def _columns(rows: list[Row], memos: Memos, dropoff: bool) -> Columns | list[int]:
     """The records' columns, or the positions of those ``codec._fast`` leaves to the core."""
     naive_tz, stamps, checked = memos
-    if not structs:
+    if not rows:
         return Columns([], [], [], [], [], [], [[], [], []])
-    field = _transposed(structs)
+    field = dict(zip(_FIELDS, zip(*rows, strict=True), strict=True))  # one transposition
     vendor = field["vendorId"]
     distance = _either(field["googleDistance"], field["gcDistance"])
     duration = _either(field["tripDuration"], field["googleDuration"])
