@@ -416,3 +416,28 @@ def test_any_vendor_ids_split_as_record_by_record(config: str, vendor_ids: list[
     fast = outcome(False, CONFIGS[config], parts, window=True)
     assert fast == outcome(True, CONFIGS[config], parts, window=True)
     assert {int(w.vendor_id) for w in fast[2]} == set(vendor_ids)
+
+
+@pytest.mark.parametrize("odd", ["aggregate", "f3 byte", "empty"])
+@pytest.mark.parametrize("form", ["plain", "view"])
+def test_a_kpl_aggregate_or_its_first_byte_alone_among_clean_trips_matches(
+    form: str, odd: str
+) -> None:
+    """Clean trips with one KPL aggregate, or one payload whose first byte alone is the KPL
+    magic's, or one empty payload (and an aggregate after it): the same outcome as record by
+    record."""
+    records = clean_event(400)
+    inner = [(f"m{k}", records[k].data) for k in range(3)]
+    data = {
+        "aggregate": kpl.aggregate(inner),
+        "f3 byte": b"\xf3" + records[5].data,
+        "empty": b"",
+    }[odd]
+    records[200] = records[200]._replace(data=data)
+    if odd == "empty":
+        records[300] = records[300]._replace(data=kpl.aggregate(inner))
+    build = kinesis_records if form == "plain" else record_view
+    fast = outcome(False, CONFIGS["arrival"], [build(records, SHARD, ARN)], window=True)
+    assert fast == outcome(True, CONFIGS["arrival"], [build(records, SHARD, ARN)], window=True)
+    expected_trips = 400 - (odd != "aggregate") + 2 * (odd != "f3 byte")
+    assert sum(w.totals.trip_count for w in fast[2]) == expected_trips
