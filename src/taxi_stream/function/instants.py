@@ -64,7 +64,7 @@ def dropoff_instants(
 def unparsed(texts: Sequence[Any], stamps: Stamps, checked: Checked) -> list[int]:
     """Positions of a ``dropoffDate`` given but not ISO-8601; the new texts that are go in
     ``checked`` (a text in ``stamps`` or ``checked`` is not parsed again)."""
-    new = set(texts).difference(stamps, checked)
+    new = set(texts).difference(stamps).difference(checked)  # each pass over the chunk's texts
     new.discard(None)
     new.discard("")
     if not new:
