@@ -17,6 +17,13 @@ Baselines, measured side by side in the same process, alternating with ours:
 - ``record by record``: our own handler with ``exact=True``, its record-by-record path (the
   handler before the batch path, kept as the reference the batch path must equal).
 
+Two rows show the handler's ceiling in the same run: the decode the handler cannot do without,
+alone, with nothing checked or summed. ``decode alone`` maps the handler's msgspec decoder
+(``codec.decode_clean``, the clean struct) over the payloads' bytes (no base64, no sums);
+``pybase64 + decode alone`` also reads each record's ``data`` and undoes its base64 first, as
+the Lambda path must. Their ratio to the original loop is what the handler would reach with no
+glue at all. ``bench/decoders.py`` compares the candidate decoders themselves.
+
 Ours writes to an in-memory store (a non-final invoke writes nothing to it). It runs on the
 plain event (the Lambda path: base64 in every record) and on the same event whose ``Records``
 are the local runner's view (``runner.events.record_view``: the path of our handler in process,
@@ -33,9 +40,14 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
+import pybase64
+
 from taxi_stream.core.records import Contribution, DeadLetter, StreamRecord
+from taxi_stream.function.codec import decode_clean
 from taxi_stream.function.handler import HandlerConfig, TumblingWindowHandler
 from taxi_stream.runner.events import kinesis_records, record_view, stream_arn, window_event
 from taxi_stream.sources.simulator import Simulator, SimulatorConfig
@@ -100,6 +112,24 @@ def stdlib_totals_handler(event: dict[str, Any], context: Any) -> dict[str, Any]
     return {"state": {"totals": totals}, "batchItemFailures": []}
 
 
+def decode_alone(payloads: list[bytes]) -> Handler:
+    """A "handler" that only decodes the given bytes into the clean struct: the ceiling's floor."""
+
+    def decode(event: dict[str, Any], context: Any) -> Any:
+        return list(map(decode_clean, payloads))
+
+    return decode
+
+
+_KINESIS, _DATA = itemgetter("kinesis"), itemgetter("data")
+
+
+def b64_decode_alone(event: dict[str, Any], context: Any) -> Any:
+    """Each record's ``data`` read, strict base64 undone (pybase64) and decoded: nothing else."""
+    texts = map(_DATA, map(_KINESIS, event["Records"]))
+    return list(map(decode_clean, map(pybase64.b64decode, texts, repeat(None), repeat(True))))
+
+
 def bench_event(records: int = EVENT_RECORDS, *, view: bool = False) -> dict[str, Any]:
     """A non-final tumbling-window invocation of ``records`` simulated trips.
 
@@ -134,6 +164,7 @@ def run(repeats: int = DEFAULT_REPEATS) -> list[dict[str, Any]]:
     """Median trips/s of our handler (both clocks, plain event and the runner's view), of its
     record-by-record path and of each naive baseline, measured alternately."""
     event, viewed = bench_event(), bench_event(view=True)
+    records = event["Records"]
     by_event = HandlerConfig(clock="event")
     contenders: dict[str, tuple[Handler, dict[str, Any]]] = {
         "ours": (TumblingWindowHandler(MemoryStore()), event),
@@ -146,6 +177,8 @@ def run(repeats: int = DEFAULT_REPEATS) -> list[dict[str, Any]]:
             TumblingWindowHandler(WatermarkStore(), by_event, exact=True),
             viewed,
         ),
+        "decode": (decode_alone([base64.b64decode(_DATA(_KINESIS(r))) for r in records]), event),
+        "b64 decode": (b64_decode_alone, event),
         "original": (original_lambda_handler, event),
         "stdlib": (stdlib_totals_handler, event),
     }
@@ -172,6 +205,8 @@ def run(repeats: int = DEFAULT_REPEATS) -> list[dict[str, Any]]:
             ("event", "original", "event clock vs original Lambda loop"),
             ("event view", "original", "event clock, in process vs original loop"),
             ("event view", "event each view", "event clock, in process vs record by record"),
+            ("decode", "original", "ceiling: decode alone vs original loop"),
+            ("b64 decode", "original", "ceiling: base64 + decode alone vs original"),
         )
     ]
 

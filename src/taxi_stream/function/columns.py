@@ -11,9 +11,8 @@ Why it gives what the record-by-record path gives, for any bytes:
   not an int, that has neither distance nor duration, or whose pickup (with the dropoff clock:
   its dropoff; else: a ``dropoffDate`` that is not ISO-8601) the core's timestamp rule rejects.
   ``_columns`` finds exactly those records by the same rules, over whole columns, and sends them
-  to ``decode_values`` too. Timestamps go through the same memo (``codec.remember``), a text
-  parsed once gives the same instant every time, and a dropoff text in the memo is known to
-  parse.
+  to ``decode_values`` too. Timestamps go through the memos of ``function/instants.py``: a
+  text read once gives the same instant, or the same verdict, every time.
 - Values. The same float and integer operations as ``_fast``, by ``map``: the distance
   ``round(miles * 1000)``; cents by ``function/cents.py``, whose docstring says why its two
   streamed sums give ``_fast``'s cents, and which takes ``_fast``'s own rule for every amount
@@ -37,20 +36,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from itertools import accumulate, compress, repeat
-from operator import add, attrgetter, eq, is_, le, mod, mul, sub
+from operator import add, eq, itemgetter, le, mod, mul, sub
 from typing import Any, Final
 
 from msgspec.structs import astuple
 
 from taxi_stream.core.limits import MAX_RECORD_BYTES
-from taxi_stream.core.trip import parse_timestamp
 from taxi_stream.core.watermarks import LatePolicy
 from taxi_stream.core.windows import LAST_INSTANT_MS
 from taxi_stream.function.cents import cents_column, cents_sum
-from taxi_stream.function.codec import CleanTrip, Stamps, decode_clean, remember
+from taxi_stream.function.codec import CleanTrip, Stamps, decode_clean
 from taxi_stream.function.eventtime import FIRST_EVENT_MS, MAX_AHEAD_MS, EventRules
+from taxi_stream.function.instants import Checked, dropoff_instants, instants, unparsed
 from taxi_stream.function.state import Part
 from taxi_stream.function.sums import K, add_cells, group_sums, masks
 
@@ -133,14 +132,18 @@ def decode_chunks(
     dropoff: bool,
     *,
     by_vendor: bool = False,
+    checked: Checked | None = None,
 ) -> Iterator[tuple[list[Columns], list[int]]]:
     """``decode_batch`` of each CHUNK of the payloads in turn (positions in the whole batch).
 
     A chunk's structs are checked and summed while the processor's caches still hold them.
     """
+    memo = set() if checked is None else checked  # the chunks share it
     for start in range(0, len(payloads), CHUNK):
         chunk = payloads[start : start + CHUNK]
-        yield decode_batch(chunk, naive_tz, stamps, dropoff, by_vendor=by_vendor, offset=start)
+        yield decode_batch(
+            chunk, naive_tz, stamps, dropoff, by_vendor=by_vendor, offset=start, checked=memo
+        )
 
 
 def decode_batch(
@@ -151,51 +154,83 @@ def decode_batch(
     *,
     by_vendor: bool = False,
     offset: int = 0,
+    checked: Checked | None = None,
 ) -> tuple[list[Columns], list[int]]:
     """The columns of every record the fast rules decide, and the positions of the rest.
 
     One Columns in batch order, or with ``by_vendor`` one per vendor id (each in batch order);
-    positions count from ``offset``.
+    positions count from ``offset``. ``checked``: the dropoff texts already checked (updated).
     """
     index, structs, slow = _typed(payloads, offset)
-    groups = _by_vendor(index, structs) if by_vendor else [(index, structs)]
+    rows = list(map(astuple, structs))  # each struct's fields, in _FIELDS order
+    groups = _by_vendor(index, rows) if by_vendor else [(index, rows)]
+    memo = set() if checked is None else checked
     found = []
     for group_index, group in groups:
-        columns, rest = _decided(group_index, group, naive_tz, stamps, dropoff)
+        columns, rest = _decided(group_index, group, (naive_tz, stamps, memo), dropoff)
         found.append(columns)
         slow += rest
     return found, sorted(slow)
 
 
+Memos = tuple[tzinfo, Stamps, Checked]  # the naive zone and the timestamp memos it reads with
+
+
+Row = tuple[Any, ...]  # one struct's fields, in _FIELDS order (``msgspec.structs.astuple``)
+
+
 def _decided(
-    index: list[int], structs: list[CleanTrip], naive_tz: tzinfo, stamps: Stamps, dropoff: bool
+    index: list[int], rows: list[Row], memos: Memos, dropoff: bool
 ) -> tuple[Columns, list[int]]:
-    """The columns of the structs the fast rules decide; the positions of the others."""
+    """The columns of the rows the fast rules decide; the positions of the others."""
     slow: list[int] = []
     while True:
-        columns = _columns(structs, naive_tz, stamps, dropoff)
+        columns = _columns(rows, memos, dropoff)
         if isinstance(columns, Columns):
             columns.index = index
             return columns, slow
-        rest = set(columns)  # positions in structs the core rules must decide (once each)
+        rest = set(columns)  # positions in rows the core rules must decide (once each)
         slow += (index[k] for k in rest)
-        keep = [k not in rest for k in range(len(structs))]
-        index, structs = list(compress(index, keep)), list(compress(structs, keep))
+        keep = [k not in rest for k in range(len(rows))]
+        index, rows = list(compress(index, keep)), list(compress(rows, keep))
 
 
-def _by_vendor(
-    index: list[int], structs: list[CleanTrip]
-) -> list[tuple[list[int], list[CleanTrip]]]:
-    """The structs (and their positions) split by vendor id, each part in batch order."""
-    vendors = list(map(_VENDOR, structs))
+def _by_vendor(index: list[int], rows: list[Row]) -> list[tuple[list[int], list[Row]]]:
+    """The rows (and their positions) split by vendor id, each part in batch order.
+
+    Vendor ids 0 to 255 (every TLC and simulated one) are masked by ``bytes.translate``, a
+    C loop; any other id (or a text, which ``_columns`` will leave to the core) by ``eq``.
+    """
+    vendors = list(map(_VENDOR, rows))
+    try:
+        small = bytes(vendors)
+    except (TypeError, ValueError):
+        return _by_value(index, rows, vendors)
+    rest = small.translate(None, small[:1])
+    if not rest:
+        return [(index, rows)]
+    parts = [_part(index, rows, small.translate(_ONLY[small[0]]))]
+    while rest:
+        parts.append(_part(index, rows, small.translate(_ONLY[rest[0]])))
+        rest = rest.translate(None, rest[:1])
+    return parts
+
+
+_ONLY: Final = [bytes(value) + b"\x01" + bytes(255 - value) for value in range(256)]  # 1: v
+
+
+def _part(index: list[int], rows: list[Row], mask: Any) -> tuple[list[int], list[Row]]:
+    return list(compress(index, mask)), list(compress(rows, mask))
+
+
+def _by_value(
+    index: list[int], rows: list[Row], vendors: list[Any]
+) -> list[tuple[list[int], list[Row]]]:
+    """``_by_vendor`` of any ids: one ``eq`` mask per distinct id."""
     kinds = Counter(vendors)  # msgspec gives ints and texts only: no 1 == True == 1.0 here
     if len(kinds) <= 1:
-        return [(index, structs)]
-    parts = []
-    for vendor in kinds:
-        mask = list(map(eq, vendors, repeat(vendor)))
-        parts.append((list(compress(index, mask)), list(compress(structs, mask))))
-    return parts
+        return [(index, rows)]
+    return [_part(index, rows, list(map(eq, vendors, repeat(vendor)))) for vendor in kinds]
 
 
 def _typed(payloads: Sequence[bytes], offset: int) -> tuple[list[int], list[CleanTrip], list[int]]:
@@ -240,26 +275,20 @@ def _one(data: bytes) -> CleanTrip | None:
 
 
 _FIELDS: Final = CleanTrip.__struct_fields__
-_VENDOR: Final = attrgetter("vendorId")
+_VENDOR: Final = itemgetter(_FIELDS.index("vendorId"))
 _MONEY: Final = ("fareAmount", "tipAmount", "totalAmount")
 
 
-def _transposed(structs: list[CleanTrip]) -> dict[str, tuple[Any, ...]]:
-    """Each field's column of the (non-empty) structs: one copy of each, one transposition."""
-    return dict(zip(_FIELDS, zip(*map(astuple, structs), strict=True), strict=True))
-
-
-def _columns(
-    structs: list[CleanTrip], naive_tz: tzinfo, stamps: Stamps, dropoff: bool
-) -> Columns | list[int]:
+def _columns(rows: list[Row], memos: Memos, dropoff: bool) -> Columns | list[int]:
     """The records' columns, or the positions of those ``codec._fast`` leaves to the core."""
-    if not structs:
+    naive_tz, stamps, checked = memos
+    if not rows:
         return Columns([], [], [], [], [], [], [[], [], []])
-    field = _transposed(structs)
+    field = dict(zip(_FIELDS, zip(*rows, strict=True), strict=True))  # one transposition
     vendor = field["vendorId"]
     distance = _either(field["googleDistance"], field["gcDistance"])
     duration = _either(field["tripDuration"], field["googleDuration"])
-    pickup = _instants(field["pickupDate"], "pickupDate", naive_tz, stamps)
+    pickup = instants(field["pickupDate"], "pickupDate", naive_tz, stamps)
     bad = _nones(distance) + _nones(duration) + _nones(pickup)
     if set(map(type, vendor)) - {int}:
         bad += [k for k, value in enumerate(vendor) if value.__class__ is not int]
@@ -267,11 +296,11 @@ def _columns(
         return bad
     texts = field["dropoffDate"]
     if dropoff:
-        event = _dropoff_instants(texts, pickup, duration, naive_tz, stamps)
+        event = dropoff_instants(texts, pickup, duration, naive_tz, stamps)
         bad = _nones(event)
     else:
         event = pickup
-        bad = _unparsed(texts, stamps)
+        bad = unparsed(texts, stamps, checked)
     if bad:
         return bad
     dollars = [field[name] for name in _MONEY]
@@ -287,64 +316,6 @@ def _either(first: Sequence[Any], second: Sequence[Any]) -> Sequence[Any]:
 
 def _nones(values: Sequence[Any]) -> list[int]:
     return [k for k, value in enumerate(values) if value is None] if None in values else []
-
-
-def _instants(texts: Sequence[str], name: str, naive_tz: tzinfo, stamps: Stamps) -> list[Any]:
-    """Each text's instant by the core's rule (memoised in ``stamps``); None where it rejects."""
-    found: list[Any] = list(map(stamps.get, texts))
-    if None not in found:
-        return found
-    fresh: dict[str, int] = {}
-    for text in set(compress(texts, map(is_, found, repeat(None)))):
-        try:
-            fresh[text] = remember(stamps, text, name, naive_tz)
-        except MemoryError:
-            raise
-        except Exception:  # noqa: BLE001, S112 -- decode_values gives this record its verdict
-            continue
-    return [ms if ms is not None else fresh.get(text) for ms, text in zip(found, texts)]  # noqa: B905
-
-
-def _dropoff_instants(
-    texts: Sequence[Any],
-    pickup: list[int],
-    duration: Sequence[int],
-    naive_tz: tzinfo,
-    stamps: Stamps,
-) -> list[Any]:
-    """The dropoff instants: ``dropoffDate`` where it is given, else pickup + duration."""
-    given = iter(_instants([text for text in texts if text], "dropoffDate", naive_tz, stamps))
-    return [
-        next(given) if text else start + seconds * 1000
-        for text, start, seconds in zip(texts, pickup, duration)  # noqa: B905 -- equal lengths
-    ]
-
-
-def _unparsed(texts: Sequence[Any], stamps: Stamps) -> list[int]:
-    """Positions of a ``dropoffDate`` given but not ISO-8601 (one in ``stamps`` parsed once)."""
-    new = set(texts).difference(stamps)
-    new.discard(None)
-    new.discard("")
-    if not new:
-        return []
-    try:  # one C-level pass over the new texts: parse_timestamp's own call
-        list(map(datetime.fromisoformat, map(str.strip, new)))
-    except MemoryError:
-        raise
-    except Exception:  # noqa: BLE001 -- some text is rejected: find which, one by one
-        rejected = {text for text in new if not _parses(text)}
-        return [k for k, text in enumerate(texts) if text in rejected]
-    return []
-
-
-def _parses(text: str) -> bool:
-    try:
-        parse_timestamp(text, "dropoffDate")
-    except MemoryError:
-        raise
-    except Exception:  # noqa: BLE001 -- decode_values gives this record its verdict
-        return False
-    return True
 
 
 def fold(part: Part, rules: EventRules, columns: Columns, arrivals: list[int]) -> bool:

@@ -37,6 +37,7 @@ from taxi_stream.function import columns, eventtime, payloads
 from taxi_stream.function.codec import Stamps, TripValues, decode_values
 from taxi_stream.function.config import CLOCKS, HandlerConfig, naive_zone
 from taxi_stream.function.contract import KinesisEvent, LambdaContext, WindowResponse
+from taxi_stream.function.instants import Checked
 from taxi_stream.function.payloads import arrival_ms, undecodable
 from taxi_stream.function.payloads import dead_letter as _dead
 from taxi_stream.function.payloads import strict_b64decode as _strict_b64decode
@@ -61,6 +62,7 @@ class TumblingWindowHandler:
         self._config = config or HandlerConfig()
         self._tz = self._config.tz()
         self._stamps: Stamps = {}  # this handler's own: timestamp text -> ms in its zone
+        self._checked: Checked = set()  # and the dropoff texts it found ISO-8601
         by_event = self._config.clock is WindowClock.EVENT
         self._rules = self._config.rules() if by_event else None
         self._dropoff = by_event and self._config.event_time is EventTime.DROPOFF
@@ -124,7 +126,12 @@ class TumblingWindowHandler:
         arrivals = [] if by_vendor else batch.arrivals()
         letters: list[tuple[int, DeadLetter]] = []
         chunks = columns.decode_chunks(
-            batch.payloads, self._tz, self._stamps, self._dropoff, by_vendor=by_vendor
+            batch.payloads,
+            self._tz,
+            self._stamps,
+            self._dropoff,
+            by_vendor=by_vendor,
+            checked=self._checked,
         )
         for found, slow in chunks:
             decoded: list[tuple[int, TripValues]] = []

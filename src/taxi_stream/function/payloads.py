@@ -58,7 +58,7 @@ class Decoders:
 
 
 _KINESIS, _SEQUENCE, _DATA = itemgetter("kinesis"), itemgetter("sequenceNumber"), itemgetter("data")
-_HEAD = itemgetter(slice(0, len(MAGIC)))
+_HEAD, _FIRST = itemgetter(slice(0, len(MAGIC))), itemgetter(0)
 
 
 class Batch:
@@ -149,7 +149,7 @@ def _plain_batch(records: Sequence[object], b64decode: Callable[[Any], bytes]) -
             payloads = list(map(b64decode, texts))
     except (KeyError, binascii.Error, ValueError, TypeError):
         return None  # the walk finds which record it was, and says why
-    if MAGIC in map(_HEAD, payloads):
+    if _aggregated(payloads):
         return None
     batch = Batch(payloads)
     batch._kinesis = kinesis
@@ -159,11 +159,22 @@ def _plain_batch(records: Sequence[object], b64decode: Callable[[Any], bytes]) -
 def _viewed_batch(records: RecordBatch) -> Batch | None:
     """The runner's stream records as columns, when none is a KPL aggregate."""
     payloads = records.payloads()
-    if MAGIC in map(_HEAD, payloads):
+    if _aggregated(payloads):
         return None
     batch = Batch(payloads)
     batch._records = records
     return batch
+
+
+def _aggregated(payloads: list[bytes]) -> bool:
+    """Whether a payload starts with the KPL magic: none can when no first byte is the magic's
+    (one C pass over the first bytes); else, or with an empty payload, each head is compared."""
+    try:
+        if MAGIC[0] not in bytes(map(_FIRST, payloads)):
+            return False
+    except IndexError:  # an empty payload has no first byte
+        pass
+    return MAGIC in map(_HEAD, payloads)
 
 
 def _viewed_arrivals(records: RecordBatch) -> list[int]:
