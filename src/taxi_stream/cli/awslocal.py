@@ -20,7 +20,7 @@ from taxi_stream.app.produce import PRODUCE_BATCH, produce
 from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.aws import DEFAULT_STREAM, ensure_resources
 from taxi_stream.cli.demodir import claim_data_dir, empty_data_dir, release
-from taxi_stream.cli.options import clear_errors, err, flag_ms, require_stdout
+from taxi_stream.cli.options import NumberRange, clear_errors, err, flag_ms, require_stdout
 from taxi_stream.cli.query import query
 from taxi_stream.core.errors import ServerStartError
 from taxi_stream.core.limits import MAX_WINDOW_S, MIN_WINDOW_S
@@ -70,7 +70,7 @@ class Demo:
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
 @click.option(
     "--malformed",
-    type=click.FloatRange(0, 1),
+    type=NumberRange(0, 1),
     default=0.001,
     show_default=True,
     help="Fraction of malformed records, dead-lettered on purpose (0: none).",

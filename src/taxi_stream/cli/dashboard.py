@@ -16,7 +16,7 @@ import click
 
 from taxi_stream.app.standing import standing
 from taxi_stream.app.wiring import Settings, existing_store
-from taxi_stream.cli.options import clear_errors, common, err, finality_options
+from taxi_stream.cli.options import NumberRange, clear_errors, common, err, finality_options
 from taxi_stream.core.watermarks import (
     DEFAULT_ALLOWED_LATENESS_S,
     DEFAULT_IDLE_TIMEOUT_S,
@@ -181,7 +181,7 @@ def _sample(processor: Processor, produced: int) -> PipelineSample:
 @serve_options(prefix="")
 @click.option(
     "--refresh-seconds",
-    type=click.FloatRange(0.2, 60),
+    type=NumberRange(0.2, 60),
     default=None,
     help="How often the page updates (default 1 s; 5 s for a DynamoDB table, which each"
     " update scans).",

@@ -19,6 +19,7 @@ from taxi_stream.app.wiring import Settings
 from taxi_stream.cli.catchup import catch_up_command
 from taxi_stream.cli.dashboard import Served, beside_pipeline, check_port, serve_options
 from taxi_stream.cli.options import (
+    NumberRange,
     clear_errors,
     common,
     err,
@@ -51,14 +52,14 @@ MAX_GENERATE_TRIPS = 10_000_000  # some 4 GB of JSON lines: a typo of extra zero
 @click.option("--trips", type=click.IntRange(min=1), default=None, help="Stop after N trips.")
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0, min_open=True),
+    type=NumberRange(min=0, min_open=True),
     default=None,
     help="Stop producing after this many seconds: the --rate trips due in them; a producer that"
     " cannot keep the rate stops 1 s late with fewer, and says so.",
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0, min_open=True),
+    type=NumberRange(min=0, min_open=True),
     default=5000.0,
     show_default=True,
     help="Trips per second (0 or 'max' is not allowed here; use --as-fast-as-possible).",
@@ -67,7 +68,7 @@ MAX_GENERATE_TRIPS = 10_000_000  # some 4 GB of JSON lines: a typo of extra zero
 @click.option("--seed", type=int, default=None, help="Simulator seed (default: from the clock).")
 @click.option(
     "--malformed",
-    type=click.FloatRange(0, 1),
+    type=NumberRange(0, 1),
     default=0.001,
     show_default=True,
     help="Fraction of malformed records to inject.",
@@ -360,7 +361,7 @@ def interrupted_line(result: Accounting, signal_name: str) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
 @click.option(
     "--malformed",
-    type=click.FloatRange(0, 1),
+    type=NumberRange(0, 1),
     default=0.0,
     show_default=True,
     help="Fraction of malformed records.",

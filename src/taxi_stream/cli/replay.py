@@ -22,6 +22,7 @@ from taxi_stream.app.wiring import Settings, open_stream
 from taxi_stream.cli.dashboard import Served, beside_pipeline, check_port, serve_options
 from taxi_stream.cli.lateness import processed_hint
 from taxi_stream.cli.options import (
+    NumberRange,
     clear_errors,
     common,
     err,
@@ -65,7 +66,7 @@ LIVE_EVERY_S = 0.25
 )
 @click.option(
     "--speedup",
-    type=click.FloatRange(min=0, min_open=True),
+    type=NumberRange(min=0, min_open=True),
     default=None,
     help="Event seconds per wall second (3600: an hour of trips a second). Default 1, real time.",
 )
